@@ -1,0 +1,10 @@
+"""IR layer records: one module per hardware layer (see STYLE.md)."""
+
+from xnorflow.compile.layers.base import Layer, LayerError
+from xnorflow.compile.layers.label_select import LabelSelect
+from xnorflow.compile.layers.maxpool import MaxPool
+from xnorflow.compile.layers.mvau import MVAU
+from xnorflow.compile.layers.sliding_window import SlidingWindow
+from xnorflow.compile.layers.thresholding import Thresholding
+
+__all__ = ["Layer", "LayerError", "LabelSelect", "MaxPool", "MVAU", "SlidingWindow", "Thresholding"]

@@ -1,0 +1,170 @@
+"""What every dataflow layer of the IR has in common.
+
+A layer maps a frame of shape (in_pixels, in_channels) to one of shape (out_pixels,
+out_channels). On a stream, a frame is its values in row-major order (pixel-major, channel
+minor, i.e. NHWC flattened); a beat carries `in_fold` (resp. `out_fold`) consecutive values,
+value i of a beat at bits [i*bits, (i+1)*bits) — element 0 in the least significant bits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+
+from xnorflow.compile.datatypes import DataType
+
+
+class LayerError(ValueError):
+    """A layer's parameters are inconsistent or its folding is not allowed."""
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layer:
+    """Base of IR layer records. Subclasses set `kind` and add their own fields."""
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Layer]]] = {}
+
+    name: str
+    in_dtype: DataType
+    out_dtype: DataType
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Layer.registry[cls.kind] = cls
+
+    # --- shape and stream interface (overridden) ---------------------------------------
+    @property
+    def in_shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    @property
+    def in_fold(self) -> int:
+        """Values per input beat."""
+        raise NotImplementedError
+
+    @property
+    def out_fold(self) -> int:
+        """Values per output beat."""
+        raise NotImplementedError
+
+    def exp_cycles(self) -> int:
+        """Cycles per frame in steady state (the analytic initiation interval)."""
+        raise NotImplementedError
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        """Bit-exact model: (N, in_pixels, in_channels) int → (N, out_pixels, out_channels) int."""
+        raise NotImplementedError
+
+    def folding(self) -> dict[str, int]:
+        """This layer's folding parameters (FINN's names: PE, SIMD)."""
+        return {}
+
+    def allowed_folding(self) -> dict[str, list[int]]:
+        return {}
+
+    def with_folding(self, **fold: int) -> Layer:
+        """A copy with new folding, validated."""
+        names = {"PE": "pe", "SIMD": "simd"}
+        layer = dataclasses.replace(self, **{names.get(k, k): v for k, v in fold.items()})
+        layer.validate()
+        return layer
+
+    def weight_bits(self) -> int:
+        """Bits of on-chip parameter memory (weights + thresholds)."""
+        return 0
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def in_width(self) -> int:
+        """Input stream width in bits."""
+        return self.in_fold * self.in_dtype.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.out_fold * self.out_dtype.bits
+
+    def validate(self) -> None:
+        """Raise LayerError naming the layer if a folding parameter is not allowed."""
+        for key, allowed in self.allowed_folding().items():
+            value = self.folding()[key]
+            if value not in allowed:
+                raise LayerError(
+                    f"layer {self.name!r} ({self.kind}): {key}={value} is not allowed; "
+                    f"allowed values: {allowed}"
+                )
+        ip, ic = self.in_shape
+        if (ip * ic) % self.in_fold or (np.prod(self.out_shape) % self.out_fold):
+            raise LayerError(f"layer {self.name!r}: folding does not divide the frame")
+
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 3 or tuple(x.shape[1:]) != self.in_shape:
+            raise LayerError(
+                f"layer {self.name!r}: input shape {x.shape[1:]} != expected {self.in_shape}"
+            )
+        return x.astype(np.int64, copy=False)
+
+    # --- serialisation -----------------------------------------------------------------
+    def to_json(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-able record, arrays keyed '<layer name>/<field>')."""
+        record: dict[str, Any] = {"kind": self.kind}
+        arrays: dict[str, np.ndarray] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                key = f"{self.name}/{f.name}"
+                arrays[key] = v
+                record[f.name] = {"array": key, "shape": list(v.shape), "dtype": str(v.dtype)}
+            elif isinstance(v, DataType):
+                record[f.name] = v.name
+            elif isinstance(v, tuple):
+                record[f.name] = list(v)
+            else:
+                record[f.name] = v
+        record["derived"] = {
+            "in_shape": list(self.in_shape), "out_shape": list(self.out_shape),
+            "in_width": self.in_width, "out_width": self.out_width,
+            "exp_cycles": self.exp_cycles(),
+        }
+        return record, arrays
+
+    @staticmethod
+    def from_json(record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Layer:
+        cls = Layer.registry[record["kind"]]
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in record:
+                continue
+            v = record[f.name]
+            if isinstance(v, dict) and "array" in v:
+                v = np.asarray(arrays[v["array"]])
+            elif f.type in ("DataType", DataType):
+                v = DataType.parse(v)
+            elif isinstance(v, list):
+                v = tuple(v)
+            kwargs[f.name] = v
+        return cls(**kwargs)
+
+    def equals(self, other: Layer) -> bool:
+        if type(self) is not type(other):
+            return False
+        for f in dataclasses.fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if a is None or b is None or not np.array_equal(a, b):
+                    return False
+            elif a != b:
+                return False
+        return True
