@@ -1,0 +1,35 @@
+"""Code generators that `xnorflow compile` runs after the IR is saved.
+
+Each backend is a function `write(ir, folder, options)` writing one sub-folder of the build
+(BUILD/rtl, BUILD/hls). Backends add themselves to BACKENDS; the compiler knows no more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from xnorflow.compile.ir import DataflowIR
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendOptions:
+    clock_mhz: float = 100.0
+    part: str = "xc7z020clg400-1"  # PYNQ-Z1/Z2
+    board: str = "pynq-z2"  # or "kv260"
+
+
+Writer = Callable[[DataflowIR, Path, BackendOptions], None]
+
+# (sub-folder name, writer); filled in by the backends' modules below
+BACKENDS: list[tuple[str, Writer]] = []
+
+
+def write_backends(ir: DataflowIR, build: Path, options: BackendOptions) -> dict[str, Path]:
+    written = {}
+    for name, write in BACKENDS:
+        folder = Path(build) / name
+        write(ir, folder, options)
+        written[name] = folder
+    return written

@@ -1,0 +1,56 @@
+"""Brevitas quantizers for 1-bit weights/activations and the 8-bit image input.
+
+Kept in one place so every model (the zoo and the builder) uses exactly the forms that FINN's
+lowering recognises: BipolarQuant for the binary tensors, an 8-bit Quant with a power-of-two
+scale for the CNV-style input.
+"""
+
+from __future__ import annotations
+
+from brevitas.core.bit_width import BitWidthImplType
+from brevitas.core.quant import BinaryQuant
+from brevitas.core.restrict_val import FloatToIntImplType, RestrictValueType
+from brevitas.core.scaling import ScalingImplType
+from brevitas.core.zero_point import ZeroZeroPoint
+from brevitas.inject.enum import QuantType
+from brevitas.quant.base import SignedBinaryClampedConst
+from brevitas.quant.binary import SignedBinaryActPerTensorConst
+from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
+
+__all__ = ["BinaryActQuant", "BinaryWeightQuant", "Int8InputQuant"]
+
+
+class BinaryWeightQuant(SignedBinaryClampedConst, WeightQuantSolver):
+    """±1 weights (scale 1) with a pure straight-through estimator.
+
+    Unlike Brevitas' preset this does not clamp the latent weight, so the gradient a latent
+    parameter receives is exactly the gradient with respect to the binary weight used in the
+    forward pass. The latent-weight optimizers clip to [−1, 1] after each step themselves
+    (the bnn_pynq recipe); the gradient-filtering optimizer and Bop store ±1 directly.
+    """
+
+    tensor_quant = BinaryQuant
+    scaling_const = 1.0
+
+
+class BinaryActQuant(SignedBinaryActPerTensorConst):
+    """Sign activation in {−1, +1}; backward is the hard-tanh STE (zero where |a| > 1)."""
+
+    scaling_const = 1.0
+
+
+class Int8InputQuant(ActQuantSolver):
+    """Signed 8-bit input in [−1, 1 − 2⁻⁷] with scale 2⁻⁷ (Q1.7, as bnn_pynq's CNV input)."""
+
+    quant_type = QuantType.INT
+    bit_width = 8
+    bit_width_impl_type = BitWidthImplType.CONST
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.POWER_OF_TWO
+    float_to_int_impl_type = FloatToIntImplType.ROUND
+    zero_point_impl = ZeroZeroPoint
+    scaling_per_output_channel = False
+    narrow_range = False
+    signed = True
+    min_val = -1.0
+    max_val = 1.0 - 2.0**-7
