@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from xnorflow.compile.datatypes import DataType
 from xnorflow.compile.layers import Layer, LayerError
 
@@ -79,7 +78,9 @@ class DataflowIR:
         """uint8 images (N, *input_shape) → (N, pixels, channels) int64 frames."""
         images = np.asarray(images)
         if images.shape[1:] != self.input_shape:
-            raise IRError(f"images of shape {images.shape[1:]} given, the model takes {self.input_shape}")
+            raise IRError(
+                f"images of shape {images.shape[1:]} given, the model takes {self.input_shape}"
+            )
         self.input_dtype.check(images, "input images")
         n = images.shape[0]
         if self.input_layout == "flat":
@@ -151,10 +152,14 @@ class DataflowIR:
         folder = Path(folder)
         path = folder / "ir.json"
         if not path.is_file():
-            raise IRError(f"{path} not found: is {folder} a build folder made by `xnorflow compile`?")
+            raise IRError(
+                f"{path} not found: is {folder} a build folder made by `xnorflow compile`?"
+            )
         doc = json.loads(path.read_text())
         if doc.get("version") != IR_VERSION:
-            raise IRError(f"{path}: IR version {doc.get('version')}, this xnorflow reads {IR_VERSION}")
+            raise IRError(
+                f"{path}: IR version {doc.get('version')}, this xnorflow reads {IR_VERSION}"
+            )
         with np.load(folder / "ir_arrays.npz") as z:
             arrays = {k: z[k] for k in z.files}
         try:
@@ -162,10 +167,14 @@ class DataflowIR:
         except (KeyError, TypeError, LayerError) as err:
             raise IRError(f"{path}: malformed layer record ({err})") from err
         ir = DataflowIR(
-            name=doc["name"], input_shape=tuple(doc["input_shape"]),
-            input_layout=doc["input_layout"], layers=layers,
-            output_scale=arrays["output_scale"], output_bias=arrays["output_bias"],
-            input_dtype=DataType.parse(doc["input_dtype"]), clock_mhz=doc["clock_mhz"],
+            name=doc["name"],
+            input_shape=tuple(doc["input_shape"]),
+            input_layout=doc["input_layout"],
+            layers=layers,
+            output_scale=arrays["output_scale"],
+            output_bias=arrays["output_bias"],
+            input_dtype=DataType.parse(doc["input_dtype"]),
+            clock_mhz=doc["clock_mhz"],
             meta=doc.get("meta", {}),
         )
         ir.validate()
@@ -173,9 +182,12 @@ class DataflowIR:
 
     def equals(self, other: DataflowIR) -> bool:
         return (
-            self.name == other.name and self.input_shape == other.input_shape
-            and self.input_layout == other.input_layout and self.input_dtype == other.input_dtype
-            and self.clock_mhz == other.clock_mhz and len(self.layers) == len(other.layers)
+            self.name == other.name
+            and self.input_shape == other.input_shape
+            and self.input_layout == other.input_layout
+            and self.input_dtype == other.input_dtype
+            and self.clock_mhz == other.clock_mhz
+            and len(self.layers) == len(other.layers)
             and all(a.equals(b) for a, b in zip(self.layers, other.layers, strict=True))
             and np.array_equal(self.output_scale, other.output_scale)
             and np.array_equal(self.output_bias, other.output_bias)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, Layer, MaxPool, SlidingWindow, Thresholding
@@ -28,9 +27,13 @@ def _input_threshold(rng, name, pixels, channels, out_bits, pe_cap) -> Threshold
     n_thr = 1 if out_bits == 1 else (1 << out_bits) - 1
     thr = np.sort(rng.integers(0, 256, size=(channels, n_thr)), axis=1)
     return Thresholding(
-        name=name, in_dtype=UINT8,
+        name=name,
+        in_dtype=UINT8,
         out_dtype=BIPOLAR if out_bits == 1 else DataType.parse(f"UINT{out_bits}"),
-        pixels=pixels, channels=channels, thresholds=thr, act_val=0,
+        pixels=pixels,
+        channels=channels,
+        thresholds=thr,
+        act_val=0,
         pe=_pick(rng, divisors(channels), pe_cap),
     )
 
@@ -43,8 +46,15 @@ def _mvau(rng, name, in_dtype, pixels, mw, mh, last, fold_cap) -> MVAU:
         centre, spread = 0.0, max(1.0, np.sqrt(mw) * in_dtype.max() / 2)
     thr = None if last else np.round(centre + rng.normal(0, spread, size=(mh, 1))).astype(np.int64)
     layer = MVAU(
-        name=name, in_dtype=in_dtype, out_dtype=BIPOLAR, pixels=pixels, mw=mw, mh=mh,
-        weights=w, thresholds=thr, pe=_pick(rng, divisors(mh), fold_cap),
+        name=name,
+        in_dtype=in_dtype,
+        out_dtype=BIPOLAR,
+        pixels=pixels,
+        mw=mw,
+        mh=mh,
+        weights=w,
+        thresholds=thr,
+        pe=_pick(rng, divisors(mh), fold_cap),
         simd=_pick(rng, divisors(mw), fold_cap),
     )
     if last:
@@ -56,11 +66,14 @@ def _replace_out(layer: MVAU, dtype: DataType) -> MVAU:
     return dataclasses.replace(layer, out_dtype=dtype)
 
 
-def random_mlp(seed: int, max_in: int = 64, max_width: int = 64, max_depth: int = 3,
-               fold_cap: int | None = 16) -> DataflowIR:
+def random_mlp(
+    seed: int, max_in: int = 64, max_width: int = 64, max_depth: int = 3, fold_cap: int | None = 16
+) -> DataflowIR:
     rng = np.random.default_rng(seed)
     n_in = int(rng.integers(4, max_in + 1))
-    widths = [int(rng.integers(2, max_width + 1)) for _ in range(int(rng.integers(1, max_depth + 1)))]
+    widths = [
+        int(rng.integers(2, max_width + 1)) for _ in range(int(rng.integers(1, max_depth + 1)))
+    ]
     n_out = int(rng.integers(2, 11))
     layers: list[Layer] = [_input_threshold(rng, "thr_in", 1, n_in, 1, fold_cap)]
     mw = n_in
@@ -80,15 +93,31 @@ def random_cnn(seed: int, fold_cap: int | None = 8) -> DataflowIR:
     dtype, dim, ch = layers[0].out_dtype, h, c
     for i in range(int(rng.integers(1, 3))):
         k = int(rng.choice([k for k in (1, 2, 3) if k <= dim]))
-        swg = SlidingWindow(name=f"swg{i}", in_dtype=dtype, out_dtype=dtype, ifm_dim=(dim, dim),
-                            channels=ch, kernel=k, stride=1, simd=_pick(rng, divisors(ch), fold_cap))
+        swg = SlidingWindow(
+            name=f"swg{i}",
+            in_dtype=dtype,
+            out_dtype=dtype,
+            ifm_dim=(dim, dim),
+            channels=ch,
+            kernel=k,
+            stride=1,
+            simd=_pick(rng, divisors(ch), fold_cap),
+        )
         dim = swg.ofm_dim[0]
         och = int(rng.integers(2, 17))
         layers += [swg, _mvau(rng, f"conv{i}", dtype, dim * dim, k * k * ch, och, False, fold_cap)]
         dtype, ch = BIPOLAR, och
         if dim >= 4 and rng.random() < 0.6:
-            pool = MaxPool(name=f"pool{i}", in_dtype=dtype, out_dtype=dtype, ifm_dim=(dim, dim),
-                           channels=ch, kernel=2, stride=2, pe=_pick(rng, divisors(ch), fold_cap))
+            pool = MaxPool(
+                name=f"pool{i}",
+                in_dtype=dtype,
+                out_dtype=dtype,
+                ifm_dim=(dim, dim),
+                channels=ch,
+                kernel=2,
+                stride=2,
+                pe=_pick(rng, divisors(ch), fold_cap),
+            )
             layers.append(pool)
             dim = pool.ofm_dim[0]
     mw = dim * dim * ch
@@ -104,8 +133,12 @@ def random_cnn(seed: int, fold_cap: int | None = 8) -> DataflowIR:
 def _finish(rng, name, input_shape, layout, layers) -> DataflowIR:
     n_out = layers[-1].mh
     ir = DataflowIR(
-        name=name, input_shape=input_shape, input_layout=layout, layers=layers,
-        output_scale=rng.uniform(0.1, 2.0, size=n_out), output_bias=rng.normal(0, 1, size=n_out),
+        name=name,
+        input_shape=input_shape,
+        input_layout=layout,
+        layers=layers,
+        output_scale=rng.uniform(0.1, 2.0, size=n_out),
+        output_bias=rng.normal(0, 1, size=n_out),
     )
     ir.validate()
     return ir

@@ -12,7 +12,6 @@ import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
-
 from xnorflow.compile.datatypes import DataType
 
 
@@ -134,8 +133,10 @@ class Layer:
             else:
                 record[f.name] = v
         record["derived"] = {
-            "in_shape": list(self.in_shape), "out_shape": list(self.out_shape),
-            "in_width": self.in_width, "out_width": self.out_width,
+            "in_shape": list(self.in_shape),
+            "out_shape": list(self.out_shape),
+            "in_width": self.in_width,
+            "out_width": self.out_width,
             "exp_cycles": self.exp_cycles(),
         }
         return record, arrays

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from xnorflow.compile.layers.base import Layer, divisors
 
 

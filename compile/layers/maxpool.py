@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 
 
@@ -26,7 +25,9 @@ class MaxPool(Layer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "ifm_dim", tuple(int(v) for v in self.ifm_dim))
         if min(self.ofm_dim) < 1:
-            raise LayerError(f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}")
+            raise LayerError(
+                f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}"
+            )
         if self.in_dtype != self.out_dtype:
             raise LayerError(f"layer {self.name!r}: max-pool keeps the datatype")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from xnorflow.compile.datatypes import DataType, smallest_type
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
@@ -42,7 +41,9 @@ class MVAU(Layer):
         t = np.zeros((self.mh, 0), np.int64) if self.thresholds is None else self.thresholds
         t = np.asarray(t, dtype=np.int64)
         if t.ndim != 2 or t.shape[0] != self.mh:
-            raise LayerError(f"layer {self.name!r}: thresholds must be ({self.mh}, T), got {t.shape}")
+            raise LayerError(
+                f"layer {self.name!r}: thresholds must be ({self.mh}, T), got {t.shape}"
+            )
         if t.shape[1] > 1 and np.any(np.diff(t, axis=1) < 0):
             raise LayerError(f"layer {self.name!r}: thresholds must be ascending per row")
         if self.in_dtype.bits == 1 and not self.in_dtype.bipolar:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 
 
@@ -28,7 +27,9 @@ class SlidingWindow(Layer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "ifm_dim", tuple(int(v) for v in self.ifm_dim))
         if min(self.ofm_dim) < 1:
-            raise LayerError(f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}")
+            raise LayerError(
+                f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}"
+            )
 
     @property
     def ofm_dim(self) -> tuple[int, int]:

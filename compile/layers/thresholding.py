@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
-from xnorflow.compile.datatypes import DataType
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 
 
@@ -27,7 +25,9 @@ class Thresholding(Layer):
     def __post_init__(self) -> None:
         t = np.asarray(self.thresholds, dtype=np.int64)
         if t.ndim != 2 or t.shape[0] != self.channels:
-            raise LayerError(f"layer {self.name!r}: thresholds must be ({self.channels}, T), got {t.shape}")
+            raise LayerError(
+                f"layer {self.name!r}: thresholds must be ({self.channels}, T), got {t.shape}"
+            )
         if t.shape[1] > 1 and np.any(np.diff(t, axis=1) < 0):
             raise LayerError(f"layer {self.name!r}: thresholds must be ascending per channel")
         object.__setattr__(self, "thresholds", t)

@@ -1,0 +1,82 @@
+"""The distribution, the CLI entry point and `xnorflow doctor`."""
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+XNORFLOW = str(Path(sys.executable).parent / "xnorflow")
+
+
+@pytest.mark.parametrize("name", ["train", "compile", "hw_templates", "host"])
+def test_subpackages_import(name):
+    mod = importlib.import_module(f"xnorflow.{name}")
+    # each subpackage is the top-level folder of the same name
+    assert Path(mod.__file__).parent == REPO / name
+
+
+def test_version_and_help():
+    out = subprocess.run([XNORFLOW, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith("xnorflow ")
+    out = subprocess.run([XNORFLOW, "--help"], capture_output=True, text=True, check=True)
+    assert "doctor" in out.stdout
+
+
+def test_doctor_passes_on_set_up_machine():
+    proc = subprocess.run([XNORFLOW, "doctor"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for tool in ("torch", "brevitas", "qonnx", "finn", "cocotb", "verilator", "yosys", "g++"):
+        assert tool in proc.stdout
+
+
+def test_doctor_names_what_is_missing(tmp_path):
+    # PATH with only the venv's bin/: g++, iverilog, ccache and apt's yosys disappear
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    proc = subprocess.run([XNORFLOW, "doctor"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    text = " ".join(proc.stdout.split())
+    assert "missing required tools: g++" in text
+    assert "apt-get install g++" in text
+    assert "apt-get install iverilog" in text  # optional: named, not fatal on its own
+
+
+def test_wheel_carries_templates(tmp_path):
+    # build from a copy so the build's scratch folders never touch the working tree
+    src = tmp_path / "src"
+    shutil.copytree(
+        REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "runs", "*.egg-info")
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("xnorflow-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for pkg in ("train", "compile", "hw_templates", "host"):
+        assert f"xnorflow/{pkg}/__init__.py" in names
+    templates = [
+        n for n in names if n.startswith("xnorflow/hw_templates/") and not n.endswith(".py")
+    ]
+    on_disk = [
+        p for p in (REPO / "hw_templates").rglob("*") if p.suffix in {".sv", ".hpp", ".cpp", ".h"}
+    ]
+    assert len(templates) >= len(on_disk)
+    assert "xnorflow/cli.py" in names
