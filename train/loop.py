@@ -1,0 +1,334 @@
+"""The training loop behind ``xnorflow train``: phases, diagnostics, checkpoints, export.
+
+A run folder holds config.json, metrics.jsonl (one object per epoch), steps.jsonl (with
+``log_every``), checkpoint.pt (after every epoch), best.pt, model.onnx + model.json and plots/.
+Runs are deterministic on CPU for a seed, and a resumed run reproduces the uninterrupted one:
+the checkpoint carries the model, optimizer and data-order generator states and the torch,
+numpy and python RNG states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .bias_init import random_bias_init
+from .data import INPUT_SCALE, class_names, load_dataset, to_model_input
+from .errors import UserError
+from .export import check_qonnx, export_qonnx, write_model_json
+from .metrics import FlipCounter, SaturationMonitor, c2i_ratio, cam_sdam, weight_signs
+from .models import BinaryNet, get_model, set_weight_binarization
+from .optimizers import OptimizerSet, build_optimizer
+from .plots import plot_metrics
+from .recipes import Phase, phases
+
+__all__ = ["TrainConfig", "TrainingDiverged", "run_training"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a run (written to config.json)."""
+
+    model: str = "tfc"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    optimizer: str = "filter"
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+    alpha: float = 1e-3
+    gamma: float = 1e-2
+    alpha_decay: str = "cosine"
+    tau: float = 1e-8
+    bias_init: float = 0.0
+    recipe: str = "one-step"
+    epochs: int = 10
+    batch_size: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    log_every: int = 0
+    augment: bool | None = None  # None: on for cifar10 (random crop pad 4 + h-flip)
+    check_images: int = 16
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with zero padding 4 and random horizontal flip (uint8 NCHW batch)."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    dy = torch.randint(0, 9, (n,), generator=gen)
+    dx = torch.randint(0, 9, (n,), generator=gen)
+    flip = torch.rand(n, generator=gen) < 0.5
+    out = torch.empty_like(x)
+    for i in range(n):
+        crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+        out[i] = crop.flip(-1) if flip[i] else crop
+    return out
+
+
+def _n_batches(n: int, batch: int) -> int:
+    # A trailing batch of one sample would break BatchNorm: drop it.
+    return n // batch if n % batch < 2 else math.ceil(n / batch)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str,
+              sat: SaturationMonitor) -> tuple[float, float]:
+    model.eval()
+    sat.enabled = False
+    correct, loss = 0, 0.0
+    for i in range(0, len(y), 1000):
+        xb = (x[i:i + 1000].float() * INPUT_SCALE).to(device)
+        yb = y[i:i + 1000].to(device)
+        out = model(xb)
+        loss += float(F.cross_entropy(out, yb, reduction="sum"))
+        correct += int((out.argmax(1) == yb).sum())
+    sat.enabled = True
+    return correct / len(y), loss / len(y)
+
+
+def _save(path: Path, obj: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _phase_of(plist: list[Phase], epoch: int) -> int:
+    return next(i for i, p in enumerate(plist) if p.first_epoch <= epoch < p.first_epoch + p.epochs)
+
+
+def _make_optimizer(cfg: TrainConfig, model: nn.Module, plist: list[Phase], idx: int,
+                    steps: int) -> OptimizerSet:
+    phase = plist[idx]
+    total = phase.epochs * steps
+    if not phase.binary_weights:  # two-step, step 1: Adam on real weights with weight decay
+        lr = cfg.lr if cfg.optimizer == "adam" else cfg.extra.get("step1_lr", 1e-2)
+        return build_optimizer(model, "adam", lr=lr, weight_decay=cfg.weight_decay,
+                               total_steps=total)
+    wd = 0.0 if cfg.recipe == "two-step" else cfg.weight_decay
+    return build_optimizer(model, cfg.optimizer, lr=cfg.lr, weight_decay=wd, alpha=cfg.alpha,
+                           gamma=cfg.gamma, alpha_decay=cfg.alpha_decay, tau=cfg.tau,
+                           total_steps=total)
+
+
+def build_model_for(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int) -> BinaryNet:
+    """The model of ``cfg`` for the data set's shape (raises UserError if it does not fit)."""
+    return get_model(cfg.model, in_shape, n_classes)
+
+
+def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
+                 progress: bool = True, stop_after_epoch: int | None = None) -> dict:
+    """Train (or resume) a run in ``out``; returns a summary dict.
+
+    ``stop_after_epoch`` ends the run early after that many epochs (as an interruption would),
+    leaving a resumable checkpoint. Raises :class:`UserError` for user mistakes and
+    :class:`TrainingDiverged` for a NaN/inf loss.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda requested but no CUDA device is available")
+    device = cfg.device
+    plist = phases(cfg.recipe, cfg.epochs)
+
+    x_tr, y_tr = load_dataset(cfg.dataset, cfg.data_dir, "train")
+    x_te, y_te = load_dataset(cfg.dataset, cfg.data_dir, "test")
+    classes = class_names(cfg.dataset)
+    in_shape = tuple(int(s) for s in x_tr.shape[1:])
+    xtr, ytr = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
+    xte, yte = torch.from_numpy(x_te), torch.from_numpy(y_te)
+    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    steps = _n_batches(len(ytr), cfg.batch_size)
+    if steps < 1:
+        raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set "
+                        f"({len(ytr)} images)")
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = build_model_for(cfg, in_shape, len(classes))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    random_bias_init(model, cfg.bias_init, generator=gen)
+    model.to(device)
+
+    metrics: list[dict] = []
+    best_acc, best_epoch, start_epoch = -1.0, -1, 0
+    init_signs: list[torch.Tensor] | None = None
+    opt: OptimizerSet | None = None
+    phase_idx = -1
+    if resume:
+        if not ckpt_path.exists():
+            raise UserError(f"--resume: no checkpoint at {ckpt_path}")
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        start_epoch = int(ck["epoch"])
+        phase_idx = int(ck["phase"])
+        set_weight_binarization(model, plist[phase_idx].binary_weights)
+        opt = _make_optimizer(cfg, model, plist, phase_idx, steps)
+        opt.load_state_dict(ck["optimizer"])
+        gen.set_state(ck["data_gen"])
+        _set_rng_state(ck["rng"])
+        metrics = list(ck["metrics"])
+        best_acc, best_epoch = float(ck["best_acc"]), int(ck["best_epoch"])
+        init_signs = [s.to(device) for s in ck["init_signs"]]
+        log.info("resuming %s at epoch %d", out, start_epoch)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"dataset": cfg.dataset, "classes": classes,
+            "input_shape": [1, *in_shape], "input_dtype": "float32",
+            "input_uint8_scale": INPUT_SCALE,
+            "input_mapping": "x = image_uint8 (N,C,H,W) / 255 as float32; the model then "
+                             "computes 2x-1 and its input quantizer",
+            "input_bits": model.arch["in_bits"], "model": cfg.model, "arch": model.arch,
+            "n_train": len(ytr), "n_test": len(yte), "steps_per_epoch": steps,
+            "phases": [dataclasses.asdict(p) for p in plist]}
+    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), **{"derived": info}},
+                                                indent=2) + "\n")
+    _write_jsonl(out / "metrics.jsonl", metrics)
+    steps_log = out / "steps.jsonl"
+    if cfg.log_every > 0:
+        rows = []
+        if resume and steps_log.exists():
+            rows = [json.loads(r) for r in steps_log.read_text().splitlines() if r.strip()]
+            rows = [r for r in rows if r["epoch"] < start_epoch]
+        _write_jsonl(steps_log, rows)
+
+    flips = FlipCounter(model)
+    sat = SaturationMonitor(model)
+    end_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
+    for epoch in range(start_epoch, end_epoch):
+        idx = _phase_of(plist, epoch)
+        if idx != phase_idx:
+            phase_idx = idx
+            set_weight_binarization(model, plist[idx].binary_weights)
+            opt = _make_optimizer(cfg, model, plist, idx, steps)
+            init_signs = weight_signs(model)
+        assert opt is not None and init_signs is not None
+        t0 = time.perf_counter()
+        model.train()
+        flips.reset()
+        sat.reset()
+        order = torch.randperm(len(ytr), generator=gen)
+        loss_sum, correct, seen = 0.0, 0, 0
+        win_ff, win_loss, win_n = 0.0, 0.0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not progress, unit="step")
+        for s in bar:
+            idx_b = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            xb = xtr[idx_b]
+            if augment:
+                xb = _augment(xb, gen)
+            xb = (xb.float() * INPUT_SCALE).to(device)
+            yb = ytr[idx_b].to(device)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            if not torch.isfinite(loss):
+                kept = f"{ckpt_path} (epoch {epoch})" if epoch > 0 else "none yet"
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, step {s + 1}: training "
+                    f"stopped; last good checkpoint kept: {kept}. Try a smaller --lr/--alpha.")
+            opt.zero_grad()
+            loss.backward()
+            flips.before_step()
+            opt.step()
+            ff = flips.after_step()
+            n = len(yb)
+            loss_sum += loss.item() * n
+            correct += int((logits.detach().argmax(1) == yb).sum())
+            seen += n
+            win_ff, win_loss, win_n = win_ff + ff, win_loss + loss.item(), win_n + 1
+            if cfg.log_every > 0 and (s + 1) % cfg.log_every == 0:
+                row = {"epoch": epoch, "step": epoch * steps + s + 1, "loss": win_loss / win_n,
+                       "ff_ratio": win_ff / win_n, **opt.hparams()}
+                with steps_log.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                win_ff, win_loss, win_n = 0.0, 0.0, 0
+            if progress and s % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+        train_sat = sat.per_layer()
+        test_acc, test_loss = _evaluate(model, xte, yte, device, sat)
+        cam, sdam = cam_sdam(model)
+        row = {"epoch": epoch + 1, "phase": plist[idx].name, "train_loss": loss_sum / seen,
+               "train_acc": correct / seen, "test_loss": test_loss, "test_acc": test_acc,
+               "ff_ratio": flips.mean, "c2i_ratio": c2i_ratio(init_signs, weight_signs(model)),
+               "saturation": float(np.mean(train_sat)) if train_sat else 0.0,
+               "saturation_layers": train_sat, "cam": cam, "sdam": sdam, **opt.hparams(),
+               "seconds": time.perf_counter() - t0}
+        metrics.append(row)
+        with (out / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if plist[idx].binary_weights and test_acc > best_acc:
+            best_acc, best_epoch = test_acc, epoch + 1
+            _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1,
+                                    "test_acc": test_acc, "config": cfg.to_dict()})
+        _save(ckpt_path, {"config": cfg.to_dict(), "epoch": epoch + 1, "phase": idx,
+                          "model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "data_gen": gen.get_state(), "rng": _rng_state(), "metrics": metrics,
+                          "best_acc": best_acc, "best_epoch": best_epoch,
+                          "init_signs": [s_.cpu() for s_ in init_signs]})
+        log.info("epoch %d: %s", epoch + 1, row)
+    sat.remove()
+
+    summary = {"out": str(out), "epochs_done": len(metrics), "best_test_acc": best_acc,
+               "best_epoch": best_epoch, "last": metrics[-1] if metrics else None,
+               "finished": len(metrics) >= cfg.epochs}
+    if not summary["finished"]:
+        return summary
+    summary.update(_finish(cfg, model, out, xte, info, best_acc, best_epoch, metrics))
+    return summary
+
+
+def _finish(cfg: TrainConfig, model: BinaryNet, out: Path, xte: torch.Tensor, info: dict,
+            best_acc: float, best_epoch: int, metrics: list[dict]) -> dict:
+    """Export the best model to QONNX, check it with qonnx, write model.json and the plots."""
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
+    model = model.cpu()
+    model.load_state_dict(best["model"])
+    set_weight_binarization(model, True)
+    model.eval()
+    onnx_path = export_qonnx(model, out / "model.onnx")
+    images = to_model_input(xte[: cfg.check_images].numpy())
+    check = dict(check_qonnx(model, onnx_path, images))
+    write_model_json(out / "model.json", {**info, "onnx": "model.onnx",
+                                          "best_epoch": best_epoch, "test_acc": best_acc,
+                                          "onnx_check": check})
+    plots = plot_metrics(metrics, out / "plots")
+    return {"onnx": str(onnx_path), "onnx_check": check, "plots": [str(p) for p in plots]}

@@ -1,0 +1,111 @@
+"""BNN training diagnostics (Liu et al., ICML 2021): flip-flop ratio, C2I ratio, channel-wise
+absolute mean of the latent weights (CAM) and its spread (SDAM), and activation saturation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .models import binary_activations, binary_weight_layers
+
+__all__ = ["FlipCounter", "SaturationMonitor", "c2i_ratio", "cam_sdam", "flip_fraction",
+           "weight_signs"]
+
+
+def weight_signs(model: nn.Module) -> list[torch.Tensor]:
+    """The signs of the binary-layer weights as bool tensors (True = +1, sign(0) = +1)."""
+    return [m.weight.detach() >= 0 for m in binary_weight_layers(model)]
+
+
+def flip_fraction(before: list[torch.Tensor], after: list[torch.Tensor]) -> float:
+    """Fraction of binary weights whose sign differs between two snapshots."""
+    changed = sum(int((a != b).sum()) for a, b in zip(before, after, strict=True))
+    total = sum(a.numel() for a in before)
+    return changed / total if total else 0.0
+
+
+def c2i_ratio(initial: list[torch.Tensor], current: list[torch.Tensor]) -> float:
+    """C2I ratio = 1 − (fraction of binary weights whose current sign differs from the initial).
+
+    Liu et al.'s printed formula carries an extra factor ½ in front of the fraction of changed
+    signs, which the values in their own table contradict; this is the table's meaning (1 when
+    no weight has changed sign, 0 when all have).
+    """
+    return 1.0 - flip_fraction(initial, current)
+
+
+class FlipCounter:
+    """Averages the flip-flop (FF) ratio — the fraction of binary weights that change sign in
+    one optimizer step — over the steps since the last :meth:`reset`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._before: list[torch.Tensor] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.sum = 0.0
+        self.steps = 0
+
+    def before_step(self) -> None:
+        self._before = weight_signs(self.model)
+
+    def after_step(self) -> float:
+        assert self._before is not None, "before_step() first"
+        ff = flip_fraction(self._before, weight_signs(self.model))
+        self.sum += ff
+        self.steps += 1
+        self._before = None
+        return ff
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.steps if self.steps else 0.0
+
+
+def cam_sdam(model: nn.Module) -> tuple[float, float]:
+    """Channel-wise absolute mean of the latent weights (mean over each output channel's fan-in
+    of |w|), averaged over all channels of all layers (CAM), and its standard deviation across
+    those channels (SDAM). With ±1 weights (filter, Bop) CAM is 1 and SDAM 0 by construction."""
+    per_channel = [m.weight.detach().abs().flatten(1).mean(1) for m in binary_weight_layers(model)]
+    if not per_channel:
+        return 0.0, 0.0
+    allc = torch.cat(per_channel)
+    return float(allc.mean()), float(allc.std(unbiased=False))
+
+
+class SaturationMonitor:
+    """Forward hooks on the inputs of the hidden binary activations: the fraction of
+    pre-activations with |a| > 1 (where the hard-tanh STE passes no gradient), per layer."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.acts = binary_activations(model)
+        self.handles = [a.register_forward_pre_hook(self._hook(i))
+                        for i, a in enumerate(self.acts)]
+        self.enabled = True
+        self.reset()
+
+    def _hook(self, i: int):
+        def hook(_module: nn.Module, inputs: tuple) -> None:
+            if self.enabled:
+                x = inputs[0]
+                x = x.value if hasattr(x, "value") else x
+                self.sat[i] += int((x.detach().abs() > 1).sum())
+                self.count[i] += x.numel()
+        return hook
+
+    def reset(self) -> None:
+        self.sat = [0] * len(self.acts)
+        self.count = [0] * len(self.acts)
+
+    def per_layer(self) -> list[float]:
+        return [s / c if c else 0.0 for s, c in zip(self.sat, self.count, strict=True)]
+
+    def mean(self) -> float:
+        c = sum(self.count)
+        return sum(self.sat) / c if c else 0.0
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
