@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from xnorflow.compile.datatypes import DataType
 from xnorflow.compile.layers import Layer, LayerError
 

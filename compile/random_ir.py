@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, Layer, MaxPool, SlidingWindow, Thresholding

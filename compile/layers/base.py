@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
+
 from xnorflow.compile.datatypes import DataType
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from xnorflow.compile.layers.base import Layer, divisors
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from xnorflow.compile.datatypes import DataType, smallest_type
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
