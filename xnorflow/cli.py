@@ -3,6 +3,7 @@
 import typer
 
 from xnorflow import __version__
+from xnorflow.train import cli as train_cli
 
 app = typer.Typer(
     help="xnorflow: binary neural networks from training to an FPGA.",
@@ -10,6 +11,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("train")(train_cli.train)
 
 
 def _version(value: bool) -> None:
