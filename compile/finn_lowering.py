@@ -1,0 +1,346 @@
+"""QONNX → FINN HW-layer graph, with FINN's own transformations.
+
+The sequence is the one of FINN's end-to-end BNN test (see /work/shared/TOOLCHAIN.md):
+
+1. load + check (corrupt file, dynamic shapes, float model, bit widths, unsupported ops) —
+   before FINN sees the graph, so that a user mistake gives one clear `CompileError`;
+2. qonnx cleanup → ConvertQONNXtoFINN → tidy-up;
+3. input scaling: a `Mul` by `input_scale` (default 1/255) in front of the graph, the new
+   graph input marked UINT8 — the IR's input is the uint8 image and the input quantizer
+   becomes integer thresholds on it;
+4. streamline: MoveScalarLinearPastInvariants, Streamline, LowerConvsToMatMul, MakeMaxPoolNHWC,
+   AbsorbTransposeIntoMultiThreshold, ConvertBipolarMatMulToXnorPopcount, Streamline,
+   RoundAndClipThresholds;
+5. HW layers: InferBinaryMatrixVectorActivation, InferQuantizedMatrixVectorActivation,
+   InferThresholdingLayer, InferPool, InferConvInpGen (after InferPool, so that the pool's
+   depthwise Im2Col becomes a ConvolutionInputGenerator too), RemoveCNVtoFCFlatten.
+
+FINN's Vivado-only steps (HLS synthesis, rtlsim, the builder) are never called; `finn.builder`
+is never imported. FINN writes its scratch files under `scratch` (FINN_BUILD_DIR and
+FINN_SETTINGS point there), never to ~/.finn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xnorflow.compile.errors import CompileError
+
+log = logging.getLogger(__name__)
+
+# ONNX ops a Brevitas BNN export may contain (after qonnx cleanup) that the lowering handles
+SUPPORTED_OPS = (
+    "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
+    "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
+    "Squeeze", "Unsqueeze", "Dropout",
+)
+QUANT_OPS = ("Quant", "BipolarQuant")
+WEIGHT_OPS = ("MatMul", "Gemm", "Conv")
+
+
+@contextmanager
+def finn_scratch(scratch: Path):
+    """Point FINN's build dir and settings file into `scratch` for the duration."""
+    scratch = Path(scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    keys = ("FINN_BUILD_DIR", "FINN_SETTINGS")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ["FINN_BUILD_DIR"] = str(scratch)
+    os.environ["FINN_SETTINGS"] = str(scratch / "finn_settings.yaml")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield scratch
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# --- loading and checks ---------------------------------------------------------------------
+def load_qonnx(path: Path) -> Any:
+    """Read an ONNX file into a qonnx ModelWrapper, after qonnx's cleanup; CompileError if bad."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise CompileError(f"{path}: no such file; give the QONNX model written by "
+                           "`xnorflow train` or by brevitas.export.export_qonnx")
+    try:
+        proto = onnx.load(str(path))
+    except (DecodeError, OSError, ValueError, RuntimeError) as err:
+        raise CompileError(f"{path}: not a readable ONNX file ({type(err).__name__}: {err}); "
+                           "export the model with brevitas.export.export_qonnx") from err
+    if not proto.graph.node:
+        raise CompileError(f"{path}: not an ONNX model (the graph has no nodes); "
+                           "export the model with brevitas.export.export_qonnx")
+    check_static_shapes(proto, path)
+    try:
+        model = cleanup_model(ModelWrapper(proto))
+    except Exception as err:  # qonnx raises all kinds on malformed graphs
+        raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
+                           f"{err}); is it a valid QONNX export?") from err
+    return model
+
+
+def check_static_shapes(proto: Any, path: Path) -> None:
+    """One input and one output, every dimension a fixed positive number."""
+    g = proto.graph
+    inits = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    if len(inputs) != 1 or len(g.output) != 1:
+        raise CompileError(f"{path}: the model has {len(inputs)} inputs and {len(g.output)} "
+                           "outputs; xnorflow compiles single-input, single-output classifiers")
+    for what, vi in (("input", inputs[0]), ("output", g.output[0])):
+        dims = vi.type.tensor_type.shape.dim
+        bad = [d.dim_param or str(d.dim_value) for d in dims if d.dim_param or d.dim_value <= 0]
+        if not dims or bad:
+            raise CompileError(
+                f"{path}: {what} {vi.name!r} has dynamic shape "
+                f"{[d.dim_param or d.dim_value for d in dims]}; only static shapes are supported — "
+                "export with a fixed dummy input of batch 1 and no dynamic_axes")
+        if what == "input" and dims[0].dim_value != 1:
+            raise CompileError(f"{path}: input {vi.name!r} has batch size {dims[0].dim_value}; "
+                               "export with a dummy input of batch size 1")
+
+
+def _quant_bits(model: Any, node: Any) -> int:
+    if node.op_type == "BipolarQuant":
+        return 1
+    bw = model.get_initializer(node.input[3])
+    return int(np.asarray(bw).reshape(-1)[0]) if bw is not None else -1
+
+
+def check_supported(model: Any, path: Path) -> None:
+    """Ops, quantization and bit widths FINN + xnorflow support; CompileError naming the node."""
+    graph = model.graph
+    bad = [n for n in graph.node if n.op_type not in SUPPORTED_OPS]
+    if bad:
+        n = bad[0]
+        raise CompileError(
+            f"{path}: node {n.name or n.output[0]!r} is a {n.op_type}, which xnorflow does not "
+            f"compile; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of binary "
+            "linear/conv layers with BatchNorm, sign activations and max-pool, no branches)")
+    quants = [n for n in graph.node if n.op_type in QUANT_OPS]
+    if not quants:
+        raise CompileError(f"{path}: the model is not quantized (no Quant/BipolarQuant node): "
+                           "xnorflow compiles binary networks — train with Brevitas binary "
+                           "weight and activation quantizers and export with export_qonnx")
+    # consumers branching = residual/skip connections
+    for node in graph.node:
+        for out in node.output:
+            if len(model.find_consumers(out)) > 1:
+                raise CompileError(
+                    f"{path}: the output of node {node.name!r} ({node.op_type}) feeds "
+                    f"{len(model.find_consumers(out))} nodes; branches and residual connections "
+                    "are not supported, only a chain of layers")
+    seen_weight_layer = False
+    for node in graph.node:  # qonnx keeps the graph topologically sorted
+        if node.op_type in WEIGHT_OPS:
+            seen_weight_layer = True
+            w_src = model.find_producer(node.input[1])
+            if w_src is None or w_src.op_type not in QUANT_OPS:
+                raise CompileError(
+                    f"{path}: node {node.name!r} ({node.op_type}) has unquantized (float) "
+                    "weights; every weight must go through a 1-bit Brevitas weight quantizer "
+                    "(e.g. SignedBinaryWeightPerTensorConst)")
+            bits = _quant_bits(model, w_src)
+            if bits != 1:
+                raise CompileError(
+                    f"{path}: node {node.name!r} ({node.op_type}) has {bits}-bit weights "
+                    f"(quantizer {w_src.name!r}); xnorflow supports 1-bit (binary) weights only")
+            if node.op_type == "Gemm" and len(node.input) > 2:
+                raise CompileError(f"{path}: node {node.name!r} (Gemm) has a bias; "
+                                   "use bias=False on binary layers (BatchNorm carries the shift)")
+            if node.op_type == "Conv":
+                _check_conv(model, node, path)
+        elif node.op_type in QUANT_OPS and model.get_initializer(node.input[0]) is None:
+            bits = _quant_bits(model, node)
+            if seen_weight_layer and bits != 1:
+                raise CompileError(
+                    f"{path}: activation quantizer {node.name!r} is {bits}-bit; hidden "
+                    "activations must be 1-bit (binary); only the input quantizer may have "
+                    "up to 8 bits")
+            if not seen_weight_layer and not 1 <= bits <= 8:
+                raise CompileError(
+                    f"{path}: input quantizer {node.name!r} is {bits}-bit; the input may be "
+                    "quantized to 1..8 bits")
+        elif node.op_type == "MaxPool":
+            _check_pool(node, path)
+    if not seen_weight_layer:
+        raise CompileError(f"{path}: the model has no MatMul/Gemm/Conv layer to compile")
+
+
+def _attr(node: Any, name: str, default: Any) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _check_conv(model: Any, node: Any, path: Path) -> None:
+    k = list(_attr(node, "kernel_shape", []))
+    pads = list(_attr(node, "pads", [0, 0, 0, 0]))
+    strides = list(_attr(node, "strides", [1, 1]))
+    group = int(_attr(node, "group", 1))
+    dil = list(_attr(node, "dilations", [1, 1]))
+    if (len(k) != 2 or k[0] != k[1] or any(pads) or strides[0] != strides[1] or group != 1
+            or any(d != 1 for d in dil)):
+        raise CompileError(
+            f"{path}: conv node {node.name!r} has kernel {k}, pads {pads}, strides {strides}, "
+            f"group {group}, dilations {dil}; supported: square 2-D kernels, equal strides, no "
+            "padding, group 1, dilation 1")
+
+
+def _check_pool(node: Any, path: Path) -> None:
+    k = list(_attr(node, "kernel_shape", []))
+    pads = list(_attr(node, "pads", [0, 0, 0, 0]))
+    strides = list(_attr(node, "strides", k))
+    if len(k) != 2 or k[0] != k[1] or any(pads) or strides[0] != strides[1]:
+        raise CompileError(
+            f"{path}: max-pool node {node.name!r} has kernel {k}, pads {pads}, strides "
+            f"{strides}; supported: square kernels, equal strides, no padding")
+
+
+# --- the FINN transformation sequence -------------------------------------------------------
+def tidy_up(model: Any) -> Any:
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveReadableTensorNames,
+        GiveUniqueNodeNames,
+        RemoveStaticGraphInputs,
+        RemoveUnusedTensors,
+    )
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    for t in (InferShapes(), FoldConstants(), GiveUniqueNodeNames(), GiveReadableTensorNames(),
+              InferDataTypes(), RemoveStaticGraphInputs(), RemoveUnusedTensors()):
+        model = model.transform(t)
+    return model
+
+
+def to_finn(model: Any) -> Any:
+    """QONNX (Quant/BipolarQuant) → FINN-ONNX (MultiThreshold, bipolar initializers)."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+
+    return tidy_up(model.transform(ConvertQONNXtoFINN()))
+
+
+def insert_input_scaling(model: Any, scale: float) -> Any:
+    """global_in (float) → Mul(uint8 input, scale) → the old input; the new input is UINT8.
+
+    As FINN's end-to-end test does with its ToTensor pre-processing: streamlining then folds
+    the scale into the input quantizer's thresholds, which become integers on the image.
+    """
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+
+    old_in = model.graph.input[0]
+    shape = model.get_tensor_shape(old_in.name)
+    new_name = "global_in_uint8"
+    scale_name = "input_scale_const"
+    model.graph.input.remove(old_in)
+    new_in = helper.make_tensor_value_info(new_name, TensorProto.FLOAT, shape)
+    model.graph.input.insert(0, new_in)
+    model.set_initializer(scale_name, np.asarray(scale, dtype=np.float32))
+    mul = helper.make_node("Mul", [new_name, scale_name], [old_in.name], name="InputScale")
+    model.graph.node.insert(0, mul)
+    model.graph.value_info.append(old_in)
+    model.set_tensor_datatype(new_name, DataType["UINT8"])
+    return tidy_up(model)
+
+
+def streamline(model: Any) -> Any:
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbSignBiasIntoMultiThreshold,
+        AbsorbTransposeIntoMultiThreshold,
+    )
+    from finn.transformation.streamline.reorder import (
+        MakeMaxPoolNHWC,
+        MoveScalarLinearPastInvariants,
+    )
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    model = model.transform(AbsorbSignBiasIntoMultiThreshold())
+    model = model.transform(MoveScalarLinearPastInvariants())
+    model = model.transform(Streamline())
+    model = model.transform(LowerConvsToMatMul())
+    model = model.transform(MakeMaxPoolNHWC())
+    model = model.transform(AbsorbTransposeIntoMultiThreshold())
+    model = model.transform(MakeMaxPoolNHWC())
+    model = model.transform(AbsorbConsecutiveTransposes())
+    model = model.transform(ConvertBipolarMatMulToXnorPopcount())
+    model = model.transform(Streamline())
+    model = model.transform(RoundAndClipThresholds())
+    model = model.transform(InferDataLayouts())
+    return tidy_up(model)
+
+
+def to_hw_layers(model: Any) -> Any:
+    """Streamlined graph → FINN HW layers (MVAU, Thresholding, ConvolutionInputGenerator, Pool)."""
+    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+        InferBinaryMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
+        InferThresholdingLayer,
+    )
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+
+    for t in (InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
+              InferThresholdingLayer(), InferPool(), InferConvInpGen(), RemoveCNVtoFCFlatten(),
+              AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
+        model = model.transform(t)
+    return model
+
+
+def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, Any]:
+    """The whole lowering of the QONNX file `path`.
+
+    Returns {"qonnx": cleaned QONNX model, "streamlined": ..., "hw": the HW-layer graph}
+    (ModelWrappers; the first two for equivalence checks). Raises CompileError on anything
+    the user can fix.
+    """
+    path = Path(path)
+    with finn_scratch(scratch):
+        qonnx_model = load_qonnx(path)
+        check_supported(qonnx_model, path)
+        try:
+            finn_model = to_finn(qonnx_model)
+            scaled = insert_input_scaling(finn_model, input_scale)
+            streamlined = streamline(scaled)
+            hw = to_hw_layers(streamlined)
+        except CompileError:
+            raise
+        except Exception as err:  # FINN's own errors: name the step, keep the cause
+            raise CompileError(
+                f"{path}: FINN could not lower the model ({type(err).__name__}: {err}); "
+                "is it a chain of binary layers (see `xnorflow compile --help`)?") from err
+    return {"qonnx": qonnx_model, "finn": finn_model, "streamlined": streamlined, "hw": hw}
