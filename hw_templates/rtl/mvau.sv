@@ -1,0 +1,251 @@
+// xnorflow RTL template: matrix-vector-activation unit (compile/layers/mvau.py).
+//
+// Computes, for every input vector x (MW values, SIMD per input beat) and every output channel
+// c (MH of them, PE per output beat), acc[c] = sum_i f(x[i], W[c][i]) with
+//   XNOR mode (XNOR=1, bipolar bits):  f = XNOR(x, w)           (acc = popcount, in [0, MW])
+//   first-layer mode (XNOR=0):         f = w ? x : -x          (x an IBITS-bit integer)
+// then out[c] = #{k : acc >= T[c][k]} + ACT_VAL (N_THR > 0), or out[c] = acc (N_THR = 0).
+//
+// Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
+// read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
+// NF*SF cycles with no bubble between folds or vectors.
+// Pipeline: issue (weight ROM read) -> per-chunk popcounts -> adder tree -> accumulate ->
+// threshold compare -> output FIFO. Output back-pressure never stalls the pipeline: an issue
+// that completes an output needs a credit (a free output FIFO entry), counted by pending_reg.
+//
+// Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
+//   WEIGHT_FILE: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s]
+//   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
+`default_nettype none
+
+module mvau #(
+    // Input vector length (values); must be a multiple of SIMD.
+    parameter int MW = 16,
+    // Output channels; must be a multiple of PE.
+    parameter int MH = 16,
+    // Output channels computed in parallel (values per output beat).
+    parameter int PE = 4,
+    // Input values consumed per cycle (values per input beat).
+    parameter int SIMD = 4,
+    // 1: XNOR-popcount on bipolar bits (IBITS must be 1); 0: first-layer mode.
+    parameter bit XNOR = 1,
+    // Bits of one input value (1 in XNOR mode).
+    parameter int IBITS = 1,
+    // First-layer mode: the input values are signed (INTk) rather than unsigned (UINTk).
+    parameter bit IN_SIGNED = 0,
+    // Bits of the signed accumulator; holds every accumulator value and every threshold.
+    parameter int ACC_BITS = 8,
+    // Thresholds per channel; 0 = no activation (output the accumulator).
+    parameter int N_THR = 1,
+    // Bits of one output value.
+    parameter int OBITS = 1,
+    // Added to the threshold count (two's complement in OBITS bits).
+    parameter int ACT_VAL = 0,
+    // Lanes per first-level popcount (first pipeline stage of the adder tree).
+    parameter int CHUNK = 16,
+    // Output FIFO entries (>= pipeline latency + 2 for full throughput).
+    parameter int OUT_FIFO_DEPTH = 8,
+    // Weight memory file (see above).
+    parameter WEIGHT_FILE = "",
+    // Threshold memory file (unused when N_THR = 0).
+    parameter THRESH_FILE = ""
+) (
+    input  wire logic                  clk,
+    input  wire logic                  rst,
+
+    input  wire logic [SIMD*IBITS-1:0] s_axis_tdata,
+    input  wire logic                  s_axis_tvalid,
+    output wire logic                  s_axis_tready,
+
+    output wire logic [PE*OBITS-1:0]   m_axis_tdata,
+    output wire logic                  m_axis_tvalid,
+    input  wire logic                  m_axis_tready
+);
+
+    localparam int SF = MW / SIMD;
+    localparam int NF = MH / PE;
+    localparam int WD = SF * NF;
+    localparam int SFW = SF > 1 ? $clog2(SF) : 1;
+    localparam int NFW = NF > 1 ? $clog2(NF) : 1;
+    localparam int WAW = WD > 1 ? $clog2(WD) : 1;
+    localparam int IW = SIMD * IBITS;
+    localparam int NCH = (SIMD + CHUNK - 1) / CHUNK;
+    localparam int CW = XNOR ? $clog2(CHUNK + 1) : ACC_BITS;
+    localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
+    localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
+
+    initial begin
+        if (MW % SIMD != 0 || MH % PE != 0)
+            $fatal(1, "mvau %m: SIMD must divide MW and PE must divide MH");
+        if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
+        if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
+        if (OUT_FIFO_DEPTH < 8) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 8");
+    end
+
+    // ---- parameter memories ---------------------------------------------------------
+    logic [PE*SIMD-1:0] wmem [WD];
+    logic [TW-1:0] tmem [NF];
+    initial begin
+        $readmemh(WEIGHT_FILE, wmem);
+        if (N_THR > 0) $readmemh(THRESH_FILE, tmem);
+    end
+
+    // ---- stage 0: issue ---------------------------------------------------------------
+    logic [SFW-1:0] sf_reg;
+    logic [NFW-1:0] nf_reg;
+    logic [WAW-1:0] waddr_reg;
+    logic [CRW-1:0] pending_reg;
+
+    wire first_nf = nf_reg == '0;
+    wire last_sf = sf_reg == SFW'(SF - 1);
+    wire credit_ok = !last_sf || pending_reg < CRW'(OUT_FIFO_DEPTH);
+    wire issue = credit_ok && (!first_nf || s_axis_tvalid);
+    wire pop = m_axis_tvalid && m_axis_tready;
+
+    assign s_axis_tready = first_nf && credit_ok;
+
+    always_ff @(posedge clk) begin
+        if (issue) begin
+            sf_reg <= last_sf ? '0 : sf_reg + 1'b1;
+            if (last_sf) nf_reg <= nf_reg == NFW'(NF - 1) ? '0 : nf_reg + 1'b1;
+            waddr_reg <= waddr_reg == WAW'(WD - 1) ? '0 : waddr_reg + 1'b1;
+        end
+        pending_reg <= pending_reg + CRW'(issue && last_sf) - CRW'(pop);
+        if (rst) begin
+            sf_reg <= '0;
+            nf_reg <= '0;
+            waddr_reg <= '0;
+            pending_reg <= '0;
+        end
+    end
+
+    // input vector buffer, written during fold 0 and re-read by the other folds
+    logic [IW-1:0] inbuf [SF];
+    logic [IW-1:0] x_s1;
+    logic [PE*SIMD-1:0] w_s1;
+    always_ff @(posedge clk) begin
+        if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
+        if (issue) begin
+            x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
+            w_s1 <= wmem[waddr_reg];
+        end
+    end
+
+    // control pipeline: valid, first/last cycle of a fold, fold index
+    logic v_s1, v_s2, v_s3, v_s4, v_s5;
+    logic first_s1, first_s2, first_s3;
+    logic last_s1, last_s2, last_s3;
+    logic [NFW-1:0] nf_s1, nf_s2, nf_s3;
+    always_ff @(posedge clk) begin
+        v_s1 <= issue;
+        v_s2 <= v_s1;
+        v_s3 <= v_s2;
+        v_s4 <= v_s3 && last_s3;
+        v_s5 <= v_s4;
+        first_s1 <= sf_reg == '0;
+        first_s2 <= first_s1;
+        first_s3 <= first_s2;
+        last_s1 <= last_sf;
+        last_s2 <= last_s1;
+        last_s3 <= last_s2;
+        nf_s1 <= nf_reg;
+        nf_s2 <= nf_s1;
+        nf_s3 <= nf_s2;
+        if (rst) begin
+            v_s1 <= 1'b0;
+            v_s2 <= 1'b0;
+            v_s3 <= 1'b0;
+            v_s4 <= 1'b0;
+            v_s5 <= 1'b0;
+        end
+    end
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [TW-1:0] thr_s4;  // unused when N_THR = 0 (no activation)
+    /* verilator lint_on UNUSEDSIGNAL */
+    always_ff @(posedge clk) begin
+        if (v_s3 && last_s3) thr_s4 <= tmem[nf_s3];
+    end
+
+    logic [PE*OBITS-1:0] out_s5;
+
+    // ---- per-PE datapath ----------------------------------------------------------------
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+        wire [SIMD-1:0] w = w_s1[p*SIMD +: SIMD];
+        logic [NCH*CW-1:0] chunk_s2;
+        logic signed [ACC_BITS-1:0] psum_s3;
+        logic signed [ACC_BITS-1:0] acc_reg;
+
+        // stage 1 -> 2: first level of the adder tree, one partial sum per CHUNK lanes
+        if (XNOR) begin : g_xnor
+            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, ~(x_s1 ^ w)};
+            for (genvar j = 0; j < NCH; j++) begin : g_chunk
+                always_ff @(posedge clk) begin
+                    chunk_s2[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
+                end
+            end
+        end else begin : g_int
+            for (genvar j = 0; j < NCH; j++) begin : g_chunk
+                localparam int LO = j * CHUNK;
+                localparam int N = SIMD - LO < CHUNK ? SIMD - LO : CHUNK;
+                logic signed [ACC_BITS-1:0] sum;
+                always_comb begin
+                    sum = '0;
+                    for (int i = LO; i < LO + N; i++) begin
+                        logic signed [ACC_BITS-1:0] xv;
+                        if (IN_SIGNED) xv = ACC_BITS'($signed(x_s1[i*IBITS +: IBITS]));
+                        else xv = ACC_BITS'($signed({1'b0, x_s1[i*IBITS +: IBITS]}));
+                        sum = w[i] ? sum + xv : sum - xv;
+                    end
+                end
+                always_ff @(posedge clk) chunk_s2[j*CW +: CW] <= sum;
+            end
+        end
+
+        // stage 2 -> 3: sum of the chunks
+        always_ff @(posedge clk) begin
+            logic signed [ACC_BITS-1:0] s;
+            s = '0;
+            for (int j = 0; j < NCH; j++) begin
+                if (XNOR) s = s + ACC_BITS'($signed({1'b0, chunk_s2[j*CW +: CW]}));
+                else s = s + ACC_BITS'($signed(chunk_s2[j*CW +: CW]));
+            end
+            psum_s3 <= s;
+        end
+
+        // stage 3 -> 4: accumulate over the SF cycles of a fold
+        always_ff @(posedge clk) begin
+            if (v_s3) acc_reg <= (first_s3 ? '0 : acc_reg) + psum_s3;
+        end
+
+        // stage 4 -> 5: activation
+        if (N_THR > 0) begin : g_thr
+            localparam int CNTW = $clog2(N_THR + 1);
+            always_ff @(posedge clk) begin
+                logic [CNTW-1:0] cnt;
+                cnt = '0;
+                for (int k = 0; k < N_THR; k++) begin
+                    if (acc_reg >= $signed(thr_s4[(p*N_THR + k)*ACC_BITS +: ACC_BITS]))
+                        cnt = cnt + 1'b1;
+                end
+                out_s5[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+            end
+        end else begin : g_noact
+            always_ff @(posedge clk) out_s5[p*OBITS +: OBITS] <= OBITS'(acc_reg);
+        end
+    end
+
+    // ---- output queue -----------------------------------------------------------------
+    /* verilator lint_off UNUSEDSIGNAL */
+    // never low when v_s5 is high: pending_reg reserved the entry at issue
+    wire out_fifo_ready;
+    /* verilator lint_on UNUSEDSIGNAL */
+    fifo #(.WIDTH(PE*OBITS), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
+        .clk, .rst,
+        .s_axis_tdata(out_s5), .s_axis_tvalid(v_s5), .s_axis_tready(out_fifo_ready),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
+
+endmodule
+
+`default_nettype wire

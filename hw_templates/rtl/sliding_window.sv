@@ -1,0 +1,144 @@
+// xnorflow RTL template: sliding-window generator, im2col on a stream
+// (compile/layers/sliding_window.py).
+//
+// Input: an IFM_H x IFM_W image of CHANNELS values (NHWC, SIMD values per beat). Output: for
+// each output pixel (oy, ox), row-major, the KERNEL*KERNEL*CHANNELS window values in
+// (ky, kx, c) order, SIMD per beat. No padding.
+// Two frame banks (ping-pong): the next frame is written into one bank while the windows of
+// the previous one are read from the other, so a frame costs max(writes, reads) cycles.
+// The bank memory has one write and one registered read port (block-RAM friendly).
+`default_nettype none
+
+module sliding_window #(
+    // Input image height and width (pixels).
+    parameter int IFM_H = 4,
+    parameter int IFM_W = 4,
+    // Channels per pixel; must be a multiple of SIMD.
+    parameter int CHANNELS = 2,
+    // Values per beat (in and out).
+    parameter int SIMD = 1,
+    // Bits of one value.
+    parameter int BITS = 1,
+    // Window size (KERNEL x KERNEL) and stride; KERNEL <= IFM_H, IFM_W.
+    parameter int KERNEL = 3,
+    parameter int STRIDE = 1,
+    // Output FIFO entries.
+    parameter int OUT_FIFO_DEPTH = 4
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+
+    input  wire logic [SIMD*BITS-1:0] s_axis_tdata,
+    input  wire logic                 s_axis_tvalid,
+    output wire logic                 s_axis_tready,
+
+    output wire logic [SIMD*BITS-1:0] m_axis_tdata,
+    output wire logic                 m_axis_tvalid,
+    input  wire logic                 m_axis_tready
+);
+
+    localparam int CF = CHANNELS / SIMD;
+    localparam int OH = (IFM_H - KERNEL) / STRIDE + 1;
+    localparam int OW = (IFM_W - KERNEL) / STRIDE + 1;
+    localparam int D = IFM_H * IFM_W * CF;  // words per bank
+    localparam int AW = $clog2(2 * D);
+    localparam int W = SIMD * BITS;
+    localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
+    // counter widths (at least 1 bit)
+    localparam int CFW = CF > 1 ? $clog2(CF) : 1;
+    localparam int KW = KERNEL > 1 ? $clog2(KERNEL) : 1;
+    localparam int OHW = OH > 1 ? $clog2(OH) : 1;
+    localparam int OWW = OW > 1 ? $clog2(OW) : 1;
+
+    initial begin
+        if (CHANNELS % SIMD != 0) $fatal(1, "sliding_window %m: SIMD must divide CHANNELS");
+        if (KERNEL > IFM_H || KERNEL > IFM_W || STRIDE < 1)
+            $fatal(1, "sliding_window %m: KERNEL larger than the image, or STRIDE < 1");
+        if (OUT_FIFO_DEPTH < 4) $fatal(1, "sliding_window %m: OUT_FIFO_DEPTH must be >= 4");
+    end
+
+    logic [W-1:0] mem [2*D];
+    logic [1:0] full_reg;
+
+    // ---- writer -----------------------------------------------------------------------
+    logic wbank_reg;
+    logic [AW-1:0] waddr_reg;  // offset in the bank
+    wire push = s_axis_tvalid && s_axis_tready;
+    assign s_axis_tready = !full_reg[wbank_reg];
+    wire wlast = waddr_reg == AW'(D - 1);
+
+    always_ff @(posedge clk) begin
+        if (push) mem[wbank_reg ? AW'(D) + waddr_reg : waddr_reg] <= s_axis_tdata;
+    end
+
+    // ---- reader -----------------------------------------------------------------------
+    logic rbank_reg;
+    logic [OHW-1:0] oy_reg;
+    logic [OWW-1:0] ox_reg;
+    logic [KW-1:0] ky_reg, kx_reg;
+    logic [CFW-1:0] cf_reg;
+    logic [CRW-1:0] pending_reg;
+
+    wire rlast_cf = cf_reg == CFW'(CF - 1);
+    wire rlast_kx = kx_reg == KW'(KERNEL - 1);
+    wire rlast_ky = ky_reg == KW'(KERNEL - 1);
+    wire rlast_ox = ox_reg == OWW'(OW - 1);
+    wire rlast_oy = oy_reg == OHW'(OH - 1);
+    wire rlast = rlast_cf && rlast_kx && rlast_ky && rlast_ox && rlast_oy;
+    wire pop = m_axis_tvalid && m_axis_tready;
+    wire issue = full_reg[rbank_reg] && pending_reg < CRW'(OUT_FIFO_DEPTH);
+
+    // word address of (y, x, cf) in the read bank
+    wire [AW-1:0] y = AW'(oy_reg) * AW'(STRIDE) + AW'(ky_reg);
+    wire [AW-1:0] x = AW'(ox_reg) * AW'(STRIDE) + AW'(kx_reg);
+    wire [AW-1:0] raddr = (rbank_reg ? AW'(D) : '0) + (y * AW'(IFM_W) + x) * AW'(CF) + AW'(cf_reg);
+
+    logic v_s1;
+    logic [W-1:0] rdata_s1;
+    always_ff @(posedge clk) begin
+        if (issue) rdata_s1 <= mem[raddr];
+    end
+
+    always_ff @(posedge clk) begin
+        if (push) begin
+            waddr_reg <= wlast ? '0 : waddr_reg + 1'b1;
+            if (wlast) wbank_reg <= !wbank_reg;
+        end
+        if (issue) begin
+            cf_reg <= rlast_cf ? '0 : cf_reg + 1'b1;
+            if (rlast_cf) kx_reg <= rlast_kx ? '0 : kx_reg + 1'b1;
+            if (rlast_cf && rlast_kx) ky_reg <= rlast_ky ? '0 : ky_reg + 1'b1;
+            if (rlast_cf && rlast_kx && rlast_ky) ox_reg <= rlast_ox ? '0 : ox_reg + 1'b1;
+            if (rlast_cf && rlast_kx && rlast_ky && rlast_ox)
+                oy_reg <= rlast_oy ? '0 : oy_reg + 1'b1;
+            if (rlast) rbank_reg <= !rbank_reg;
+        end
+        // the writer only fills an empty bank, the reader only drains a full one: no conflict
+        if (push && wlast) full_reg[wbank_reg] <= 1'b1;
+        if (issue && rlast) full_reg[rbank_reg] <= 1'b0;
+        pending_reg <= pending_reg + CRW'(issue) - CRW'(pop);
+        v_s1 <= issue;
+        if (rst) begin
+            full_reg <= '0;
+            wbank_reg <= 1'b0;
+            waddr_reg <= '0;
+            rbank_reg <= 1'b0;
+            {oy_reg, ox_reg, ky_reg, kx_reg, cf_reg} <= '0;
+            pending_reg <= '0;
+            v_s1 <= 1'b0;
+        end
+    end
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    // never low when v_s1 is high: pending_reg reserved the entry at issue
+    wire out_fifo_ready;
+    /* verilator lint_on UNUSEDSIGNAL */
+    fifo #(.WIDTH(W), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
+        .clk, .rst,
+        .s_axis_tdata(rdata_s1), .s_axis_tvalid(v_s1), .s_axis_tready(out_fifo_ready),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
+
+endmodule
+
+`default_nettype wire

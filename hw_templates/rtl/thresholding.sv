@@ -1,0 +1,123 @@
+// xnorflow RTL template: multi-threshold activation (compile/layers/thresholding.py).
+//
+// out[c] = #{k : x[c] >= T[c][k]} + ACT_VAL for PE channels per beat; channels cycle through
+// CHANNELS/PE folds (the stream is NHWC, so the fold index is the beat index modulo CF).
+// All N_THR thresholds of a channel are compared in parallel (signed, TBITS wide) and the
+// true comparisons counted (thresholds are ascending, so this equals the count of FINN's
+// MultiThreshold). One beat per cycle; the output FIFO with a credit counter decouples
+// output back-pressure from the pipeline.
+//
+// THRESH_FILE ($readmemh): CF = CHANNELS/PE words of PE*N_THR*TBITS bits; field p*N_THR+k of
+// word cf = T[cf*PE+p][k] in two's complement.
+`default_nettype none
+
+module thresholding #(
+    // Channels per pixel; must be a multiple of PE.
+    parameter int CHANNELS = 4,
+    // Channels per beat.
+    parameter int PE = 1,
+    // Bits of one input value.
+    parameter int IBITS = 8,
+    // The input values are signed.
+    parameter bit IN_SIGNED = 0,
+    // Bits of a stored threshold (signed); holds every input value and every threshold.
+    parameter int TBITS = 10,
+    // Thresholds per channel (>= 1).
+    parameter int N_THR = 1,
+    // Bits of one output value.
+    parameter int OBITS = 1,
+    // Added to the threshold count (two's complement in OBITS bits).
+    parameter int ACT_VAL = 0,
+    // Output FIFO entries.
+    parameter int OUT_FIFO_DEPTH = 4,
+    // Threshold memory file (see above).
+    parameter THRESH_FILE = ""
+) (
+    input  wire logic                clk,
+    input  wire logic                rst,
+
+    input  wire logic [PE*IBITS-1:0] s_axis_tdata,
+    input  wire logic                s_axis_tvalid,
+    output wire logic                s_axis_tready,
+
+    output wire logic [PE*OBITS-1:0] m_axis_tdata,
+    output wire logic                m_axis_tvalid,
+    input  wire logic                m_axis_tready
+);
+
+    localparam int CF = CHANNELS / PE;
+    localparam int CFW = CF > 1 ? $clog2(CF) : 1;
+    localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
+    localparam int CNTW = $clog2(N_THR + 1);
+
+    initial begin
+        if (CHANNELS % PE != 0) $fatal(1, "thresholding %m: PE must divide CHANNELS");
+        if (N_THR < 1) $fatal(1, "thresholding %m: N_THR must be >= 1");
+        if (TBITS < IBITS + 1) $fatal(1, "thresholding %m: TBITS must be >= IBITS + 1");
+        if (OUT_FIFO_DEPTH < 4) $fatal(1, "thresholding %m: OUT_FIFO_DEPTH must be >= 4");
+    end
+
+    logic [PE*N_THR*TBITS-1:0] tmem [CF];
+    initial $readmemh(THRESH_FILE, tmem);
+
+    logic [CFW-1:0] cf_reg;
+    logic [CRW-1:0] pending_reg;
+    wire credit_ok = pending_reg < CRW'(OUT_FIFO_DEPTH);
+    wire issue = credit_ok && s_axis_tvalid;
+    wire pop = m_axis_tvalid && m_axis_tready;
+    assign s_axis_tready = credit_ok;
+
+    always_ff @(posedge clk) begin
+        if (issue) cf_reg <= cf_reg == CFW'(CF - 1) ? '0 : cf_reg + 1'b1;
+        pending_reg <= pending_reg + CRW'(issue) - CRW'(pop);
+        if (rst) begin
+            cf_reg <= '0;
+            pending_reg <= '0;
+        end
+    end
+
+    // stage 1: threshold read, input registered
+    logic v_s1, v_s2;
+    logic [PE*IBITS-1:0] x_s1;
+    logic [PE*N_THR*TBITS-1:0] thr_s1;
+    always_ff @(posedge clk) begin
+        if (issue) begin
+            x_s1 <= s_axis_tdata;
+            thr_s1 <= tmem[cf_reg];
+        end
+        v_s1 <= issue;
+        v_s2 <= v_s1;
+        if (rst) begin
+            v_s1 <= 1'b0;
+            v_s2 <= 1'b0;
+        end
+    end
+
+    // stage 2: compare and count
+    logic [PE*OBITS-1:0] out_s2;
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+        wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s1[p*IBITS +: IBITS]))
+                                              : TBITS'($signed({1'b0, x_s1[p*IBITS +: IBITS]}));
+        always_ff @(posedge clk) begin
+            logic [CNTW-1:0] cnt;
+            cnt = '0;
+            for (int k = 0; k < N_THR; k++) begin
+                if (x >= $signed(thr_s1[(p*N_THR + k)*TBITS +: TBITS])) cnt = cnt + 1'b1;
+            end
+            out_s2[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+        end
+    end
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    // never low when v_s2 is high: pending_reg reserved the entry at issue
+    wire out_fifo_ready;
+    /* verilator lint_on UNUSEDSIGNAL */
+    fifo #(.WIDTH(PE*OBITS), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
+        .clk, .rst,
+        .s_axis_tdata(out_s2), .s_axis_tvalid(v_s2), .s_axis_tready(out_fifo_ready),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
+
+endmodule
+
+`default_nettype wire
