@@ -33,3 +33,8 @@ def write_backends(ir: DataflowIR, build: Path, options: BackendOptions) -> dict
         write(ir, folder, options)
         written[name] = folder
     return written
+
+
+from xnorflow.host.bundle import write_driver  # noqa: E402  (host runtime's board bundle)
+
+BACKENDS.append(("driver", write_driver))

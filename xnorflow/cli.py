@@ -3,6 +3,7 @@
 import typer
 
 from xnorflow import __version__
+from xnorflow.host import cli as host_cli
 from xnorflow.train import cli as train_cli
 
 app = typer.Typer(
@@ -12,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("train")(train_cli.train)
+app.command("run")(host_cli.run)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,267 @@
+"""`Accelerator`: one host API over the reference model, the Verilator simulation and a PYNQ board.
+
+    with Accelerator.open("build/", backend="sim") as acc:
+        labels, scores = acc.predict(images)
+
+Every backend sees the same thing the hardware sees: packed input beats in, packed output beats
+out (host/packing.py's format). Quantizing and packing the images, unpacking the output, the
+final affine and the argmax are done once, here (host/runtime_io.py), for all backends:
+
+- reference: the IR's bit-exact executor, fed with the frames unpacked from the input beats;
+  its output frames are packed into beats the way the hardware sends them.
+- sim: the accelerator RTL built with Verilator (host/verilator_sim.py), kept alive across
+  calls, streaming whole batches.
+- pynq: the bitstream on a PYNQ board through AXI DMA (host/pynq_driver.py); `pynq` is imported
+  only when this backend is opened. Tests pass `pynq_module=host.pynq_emulation`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from xnorflow.compile.ir import DataflowIR, IRError
+from xnorflow.host import packing, runtime_io
+from xnorflow.host.bundle import BITFILE, ensure_driver, runtime_spec
+from xnorflow.host.pynq_driver import BitstreamMissingError, PynqDriver, missing_bitstream_message
+from xnorflow.host.runtime_io import HostInputError, RuntimeSpec, RuntimeSpecError
+
+BACKEND_NAMES = ("reference", "sim", "pynq")
+
+__all__ = [
+    "Accelerator", "BACKEND_NAMES", "BackendError", "BitstreamMissingError", "HostInputError",
+    "RuntimeSpecError",
+]
+
+
+class BackendError(RuntimeError):
+    """A backend cannot be opened (unknown name, missing build products or tools)."""
+
+
+class Backend(Protocol):
+    """What sits between the packed beats: the accelerator or a model of it."""
+
+    spec: RuntimeSpec
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        """(N, in_beats, in_beat_bytes) uint8 → (N, out_beats, out_beat_bytes) uint8."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class ReferenceBackend:
+    """The IR executor behind the stream format: beats → frames → layers → frames → beats."""
+
+    def __init__(self, ir: DataflowIR, spec: RuntimeSpec) -> None:
+        self.ir, self.spec = ir, spec
+        self.frames = 0
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        spec = self.spec
+        in_beats = runtime_io.check_input_beats(spec, in_beats)
+        n = in_beats.shape[0]
+        values = packing.unpack_beats(in_beats, spec.in_bits, spec.in_fold, spec.in_signed)
+        frames = values.reshape(n, *self.ir.frame_shape())
+        if n:
+            out = self.ir.run_frames(frames)[-1].reshape(n, spec.n_out)
+        else:
+            out = np.zeros((0, spec.n_out), np.int64)
+        self.frames += n
+        return packing.pack_beats(out, spec.out_bits, spec.out_fold)
+
+    def stats(self) -> dict[str, Any]:
+        return {"frames": self.frames}
+
+    def close(self) -> None:
+        pass
+
+
+class SimBackend:
+    """The generated RTL in Verilator (host/verilator_sim.py), one process for all calls."""
+
+    def __init__(self, build: Path, spec: RuntimeSpec) -> None:
+        self.spec = spec
+        try:
+            from xnorflow.host.verilator_sim import VerilatorAccelerator
+        except ImportError as err:
+            raise BackendError(
+                f"the sim backend is not available in this installation ({err})"
+            ) from err
+        if not (Path(build) / "rtl").is_dir():
+            raise BackendError(
+                f"{build}/rtl not found: the sim backend needs the RTL that `xnorflow compile` "
+                "writes; re-run it on the model"
+            )
+        self.sim = VerilatorAccelerator(Path(build))
+        self._last: dict[str, Any] = {}
+        self._cycles = 0
+        self._frames = 0
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        spec = self.spec
+        in_beats = runtime_io.check_input_beats(spec, in_beats)
+        out, stats = self.sim.run(in_beats)
+        out = np.asarray(out, dtype=np.uint8)
+        want = (in_beats.shape[0], spec.out_beats, spec.out_beat_bytes)
+        if out.shape != want:
+            raise BackendError(
+                f"the simulated accelerator returned output beats {out.shape}, the model "
+                f"{spec.model!r} expects {want}: is {self.sim!r} built from another model?"
+            )
+        self._last = dict(stats or {})
+        self._frames += in_beats.shape[0]
+        self._cycles += int(self._last.get("cycles", 0))
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"frames": self._frames, "cycles": self._cycles, "last_call": self._last}
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+class PynqBackend:
+    """A PYNQ board (or its emulation): the same driver code the board bundle runs."""
+
+    def __init__(self, build: Path, ir: DataflowIR, spec: RuntimeSpec, pynq_module: Any = None,
+                 bitfile: Path | None = None, chunk_frames: int | None = None) -> None:
+        self.spec = spec
+        folder = ensure_driver(ir, build)
+        bitfile = Path(bitfile) if bitfile is not None else folder / BITFILE
+        if not bitfile.is_file():
+            raise BitstreamMissingError(missing_bitstream_message(bitfile))
+        kwargs = {} if chunk_frames is None else {"chunk_frames": chunk_frames}
+        self.driver = PynqDriver(spec, bitfile, pynq_module=pynq_module, **kwargs)
+        self._frames = 0
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        out = self.driver.run_beats(in_beats)
+        self._frames += len(out)
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"frames": self._frames, "chunk_frames": self.driver.chunk}
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def open_backend(name: str, build: Path, ir: DataflowIR, spec: RuntimeSpec,
+                 **options: Any) -> Backend:
+    if name == "reference":
+        return ReferenceBackend(ir, spec)
+    if name == "sim":
+        return SimBackend(build, spec)
+    if name == "pynq":
+        return PynqBackend(build, ir, spec, **options)
+    raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+
+
+def load_ir(build: Path) -> DataflowIR:
+    build = Path(build)
+    if not build.is_dir():
+        raise BackendError(
+            f"build folder {build} not found; make it with `xnorflow compile MODEL -o {build}`"
+        )
+    try:
+        return DataflowIR.load(build)
+    except (IRError, OSError, ValueError) as err:
+        raise BackendError(f"cannot read the model in {build}: {err}") from err
+
+
+class Accelerator:
+    """A compiled model behind one backend; `predict` and `throughput` are backend-independent."""
+
+    def __init__(self, build: Path, ir: DataflowIR, backend: Backend, name: str) -> None:
+        self.build, self.ir, self.backend, self.backend_name = Path(build), ir, backend, name
+        self.spec = backend.spec
+        self.timing = {"pack_s": 0.0, "run_s": 0.0, "unpack_s": 0.0, "frames": 0}
+
+    @classmethod
+    def open(cls, build: str | Path, backend: str = "reference", **options: Any) -> Accelerator:
+        """Open BUILD with a backend: "reference", "sim" or "pynq".
+
+        Options for pynq: `pynq_module` (default: import pynq), `bitfile` (default
+        BUILD/driver/xnorflow.bit), `chunk_frames` (frames per DMA transfer).
+        """
+        if backend not in BACKEND_NAMES:
+            raise BackendError(
+                f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}"
+            )
+        if backend != "pynq" and options:
+            raise BackendError(f"options {sorted(options)} apply to the pynq backend only")
+        build = Path(build)
+        ir = load_ir(build)
+        spec = runtime_spec(ir, build)
+        return cls(build, ir, open_backend(backend, build, ir, spec, **options), backend)
+
+    # --- inference ---------------------------------------------------------------------
+    def run_scores(self, images: Any) -> np.ndarray:
+        """Integer scores (N, n_out): the accelerator's raw output, unpacked."""
+        t0 = time.perf_counter()
+        beats = runtime_io.pack_input(self.spec, images)
+        t1 = time.perf_counter()
+        out = self.backend.run_beats(beats)
+        t2 = time.perf_counter()
+        scores = runtime_io.unpack_output(self.spec, out)
+        t3 = time.perf_counter()
+        self.timing["pack_s"] += t1 - t0
+        self.timing["run_s"] += t2 - t1
+        self.timing["unpack_s"] += t3 - t2
+        self.timing["frames"] += len(scores)
+        return scores
+
+    def predict(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Images (uint8, or floats in [0, 1]) → (labels (N,), integer scores (N, n_out))."""
+        scores = self.run_scores(images)
+        return runtime_io.labels(self.spec, scores), scores
+
+    def logits(self, scores: np.ndarray) -> np.ndarray:
+        return runtime_io.logits(self.spec, scores)
+
+    def throughput(self, n: int = 1000, batch: int | None = None, seed: int = 0) -> dict[str, Any]:
+        """Frames/s over `n` random images, and the host-side time per frame (pack, unpack)."""
+        if n < 1:
+            raise HostInputError(f"throughput needs n >= 1 frames, got {n}")
+        rng = np.random.default_rng(seed)
+        images = rng.integers(self.spec.in_min, self.spec.in_max + 1,
+                              size=(n, *self.spec.input_shape)).astype(np.uint8)
+        batch = batch or n
+        before = dict(self.timing)
+        t0 = time.perf_counter()
+        for s in range(0, n, batch):
+            self.run_scores(images[s : s + batch])
+        seconds = time.perf_counter() - t0
+        spent = {k: self.timing[k] - before[k] for k in ("pack_s", "run_s", "unpack_s")}
+        result = {
+            "backend": self.backend_name, "model": self.spec.model, "frames": n,
+            "seconds": seconds, "fps": n / seconds,
+            "pack_us_per_frame": 1e6 * spent["pack_s"] / n,
+            "unpack_us_per_frame": 1e6 * spent["unpack_s"] / n,
+            "backend_us_per_frame": 1e6 * spent["run_s"] / n,
+            "model_fps_at_clock": self.ir.fps(),
+        }
+        stats = self.backend.stats()
+        if "cycles" in stats and stats.get("last_call", {}).get("cycles"):
+            cycles = stats["last_call"]["cycles"]
+            frames = stats["last_call"].get("frames", min(n, batch))
+            result["sim_cycles_per_frame"] = cycles / max(1, frames)
+        return result
+
+    # --- lifetime ----------------------------------------------------------------------
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Accelerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

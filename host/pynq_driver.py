@@ -1,0 +1,114 @@
+"""Drive the accelerator on a PYNQ board (PYNQ-Z1/Z2, KV260) through an AXI DMA in simple mode.
+
+Uses exactly this subset of PYNQ's API: `pynq.Overlay(bitfile)`, `overlay.<dma>.sendchannel`
+and `.recvchannel` `.transfer(buffer)` / `.wait()`, `pynq.allocate(shape, dtype)`,
+`buffer.flush()` / `.invalidate()` / `.freebuffer()`, and — only when the accelerator IP has an
+AXI-lite control interface — `overlay.<ip>.write(offset, value)`. `pynq` is imported only when a
+driver is opened without an injected module (tests inject host/pynq_emulation.py).
+
+Per chunk of frames (a chunk fits the DMA's maximum transfer length): copy the packed input
+beats into the send buffer, flush it, start the receive transfer, start the send transfer, wait
+for both, invalidate the receive buffer, copy the output beats out.
+
+numpy + pynq only: `xnorflow compile` copies this file into BUILD/driver/.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    from xnorflow.host import runtime_io
+except ImportError:  # inside the board bundle (BUILD/driver/)
+    import runtime_io  # type: ignore[no-redef]
+
+# Xilinx AXI DMA: the buffer length register is 14..26 bits wide (set in Vivado); PYNQ's
+# images and our block design use 26 bits.
+MAX_TRANSFER_BYTES = (1 << 26) - 1
+DEFAULT_CHUNK_FRAMES = 1024
+
+
+class BitstreamMissingError(FileNotFoundError):
+    """The pynq backend needs a bitstream that has not been built."""
+
+
+class BoardError(RuntimeError):
+    """The overlay does not hold what the driver expects (DMA or IP missing)."""
+
+
+def missing_bitstream_message(bitfile: Path) -> str:
+    build = Path(bitfile).resolve().parent.parent
+    return (
+        f"bitstream {bitfile} not found. Build it with Vivado on a machine that has it: "
+        f"`vivado -mode batch -source {build / 'hls' / 'build_bitstream.tcl'}` (writes "
+        f"driver/xnorflow.bit and driver/xnorflow.hwh), then copy {Path(bitfile).parent} to "
+        "the board. Vivado is not available on the xnorflow CI machines; use --backend sim or "
+        "reference there."
+    )
+
+
+class PynqDriver:
+    """The accelerator behind one AXI DMA; `run_beats` streams whole batches through it."""
+
+    def __init__(self, spec: runtime_io.RuntimeSpec, bitfile: str | Path,
+                 pynq_module: Any = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> None:
+        self.spec = spec
+        bitfile = Path(bitfile)
+        if not bitfile.is_file():
+            raise BitstreamMissingError(missing_bitstream_message(bitfile))
+        self.pynq = pynq_module if pynq_module is not None else importlib.import_module("pynq")
+        self.overlay = self.pynq.Overlay(str(bitfile))
+        try:
+            self.dma = getattr(self.overlay, spec.dma_name)
+        except AttributeError as err:
+            raise BoardError(
+                f"the overlay {bitfile} has no DMA named {spec.dma_name!r}; was the bitstream "
+                f"built for model {spec.model!r}? ({err})"
+            ) from err
+        if spec.ip_control == "ap_ctrl_hs":
+            # free-running: ap_start with auto-restart (bit 7) in the control register at 0x00
+            try:
+                ip = getattr(self.overlay, spec.ip_name)
+            except AttributeError as err:
+                raise BoardError(f"the overlay {bitfile} has no IP named {spec.ip_name!r}") from err
+            ip.write(0x00, 0x81)
+        per_frame = max(spec.in_frame_bytes, spec.out_frame_bytes)
+        self.chunk = max(1, min(chunk_frames, MAX_TRANSFER_BYTES // per_frame))
+        self._buffers: dict[int, tuple[Any, Any]] = {}
+
+    def _buffer_pair(self, frames: int) -> tuple[Any, Any]:
+        if frames not in self._buffers:
+            send = self.pynq.allocate(shape=(frames * self.spec.in_frame_bytes,), dtype=np.uint8)
+            recv = self.pynq.allocate(shape=(frames * self.spec.out_frame_bytes,), dtype=np.uint8)
+            self._buffers[frames] = (send, recv)
+        return self._buffers[frames]
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        """(N, in_beats, in_beat_bytes) uint8 → (N, out_beats, out_beat_bytes) uint8."""
+        spec = self.spec
+        in_beats = runtime_io.check_input_beats(spec, in_beats)
+        n = in_beats.shape[0]
+        out = np.empty((n, spec.out_beats, spec.out_beat_bytes), dtype=np.uint8)
+        flat_in = in_beats.reshape(n, spec.in_frame_bytes)
+        for s in range(0, n, self.chunk):
+            k = min(self.chunk, n - s)
+            send, recv = self._buffer_pair(k)
+            send[:] = flat_in[s : s + k].reshape(-1)
+            send.flush()
+            self.dma.recvchannel.transfer(recv)
+            self.dma.sendchannel.transfer(send)
+            self.dma.sendchannel.wait()
+            self.dma.recvchannel.wait()
+            recv.invalidate()
+            out[s : s + k] = np.asarray(recv).reshape(k, spec.out_beats, spec.out_beat_bytes)
+        return out
+
+    def close(self) -> None:
+        for send, recv in self._buffers.values():
+            send.freebuffer()
+            recv.freebuffer()
+        self._buffers.clear()

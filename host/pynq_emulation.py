@@ -1,0 +1,294 @@
+"""PYNQ's board API, emulated on top of the simulated accelerator — for tests, not for boards.
+
+Implements exactly the subset host/pynq_driver.py uses, with the behaviour of the real thing
+where it matters to a driver:
+
+- `allocate(shape, dtype)` returns a buffer with two copies of its bytes: the CPU's view (the
+  array itself) and "DRAM" (what the DMA reads and writes). `flush()` copies CPU → DRAM,
+  `invalidate()` DRAM → CPU, as on the Zynq's non-coherent ports: a driver that forgets either
+  sends stale bytes or reads stale results, and the tests see it.
+- `Overlay(bitfile)` needs the file to exist (as PYNQ does) and exposes the DMA under the name
+  the block design gives it (BUILD/hls/bd.json, default axi_dma_0) and the accelerator IP when
+  it has a control interface (`write(0x00, 0x81)` starts it).
+- The DMA's MM2S channel (`sendchannel.transfer(buf)`) feeds the buffer's DRAM bytes, byte for
+  byte, into the accelerator's input stream; whole frames are run through the hardware model
+  (the Verilator simulation, or the reference executor) as they complete. The S2MM channel
+  (`recvchannel.transfer(buf)`) fills the buffer's DRAM with the bytes the hardware produced.
+- Sizes and ordering are checked as the hardware would fail: a transfer longer than the DMA's
+  length register, of a buffer not made by `allocate`, a send that is waited on while no receive
+  is running (the accelerator's output would back up and stall the input), a receive that asks
+  for more bytes than the frames sent produce (it would wait forever) or fewer (the rest of the
+  stream would be left in the accelerator and corrupt the next transfer) — each raises
+  `EmulationError` naming the sizes.
+
+Which build and which hardware model: `configure(build, backend)` in-process, or the
+environment variables XNORFLOW_PYNQ_EMULATION_BUILD (default: the bitstream's folder's parent)
+and XNORFLOW_PYNQ_EMULATION_BACKEND ("sim" or "reference", default "sim") when this module is
+imported as `pynq` by a driver in a subprocess (see `write_pynq_shim`).
+"""
+
+from __future__ import annotations
+
+import os
+import site
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TRANSFER_BYTES = (1 << 26) - 1  # the block design's 26-bit buffer length register
+
+_config: dict[str, Any] = {"build": None, "backend": None}
+
+
+class EmulationError(RuntimeError):
+    """The driver did something the real board would fail on (hang, corrupt data, DMA error)."""
+
+
+def configure(build: str | Path | None = None, backend: str | None = None) -> None:
+    """Choose the build folder and hardware model ("sim" or "reference") for new Overlays."""
+    _config["build"] = None if build is None else Path(build)
+    _config["backend"] = backend
+
+
+class PynqBuffer(np.ndarray):
+    """A contiguous buffer "in DRAM": the array is the CPU's cached view, `_dram` the memory."""
+
+    _next_address = 0x1000_0000
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._dram = None  # views and copies are not DMA-able buffers
+        self.physical_address = 0
+
+    def flush(self) -> None:
+        self._check_owner("flush")
+        self._dram[:] = self.view(np.ndarray).reshape(-1).view(np.uint8)
+
+    def invalidate(self) -> None:
+        self._check_owner("invalidate")
+        self.view(np.ndarray).reshape(-1).view(np.uint8)[:] = self._dram
+
+    def freebuffer(self) -> None:
+        self._check_owner("freebuffer")
+        self._freed = True
+
+    def _check_owner(self, what: str) -> None:
+        if self._dram is None:
+            raise EmulationError(f"{what}() on a view or copy of a buffer; call it on the buffer "
+                                 "returned by allocate()")
+        if getattr(self, "_freed", False):
+            raise EmulationError(f"{what}() on a freed buffer")
+
+
+def allocate(shape: Any, dtype: Any = np.uint8, **_: Any) -> PynqBuffer:
+    """pynq.allocate: a physically contiguous, zeroed buffer."""
+    base = np.zeros(shape, dtype=dtype)
+    buf = base.view(PynqBuffer)
+    buf._dram = np.zeros(base.nbytes, dtype=np.uint8)
+    buf._freed = False
+    buf.physical_address = PynqBuffer._next_address
+    PynqBuffer._next_address += (base.nbytes + 0xFFF) & ~0xFFF
+    return buf
+
+
+def _dma_buffer(buf: Any, channel: str) -> PynqBuffer:
+    if not isinstance(buf, PynqBuffer) or buf._dram is None:
+        raise EmulationError(f"{channel}.transfer() needs a buffer from pynq.allocate(), got "
+                             f"{type(buf).__name__} (a view or a plain array is not DMA-able)")
+    if getattr(buf, "_freed", False):
+        raise EmulationError(f"{channel}.transfer() of a freed buffer")
+    if buf.nbytes == 0 or buf.nbytes > MAX_TRANSFER_BYTES:
+        raise EmulationError(f"{channel}.transfer() of {buf.nbytes} bytes: the DMA moves 1.."
+                             f"{MAX_TRANSFER_BYTES} bytes per transfer")
+    return buf
+
+
+class _Hardware:
+    """The accelerator behind the DMA: byte streams in and out, whole frames at a time."""
+
+    def __init__(self, build: Path, backend: str) -> None:
+        from xnorflow.host.accelerator import load_ir, open_backend
+        from xnorflow.host.bundle import runtime_spec
+
+        ir = load_ir(build)
+        self.spec = runtime_spec(ir, build)  # the hardware's own sizes, not the driver's
+        self.model = open_backend(backend, build, ir, self.spec)
+        self.started = self.spec.ip_control == "none"
+        self.in_bytes = bytearray()
+        self.out_bytes = bytearray()
+        self.frames = 0
+
+    def feed(self, data: np.ndarray) -> None:
+        self.in_bytes += data.tobytes()
+        size = self.spec.in_frame_bytes
+        whole = len(self.in_bytes) // size
+        if whole and self.started:
+            chunk = np.frombuffer(bytes(self.in_bytes[: whole * size]), dtype=np.uint8)
+            del self.in_bytes[: whole * size]
+            out = self.model.run_beats(chunk.reshape(whole, self.spec.in_beats,
+                                                     self.spec.in_beat_bytes))
+            self.out_bytes += np.ascontiguousarray(out).tobytes()
+            self.frames += whole
+
+
+class _Channel:
+    def __init__(self, dma: DMA, name: str) -> None:
+        self.dma, self.name = dma, name
+        self.buffer: PynqBuffer | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.buffer is None
+
+    @property
+    def running(self) -> bool:
+        return True
+
+
+class _SendChannel(_Channel):
+    def transfer(self, buf: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise EmulationError("sendchannel.transfer(): only whole-buffer transfers are emulated")
+        if self.buffer is not None:
+            raise EmulationError("sendchannel.transfer() while the previous send is not waited on")
+        self.buffer = _dma_buffer(buf, "sendchannel")
+        # the DMA reads DRAM (not the CPU's cache) as the transfer runs
+        self.dma.hw.feed(self.buffer._dram.copy())
+
+    def wait(self) -> None:
+        if self.buffer is None:
+            raise EmulationError("sendchannel.wait() with no send transfer started")
+        hw = self.dma.hw
+        if not hw.started and hw.in_bytes:
+            raise EmulationError("sendchannel.wait() would hang: the accelerator IP was never "
+                                 f"started (write 0x81 to {hw.spec.ip_name}'s register 0x00)")
+        if hw.out_bytes and self.dma.recvchannel.buffer is None:
+            raise EmulationError(
+                f"sendchannel.wait() would hang: the accelerator has {len(hw.out_bytes)} output "
+                "bytes and no receive transfer is running to drain them; start "
+                "recvchannel.transfer() before waiting on the send"
+            )
+        self.buffer = None
+
+
+class _RecvChannel(_Channel):
+    def transfer(self, buf: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise EmulationError("recvchannel.transfer(): only whole-buffer transfers are emulated")
+        if self.buffer is not None:
+            raise EmulationError(
+                "recvchannel.transfer() while the previous receive is not waited on"
+            )
+        self.buffer = _dma_buffer(buf, "recvchannel")
+
+    def wait(self) -> None:
+        if self.buffer is None:
+            raise EmulationError("recvchannel.wait() with no receive transfer started")
+        hw, want = self.dma.hw, self.buffer.nbytes
+        have = len(hw.out_bytes)
+        frame = hw.spec.out_frame_bytes
+        if have < want:
+            partial = (f" and {len(hw.in_bytes)} bytes of an incomplete input frame"
+                       if hw.in_bytes else "")
+            raise EmulationError(
+                f"recvchannel.wait() would hang: the receive buffer takes {want} bytes but the "
+                f"frames sent produce {have}{partial} (the accelerator sends {frame} bytes per "
+                f"frame and takes {hw.spec.in_frame_bytes})"
+            )
+        if have > want:
+            raise EmulationError(
+                f"recvchannel transfer of {want} bytes ends with {have - want} bytes of output "
+                f"still in the accelerator ({frame} bytes per frame): they would corrupt the next "
+                "receive; size the receive buffer to the frames sent"
+            )
+        self.buffer._dram[:] = np.frombuffer(bytes(hw.out_bytes), dtype=np.uint8)
+        hw.out_bytes.clear()
+        self.buffer = None
+
+
+class DMA:
+    """pynq.lib.dma.DMA in simple mode: one MM2S (send) and one S2MM (receive) channel."""
+
+    def __init__(self, hw: _Hardware) -> None:
+        self.hw = hw
+        self.sendchannel = _SendChannel(self, "sendchannel")
+        self.recvchannel = _RecvChannel(self, "recvchannel")
+
+
+class _ControlledIP:
+    """An HLS IP with an ap_ctrl_hs AXI-lite control register at 0x00."""
+
+    def __init__(self, hw: _Hardware) -> None:
+        self.hw = hw
+        self.registers: dict[int, int] = {}
+
+    def write(self, offset: int, value: int) -> None:
+        self.registers[offset] = value
+        if offset == 0x00 and value & 0x1:
+            if not value & 0x80:
+                raise EmulationError("ap_start without auto-restart (0x81) runs one frame only")
+            self.hw.started = True
+            self.hw.feed(np.zeros(0, np.uint8))
+
+    def read(self, offset: int) -> int:
+        return self.registers.get(offset, 0)
+
+
+class Overlay:
+    """pynq.Overlay(bitfile): the emulated programmable logic of one build folder."""
+
+    def __init__(self, bitfile: str, download: bool = True, **_: Any) -> None:
+        path = Path(bitfile)
+        if not path.is_file():
+            raise OSError(f"Bitstream file {bitfile} does not exist.")  # PYNQ's own wording
+        build = (_config["build"] or os.environ.get("XNORFLOW_PYNQ_EMULATION_BUILD")
+                 or path.parent.parent)
+        backend = _config["backend"] or os.environ.get("XNORFLOW_PYNQ_EMULATION_BACKEND", "sim")
+        self.bitfile_name = str(path)
+        self._hw = _Hardware(Path(build), backend)
+        self._ip = {self._hw.spec.dma_name: DMA(self._hw)}
+        if self._hw.spec.ip_control != "none":
+            self._ip[self._hw.spec.ip_name] = _ControlledIP(self._hw)
+        self.ip_dict = {name: {"type": type(v).__name__} for name, v in self._ip.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        ips = self.__dict__.get("_ip", {})
+        if name in ips:
+            return ips[name]
+        raise AttributeError(f"Could not find IP or hierarchy {name} in overlay.")
+
+    def free(self) -> None:
+        self._hw.model.close()
+
+    @property
+    def frames(self) -> int:
+        return self._hw.frames
+
+
+def write_pynq_shim(folder: Path) -> Path:
+    """Write folder/pynq.py: a `pynq` module that is this emulation, for a driver subprocess.
+
+    The shim makes xnorflow importable (the emulated hardware needs it) only when `pynq` is
+    imported, so a driver that imports its own modules first still proves it needs no xnorflow.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dirs = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    shim = folder / "pynq.py"
+    shim.write_text(
+        '"""Test shim: the xnorflow PYNQ emulation as the `pynq` module (not for boards)."""\n'
+        "import site\n"
+        f"for _d in {dirs!r}:\n"
+        "    site.addsitedir(_d)\n"
+        "from xnorflow.host.pynq_emulation import *  # noqa: F401,F403\n"
+        "from xnorflow.host.pynq_emulation import Overlay, allocate  # noqa: F401\n"
+    )
+    return shim
+
+
+
+def site_packages() -> list[str]:
+    """Site directories to put on PYTHONPATH under `python -S`: numpy is importable from them,
+    xnorflow is not (its editable install is found through a .pth file, which only `site`
+    processes)."""
+    return [p for p in site.getsitepackages() if Path(p).is_dir()]

@@ -1,0 +1,241 @@
+"""The host side of the accelerator's streams: one implementation for every backend and the board.
+
+Images → input beats (quantize, lay out, pack) and output beats → integer scores → logits →
+labels. The reference, sim and pynq backends and the board bundle's driver.py all call these
+functions; only the thing between the beats differs.
+
+This module depends on numpy and `packing` only, so that `xnorflow compile` can copy it, with
+host/packing.py, into BUILD/driver/ for a board that has no xnorflow installed.
+
+Input conversion (documented contract, also written into runtime.json):
+- uint8 images pass straight through (they are the accelerator's UINT8 input).
+- Other integer images are accepted if every value lies in the input type's range.
+- Float images are taken as pixel intensities in [0, 1] (PyTorch's ToTensor convention, the
+  one the training side uses): value = clip(round_half_even(x · float_scale), 0, max) with
+  float_scale = 255 unless the IR's meta says otherwise ("input_float_scale"). A float image
+  made as uint8/255 maps back to the same uint8 exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    from xnorflow.host import packing
+except ImportError:  # inside the board bundle (BUILD/driver/), beside a copy of packing.py
+    import packing  # type: ignore[no-redef]
+
+RUNTIME_VERSION = 1
+
+
+class HostInputError(ValueError):
+    """The images given to the accelerator have the wrong shape, dtype or value range."""
+
+
+class RuntimeSpecError(ValueError):
+    """runtime.json is missing, malformed, or describes a different model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeSpec:
+    """What the host must know about the accelerator's streams (runtime.json)."""
+
+    model: str
+    fingerprint: str  # hash of the IR: ties a bitstream / bundle to the model it was made from
+    input_shape: tuple[int, ...]  # PyTorch order: (C, H, W) or (features,)
+    input_layout: str  # "nhwc" or "flat"
+    in_bits: int  # bits per input value
+    in_signed: bool
+    in_min: int
+    in_max: int
+    in_fold: int  # values per input beat
+    out_bits: int
+    out_signed: bool
+    out_fold: int
+    n_out: int  # integer values per output frame
+    output_scale: tuple[float, ...]  # 1 or n_out values
+    output_bias: tuple[float, ...]
+    output_is_label: bool = False  # the last layer is a LabelSelect: the output is the label
+    float_scale: float = 255.0
+    dma_name: str = "axi_dma_0"  # the AXI DMA instance in the block design
+    ip_name: str = ""  # the accelerator IP instance (only needed for ip_control)
+    ip_control: str = "none"  # "none" (free-running stream IP) or "ap_ctrl_hs" (start it)
+    clock_mhz: float = 100.0
+
+    # --- derived sizes -----------------------------------------------------------------
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        if self.input_layout == "flat":
+            return (1, int(np.prod(self.input_shape)))
+        c, h, w = self.input_shape
+        return (h * w, c)
+
+    @property
+    def in_values(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def in_beats(self) -> int:
+        return self.in_values // self.in_fold
+
+    @property
+    def in_beat_bytes(self) -> int:
+        return packing.beat_bytes(self.in_bits, self.in_fold)
+
+    @property
+    def in_frame_bytes(self) -> int:
+        return self.in_beats * self.in_beat_bytes
+
+    @property
+    def out_beats(self) -> int:
+        return self.n_out // self.out_fold
+
+    @property
+    def out_beat_bytes(self) -> int:
+        return packing.beat_bytes(self.out_bits, self.out_fold)
+
+    @property
+    def out_frame_bytes(self) -> int:
+        return self.out_beats * self.out_beat_bytes
+
+    # --- files -------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        doc["input_shape"] = list(self.input_shape)
+        doc["output_scale"] = list(self.output_scale)
+        doc["output_bias"] = list(self.output_bias)
+        doc["version"] = RUNTIME_VERSION
+        doc["derived"] = {
+            "in_beats": self.in_beats, "in_beat_bytes": self.in_beat_bytes,
+            "in_frame_bytes": self.in_frame_bytes, "out_beats": self.out_beats,
+            "out_beat_bytes": self.out_beat_bytes, "out_frame_bytes": self.out_frame_bytes,
+        }
+        doc["input_conversion"] = (
+            "uint8 images pass straight; float images in [0, 1] become "
+            f"clip(round_half_even(x * {self.float_scale}), {self.in_min}, {self.in_max})"
+        )
+        return doc
+
+    @staticmethod
+    def from_json(doc: dict[str, Any], where: str = "runtime.json") -> RuntimeSpec:
+        if doc.get("version") != RUNTIME_VERSION:
+            raise RuntimeSpecError(
+                f"{where}: runtime version {doc.get('version')}, this driver reads "
+                f"{RUNTIME_VERSION}; re-create the bundle with `xnorflow compile`"
+            )
+        names = {f.name for f in dataclasses.fields(RuntimeSpec)}
+        try:
+            kwargs = {k: v for k, v in doc.items() if k in names}
+            kwargs["input_shape"] = tuple(int(v) for v in kwargs["input_shape"])
+            kwargs["output_scale"] = tuple(float(v) for v in kwargs["output_scale"])
+            kwargs["output_bias"] = tuple(float(v) for v in kwargs["output_bias"])
+            return RuntimeSpec(**kwargs)
+        except (KeyError, TypeError, ValueError) as err:
+            raise RuntimeSpecError(f"{where}: malformed runtime description ({err})") from err
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1))
+
+    @staticmethod
+    def load(path: Path) -> RuntimeSpec:
+        path = Path(path)
+        if not path.is_file():
+            raise RuntimeSpecError(f"{path} not found: is this a driver bundle made by xnorflow?")
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise RuntimeSpecError(f"{path}: not valid JSON ({err})") from err
+        return RuntimeSpec.from_json(doc, str(path))
+
+
+# --- images → input beats ---------------------------------------------------------------
+def quantize_images(spec: RuntimeSpec, images: Any) -> np.ndarray:
+    """Check a batch of images and convert it to the accelerator's integer input values.
+
+    (N, *input_shape) or one image (*input_shape) → (N, *input_shape) int64. Raises
+    HostInputError naming the problem.
+    """
+    x = np.asarray(images)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.integer)
+                                 or np.issubdtype(x.dtype, np.floating)
+                                 or x.dtype == np.bool_):
+        raise HostInputError(
+            f"images of dtype {x.dtype} given; pass uint8 pixels or floats in [0, 1]"
+        )
+    if x.shape == spec.input_shape:
+        x = x[None]
+    if x.ndim != len(spec.input_shape) + 1 or x.shape[1:] != spec.input_shape:
+        raise HostInputError(
+            f"images of shape {tuple(x.shape)} given; model {spec.model!r} takes a batch "
+            f"(N, {', '.join(map(str, spec.input_shape))}) or one image {spec.input_shape}"
+        )
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)):
+            raise HostInputError("images contain NaN or infinite values")
+        q = np.rint(x.astype(np.float64) * spec.float_scale)
+        return np.clip(q, spec.in_min, spec.in_max).astype(np.int64)
+    q = x.astype(np.int64)
+    if q.size and (q.min() < spec.in_min or q.max() > spec.in_max):
+        raise HostInputError(
+            f"integer images with values in [{q.min()}, {q.max()}] given; the accelerator's "
+            f"input takes [{spec.in_min}, {spec.in_max}] (uint8 pixels)"
+        )
+    return q
+
+
+def images_to_frames(spec: RuntimeSpec, values: np.ndarray) -> np.ndarray:
+    """(N, *input_shape) → (N, pixels·channels) in stream order (NHWC or flat C, H, W)."""
+    n = values.shape[0]
+    if spec.input_layout == "flat":
+        return values.reshape(n, -1)
+    return values.transpose(0, 2, 3, 1).reshape(n, -1)
+
+
+def pack_input(spec: RuntimeSpec, images: Any) -> np.ndarray:
+    """Images → (N, in_beats, in_beat_bytes) uint8: exactly the accelerator's input stream."""
+    frames = images_to_frames(spec, quantize_images(spec, images))
+    return packing.pack_beats(frames, spec.in_bits, spec.in_fold)
+
+
+def check_input_beats(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
+    beats = np.asarray(beats)
+    want = (spec.in_beats, spec.in_beat_bytes)
+    if beats.dtype != np.uint8 or beats.ndim != 3 or beats.shape[1:] != want:
+        raise HostInputError(
+            f"input beats of shape {beats.shape} {beats.dtype} given; expected (N, {want[0]}, "
+            f"{want[1]}) uint8"
+        )
+    return beats
+
+
+# --- output beats → scores → labels ------------------------------------------------------
+def unpack_output(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
+    """(N, out_beats, out_beat_bytes) uint8 → (N, n_out) int64 scores."""
+    beats = np.asarray(beats, dtype=np.uint8)
+    if beats.ndim == 2:  # a flat DMA buffer (N, out_frame_bytes)
+        beats = beats.reshape(beats.shape[0], spec.out_beats, spec.out_beat_bytes)
+    if beats.shape[1:] != (spec.out_beats, spec.out_beat_bytes):
+        raise RuntimeSpecError(
+            f"output of shape {beats.shape} received; the accelerator of {spec.model!r} sends "
+            f"(N, {spec.out_beats}, {spec.out_beat_bytes})"
+        )
+    return packing.unpack_beats(beats, spec.out_bits, spec.out_fold, spec.out_signed)
+
+
+def logits(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:
+    """The final scalar affine: scores · output_scale + output_bias (per class)."""
+    scale = np.asarray(spec.output_scale, dtype=np.float64)
+    bias = np.asarray(spec.output_bias, dtype=np.float64)
+    return scores.astype(np.float64) * scale + bias
+
+
+def labels(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:
+    """Class labels: argmax of the logits (ties to the lowest index), or the label itself."""
+    if spec.output_is_label:
+        return scores[:, 0].astype(np.int64)
+    return np.argmax(logits(spec, scores), axis=1).astype(np.int64)
