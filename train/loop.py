@@ -202,6 +202,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         set_weight_binarization(model, plist[phase_idx].binary_weights)
         opt = _make_optimizer(cfg, model, plist, phase_idx, steps)
         opt.load_state_dict(ck["optimizer"])
+        opt.set_total_steps(plist[phase_idx].epochs * steps)  # --epochs may have grown
         gen.set_state(ck["data_gen"])
         _set_rng_state(ck["rng"])
         metrics = list(ck["metrics"])

@@ -165,6 +165,14 @@ class OptimizerSet:
                 p.clamp_(-1.0, 1.0)
         self.t += 1
 
+    def set_total_steps(self, total: int) -> None:
+        """Stretch the schedules over ``total`` steps (a resumed run with more epochs)."""
+        self.total_steps = total
+        for o in self.optimizers:
+            for g in o.param_groups:
+                if "total_steps" in g:
+                    g["total_steps"] = total
+
     def hparams(self) -> dict[str, float]:
         """The current step sizes, for the metrics log."""
         out: dict[str, float] = {}

@@ -41,7 +41,7 @@ def plot_metrics(metrics: list[dict], folder: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(ep, [m["ff_ratio"] for m in metrics], label="FF ratio")
     ax.plot(ep, [m["c2i_ratio"] for m in metrics], label="C2I ratio")
-    ax.set_yscale("log")
+    ax.set_yscale("symlog", linthresh=1e-4)
     ax.set_xlabel("epoch")
     ax.legend()
     fig.tight_layout()
