@@ -1,0 +1,43 @@
+// xnorflow HLS templates: the accelerator's AXI4-Stream ports <-> the inner layer streams.
+//
+// Top-level beats follow host/packing.py: IN_FOLD values padded with zero bits to whole
+// bytes, TLAST on the last beat of every output frame; TKEEP/TSTRB all ones.
+#ifndef XNORFLOW_AXIS_IO_HPP
+#define XNORFLOW_AXIS_IO_HPP
+
+#include "xnorflow_types.hpp"
+
+namespace xnorflow {
+
+// Read one frame of `beats` AXI words and keep their low W bits (TLAST is not needed: the
+// frame length is fixed).
+template <unsigned AXI_W, unsigned W, unsigned BEATS>
+void axis_to_stream(hls::stream<axis_word<AXI_W>> &in, hls::stream<ap_uint<W>> &out) {
+    static_assert(AXI_W % 8 == 0 && AXI_W >= W && AXI_W < W + 8, "axis_to_stream: AXI_W = W in bytes");
+Beat_Loop:
+    for (unsigned i = 0; i < BEATS; i++) {
+#pragma HLS PIPELINE II = 1
+        axis_word<AXI_W> beat = in.read();
+        out.write(ap_uint<W>(beat.data.range(W - 1, 0)));
+    }
+}
+
+// Write one frame of `beats` words as AXI words, zero-padded, TLAST on the last one.
+template <unsigned W, unsigned AXI_W, unsigned BEATS>
+void stream_to_axis(hls::stream<ap_uint<W>> &in, hls::stream<axis_word<AXI_W>> &out) {
+    static_assert(AXI_W % 8 == 0 && AXI_W >= W && AXI_W < W + 8, "stream_to_axis: AXI_W = W in bytes");
+Beat_Loop:
+    for (unsigned i = 0; i < BEATS; i++) {
+#pragma HLS PIPELINE II = 1
+        axis_word<AXI_W> beat;
+        beat.data = ap_uint<AXI_W>(in.read());
+        beat.keep = -1;
+        beat.strb = -1;
+        beat.last = (i == BEATS - 1) ? 1 : 0;
+        out.write(beat);
+    }
+}
+
+} // namespace xnorflow
+
+#endif
