@@ -35,6 +35,10 @@ def write_backends(ir: DataflowIR, build: Path, options: BackendOptions) -> dict
     return written
 
 
+from xnorflow.compile import hls_codegen  # noqa: E402  (HLS C++ + Vitis/Vivado scripts)
+
+BACKENDS.append(("hls", hls_codegen.write))  # before "driver": it reads BUILD/hls/bd.json
+
 from xnorflow.host.bundle import write_driver  # noqa: E402  (host runtime's board bundle)
 
 BACKENDS.append(("driver", write_driver))

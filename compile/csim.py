@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from xnorflow.compile import hls_codegen
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.host.packing import pack_beats, unpack_beats

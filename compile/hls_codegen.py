@@ -24,15 +24,19 @@ import re
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 from xnorflow import __version__
-from xnorflow.compile.backends import BackendOptions
 from xnorflow.compile.datatypes import DataType, smallest_type
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
 from xnorflow.host.packing import beat_bytes
+
+if TYPE_CHECKING:
+    from xnorflow.compile.backends import BackendOptions
 
 TOP = "xnorflow_top"
 IP_NAME = "xnorflow_top_0"  # the IP's instance name in the Vivado block design
@@ -446,8 +450,8 @@ int main(int argc, char **argv) {
         }
         xnorflow_top(in_stream, out_stream);
         if (!in_stream.empty() || out_stream.size() != XNORFLOW_OUT_BEATS) {
-            std::fprintf(stderr, "frame %ld: %lu input beats left, %lu output beats (expected %d)\\n",
-                         f, (unsigned long)in_stream.size(), (unsigned long)out_stream.size(),
+            std::fprintf(stderr, "frame %ld: %lu input beats left, %lu output beats, want %d\\n", f,
+                         (unsigned long)in_stream.size(), (unsigned long)out_stream.size(),
                          XNORFLOW_OUT_BEATS);
             return 3;
         }

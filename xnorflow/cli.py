@@ -3,6 +3,8 @@
 import typer
 
 from xnorflow import __version__
+from xnorflow.compile import hls_cli
+from xnorflow.compile import cli as compile_cli
 from xnorflow.host import cli as host_cli
 from xnorflow.train import cli as train_cli
 
@@ -14,6 +16,8 @@ app = typer.Typer(
 )
 app.command("train")(train_cli.train)
 app.command("run")(host_cli.run)
+app.command("compile")(compile_cli.compile_cmd)
+app.command("csim")(hls_cli.csim)
 
 
 def _version(value: bool) -> None:
