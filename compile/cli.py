@@ -1,0 +1,58 @@
+"""``xnorflow compile``: a QONNX BNN → a build folder (IR, report, folding, RTL/HLS code).
+
+FINN, qonnx and onnx are imported inside the command so that ``xnorflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import typer
+
+__all__ = ["compile_cmd"]
+
+
+def compile_cmd(
+    model: Path = typer.Argument(..., help="QONNX model: from `xnorflow train` (model.onnx) or "
+                                 "any Brevitas export_qonnx of a binary network."),
+    output: Path = typer.Option(..., "--output", "-o", help="Build folder to write (replaced "
+                                "if it is an earlier build)."),
+    folding: Path = typer.Option(None, "--folding", help="Folding JSON: {\"<layer>\": {\"PE\": "
+                                 "n, \"SIMD\": m}, \"Defaults\": {...}} (FINN's convention; "
+                                 "BUILD/folding.json of an earlier build is a template)."),
+    target_fps: float = typer.Option(None, "--target-fps", help="Choose the cheapest folding "
+                                     "(least PE·SIMD) whose slowest layer meets this FPS."),
+    clock_mhz: float = typer.Option(100.0, "--clock-mhz", help="Clock for FPS figures and "
+                                    "--target-fps."),
+    input_scale: float = typer.Option(None, "--input-scale", help="Float model input per "
+                                      "uint8 unit (default: model.json beside the model, else "
+                                      "1/255)."),
+    part: str = typer.Option("xc7z020clg400-1", "--part", help="FPGA part for the HLS/Vivado "
+                             "scripts and FINN's estimates."),
+    board: str = typer.Option("pynq-z2", "--board", help="pynq-z2 | kv260."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
+) -> None:
+    """Lower a binary QONNX model with FINN into xnorflow's dataflow IR and generate hardware.
+
+    Supported: chains of binary (1-bit weight, 1-bit activation) linear and conv layers with
+    BatchNorm and sign activations, max-pool, an input quantizer of up to 8 bits, a final
+    scalar/per-class affine (no residual connections, no Softmax, static shapes).
+    """
+    from xnorflow.compile.errors import CompileError
+    from xnorflow.compile.pipeline import compile_model
+    from xnorflow.compile.report import print_summary
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = compile_model(model, output, folding=folding, target_fps=target_fps,
+                                   clock_mhz=clock_mhz, input_scale=input_scale, part=part,
+                                   board=board)
+    except CompileError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if not quiet:
+        print_summary(result.report, result.build)

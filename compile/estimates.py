@@ -1,0 +1,69 @@
+"""FINN's own resource estimates (LUT, BRAM18) for each IR layer.
+
+FINN's analytic models live on its specialised ops: MVAU_hls and Thresholding_hls carry
+`lut_estimation()`/`bram_estimation()` formulas, the sliding window only has an RTL variant
+(ConvolutionInputGenerator_rtl), the max-pool an HLS one (Pool_hls). These are formulas in
+Python: no Vivado is run. For each IR layer we copy its FINN node(s), set the IR's folding
+(PE, SIMD) on the copy, re-type it as the specialised op and ask for the estimates. The figures
+are FINN's models of *its* HLS/RTL implementations — a yardstick for ours, not a measurement.
+They go into report.json only; the IR never depends on FINN.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from xnorflow.compile.ir import DataflowIR
+
+log = logging.getLogger(__name__)
+
+# FINN base op → specialised op whose estimate we use
+VARIANT = {
+    "MVAU": "hls", "Thresholding": "hls", "ConvolutionInputGenerator": "rtl", "Pool": "hls",
+    "LabelSelect": "hls",
+}
+
+
+def _finn_op(node: Any, fold: dict[str, int]) -> Any:
+    from onnx import helper
+    from qonnx.custom_op.registry import getCustomOp
+
+    variant = VARIANT[node.op_type]
+    spec = copy.deepcopy(node)
+    spec.op_type = f"{node.op_type}_{variant}"
+    spec.domain = f"finn.custom_op.fpgadataflow.{variant}"
+    names = {a.name for a in spec.attribute}
+    for key, value in fold.items():
+        if key in names:
+            for a in list(spec.attribute):
+                if a.name == key:
+                    spec.attribute.remove(a)
+            spec.attribute.append(helper.make_attribute(key, int(value)))
+    return getCustomOp(spec)
+
+
+def estimate(ir: DataflowIR, hw_model: Any, part: str) -> dict[str, dict[str, Any]]:
+    """{layer name: {"lut": int, "bram18": int, "finn_ops": [...]}} from FINN's formulas."""
+    nodes = {n.name: n for n in hw_model.graph.node}
+    out = {}
+    for layer in ir.layers:
+        finn_names = ir.meta.get("finn_nodes", {}).get(layer.name, [])
+        lut = bram = 0
+        ops = []
+        for name in finn_names:
+            node = nodes[name]
+            fold = dict(layer.folding())
+            if node.op_type == "ConvolutionInputGenerator" and layer.kind == "maxpool":
+                fold = {"SIMD": layer.folding()["PE"]}  # the pool's window moves PE channels
+            try:
+                op = _finn_op(node, fold)
+                lut += int(round(float(op.lut_estimation(part))))
+                bram += int(round(float(op.bram_estimation(part))))
+                ops.append(f"{node.op_type}_{VARIANT[node.op_type]}")
+            except Exception as err:  # an estimate FINN cannot make is reported, not fatal
+                log.warning("FINN has no estimate for %s: %s", name, err)
+                ops.append(f"{node.op_type} (no estimate: {type(err).__name__})")
+        out[layer.name] = {"lut": lut, "bram18": bram, "finn_ops": ops}
+    return out

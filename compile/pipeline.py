@@ -1,0 +1,170 @@
+"""`compile_model`: QONNX file → complete build folder (the Python API behind `xnorflow compile`).
+
+Steps: FINN lowering (compile/finn_lowering.py) → read into the IR (compile/from_finn.py) →
+folding (file, target FPS, or all 1) → FINN's resource estimates → write ir.json,
+ir_arrays.npz, folding.json, report.json, finn_hw.onnx → the registered code generators
+(compile/backends.py: BUILD/rtl, BUILD/hls, ...).
+
+Everything is written into a temporary folder beside BUILD and renamed to BUILD only at the
+end: on any error there is no half-written build folder (an existing BUILD from an earlier
+compile is left untouched until the new one is complete, then replaced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.ir import DataflowIR
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INPUT_SCALE = 1.0 / 255.0
+BOARDS = ("pynq-z2", "kv260")
+
+
+@dataclasses.dataclass
+class CompileResult:
+    """What `compile_model` made: the IR, the report dict, the build folder, and (in memory
+    only) FINN's graphs: {"qonnx", "finn", "streamlined", "hw"} ModelWrappers."""
+
+    ir: DataflowIR
+    report: dict[str, Any]
+    build: Path
+    finn: dict[str, Any]
+
+
+def read_sidecar(model_path: Path) -> dict[str, Any]:
+    """model.json beside the model (written by `xnorflow train`), or {}."""
+    side = Path(model_path).with_name("model.json")
+    if not side.is_file():
+        return {}
+    try:
+        doc = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CompileError(f"{side} is not valid JSON ({err}); fix or remove it") from err
+    return doc if isinstance(doc, dict) else {}
+
+
+def resolve_input_scale(model_path: Path, override: float | None) -> float:
+    """Float model input = uint8 image · scale: --input-scale, else model.json, else 1/255."""
+    if override is not None:
+        if not override > 0:
+            raise CompileError(f"--input-scale must be positive, got {override}")
+        return float(override)
+    side = read_sidecar(model_path)
+    for key in ("input_uint8_scale", "input_scale"):
+        if key in side:
+            return float(side[key])
+    return DEFAULT_INPUT_SCALE
+
+
+def _check_build_target(build: Path) -> None:
+    if build.exists() and not build.is_dir():
+        raise CompileError(f"{build} exists and is a file; choose another output folder (-o)")
+    if build.is_dir() and any(build.iterdir()) and not (build / "ir.json").is_file():
+        raise CompileError(f"{build} exists, is not empty and is not an xnorflow build folder; "
+                           "choose another output folder (-o) or remove it")
+
+
+def compile_model(
+    model_path: Path | str,
+    build_dir: Path | str,
+    folding: Path | str | dict | None = None,
+    target_fps: float | None = None,
+    clock_mhz: float = 100.0,
+    input_scale: float | None = None,
+    part: str = "xc7z020clg400-1",
+    board: str = "pynq-z2",
+    name: str | None = None,
+    backends: bool = True,
+) -> CompileResult:
+    """Compile the QONNX model at `model_path` into the build folder `build_dir`.
+
+    folding: a folding JSON path (or the parsed dict) — see compile/folding.py; target_fps:
+    choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: PE =
+    SIMD = 1 everywhere. input_scale: the model's float input per uint8 unit (default from
+    model.json beside the model, else 1/255). part/board go to the code generators.
+    backends=False skips the code generators (the IR, report and folding are still written).
+    Raises CompileError for anything the user can fix; nothing is left behind on error.
+    """
+    from xnorflow.compile import folding as fold_mod
+    from xnorflow.compile.backends import BackendOptions, write_backends
+    from xnorflow.compile.estimates import estimate
+    from xnorflow.compile.finn_lowering import lower
+    from xnorflow.compile.from_finn import ir_from_finn
+    from xnorflow.compile.report import make_report
+
+    model_path, build = Path(model_path), Path(build_dir)
+    if folding is not None and target_fps is not None:
+        raise CompileError("give either --folding or --target-fps, not both")
+    if not clock_mhz > 0:
+        raise CompileError(f"--clock-mhz must be positive, got {clock_mhz}")
+    if board not in BOARDS:
+        raise CompileError(f"--board {board!r} is not supported; choose one of {', '.join(BOARDS)}")
+    _check_build_target(build)
+    spec = None
+    if isinstance(folding, dict):
+        spec, fold_src = folding, "<dict>"
+    elif folding is not None:
+        spec, fold_src = fold_mod.load_folding(Path(folding)), str(folding)
+    scale = resolve_input_scale(model_path, input_scale)
+
+    build.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{build.name}.partial-", dir=build.parent))
+    try:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        finn = lower(model_path, tmp / "finn_scratch", input_scale=scale)
+        timings["finn_lowering"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        ir = ir_from_finn(finn["hw"], name or model_path.stem, model_path, clock_mhz=clock_mhz)
+        side = read_sidecar(model_path)
+        ir.meta.update({"input_scale": scale, "part": part, "board": board})
+        if "classes" in side:
+            ir.meta["classes"] = side["classes"]
+        if spec is not None:
+            ir = fold_mod.apply_folding(ir, spec, fold_src)
+        elif target_fps is not None:
+            ir = fold_mod.auto_folding(ir, target_fps, clock_mhz)
+            ir.meta["target_fps"] = target_fps
+        timings["ir"] = time.perf_counter() - t
+        t = time.perf_counter()
+        est = estimate(ir, finn["hw"], part)
+        timings["estimates"] = time.perf_counter() - t
+        shutil.rmtree(tmp / "finn_scratch", ignore_errors=True)
+
+        t = time.perf_counter()
+        ir.save(tmp)
+        (tmp / "folding.json").write_text(json.dumps(fold_mod.folding_json(ir), indent=1) + "\n")
+        finn["hw"].save(str(tmp / "finn_hw.onnx"))
+        written = {}
+        if backends:
+            try:
+                written = write_backends(ir, tmp, BackendOptions(clock_mhz=clock_mhz, part=part,
+                                                                 board=board))
+            except ValueError as err:  # a backend's own check of the IR (LayerError, ...)
+                raise CompileError(f"code generation for {model_path} failed: {err}") from err
+        timings["write"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t0
+        report = make_report(ir, est, timings, extra={
+            "part": part, "board": board, "input_scale": scale,
+            "backends": sorted(written), "folding_source": (
+                "file" if spec is not None else "target_fps" if target_fps else "default (1)"),
+        })
+        (tmp / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+        if build.exists():
+            shutil.rmtree(build)
+        tmp.rename(build)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("compiled %s into %s in %.1f s", model_path, build, timings["total"])
+    return CompileResult(ir=ir, report=report, build=build, finn=finn)
