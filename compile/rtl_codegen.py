@@ -1,0 +1,358 @@
+"""RTL backend: a DataflowIR → BUILD/rtl/ (SystemVerilog top, templates, memory files, filelist).
+
+The templates (hw_templates/rtl/*.sv) are hand-written; this module only emits their
+parameters, the instantiations, the stream glue (width converters, FIFOs) and the $readmemh
+memory files, plus `rtl.json`, the machine-readable description of the top's stream interface
+that the simulator (host/verilator_sim.py) and synthesis (compile/synth.py) read.
+
+Stream format of the top (the same as host/packing.py): input beat = the first layer's
+`in_fold` values of `in_dtype.bits` bits, element 0 in the LSBs, zero-padded to whole bytes;
+output beat = the last layer's `out_fold` values of `out_dtype.bits` bits (two's complement
+when signed), padded with zero bits to whole bytes. m_axis_tlast marks a frame's last beat.
+Memory paths are relative to the rtl folder: run simulators and Yosys with it as the cwd.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
+from xnorflow.host.packing import beat_bytes, pack_beats
+
+TOP = "xnorflow_top"
+# the templates every top needs, whatever its layers (fifo is used inside the layers)
+COMMON_TEMPLATES = ("fifo.sv", "dwc.sv")
+# upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
+MAX_FIFO_DEPTH = 256
+
+
+class RtlError(ValueError):
+    """The IR holds something the RTL backend cannot build; the message says what to change."""
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of a two's complement number holding every integer in [lo, hi]."""
+    return max(int(-min(lo, 0) - 1).bit_length(), int(max(hi, 0)).bit_length()) + 1
+
+
+def clipped_thresholds(thresholds: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Clip thresholds into [lo, hi + 1] for inputs in [lo, hi]: every `x >= T` stays the same
+    (T > hi is never reached, as hi + 1 is not; T <= lo is always reached, as lo is)."""
+    return np.clip(np.asarray(thresholds, dtype=np.int64), lo, hi + 1)
+
+
+def hex_words(values: np.ndarray, bits: int) -> list[str]:
+    """(words, fields) integers → one hex string per word, field i at bits [i*bits, (i+1)*bits)."""
+    values = np.asarray(values, dtype=np.int64)
+    per_word = values.shape[1]
+    packed = pack_beats(values, bits, per_word)[:, 0, :]  # (words, bytes), little-endian
+    digits = -(-bits * per_word // 4)
+    return [format(int.from_bytes(bytes(row), "little"), f"0{digits}x") for row in packed]
+
+
+def _ident(name: str) -> str:
+    ident = re.sub(r"\W", "_", name)
+    return ident if re.match(r"[A-Za-z_]", ident) else f"l_{ident}"
+
+
+@dataclasses.dataclass
+class Instance:
+    """One template instance of the top: module name, instance name, parameters, widths."""
+
+    module: str
+    name: str
+    params: dict[str, Any]
+    in_w: int
+    out_w: int
+    layer: str = ""
+    kind: str = ""
+
+
+def _write_mem(folder: Path, name: str, lines: list[str]) -> str:
+    (folder / "mem").mkdir(parents=True, exist_ok=True)
+    rel = f"mem/{name}"
+    (folder / rel).write_text("\n".join(lines) + "\n")
+    return rel
+
+
+def _mvau(layer: MVAU, ident: str, folder: Path) -> Instance:
+    sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
+    lo, hi = layer.acc_range()
+    acc_bits = signed_bits(lo, hi + 1)
+    obits = layer.out_dtype.bits
+    if not layer.has_activation:
+        acc_bits = max(acc_bits, obits)
+    # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
+    w = layer.weights.reshape(nf, layer.pe, sf, layer.simd).transpose(0, 2, 1, 3)
+    wfile = _write_mem(folder, f"{ident}_w.mem", hex_words(w.reshape(nf * sf, -1), 1))
+    n_thr = layer.thresholds.shape[1]
+    params: dict[str, Any] = {
+        "MW": layer.mw, "MH": layer.mh, "PE": layer.pe, "SIMD": layer.simd,
+        "XNOR": int(layer.xnor), "IBITS": layer.in_dtype.bits,
+        "IN_SIGNED": int(layer.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
+        "OBITS": obits, "ACT_VAL": int(layer.act_val), "WEIGHT_FILE": wfile,
+    }
+    if n_thr:
+        t = clipped_thresholds(layer.thresholds, lo, hi)
+        params["THRESH_FILE"] = _write_mem(
+            folder, f"{ident}_t.mem", hex_words(t.reshape(nf, layer.pe * n_thr), acc_bits)
+        )
+    return Instance("mvau", ident, params, layer.in_width, layer.out_width)
+
+
+def _thresholding(layer: Thresholding, ident: str, folder: Path) -> Instance:
+    lo, hi = layer.in_dtype.min(), layer.in_dtype.max()
+    tbits = signed_bits(lo, hi + 1)
+    n_thr = layer.n_thresholds
+    if n_thr < 1:
+        raise RtlError(f"layer {layer.name!r}: a thresholding layer needs at least one threshold")
+    cf = layer.channels // layer.pe
+    t = clipped_thresholds(layer.thresholds, lo, hi)
+    tfile = _write_mem(folder, f"{ident}_t.mem", hex_words(t.reshape(cf, layer.pe * n_thr), tbits))
+    params = {
+        "CHANNELS": layer.channels, "PE": layer.pe, "IBITS": layer.in_dtype.bits,
+        "IN_SIGNED": int(layer.in_dtype.signed), "TBITS": tbits, "N_THR": n_thr,
+        "OBITS": layer.out_dtype.bits, "ACT_VAL": int(layer.act_val), "THRESH_FILE": tfile,
+    }
+    return Instance("thresholding", ident, params, layer.in_width, layer.out_width)
+
+
+def _sliding_window(layer: SlidingWindow, ident: str, folder: Path) -> Instance:
+    params = {
+        "IFM_H": layer.ifm_dim[0], "IFM_W": layer.ifm_dim[1], "CHANNELS": layer.channels,
+        "SIMD": layer.simd, "BITS": layer.in_dtype.bits, "KERNEL": layer.kernel,
+        "STRIDE": layer.stride,
+    }
+    return Instance("sliding_window", ident, params, layer.in_width, layer.out_width)
+
+
+def _maxpool(layer: MaxPool, ident: str, folder: Path) -> Instance:
+    if layer.kernel != layer.stride:
+        raise RtlError(
+            f"layer {layer.name!r}: the RTL max-pool needs kernel == stride "
+            f"(got kernel {layer.kernel}, stride {layer.stride}); use a pool with kernel == stride"
+        )
+    params = {
+        "IFM_H": layer.ifm_dim[0], "IFM_W": layer.ifm_dim[1], "CHANNELS": layer.channels,
+        "PE": layer.pe, "BITS": layer.in_dtype.bits, "SIGNED": int(layer.in_dtype.signed),
+        "KERNEL": layer.kernel,
+    }
+    return Instance("maxpool", ident, params, layer.in_width, layer.out_width)
+
+
+def _label_select(layer: LabelSelect, ident: str, folder: Path) -> Instance:
+    if (1 << layer.out_dtype.bits) < layer.labels or layer.out_dtype.signed:
+        raise RtlError(
+            f"layer {layer.name!r}: output type {layer.out_dtype} cannot hold label indices "
+            f"0..{layer.labels - 1}; use UINT{max(1, (layer.labels - 1).bit_length())} or wider"
+        )
+    params = {
+        "LABELS": layer.labels, "PE": layer.pe, "IBITS": layer.in_dtype.bits,
+        "IN_SIGNED": int(layer.in_dtype.signed), "OBITS": layer.out_dtype.bits,
+    }
+    return Instance("label_select", ident, params, layer.in_width, layer.out_width)
+
+
+LAYER_WRITERS = {
+    MVAU: _mvau, Thresholding: _thresholding, SlidingWindow: _sliding_window,
+    MaxPool: _maxpool, LabelSelect: _label_select,
+}
+
+
+def layer_instance(layer: Layer, folder: Path) -> Instance:
+    writer = LAYER_WRITERS.get(type(layer))
+    if writer is None:
+        raise RtlError(f"layer {layer.name!r}: kind {layer.kind!r} has no RTL template")
+    inst = writer(layer, _ident(layer.name), folder)
+    inst.layer, inst.kind = layer.name, layer.kind
+    return inst
+
+
+def glue_fifo_depth(nxt: Layer) -> int:
+    """Entries of the FIFO in front of `nxt` (0 = none).
+
+    An MVAU with NF > 1 row folds takes a vector's SF beats in a burst (fold 0) and then none
+    for (NF-1)·SF cycles; a FIFO of SF beats lets its producer keep running meanwhile.
+    """
+    if isinstance(nxt, MVAU) and nxt.mh // nxt.pe > 1:
+        return min(MAX_FIFO_DEPTH, max(2, nxt.mw // nxt.simd))
+    return 0
+
+
+def build_chain(ir: DataflowIR, folder: Path) -> list[Instance]:
+    """The top's instances in stream order: layers with width converters and FIFOs between."""
+    chain: list[Instance] = []
+    for i, layer in enumerate(ir.layers):
+        if i:
+            prev_w = chain[-1].out_w
+            if prev_w != layer.in_width:
+                chain.append(Instance("dwc", f"dwc_{i}", {"IN_W": prev_w, "OUT_W": layer.in_width},
+                                      prev_w, layer.in_width))
+            depth = glue_fifo_depth(layer)
+            if depth:
+                chain.append(Instance("fifo", f"fifo_{i}", {"WIDTH": layer.in_width,
+                                                             "DEPTH": depth},
+                                      layer.in_width, layer.in_width))
+        chain.append(layer_instance(layer, folder))
+    return chain
+
+
+def interface(ir: DataflowIR) -> dict[str, Any]:
+    """The top's stream interface, in host/packing.py terms."""
+    first, last = ir.layers[0], ir.layers[-1]
+    in_values = int(np.prod(first.in_shape))
+    out_values = int(np.prod(last.out_shape))
+    return {
+        "in_bits": first.in_dtype.bits, "in_per_beat": first.in_fold,
+        "in_bytes": beat_bytes(first.in_dtype.bits, first.in_fold),
+        "in_beats": in_values // first.in_fold, "in_signed": first.in_dtype.signed,
+        "out_bits": last.out_dtype.bits, "out_per_beat": last.out_fold,
+        "out_bytes": beat_bytes(last.out_dtype.bits, last.out_fold),
+        "out_beats": out_values // last.out_fold, "out_signed": last.out_dtype.signed,
+    }
+
+
+def _param_value(v: Any) -> str:
+    return f'"{v}"' if isinstance(v, str) else str(int(v))
+
+
+def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str:
+    in_w, out_w = io["in_bytes"] * 8, io["out_bytes"] * 8
+    first_w, last_w = chain[0].in_w, chain[-1].out_w
+    lines = [
+        f"// Generated by xnorflow.compile.rtl_codegen from model {ir.name!r}: do not edit.",
+        f"// Layers: {', '.join(f'{x.layer} ({x.kind})' for x in chain if x.layer)}.",
+        f"// Analytic initiation interval {ir.initiation_interval()} cycles/frame "
+        f"({ir.fps():.0f} frames/s at {ir.clock_mhz:g} MHz).",
+        "//",
+        "// Stream format (host/packing.py):",
+        f"//   s_axis: {io['in_beats']} beats per frame; a beat = {io['in_per_beat']} values of "
+        f"{io['in_bits']} bits ({'signed' if io['in_signed'] else 'unsigned'}), value i at bits",
+        f"//           [i*{io['in_bits']}, (i+1)*{io['in_bits']}), padded to {in_w} bits "
+        "(bytes, little-endian); the frame is row-major NHWC.",
+        f"//   m_axis: {io['out_beats']} beats per frame; a beat = {io['out_per_beat']} values of "
+        f"{io['out_bits']} bits ({'signed' if io['out_signed'] else 'unsigned'}), padded with",
+        f"//           zeros to {out_w} bits; m_axis_tlast is high on the frame's last beat.",
+        "// clk: one clock; rst: synchronous, active high.",
+        "`default_nettype none",
+        "",
+        f"module {TOP} (",
+        "    input  wire logic            clk,",
+        "    input  wire logic            rst,",
+        "",
+        f"    input  wire logic [{in_w - 1}:0] s_axis_tdata,",
+        "    input  wire logic            s_axis_tvalid,",
+        "    output wire logic            s_axis_tready,",
+        "",
+        f"    output wire logic [{out_w - 1}:0] m_axis_tdata,",
+        "    output wire logic            m_axis_tvalid,",
+        "    input  wire logic            m_axis_tready,",
+        "    output wire logic            m_axis_tlast",
+        ");",
+        "",
+    ]
+    for k, inst in enumerate(chain):
+        lines += [
+            f"    wire [{inst.in_w - 1}:0] s{k}_tdata;",
+            f"    wire s{k}_tvalid, s{k}_tready;",
+        ]
+    n = len(chain)
+    lines += [f"    wire [{last_w - 1}:0] s{n}_tdata;", f"    wire s{n}_tvalid, s{n}_tready;", ""]
+    if in_w > first_w:
+        lines += ["    /* verilator lint_off UNUSEDSIGNAL */",
+                  "    // the pad bits of the input beats carry nothing",
+                  f"    wire [{in_w - 1}:0] s_axis_tdata_all = s_axis_tdata;",
+                  "    /* verilator lint_on UNUSEDSIGNAL */",
+                  f"    assign s0_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
+    else:
+        lines.append("    assign s0_tdata = s_axis_tdata;")
+    lines += ["    assign s0_tvalid = s_axis_tvalid;", "    assign s_axis_tready = s0_tready;", ""]
+    for k, inst in enumerate(chain):
+        plines = [f"        .{key}({_param_value(v)})" for key, v in inst.params.items()]
+        comment = f"    // {inst.layer} ({inst.kind})" if inst.layer else "    // stream glue"
+        lines += [
+            comment,
+            f"    {inst.module} #(",
+            ",\n".join(plines),
+            f"    ) u_{inst.name} (",
+            "        .clk, .rst,",
+            f"        .s_axis_tdata(s{k}_tdata), .s_axis_tvalid(s{k}_tvalid), "
+            f".s_axis_tready(s{k}_tready),",
+            f"        .m_axis_tdata(s{k + 1}_tdata), .m_axis_tvalid(s{k + 1}_tvalid), "
+            f".m_axis_tready(s{k + 1}_tready)",
+            "    );",
+            "",
+        ]
+    pad = out_w - last_w
+    data = f"{{{pad}'b0, s{n}_tdata}}" if pad else f"s{n}_tdata"
+    beats = io["out_beats"]
+    bw = max(1, (beats - 1).bit_length())
+    lines += [
+        f"    assign m_axis_tdata = {data};",
+        f"    assign m_axis_tvalid = s{n}_tvalid;",
+        f"    assign s{n}_tready = m_axis_tready;",
+        "",
+        "    // output beat counter for tlast",
+        f"    logic [{bw - 1}:0] out_beat_reg;",
+        f"    assign m_axis_tlast = out_beat_reg == {bw}'d{beats - 1};",
+        "    always_ff @(posedge clk) begin",
+        "        if (m_axis_tvalid && m_axis_tready)",
+        f"            out_beat_reg <= m_axis_tlast ? '0 : out_beat_reg + {bw}'d1;",
+        "        if (rst) out_beat_reg <= '0;",
+        "    end",
+        "",
+        "endmodule",
+        "",
+        "`default_nettype wire",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def template_path(name: str) -> Path:
+    return Path(str(importlib.resources.files("xnorflow.hw_templates").joinpath("rtl", name)))
+
+
+def write(ir: DataflowIR, folder: Path, options: Any = None) -> Path:
+    """Write BUILD/rtl: templates, memory files, the top, filelist.f and rtl.json.
+
+    Everything goes to a temporary sibling first, so a failure leaves no half-written folder.
+    """
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        ir.validate()
+        chain = build_chain(ir, tmp)
+        io = interface(ir)
+        modules = {inst.module for inst in chain}
+        files = sorted({f"{m}.sv" for m in modules} | set(COMMON_TEMPLATES))
+        for f in files:
+            shutil.copyfile(template_path(f), tmp / f)
+        (tmp / f"{TOP}.sv").write_text(render_top(ir, chain, io))
+        files.append(f"{TOP}.sv")
+        (tmp / "filelist.f").write_text("\n".join(files) + "\n")
+        desc = {
+            "generator": "xnorflow.compile.rtl_codegen", "model": ir.name, "top": TOP,
+            "files": files, "clock_mhz": ir.clock_mhz,
+            "initiation_interval": ir.initiation_interval(),
+            "interface": io,
+            "instances": [dataclasses.asdict(inst) for inst in chain],
+        }
+        (tmp / "rtl.json").write_text(json.dumps(desc, indent=1))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder

@@ -1,0 +1,163 @@
+// xnorflow: generic Verilator testbench of a generated accelerator top (xnorflow_top).
+//
+// Compiled once per design by host/verilator_sim.py; the design's stream sizes come from the
+// generated header tb_params.h (TB_IN_BYTES, TB_IN_BEATS, TB_OUT_BYTES, TB_OUT_BEATS).
+// It stays alive between requests and talks over stdin/stdout (little-endian binary):
+//   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct   (n_frames = 0: exit)
+//             then n_frames * TB_IN_BEATS * TB_IN_BYTES bytes (host/packing.py beats)
+//   response: uint32 status (0 ok, 1 deadlock: no handshake for TB_STALL_LIMIT cycles),
+//             uint32 tlast_errors, uint64 cycles (simulated for this request),
+//             n_frames * TB_OUT_BEATS * TB_OUT_BYTES bytes,
+//             n_frames uint64 cycle of each frame's first input beat,
+//             n_frames uint64 cycle of each frame's last output beat (cycles count from reset)
+// Back-pressure: each cycle the source raises tvalid with probability in_valid_pct % (and
+// holds it until accepted, as AXI4-Stream requires) and the sink raises tready with
+// probability out_ready_pct %, from a xorshift generator seeded by the request.
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "Vxnorflow_top.h"
+#include "tb_params.h"
+#include "verilated.h"
+
+static const uint64_t TB_STALL_LIMIT = 1000000;
+
+// ---- tdata <-> bytes, for narrow (CData..QData) and wide (VlWide) signals ----------------
+template <class T>
+static void set_bytes(T& sig, const uint8_t* b, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n && i < 8; i++) v |= static_cast<uint64_t>(b[i]) << (8 * i);
+    sig = static_cast<T>(v);
+}
+template <std::size_t W>
+static void set_bytes(VlWide<W>& sig, const uint8_t* b, int n) {
+    for (std::size_t w = 0; w < W; w++) {
+        uint32_t word = 0;
+        for (int k = 0; k < 4; k++) {
+            int i = static_cast<int>(4 * w) + k;
+            if (i < n) word |= static_cast<uint32_t>(b[i]) << (8 * k);
+        }
+        sig[w] = word;
+    }
+}
+template <class T>
+static void get_bytes(const T& sig, uint8_t* b, int n) {
+    uint64_t v = static_cast<uint64_t>(sig);
+    for (int i = 0; i < n; i++) b[i] = i < 8 ? static_cast<uint8_t>(v >> (8 * i)) : 0;
+}
+template <std::size_t W>
+static void get_bytes(const VlWide<W>& sig, uint8_t* b, int n) {
+    for (int i = 0; i < n; i++) b[i] = static_cast<uint8_t>(sig[i / 4] >> (8 * (i % 4)));
+}
+
+static bool read_all(void* dst, size_t n) {
+    uint8_t* p = static_cast<uint8_t*>(dst);
+    while (n) {
+        size_t got = fread(p, 1, n, stdin);
+        if (got == 0) return false;
+        p += got;
+        n -= got;
+    }
+    return true;
+}
+
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) {}
+    uint32_t pct() {  // uniform in [0, 100)
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return static_cast<uint32_t>((s >> 11) % 100);
+    }
+};
+
+int main(int argc, char** argv) {
+    auto ctx = std::make_unique<VerilatedContext>();
+    ctx->commandArgs(argc, argv);
+    auto top = std::make_unique<Vxnorflow_top>(ctx.get());
+    uint64_t cycle = 0;
+
+    auto tick = [&]() {
+        top->clk = 1;
+        top->eval();
+        top->clk = 0;  // evaluated with the next inputs
+        cycle++;
+    };
+    top->clk = 0;
+    top->rst = 1;
+    top->s_axis_tvalid = 0;
+    top->m_axis_tready = 0;
+    top->eval();
+    for (int i = 0; i < 8; i++) tick();
+    top->rst = 0;
+    top->eval();
+
+    const size_t in_frame = static_cast<size_t>(TB_IN_BEATS) * TB_IN_BYTES;
+    const size_t out_frame = static_cast<size_t>(TB_OUT_BEATS) * TB_OUT_BYTES;
+    std::vector<uint8_t> in, out;
+    std::vector<uint64_t> first_in, last_out;
+
+    for (;;) {
+        uint32_t hdr[4];
+        if (!read_all(hdr, sizeof hdr) || hdr[0] == 0) break;
+        const uint64_t n = hdr[0];
+        Rng rng(hdr[1]);
+        const uint32_t in_pct = hdr[2], out_pct = hdr[3];
+        in.resize(n * in_frame);
+        out.assign(n * out_frame, 0);
+        first_in.assign(n, 0);
+        last_out.assign(n, 0);
+        if (!read_all(in.data(), in.size())) break;
+
+        const uint64_t in_total = n * TB_IN_BEATS, out_total = n * TB_OUT_BEATS;
+        uint64_t in_done = 0, out_done = 0, idle = 0, start = cycle;
+        uint32_t status = 0, tlast_errors = 0;
+        bool valid = false;
+        while (out_done < out_total) {
+            if (!valid && in_done < in_total) valid = in_pct >= 100 || rng.pct() < in_pct;
+            const bool ready = out_pct >= 100 || rng.pct() < out_pct;
+            top->s_axis_tvalid = valid;
+            if (valid) set_bytes(top->s_axis_tdata, &in[in_done * TB_IN_BYTES], TB_IN_BYTES);
+            top->m_axis_tready = ready;
+            top->eval();
+            const bool in_fire = valid && top->s_axis_tready;
+            const bool out_fire = ready && top->m_axis_tvalid;
+            if (in_fire) {
+                if (in_done % TB_IN_BEATS == 0) first_in[in_done / TB_IN_BEATS] = cycle;
+                in_done++;
+                valid = false;
+            }
+            if (out_fire) {
+                get_bytes(top->m_axis_tdata, &out[out_done * TB_OUT_BYTES], TB_OUT_BYTES);
+                const bool last_beat = out_done % TB_OUT_BEATS == TB_OUT_BEATS - 1;
+                if (static_cast<bool>(top->m_axis_tlast) != last_beat) tlast_errors++;
+                if (last_beat) last_out[out_done / TB_OUT_BEATS] = cycle;
+                out_done++;
+            }
+            idle = in_fire || out_fire ? 0 : idle + 1;
+            tick();
+            if (idle > TB_STALL_LIMIT) {
+                status = 1;
+                break;
+            }
+        }
+        top->s_axis_tvalid = 0;
+        top->m_axis_tready = 0;
+        top->eval();
+        const uint64_t cycles = cycle - start;
+        fwrite(&status, 4, 1, stdout);
+        fwrite(&tlast_errors, 4, 1, stdout);
+        fwrite(&cycles, 8, 1, stdout);
+        fwrite(out.data(), 1, out.size(), stdout);
+        fwrite(first_in.data(), 8, n, stdout);
+        fwrite(last_out.data(), 8, n, stdout);
+        fflush(stdout);
+        if (status) break;
+    }
+    top->final();
+    return 0;
+}
