@@ -1,8 +1,9 @@
-"""Shared fixtures for the training tests: one torch thread (the shared_data fixture is in tests/conftest.py)."""
+"""Training tests run torch on one thread (shared_data comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import warnings
+
 import pytest
 
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
