@@ -92,7 +92,15 @@ def runtime_spec(ir: DataflowIR, build: Path | None = None) -> RuntimeSpec:
         output_is_label=last.kind == "label_select",
         float_scale=float(ir.meta.get("input_float_scale", 255.0)),
         dma_name=str(dma), ip_name=str(ip), ip_control=str(control), clock_mhz=ir.clock_mhz,
+        dma_in_beat_bytes=_stream_bytes(bd, "in_stream"),
+        dma_out_beat_bytes=_stream_bytes(bd, "out_stream"),
     )
+
+
+def _stream_bytes(bd: dict[str, Any], port: str) -> int:
+    """Bytes per beat of the DMA's side of a stream, from bd.json (0 when not given)."""
+    width = bd.get(port, {}).get("tdata_width", 0) if isinstance(bd.get(port), dict) else 0
+    return -(-int(width) // 8)
 
 
 def _module_source(name: str) -> str:

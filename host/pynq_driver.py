@@ -76,14 +76,15 @@ class PynqDriver:
             except AttributeError as err:
                 raise BoardError(f"the overlay {bitfile} has no IP named {spec.ip_name!r}") from err
             ip.write(0x00, 0x81)
-        per_frame = max(spec.in_frame_bytes, spec.out_frame_bytes)
+        per_frame = max(spec.dma_in_frame_bytes, spec.dma_out_frame_bytes)
         self.chunk = max(1, min(chunk_frames, MAX_TRANSFER_BYTES // per_frame))
         self._buffers: dict[int, tuple[Any, Any]] = {}
 
     def _buffer_pair(self, frames: int) -> tuple[Any, Any]:
         if frames not in self._buffers:
-            send = self.pynq.allocate(shape=(frames * self.spec.in_frame_bytes,), dtype=np.uint8)
-            recv = self.pynq.allocate(shape=(frames * self.spec.out_frame_bytes,), dtype=np.uint8)
+            spec = self.spec
+            send = self.pynq.allocate(shape=(frames * spec.dma_in_frame_bytes,), dtype=np.uint8)
+            recv = self.pynq.allocate(shape=(frames * spec.dma_out_frame_bytes,), dtype=np.uint8)
             self._buffers[frames] = (send, recv)
         return self._buffers[frames]
 
@@ -93,18 +94,17 @@ class PynqDriver:
         in_beats = runtime_io.check_input_beats(spec, in_beats)
         n = in_beats.shape[0]
         out = np.empty((n, spec.out_beats, spec.out_beat_bytes), dtype=np.uint8)
-        flat_in = in_beats.reshape(n, spec.in_frame_bytes)
         for s in range(0, n, self.chunk):
             k = min(self.chunk, n - s)
             send, recv = self._buffer_pair(k)
-            send[:] = flat_in[s : s + k].reshape(-1)
+            send[:] = runtime_io.beats_to_dma(spec, in_beats[s : s + k]).reshape(-1)
             send.flush()
             self.dma.recvchannel.transfer(recv)
             self.dma.sendchannel.transfer(send)
             self.dma.sendchannel.wait()
             self.dma.recvchannel.wait()
             recv.invalidate()
-            out[s : s + k] = np.asarray(recv).reshape(k, spec.out_beats, spec.out_beat_bytes)
+            out[s : s + k] = runtime_io.dma_to_beats(spec, np.asarray(recv).reshape(k, -1))
         return out
 
     def close(self) -> None:

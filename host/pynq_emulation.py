@@ -119,15 +119,20 @@ class _Hardware:
         self.frames = 0
 
     def feed(self, data: np.ndarray) -> None:
+        spec = self.spec
         self.in_bytes += data.tobytes()
-        size = self.spec.in_frame_bytes
+        size = spec.dma_in_frame_bytes
         whole = len(self.in_bytes) // size
         if whole and self.started:
             chunk = np.frombuffer(bytes(self.in_bytes[: whole * size]), dtype=np.uint8)
             del self.in_bytes[: whole * size]
-            out = self.model.run_beats(chunk.reshape(whole, self.spec.in_beats,
-                                                     self.spec.in_beat_bytes))
-            self.out_bytes += np.ascontiguousarray(out).tobytes()
+            # the stream's tdata is the low bytes of each DMA-width word
+            words = chunk.reshape(whole, spec.in_beats, -1)
+            out = self.model.run_beats(np.ascontiguousarray(words[..., : spec.in_beat_bytes]))
+            padded = np.zeros((whole, spec.out_beats, spec.dma_out_frame_bytes // spec.out_beats),
+                              dtype=np.uint8)
+            padded[..., : spec.out_beat_bytes] = out
+            self.out_bytes += padded.tobytes()
             self.frames += whole
 
 
@@ -186,14 +191,14 @@ class _RecvChannel(_Channel):
             raise EmulationError("recvchannel.wait() with no receive transfer started")
         hw, want = self.dma.hw, self.buffer.nbytes
         have = len(hw.out_bytes)
-        frame = hw.spec.out_frame_bytes
+        frame = hw.spec.dma_out_frame_bytes
         if have < want:
             partial = (f" and {len(hw.in_bytes)} bytes of an incomplete input frame"
                        if hw.in_bytes else "")
             raise EmulationError(
                 f"recvchannel.wait() would hang: the receive buffer takes {want} bytes but the "
                 f"frames sent produce {have}{partial} (the accelerator sends {frame} bytes per "
-                f"frame and takes {hw.spec.in_frame_bytes})"
+                f"frame and takes {hw.spec.dma_in_frame_bytes})"
             )
         if have > want:
             raise EmulationError(

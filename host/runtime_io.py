@@ -66,6 +66,10 @@ class RuntimeSpec:
     ip_name: str = ""  # the accelerator IP instance (only needed for ip_control)
     ip_control: str = "none"  # "none" (free-running stream IP) or "ap_ctrl_hs" (start it)
     clock_mhz: float = 100.0
+    # bytes per beat in DMA memory: the DMA's stream width (BUILD/hls/bd.json), which may be
+    # wider than the packed beat (AXI DMA streams are 8..1024 bits, powers of two); 0 = packed
+    dma_in_beat_bytes: int = 0
+    dma_out_beat_bytes: int = 0
 
     # --- derived sizes -----------------------------------------------------------------
     @property
@@ -103,6 +107,14 @@ class RuntimeSpec:
     def out_frame_bytes(self) -> int:
         return self.out_beats * self.out_beat_bytes
 
+    @property
+    def dma_in_frame_bytes(self) -> int:
+        return self.in_beats * max(self.in_beat_bytes, self.dma_in_beat_bytes)
+
+    @property
+    def dma_out_frame_bytes(self) -> int:
+        return self.out_beats * max(self.out_beat_bytes, self.dma_out_beat_bytes)
+
     # --- files -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)
@@ -114,6 +126,8 @@ class RuntimeSpec:
             "in_beats": self.in_beats, "in_beat_bytes": self.in_beat_bytes,
             "in_frame_bytes": self.in_frame_bytes, "out_beats": self.out_beats,
             "out_beat_bytes": self.out_beat_bytes, "out_frame_bytes": self.out_frame_bytes,
+            "dma_in_frame_bytes": self.dma_in_frame_bytes,
+            "dma_out_frame_bytes": self.dma_out_frame_bytes,
         }
         doc["input_conversion"] = (
             "uint8 images pass straight; float images in [0, 1] become "
@@ -239,3 +253,23 @@ def labels(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:
     if spec.output_is_label:
         return scores[:, 0].astype(np.int64)
     return np.argmax(logits(spec, scores), axis=1).astype(np.int64)
+
+
+# --- DMA memory layout: beats padded to the DMA's stream width -------------------------------
+def beats_to_dma(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
+    """(N, in_beats, in_beat_bytes) → (N, dma_in_frame_bytes): each beat zero-padded to the
+    DMA's stream width (a no-op copy when the widths agree)."""
+    n = beats.shape[0]
+    width = max(spec.in_beat_bytes, spec.dma_in_beat_bytes)
+    if width == spec.in_beat_bytes:
+        return beats.reshape(n, spec.dma_in_frame_bytes)
+    out = np.zeros((n, spec.in_beats, width), dtype=np.uint8)
+    out[..., : spec.in_beat_bytes] = beats
+    return out.reshape(n, spec.dma_in_frame_bytes)
+
+
+def dma_to_beats(spec: RuntimeSpec, data: np.ndarray) -> np.ndarray:
+    """(N, dma_out_frame_bytes) received bytes → (N, out_beats, out_beat_bytes)."""
+    n = data.shape[0]
+    width = max(spec.out_beat_bytes, spec.dma_out_beat_bytes)
+    return data.reshape(n, spec.out_beats, width)[..., : spec.out_beat_bytes]

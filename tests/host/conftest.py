@@ -1,0 +1,57 @@
+"""Build folders for the host tests: TFC- and CNV-shaped IRs with random weights.
+
+Each build holds ir.json + ir_arrays.npz and the driver bundle (BUILD/driver/). `emulated`
+copies also hold a stand-in `xnorflow.bit` (a text file, never a real bitstream: Vivado is not
+available here) so that the pynq backend can open them through host/pynq_emulation.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from xnorflow.compile.ir import DataflowIR
+from xnorflow.host.bundle import write_driver
+from xnorflow.host.demo_models import cnv_ir, tfc_ir
+
+MODELS = {"tfc": tfc_ir, "cnv": cnv_ir}
+STAND_IN_BITSTREAM = "xnorflow pynq-emulation stand-in; not a bitstream\n"
+
+
+def make_build(ir: DataflowIR, folder: Path, bitstream: bool = False) -> Path:
+    ir.save(folder)
+    write_driver(ir, folder / "driver")
+    if bitstream:
+        (folder / "driver" / "xnorflow.bit").write_text(STAND_IN_BITSTREAM)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def irs() -> dict[str, DataflowIR]:
+    return {name: make() for name, make in MODELS.items()}
+
+
+@pytest.fixture(scope="session")
+def builds(tmp_path_factory, irs) -> dict[str, Path]:
+    """Build folders without a bitstream."""
+    root = tmp_path_factory.mktemp("host_builds")
+    return {name: make_build(ir, root / name) for name, ir in irs.items()}
+
+
+@pytest.fixture(scope="session")
+def emulated_builds(tmp_path_factory, irs) -> dict[str, Path]:
+    """Build folders with a stand-in bitstream, for the emulated pynq backend."""
+    root = tmp_path_factory.mktemp("host_emulated")
+    return {name: make_build(ir, root / name, bitstream=True) for name, ir in irs.items()}
+
+
+@pytest.fixture
+def fresh_build(tmp_path, builds):
+    """A private copy of a build folder a test may change."""
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(builds[name], dest)
+        return dest
+    return copy
