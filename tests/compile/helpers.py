@@ -1,0 +1,133 @@
+"""Shared by the compiler tests: Brevitas test models and the equivalence chain.
+
+The chain, for uint8 images u and the model's float input x = u · input_scale:
+PyTorch(x) ≡ QONNX execution(x) ≡ FINN python-mode execution of the HW-layer graph(u) ≡
+IR reference executor(u). Integer outputs of the last layer must be equal bit for bit
+(FINN vs IR; and PyTorch's logits mapped back through the output affine), logits within float
+rounding, labels equal (a tie in the integer outputs may resolve either way in float).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from xnorflow.compile.pipeline import CompileResult
+
+
+def randomize(model, seed: int):
+    """Random binary weights (latent U[-1, 1]) and random BatchNorm/TensorNorm statistics,
+    scaled to each layer's fan-in so that activations are not constant; some negative BN
+    scales (FINN must absorb their sign). Returns the model in eval mode."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    fan_in = 1
+    with torch.no_grad():
+        for m in model.modules():
+            w = getattr(m, "weight", None)
+            if hasattr(m, "weight_quant") and w is not None:
+                w.copy_(torch.rand(w.shape, generator=gen) * 2 - 1)
+                fan_in = int(np.prod(w.shape[1:]))
+            elif hasattr(m, "running_mean") and hasattr(m, "running_var"):
+                shape = m.running_mean.shape
+                n = max(fan_in, 1)
+                m.running_mean.copy_(torch.randn(shape, generator=gen) * np.sqrt(n) * 0.3)
+                m.running_var.copy_((torch.rand(shape, generator=gen) + 0.5) * n)
+                if getattr(m, "weight", None) is not None:
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=gen))
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.3)
+    return model.eval()
+
+
+def export(model, in_shape: tuple[int, ...], path: Path) -> Path:
+    import torch
+    from brevitas.export import export_qonnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_qonnx(model, torch.zeros(1, *in_shape), str(path), dynamo=False)
+    return path
+
+
+def bnn_pynq(name: str, seed: int):
+    """brevitas_examples' TFC/SFC/LFC/CNV-1W1A with random weights and BN statistics."""
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    model, _ = model_with_cfg(name, False)
+    shape = (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
+    return randomize(model, seed), shape
+
+
+def torch_logits(model, images: np.ndarray, scale: float) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        x = torch.from_numpy(images.astype(np.float32)) * np.float32(scale)
+        return model(x).double().numpy().reshape(len(images), -1)
+
+
+def qonnx_logits(result: CompileResult, images: np.ndarray, scale: float) -> np.ndarray:
+    from qonnx.core.onnx_exec import execute_onnx
+
+    m = result.finn["qonnx"]
+    iname, oname = m.graph.input[0].name, m.graph.output[0].name
+    outs = [execute_onnx(m, {iname: images[i : i + 1].astype(np.float32) * np.float32(scale)})
+            [oname] for i in range(len(images))]
+    return np.concatenate([o.reshape(1, -1) for o in outs]).astype(np.float64)
+
+
+def finn_outputs(result: CompileResult, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(integer outputs of the last HW layer, logits) from FINN's python-mode execution."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from xnorflow.compile.finn_lowering import finn_scratch
+
+    m = result.finn["hw"]
+    iname, oname = m.graph.input[0].name, m.graph.output[0].name
+    last_hw = [n for n in m.graph.node if n.domain == "finn.custom_op.fpgadataflow"][-1]
+    ints, logits = [], []
+    with finn_scratch(result.build / ".." / f".{result.build.name}-finn-exec"):
+        for i in range(len(images)):
+            ctx = execute_onnx(m, {iname: images[i : i + 1].astype(np.float32)},
+                               return_full_exec_context=True)
+            ints.append(ctx[last_hw.output[0]].reshape(1, -1))
+            logits.append(ctx[oname].reshape(1, -1))
+    return np.concatenate(ints), np.concatenate(logits).astype(np.float64)
+
+
+def check_chain(model, result: CompileResult, images: np.ndarray, with_qonnx: bool = True,
+                rtol: float = 1e-4) -> dict:
+    """Run the whole chain on `images` and assert every equivalence; returns the figures."""
+    ir = result.ir
+    scale = ir.meta["input_scale"]
+    ir_ints = ir.run(images)
+    ir_logits = ir.logits(ir_ints)
+    finn_ints, finn_logits = finn_outputs(result, images)
+    ref = torch_logits(model, images, scale)
+    tol = rtol * max(1.0, float(np.abs(ref).max()))
+
+    # bit for bit: FINN's HW graph and the IR give the same integers
+    assert np.array_equal(finn_ints.astype(np.int64), ir_ints), "FINN HW graph ≠ IR integers"
+    assert np.all(finn_ints == np.round(finn_ints)), "FINN HW graph output not integer"
+    # PyTorch's logits, mapped back through the output affine, are the IR's integers
+    back = (ref - ir.output_bias) / ir.output_scale
+    assert np.abs(back - ir_ints).max() < 0.01, "PyTorch ≠ IR integers"
+    for what, got in (("FINN", finn_logits), ("IR", ir_logits)):
+        assert np.abs(got - ref).max() <= tol, f"{what} logits differ from PyTorch"
+    q_diff = None
+    if with_qonnx:
+        q = qonnx_logits(result, images, scale)
+        q_diff = float(np.abs(q - ref).max())
+        assert q_diff <= tol, "QONNX execution differs from PyTorch"
+    # labels: equal, unless the integer outputs tie (then float rounding picks among the tied)
+    ir_labels = np.argmax(ir_logits, axis=1)
+    ref_labels = np.argmax(ref, axis=1)
+    for i in np.nonzero(ir_labels != ref_labels)[0]:
+        tied = np.isclose(ir_logits[i], ir_logits[i].max(), rtol=0, atol=1e-9)
+        assert tied[ref_labels[i]], f"image {i}: label {ir_labels[i]} (IR) ≠ {ref_labels[i]}"
+    return {"n": len(images), "max_abs_diff": float(np.abs(ir_logits - ref).max()),
+            "qonnx_diff": q_diff, "labels_equal": float(np.mean(ir_labels == ref_labels)),
+            "distinct_outputs": len({tuple(r) for r in ir_ints})}

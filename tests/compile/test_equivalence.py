@@ -1,0 +1,124 @@
+"""PyTorch ≡ QONNX ≡ FINN HW graph (python mode) ≡ IR reference, bit for bit, on FINN's
+reference BNNs (brevitas_examples.bnn_pynq, random weights + BatchNorm statistics) and on a
+model trained by `xnorflow train`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.compile.helpers import bnn_pynq, check_chain, export
+from xnorflow.compile.pipeline import compile_model
+from xnorflow.compile.random_ir import random_images
+
+
+def _compile_bnn(tmp_path_factory, name: str, seed: int = 0, **kw):
+    model, shape = bnn_pynq(name, seed)
+    folder = tmp_path_factory.mktemp(name)
+    path = export(model, shape, folder / f"{name}.onnx")
+    return model, compile_model(path, folder / "build", **kw)
+
+
+@pytest.fixture(scope="module")
+def tfc(tmp_path_factory):
+    return _compile_bnn(tmp_path_factory, "tfc_1w1a")
+
+
+def test_tfc_chain_bit_exact(tfc):
+    model, result = tfc
+    images = random_images(result.ir, 24, seed=1)
+    figs = check_chain(model, result, images)
+    assert figs["distinct_outputs"] > 1  # the random network is not constant
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds == ["thresholding", "mvau", "mvau", "mvau", "mvau"]
+    assert [layer.xnor for layer in result.ir.layers[1:]] == [True] * 4
+    assert not result.ir.layers[-1].has_activation
+
+
+def test_tfc_build_folder_complete(tfc):
+    _, result = tfc
+    for f in ("ir.json", "ir_arrays.npz", "report.json", "folding.json", "finn_hw.onnx"):
+        assert (result.build / f).is_file(), f
+    assert not list(result.build.parent.glob(".build.partial-*"))
+    from xnorflow.compile.ir import DataflowIR
+
+    loaded = DataflowIR.load(result.build)
+    assert loaded.equals(result.ir)
+    images = random_images(loaded, 8, seed=2)
+    assert np.array_equal(loaded.run(images), result.ir.run(images))
+
+
+@pytest.mark.parametrize("name", ["sfc_1w1a"])
+def test_sfc_chain_bit_exact(tmp_path_factory, name):
+    model, result = _compile_bnn(tmp_path_factory, name, seed=3)
+    check_chain(model, result, random_images(result.ir, 12, seed=4))
+
+
+@pytest.mark.slow
+def test_lfc_chain_bit_exact(tmp_path_factory):
+    model, result = _compile_bnn(tmp_path_factory, "lfc_1w1a", seed=5)
+    check_chain(model, result, random_images(result.ir, 8, seed=6))
+
+
+@pytest.mark.slow
+def test_cnv_chain_bit_exact(tmp_path_factory):
+    model, result = _compile_bnn(tmp_path_factory, "cnv_1w1a", seed=7, target_fps=1000)
+    ir = result.ir
+    kinds = [layer.kind for layer in ir.layers]
+    assert kinds.count("sliding_window") == 6 and kinds.count("maxpool") == 2
+    assert kinds.count("mvau") == 9 and not ir.layers[2].xnor  # first conv: 8-bit × binary
+    assert ir.layers[0].out_dtype.name == "INT8" and ir.input_layout == "nhwc"
+    check_chain(model, result, random_images(ir, 3, seed=8))
+
+
+def test_small_cnv_like_chain_bit_exact(tmp_path_factory):
+    """A CNV-shaped network small enough for the default suite: 8-bit input, two 3x3 conv
+    blocks with max-pool, spatial size > 1 at the flatten, two FC layers."""
+    from tests.compile.helpers import randomize
+    from xnorflow.train.models import build_cnn
+
+    model = randomize(build_cnn((3, 14, 14), [8, 8, 16], [1], [16], 10, in_bits=8), seed=9)
+    folder = tmp_path_factory.mktemp("cnvlike")
+    path = export(model, (3, 14, 14), folder / "m.onnx")
+    result = compile_model(path, folder / "build")
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds == ["thresholding", "sliding_window", "mvau", "sliding_window", "mvau",
+                     "maxpool", "sliding_window", "mvau", "mvau", "mvau"]
+    check_chain(model, result, random_images(result.ir, 6, seed=10))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny MLP and CNN trained for one epoch by xnorflow.train on the built-in digits."""
+    from xnorflow.train.loop import TrainConfig, run_training
+
+    runs = {}
+    for spec in ("mlp:32,16", "cnn:8,P/16"):
+        out = tmp_path_factory.mktemp("run")
+        cfg = TrainConfig(model=spec, dataset="digits", epochs=1, check_images=4)
+        run_training(cfg, out, progress=False)
+        runs[spec] = (cfg, out)
+    return runs
+
+
+@pytest.mark.parametrize("spec", ["mlp:32,16", "cnn:8,P/16"])
+def test_trained_xnorflow_model_chain(trained_run, tmp_path, spec):
+    import torch
+
+    from xnorflow.train.data import load_dataset
+    from xnorflow.train.loop import build_model_for
+    from xnorflow.train.models import set_weight_binarization
+
+    cfg, out = trained_run[spec]
+    images, _ = load_dataset("digits", None, "test")
+    model = build_model_for(cfg, tuple(images.shape[1:]), 10)
+    state = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["model"]
+    model.load_state_dict(state)
+    set_weight_binarization(model, True)
+    model.eval()
+    result = compile_model(out / "model.onnx", tmp_path / "build", target_fps=10000)
+    assert result.ir.meta["input_scale"] == pytest.approx(1 / 255)  # read from model.json
+    figs = check_chain(model, result, images[:16])
+    assert figs["labels_equal"] >= 15 / 16
+    labels, _ = result.ir.predict(images)
+    assert labels.shape == (len(images),)
