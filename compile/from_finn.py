@@ -195,8 +195,9 @@ def _input_layout(model: Any, pre: list[Any], first_hw: Any, source: Path) -> st
     ops = [n.op_type for n in pre]
     bad = [n for n in pre if n.op_type not in ("Transpose", "Reshape")]
     if bad:
-        raise CompileError(f"{source}: node {bad[0].name!r} ({bad[0].op_type}) before the first "
-                           "hardware layer was not lowered; only a transpose/flatten may precede it")
+        raise CompileError(f"{source}: node {bad[0].name!r} ({bad[0].op_type}) before the "
+                           "first hardware layer was not lowered; only a transpose/flatten may "
+                           "precede it")
     in_shape = model.get_tensor_shape(model.graph.input[0].name)
     hw_in = model.get_tensor_shape(first_hw.input[0])
     if len(hw_in) == 2:
