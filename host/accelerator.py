@@ -117,11 +117,18 @@ class SimBackend:
                 f"{spec.model!r} expects {want}: is {self.sim!r} built from another model?"
             )
         self._last = dict(stats or {})
+        if self._last.get("tlast_errors"):
+            raise BackendError(
+                f"the simulated accelerator of {spec.model!r} put TLAST on the wrong beat "
+                f"{self._last['tlast_errors']} times: a DMA would split its frames wrongly"
+            )
         self._frames += in_beats.shape[0]
-        self._cycles += int(self._last.get("cycles", 0))
+        self._cycles += int(self._last.get("cycles_total", 0))
         return out
 
     def stats(self) -> dict[str, Any]:
+        """Frames and simulated cycles so far, and the last call's own statistics
+        (cycles_per_frame_steady, latency_cycles, ... from host/verilator_sim.py)."""
         return {"frames": self._frames, "cycles": self._cycles, "last_call": self._last}
 
     def close(self) -> None:
@@ -249,11 +256,12 @@ class Accelerator:
             "backend_us_per_frame": 1e6 * spent["run_s"] / n,
             "model_fps_at_clock": self.ir.fps(),
         }
-        stats = self.backend.stats()
-        if "cycles" in stats and stats.get("last_call", {}).get("cycles"):
-            cycles = stats["last_call"]["cycles"]
-            frames = stats["last_call"].get("frames", min(n, batch))
-            result["sim_cycles_per_frame"] = cycles / max(1, frames)
+        last = self.backend.stats().get("last_call", {})
+        if last.get("cycles_per_frame_steady"):
+            cycles = float(last["cycles_per_frame_steady"])
+            result["sim_cycles_per_frame"] = cycles
+            result["sim_fps_at_clock"] = self.ir.clock_mhz * 1e6 / cycles
+            result["sim_latency_cycles"] = last.get("latency_cycles")
         return result
 
     # --- lifetime ----------------------------------------------------------------------

@@ -130,6 +130,7 @@ def run(
     stats = acc.backend.stats()
     if stats.get("cycles"):
         result["sim_cycles"] = int(stats["cycles"])
+        result["sim_cycles_per_frame_steady"] = stats["last_call"].get("cycles_per_frame_steady")
     mismatches = 0
     if ref_pred:
         rl, rs = np.concatenate(ref_pred), np.concatenate(ref_scores)

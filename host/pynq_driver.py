@@ -6,9 +6,14 @@ and `.recvchannel` `.transfer(buffer)` / `.wait()`, `pynq.allocate(shape, dtype)
 AXI-lite control interface — `overlay.<ip>.write(offset, value)`. `pynq` is imported only when a
 driver is opened without an injected module (tests inject host/pynq_emulation.py).
 
-Per chunk of frames (a chunk fits the DMA's maximum transfer length): copy the packed input
-beats into the send buffer, flush it, start the receive transfer, start the send transfer, wait
-for both, invalidate the receive buffer, copy the output beats out.
+The accelerator (RTL and HLS alike) ends every output frame with TLAST, and an AXI DMA S2MM
+transfer in simple mode ends at TLAST: one receive transfer gets one frame. So, per chunk of
+frames (the chunk fits the DMA's maximum transfer length): copy the packed input beats into the
+send buffer and flush it, start one send transfer for the chunk, then for each frame start and
+wait for a receive transfer into that frame's buffer (the accelerator is back-pressured in
+between, nothing is lost), wait for the send, invalidate the receive buffers, copy the output
+beats out. Python's per-frame cost on the board is one receive transfer + wait (see
+benchmarks/host.py); a frame-count register in the IP (TLAST per batch) would remove it.
 
 numpy + pynq only: `xnorflow compile` copies this file into BUILD/driver/.
 """
@@ -78,15 +83,18 @@ class PynqDriver:
             ip.write(0x00, 0x81)
         per_frame = max(spec.dma_in_frame_bytes, spec.dma_out_frame_bytes)
         self.chunk = max(1, min(chunk_frames, MAX_TRANSFER_BYTES // per_frame))
-        self._buffers: dict[int, tuple[Any, Any]] = {}
+        self._send: dict[int, Any] = {}  # frames → send buffer
+        self._recv: list[Any] = []  # one receive buffer per frame of a chunk
 
-    def _buffer_pair(self, frames: int) -> tuple[Any, Any]:
-        if frames not in self._buffers:
-            spec = self.spec
-            send = self.pynq.allocate(shape=(frames * spec.dma_in_frame_bytes,), dtype=np.uint8)
-            recv = self.pynq.allocate(shape=(frames * spec.dma_out_frame_bytes,), dtype=np.uint8)
-            self._buffers[frames] = (send, recv)
-        return self._buffers[frames]
+    def _buffers(self, frames: int) -> tuple[Any, list[Any]]:
+        spec = self.spec
+        if frames not in self._send:
+            self._send[frames] = self.pynq.allocate(shape=(frames * spec.dma_in_frame_bytes,),
+                                                    dtype=np.uint8)
+        while len(self._recv) < frames:
+            self._recv.append(self.pynq.allocate(shape=(spec.dma_out_frame_bytes,),
+                                                 dtype=np.uint8))
+        return self._send[frames], self._recv[:frames]
 
     def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
         """(N, in_beats, in_beat_bytes) uint8 → (N, out_beats, out_beat_bytes) uint8."""
@@ -96,19 +104,23 @@ class PynqDriver:
         out = np.empty((n, spec.out_beats, spec.out_beat_bytes), dtype=np.uint8)
         for s in range(0, n, self.chunk):
             k = min(self.chunk, n - s)
-            send, recv = self._buffer_pair(k)
+            send, recv = self._buffers(k)
             send[:] = runtime_io.beats_to_dma(spec, in_beats[s : s + k]).reshape(-1)
             send.flush()
-            self.dma.recvchannel.transfer(recv)
             self.dma.sendchannel.transfer(send)
+            for buf in recv:  # one S2MM transfer per frame: each ends at the frame's TLAST
+                self.dma.recvchannel.transfer(buf)
+                self.dma.recvchannel.wait()
             self.dma.sendchannel.wait()
-            self.dma.recvchannel.wait()
-            recv.invalidate()
-            out[s : s + k] = runtime_io.dma_to_beats(spec, np.asarray(recv).reshape(k, -1))
+            received = np.empty((k, spec.dma_out_frame_bytes), dtype=np.uint8)
+            for i, buf in enumerate(recv):
+                buf.invalidate()
+                received[i] = buf
+            out[s : s + k] = runtime_io.dma_to_beats(spec, received)
         return out
 
     def close(self) -> None:
-        for send, recv in self._buffers.values():
-            send.freebuffer()
-            recv.freebuffer()
-        self._buffers.clear()
+        for buf in [*self._send.values(), *self._recv]:
+            buf.freebuffer()
+        self._send.clear()
+        self._recv.clear()

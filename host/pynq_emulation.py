@@ -12,14 +12,18 @@ where it matters to a driver:
   it has a control interface (`write(0x00, 0x81)` starts it).
 - The DMA's MM2S channel (`sendchannel.transfer(buf)`) feeds the buffer's DRAM bytes, byte for
   byte, into the accelerator's input stream; whole frames are run through the hardware model
-  (the Verilator simulation, or the reference executor) as they complete. The S2MM channel
-  (`recvchannel.transfer(buf)`) fills the buffer's DRAM with the bytes the hardware produced.
+  (the Verilator simulation, or the reference executor) as they complete. The accelerator ends
+  every output frame with TLAST (RTL and HLS tops alike), so its output is a queue of packets,
+  one per frame. The S2MM channel (`recvchannel.transfer(buf)`) receives one packet: the
+  transfer ends at TLAST, as AXI DMA's simple mode does.
 - Sizes and ordering are checked as the hardware would fail: a transfer longer than the DMA's
-  length register, of a buffer not made by `allocate`, a send that is waited on while no receive
-  is running (the accelerator's output would back up and stall the input), a receive that asks
-  for more bytes than the frames sent produce (it would wait forever) or fewer (the rest of the
-  stream would be left in the accelerator and corrupt the next transfer) — each raises
-  `EmulationError` naming the sizes.
+  length register, of a buffer not made by `allocate`, a second transfer on a channel whose
+  previous one was not waited on (simple mode runs one at a time), a send waited on while
+  frames' outputs remain that no receive will drain (the accelerator back-pressures: it would
+  hang), a receive waited on when no packet will come (it would hang), a receive buffer smaller
+  than the packet (the DMA's internal error) or larger (the transfer ends at TLAST with the rest
+  of the buffer unwritten: a driver that reads it gets garbage) — each raises `EmulationError`
+  naming the sizes.
 
 Which build and which hardware model: `configure(build, backend)` in-process, or the
 environment variables XNORFLOW_PYNQ_EMULATION_BUILD (default: the bitstream's folder's parent)
@@ -115,7 +119,7 @@ class _Hardware:
         self.model = open_backend(backend, build, ir, self.spec)
         self.started = self.spec.ip_control == "none"
         self.in_bytes = bytearray()
-        self.out_bytes = bytearray()
+        self.packets: list[bytes] = []  # output frames, each ended by TLAST
         self.frames = 0
 
     def feed(self, data: np.ndarray) -> None:
@@ -132,7 +136,7 @@ class _Hardware:
             padded = np.zeros((whole, spec.out_beats, spec.dma_out_frame_bytes // spec.out_beats),
                               dtype=np.uint8)
             padded[..., : spec.out_beat_bytes] = out
-            self.out_bytes += padded.tobytes()
+            self.packets += [frame.tobytes() for frame in padded]
             self.frames += whole
 
 
@@ -167,11 +171,14 @@ class _SendChannel(_Channel):
         if not hw.started and hw.in_bytes:
             raise EmulationError("sendchannel.wait() would hang: the accelerator IP was never "
                                  f"started (write 0x81 to {hw.spec.ip_name}'s register 0x00)")
-        if hw.out_bytes and self.dma.recvchannel.buffer is None:
+        # the accelerator's output FIFOs hold a few beats: anything more back-pressures the input
+        waiting = len(hw.packets) - (self.dma.recvchannel.buffer is not None)
+        if waiting > 0:
             raise EmulationError(
-                f"sendchannel.wait() would hang: the accelerator has {len(hw.out_bytes)} output "
-                "bytes and no receive transfer is running to drain them; start "
-                "recvchannel.transfer() before waiting on the send"
+                f"sendchannel.wait() would hang: {waiting} output frames of the frames sent are "
+                "still in the accelerator and no receive transfer will drain them; receive "
+                "every frame (one recvchannel transfer per frame: each ends at TLAST) before "
+                "waiting on the send"
             )
         self.buffer = None
 
@@ -190,24 +197,26 @@ class _RecvChannel(_Channel):
         if self.buffer is None:
             raise EmulationError("recvchannel.wait() with no receive transfer started")
         hw, want = self.dma.hw, self.buffer.nbytes
-        have = len(hw.out_bytes)
         frame = hw.spec.dma_out_frame_bytes
-        if have < want:
-            partial = (f" and {len(hw.in_bytes)} bytes of an incomplete input frame"
+        if not hw.packets:
+            partial = (f"; {len(hw.in_bytes)} bytes of an incomplete input frame were sent"
                        if hw.in_bytes else "")
             raise EmulationError(
-                f"recvchannel.wait() would hang: the receive buffer takes {want} bytes but the "
-                f"frames sent produce {have}{partial} (the accelerator sends {frame} bytes per "
-                f"frame and takes {hw.spec.dma_in_frame_bytes})"
+                f"recvchannel.wait() would hang: no output frame is coming (the accelerator takes "
+                f"{hw.spec.dma_in_frame_bytes} bytes per input frame{partial})"
             )
-        if have > want:
+        if want < frame:
             raise EmulationError(
-                f"recvchannel transfer of {want} bytes ends with {have - want} bytes of output "
-                f"still in the accelerator ({frame} bytes per frame): they would corrupt the next "
-                "receive; size the receive buffer to the frames sent"
+                f"recvchannel transfer of {want} bytes: the frame's packet is {frame} bytes; the "
+                "DMA stops with an internal error (S2MM buffer shorter than the packet)"
             )
-        self.buffer._dram[:] = np.frombuffer(bytes(hw.out_bytes), dtype=np.uint8)
-        hw.out_bytes.clear()
+        if want > frame:
+            raise EmulationError(
+                f"recvchannel transfer of {want} bytes ends at TLAST after {frame} bytes (one "
+                f"frame); the other {want - frame} bytes of the buffer are never written: "
+                "receive one frame per transfer"
+            )
+        self.buffer._dram[:] = np.frombuffer(hw.packets.pop(0), dtype=np.uint8)
         self.buffer = None
 
 

@@ -55,3 +55,21 @@ def fresh_build(tmp_path, builds):
         shutil.copytree(builds[name], dest)
         return dest
     return copy
+
+
+@pytest.fixture(scope="session")
+def sim_builds(tmp_path_factory, irs) -> dict[str, Path]:
+    """Build folders with BUILD/rtl (the RTL backend's codegen) and a stand-in bitstream.
+
+    The Verilator simulators themselves are compiled once per source hash by
+    host/verilator_sim.py (cached under ~/.cache/xnorflow/verilator, with ccache).
+    """
+    from xnorflow.compile import rtl_codegen
+
+    root = tmp_path_factory.mktemp("host_sim")
+    out = {}
+    for name, ir in irs.items():
+        build = make_build(ir, root / name, bitstream=True)
+        rtl_codegen.write(ir, build / "rtl")
+        out[name] = build
+    return out

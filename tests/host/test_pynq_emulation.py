@@ -31,90 +31,115 @@ def board(emulated_builds, irs):
     emu.configure(None, None)
 
 
-def _buffers(spec, frames, images=None):
+def _send_buffer(spec, frames, images=None):
     send = emu.allocate(shape=(frames * spec.dma_in_frame_bytes,), dtype=np.uint8)
-    recv = emu.allocate(shape=(frames * spec.dma_out_frame_bytes,), dtype=np.uint8)
     if images is not None:
         send[:] = runtime_io.beats_to_dma(spec, runtime_io.pack_input(spec, images)).reshape(-1)
-    return send, recv
+    return send
 
 
-def _scores(spec, recv, frames):
-    beats = runtime_io.dma_to_beats(spec, np.asarray(recv).reshape(frames, -1))
-    return runtime_io.unpack_output(spec, beats)
+def _recv_buffers(spec, frames, nbytes=None):
+    return [emu.allocate(shape=(nbytes or spec.dma_out_frame_bytes,), dtype=np.uint8)
+            for _ in range(frames)]
+
+
+def _receive_all(dma, recvs):
+    for buf in recvs:
+        dma.recvchannel.transfer(buf)
+        dma.recvchannel.wait()
+
+
+def _scores(spec, recvs):
+    data = np.stack([np.asarray(b) for b in recvs])
+    return runtime_io.unpack_output(spec, runtime_io.dma_to_beats(spec, data))
 
 
 def test_correct_sequence(board):
     overlay, dma, spec, x, ref = board
-    send, recv = _buffers(spec, 4, x)
+    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
     send.flush()
-    dma.recvchannel.transfer(recv)
     dma.sendchannel.transfer(send)
+    _receive_all(dma, recvs)
     dma.sendchannel.wait()
-    dma.recvchannel.wait()
-    recv.invalidate()
-    np.testing.assert_array_equal(_scores(spec, recv, 4), ref)
+    for b in recvs:
+        b.invalidate()
+    np.testing.assert_array_equal(_scores(spec, recvs), ref)
 
 
 def test_missing_flush_sends_stale_memory(board, irs):
     overlay, dma, spec, x, ref = board
-    send, recv = _buffers(spec, 4, x)  # written by the CPU, never flushed: DRAM still zero
-    dma.recvchannel.transfer(recv)
+    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
+    # written by the CPU, never flushed: the DMA reads DRAM, still zero
     dma.sendchannel.transfer(send)
+    _receive_all(dma, recvs)
     dma.sendchannel.wait()
-    dma.recvchannel.wait()
-    recv.invalidate()
+    for b in recvs:
+        b.invalidate()
     zeros = irs["cnv"].predict(np.zeros_like(x))[1]
-    np.testing.assert_array_equal(_scores(spec, recv, 4), zeros)
+    np.testing.assert_array_equal(_scores(spec, recvs), zeros)
     assert not np.array_equal(zeros, ref)
 
 
 def test_missing_invalidate_reads_stale_cache(board):
     overlay, dma, spec, x, ref = board
-    send, recv = _buffers(spec, 4, x)
+    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
     send.flush()
-    dma.recvchannel.transfer(recv)
     dma.sendchannel.transfer(send)
+    _receive_all(dma, recvs)
     dma.sendchannel.wait()
-    dma.recvchannel.wait()
-    assert not np.asarray(recv).any()  # the CPU still sees its cached zeros
-    recv.invalidate()
-    np.testing.assert_array_equal(_scores(spec, recv, 4), ref)
+    assert not any(np.asarray(b).any() for b in recvs)  # the CPU still sees its cached zeros
+    for b in recvs:
+        b.invalidate()
+    np.testing.assert_array_equal(_scores(spec, recvs), ref)
 
 
-def test_receive_larger_than_output_would_hang(board):
+def test_receive_of_several_frames_ends_at_tlast(board):
+    """A batch-sized receive buffer: the transfer ends after one frame (TLAST)."""
     overlay, dma, spec, x, ref = board
-    send, _ = _buffers(spec, 4, x)
-    _, recv = _buffers(spec, 5)
+    send = _send_buffer(spec, 4, x)
+    (recv,) = _recv_buffers(spec, 1, nbytes=4 * spec.dma_out_frame_bytes)
     send.flush()
-    dma.recvchannel.transfer(recv)
     dma.sendchannel.transfer(send)
-    dma.sendchannel.wait()
-    with pytest.raises(emu.EmulationError, match=rf"takes {5 * spec.dma_out_frame_bytes} bytes "
-                                                 rf"but the frames sent produce "
-                                                 rf"{4 * spec.dma_out_frame_bytes}"):
+    dma.recvchannel.transfer(recv)
+    with pytest.raises(emu.EmulationError, match=rf"ends at TLAST after "
+                                                 rf"{spec.dma_out_frame_bytes} bytes"):
         dma.recvchannel.wait()
 
 
-def test_receive_smaller_than_output_leaves_bytes(board):
+def test_receive_shorter_than_a_frame(board):
     overlay, dma, spec, x, ref = board
-    send, _ = _buffers(spec, 4, x)
-    _, recv = _buffers(spec, 3)
+    send = _send_buffer(spec, 1, x[:1])
+    (recv,) = _recv_buffers(spec, 1, nbytes=spec.dma_out_frame_bytes - 1)
     send.flush()
-    dma.recvchannel.transfer(recv)
     dma.sendchannel.transfer(send)
-    dma.sendchannel.wait()
-    with pytest.raises(emu.EmulationError, match="still in the accelerator"):
+    dma.recvchannel.transfer(recv)
+    with pytest.raises(emu.EmulationError, match="internal error"):
         dma.recvchannel.wait()
 
 
-def test_waiting_on_send_without_receive_would_hang(board):
+def test_receive_with_nothing_coming_would_hang(board):
     overlay, dma, spec, x, ref = board
-    send, _ = _buffers(spec, 4, x)
+    (recv,) = _recv_buffers(spec, 1)
+    dma.recvchannel.transfer(recv)
+    with pytest.raises(emu.EmulationError, match="would hang: no output frame is coming"):
+        dma.recvchannel.wait()
+
+
+def test_waiting_on_send_before_receiving_would_hang(board):
+    overlay, dma, spec, x, ref = board
+    send = _send_buffer(spec, 4, x)
     send.flush()
     dma.sendchannel.transfer(send)
-    with pytest.raises(emu.EmulationError, match="no receive transfer is running"):
+    with pytest.raises(emu.EmulationError, match="4 output frames .* still in the accelerator"):
         dma.sendchannel.wait()
+
+
+def test_one_transfer_at_a_time_per_channel(board):
+    overlay, dma, spec, x, ref = board
+    a, b = _recv_buffers(spec, 2)
+    dma.recvchannel.transfer(a)
+    with pytest.raises(emu.EmulationError, match="previous receive is not waited on"):
+        dma.recvchannel.transfer(b)
 
 
 def test_partial_frames_complete_across_transfers(board):
@@ -124,25 +149,24 @@ def test_partial_frames_complete_across_transfers(board):
     half = len(data) // 2
     a = emu.allocate(shape=(half,), dtype=np.uint8)
     b = emu.allocate(shape=(len(data) - half,), dtype=np.uint8)
-    _, recv = _buffers(spec, 1)
+    recvs = _recv_buffers(spec, 1)
     a[:], b[:] = data[:half], data[half:]
     a.flush()
     b.flush()
     dma.sendchannel.transfer(a)
     dma.sendchannel.wait()  # nothing out yet: half a frame
-    dma.recvchannel.transfer(recv)
     dma.sendchannel.transfer(b)
+    _receive_all(dma, recvs)
     dma.sendchannel.wait()
-    dma.recvchannel.wait()
-    recv.invalidate()
-    np.testing.assert_array_equal(_scores(spec, recv, 1), ref[:1])
+    recvs[0].invalidate()
+    np.testing.assert_array_equal(_scores(spec, recvs), ref[:1])
 
 
 def test_only_allocated_buffers_are_dma_able(board):
     overlay, dma, spec, x, ref = board
     with pytest.raises(emu.EmulationError, match="needs a buffer from pynq.allocate"):
         dma.sendchannel.transfer(np.zeros(spec.dma_in_frame_bytes, np.uint8))
-    send, _ = _buffers(spec, 2)
+    send = _send_buffer(spec, 2)
     with pytest.raises(emu.EmulationError, match="view"):
         dma.sendchannel.transfer(send[: spec.dma_in_frame_bytes])
 
@@ -184,8 +208,9 @@ def test_wide_dma_streams_and_named_instances(tmp_path, emulated_builds, irs):
             assert acc.spec.dma_in_frame_bytes == spec.in_beats * 4
             assert acc.spec.dma_out_frame_bytes == spec.out_beats * 8
             labels, scores = acc.predict(x)
-            send, recv = acc.backend.driver._buffers[2]
+            send, recvs = acc.backend.driver._buffers(2)
             assert send.nbytes == 2 * spec.in_beats * 4
+            assert recvs[0].nbytes == spec.out_beats * 8
     finally:
         emu.configure(None, None)
     np.testing.assert_array_equal(scores, irs["cnv"].predict(x)[1])
@@ -202,9 +227,8 @@ def test_ip_with_control_register_is_started(tmp_path, emulated_builds, irs):
             assert acc.backend.driver.overlay.accel_0.read(0) == 0x81
         overlay = emu.Overlay(str(build / "driver" / "xnorflow.bit"))  # never started
         spec = runtime_spec(irs["tfc"], build)
-        send, recv = _buffers(spec, 3, x)
+        send = _send_buffer(spec, 3, x)
         send.flush()
-        overlay.axi_dma_0.recvchannel.transfer(recv)
         overlay.axi_dma_0.sendchannel.transfer(send)
         with pytest.raises(emu.EmulationError, match="never started"):
             overlay.axi_dma_0.sendchannel.wait()
