@@ -1,0 +1,214 @@
+"""Every user mistake gives one clear message, exit code 2, no traceback, no build folder."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.compile.helpers import export, randomize
+from xnorflow.cli import app
+
+runner = CliRunner()
+
+
+def _run(args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = runner.invoke(app, ["compile", *map(str, args)])
+    text = result.output + (getattr(result, "stderr", "") or "")
+    return result, text
+
+
+def assert_user_error(tmp_path, args, *needles, build_name="build"):
+    build = tmp_path / build_name
+    result, text = _run([*args, "-o", build])
+    assert result.exit_code == 2, text
+    assert "Traceback" not in text
+    assert text.strip().startswith("error:"), text
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
+    assert not build.exists(), "a build folder was left behind"
+    assert not list(tmp_path.glob(f".{build_name}.partial-*")), "a partial folder was left behind"
+    return text
+
+
+@pytest.fixture(scope="module")
+def mlp_onnx(tmp_path_factory):
+    from xnorflow.train.models import build_mlp
+
+    model = randomize(build_mlp((1, 6, 6), [16], 4), seed=0)
+    return export(model, (1, 6, 6), tmp_path_factory.mktemp("mlp") / "mlp.onnx")
+
+
+def _export_module(module, shape, path):
+    return export(module.eval(), shape, path)
+
+
+def test_missing_file(tmp_path):
+    assert_user_error(tmp_path, [tmp_path / "nope.onnx"], "nope.onnx", "no such file")
+
+
+def test_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage that is not a protobuf \xff\xfe" * 10)
+    assert_user_error(tmp_path, [bad], "bad.onnx", "not a readable ONNX file")
+
+
+def test_text_file_is_not_onnx(tmp_path):
+    bad = tmp_path / "notes.onnx"
+    bad.write_text("")
+    assert_user_error(tmp_path, [bad], "notes.onnx", "not an ONNX model")
+
+
+def test_float_model(tmp_path):
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4))
+    path = tmp_path / "float.onnx"
+    torch.onnx.export(net, torch.zeros(1, 1, 4, 4), str(path), dynamo=False)
+    assert_user_error(tmp_path, [path], "float.onnx", "not quantized")
+
+
+def test_float_weights_in_a_quantized_model(tmp_path):
+    import torch
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import SignedBinaryActPerTensorConst
+
+    net = torch.nn.Sequential(torch.nn.Flatten(),
+                              QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+                              torch.nn.Linear(16, 4, bias=False))
+    path = _export_module(net, (1, 4, 4), tmp_path / "mixed.onnx")
+    assert_user_error(tmp_path, [path], "unquantized (float) weights", "1-bit")
+
+
+def test_two_bit_weights(tmp_path):
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst
+
+    net = torch.nn.Sequential(torch.nn.Flatten(),
+                              QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+                              QuantLinear(16, 4, bias=False, weight_bit_width=2))
+    path = _export_module(net, (1, 4, 4), tmp_path / "w2.onnx")
+    assert_user_error(tmp_path, [path], "2-bit weights", "1-bit (binary) weights only")
+
+
+def test_two_bit_hidden_activation(tmp_path):
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+        QuantLinear(16, 8, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        QuantIdentity(bit_width=2),
+        QuantLinear(8, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
+    path = _export_module(net, (1, 4, 4), tmp_path / "a2.onnx")
+    assert_user_error(tmp_path, [path], "2-bit", "hidden activations must be 1-bit")
+
+
+def test_softmax_is_unsupported(tmp_path):
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+        QuantLinear(16, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        torch.nn.Softmax(dim=1))
+    path = _export_module(net, (1, 4, 4), tmp_path / "softmax.onnx")
+    assert_user_error(tmp_path, [path], "Softmax", "supported ONNX ops")
+
+
+def test_residual_add_is_unsupported(tmp_path):
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.fc = QuantLinear(16, 16, bias=False, weight_quant=SignedBinaryWeightPerTensorConst)
+            self.q2 = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+
+        def forward(self, x):
+            x = self.q(x.reshape(1, -1))
+            return self.q2(self.fc(x) + x)
+
+    path = _export_module(Residual(), (1, 4, 4), tmp_path / "res.onnx")
+    assert_user_error(tmp_path, [path], "residual connections are not supported")
+
+
+def test_dynamic_shape(tmp_path, mlp_onnx):
+    import onnx
+
+    proto = onnx.load(str(mlp_onnx))
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    path = tmp_path / "dyn.onnx"
+    onnx.save(proto, str(path))
+    assert_user_error(tmp_path, [path], "dyn.onnx", "dynamic shape", "'batch'")
+
+
+def test_folding_not_json(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text("{PE: 2")
+    assert_user_error(tmp_path, [mlp_onnx, "--folding", f], "fold.json", "not valid JSON")
+
+
+def test_folding_unknown_layer(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text(json.dumps({"MVAU_9": {"PE": 1}}))
+    assert_user_error(tmp_path, [mlp_onnx, "--folding", f], "'MVAU_9'", "MVAU_0", "MVAU_1")
+
+
+def test_folding_value_not_allowed(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text(json.dumps({"Defaults": {}, "MVAU_0": {"PE": 3, "SIMD": 4}}))
+    text = assert_user_error(tmp_path, [mlp_onnx, "--folding", f], "'MVAU_0'", "PE=3")
+    assert "[1, 2, 4, 8, 16]" in text  # the allowed values: divisors of MH = 16
+
+
+def test_folding_unknown_parameter(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text(json.dumps({"Thresholding_0": {"SIMD": 2}}))
+    assert_user_error(tmp_path, [mlp_onnx, "--folding", f], "Thresholding_0", "no parameter "
+                      "'SIMD'", "PE")
+
+
+def test_folding_and_target_fps_exclusive(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text("{}")
+    assert_user_error(tmp_path, [mlp_onnx, "--folding", f, "--target-fps", "10"], "not both")
+
+
+def test_unreachable_target_fps(tmp_path, mlp_onnx):
+    assert_user_error(tmp_path, [mlp_onnx, "--target-fps", "1e12"], "fully unfolded",
+                      "lower the target")
+
+
+def test_unknown_board(tmp_path, mlp_onnx):
+    assert_user_error(tmp_path, [mlp_onnx, "--board", "zcu104"], "zcu104", "pynq-z2, kv260")
+
+
+def test_foreign_output_folder_left_alone(tmp_path, mlp_onnx):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    result, text = _run([mlp_onnx, "-o", out])
+    assert result.exit_code == 2 and "not an xnorflow build folder" in text
+    assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_failed_recompile_keeps_the_old_build(tmp_path, mlp_onnx):
+    build = tmp_path / "build"
+    result, text = _run([mlp_onnx, "-o", build, "-q"])
+    assert result.exit_code == 0, text
+    before = (build / "ir.json").read_text()
+    result, text = _run([mlp_onnx, "-o", build, "--target-fps", "1e12"])
+    assert result.exit_code == 2
+    assert (build / "ir.json").read_text() == before
+    assert not list(tmp_path.glob(".build.partial-*"))
