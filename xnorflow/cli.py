@@ -3,8 +3,8 @@
 import typer
 
 from xnorflow import __version__
-from xnorflow.compile import hls_cli
 from xnorflow.compile import cli as compile_cli
+from xnorflow.compile import hls_cli
 from xnorflow.host import cli as host_cli
 from xnorflow.train import cli as train_cli
 
@@ -64,3 +64,77 @@ def doctor() -> None:
         )
         raise typer.Exit(1)
     console.print("[green]all required tools found[/green]")
+
+
+@app.command()
+def demo(
+    dataset: str = typer.Option("digits", "--dataset", help="digits (built in) | mnist."),
+    data_dir: str = typer.Option(None, "--data-dir", help="Folder with the MNIST idx files."),
+    out: str = typer.Option("demo", "--out", "-o", help="Folder for every artefact."),
+    epochs: int = typer.Option(20, "--epochs", help="Training epochs."),
+    n_sim: int = typer.Option(400, "--n", help="Test images to simulate (capped at the test set)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Train a BNN (gradient filtering + random bias init), compile it through FINN, generate RTL
+    and HLS, simulate both on test images, synthesize with Yosys and print one summary."""
+    import logging
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from xnorflow.demo import DEMO_MODELS, DemoConfig, demo_ok, run_demo
+
+    if dataset not in DEMO_MODELS:
+        typer.echo(
+            f"error: --dataset {dataset!r}: the demo runs on {' or '.join(DEMO_MODELS)}", err=True
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.WARNING)
+    console = Console(width=110)
+    cfg = DemoConfig(
+        dataset=dataset,
+        data_dir=Path(data_dir) if data_dir else None,
+        out=Path(out),
+        epochs=epochs,
+        n_sim=n_sim,
+        seed=seed,
+    )
+    try:
+        s = run_demo(cfg, step=lambda name: console.rule(f"[bold]{name}"))
+    except Exception as err:  # each stage's own error types carry a user-facing message
+        console.print(f"[red]demo failed: {type(err).__name__}: {err}[/red]")
+        raise typer.Exit(1) from None
+    table = Table(title=f"xnorflow demo — {s['model']} on {s['dataset']}", show_header=False)
+    rows = [
+        (
+            "test accuracy, PyTorch (full test set, best epoch)",
+            f"{s['test_acc_pytorch_full_test_set']:.4f}",
+        ),
+        (f"accuracy on {s['images_simulated']} test images: PyTorch", f"{s['acc_pytorch']:.4f}"),
+        ("  … reference executor (IR)", f"{s['acc_reference']:.4f}"),
+        ("  … RTL in Verilator", f"{s['acc_rtl_sim']:.4f}"),
+        ("  … HLS C-simulation (g++)", f"{s['acc_hls_csim']:.4f}"),
+        ("label disagreements PyTorch vs hardware", str(s["label_disagreements_pytorch_vs_hw"])),
+        ("mismatches RTL vs reference (all bits)", str(s["mismatches_rtl_vs_reference"])),
+        ("mismatches HLS vs reference (all bits)", str(s["mismatches_hls_vs_reference"])),
+        (
+            "cycles/frame (measured) / analytic II",
+            f"{s['cycles_per_frame']} / {s['analytic_initiation_interval']}",
+        ),
+        ("latency (cycles)", str(s["latency_cycles"])),
+        (f"FPS at {s['clock_mhz']:.0f} MHz", f"{s['fps_at_clock']:,.0f}"),
+        ("Yosys synth_xilinx: LUT / FF / BRAM", f"{s['luts']} / {s['ffs']} / {s['bram']}"),
+        ("seconds per stage", ", ".join(f"{k} {v}" for k, v in s["seconds"].items())),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for name, path in s["artefacts"].items():
+        console.print(f"  {name:12s} {path}")
+    if not demo_ok(s):
+        console.print("[red]the hardware does not compute what the network computes[/red]")
+        raise typer.Exit(1)
+    console.print(
+        "[green]bit-exact: PyTorch ≡ reference ≡ RTL ≡ HLS on every simulated image[/green]"
+    )
