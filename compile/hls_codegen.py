@@ -59,6 +59,12 @@ BOARDS = {
 }
 
 
+def effective_part(options: BackendOptions) -> str:
+    """The FPGA part: --part for the Zynq-7000 boards (default xc7z020clg400-1), the K26 SOM's
+    part for the KV260 (a Zynq-7000 part cannot sit on that board)."""
+    return BOARDS["kv260"][0] if options.board == "kv260" else options.part
+
+
 # --- names and types ---------------------------------------------------------------------
 def c_name(index: int, layer: Layer) -> str:
     """A C++ identifier for a layer: 'l<index>_<name with non-word characters as _>'."""
@@ -486,7 +492,7 @@ set_top {TOP}
 {adds}
 add_files -tb "$here/tb_xnorflow.cpp" -cflags "-I$here -I$here/templates"
 open_solution -reset sol1 -flow_target vivado
-set_part {{{options.part}}}
+set_part {{{effective_part(options)}}}
 create_clock -period {period:.3f} -name default
 csim_design -argv "$here/csim_in.bin $here/csim_out.bin 1"
 csynth_design
@@ -499,9 +505,8 @@ exit
 
 def build_bitstream_tcl(ir: DataflowIR, options: BackendOptions, iface: TopInterface) -> str:
     board = options.board
-    part, ps_ip, board_part = BOARDS[board]
-    if board != "kv260" and options.part != part:
-        part = options.part
+    _, ps_ip, board_part = BOARDS[board]
+    part = effective_part(options)
     if board == "kv260":
         ps = f"""set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:{ps_ip}:* zynq_ultra_ps_e_0]
 apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {{apply_board_preset "1"}} $ps
@@ -610,7 +615,7 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
     files["tb_xnorflow.cpp"] = _file_header(ir, "C++ testbench") + TESTBENCH
     files["run_hls.tcl"] = run_hls_tcl(ir, ["xnorflow_top.cpp"], options)
     files["build_bitstream.tcl"] = build_bitstream_tcl(ir, options, iface)
-    part = options.part if options.board != "kv260" else BOARDS["kv260"][0]
+    part = effective_part(options)
     files["bd.json"] = json.dumps(
         {
             "top": TOP,
@@ -640,6 +645,10 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
         (tmp / rel).write_text(text)
     # a sample input (one all-zero frame) so that run_hls.tcl's csim_design has a file to read
     (tmp / "csim_in.bin").write_bytes(bytes(iface.in_beats * iface.in_axi_width // 8))
+    # keep a compiled C-simulation: compile/csim.py rebuilds it only if the sources' hash changed
+    for name in ("csim.bin", "csim.hash"):
+        if (folder / name).is_file():
+            shutil.copy2(folder / name, tmp / name)
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
