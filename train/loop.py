@@ -33,7 +33,7 @@ from .optimizers import OptimizerSet, build_optimizer
 from .plots import plot_metrics
 from .recipes import Phase, phases
 
-__all__ = ["TrainConfig", "TrainingDiverged", "run_training"]
+__all__ = ["TrainConfig", "TrainingDiverged", "build_model_for", "run_training"]
 
 log = logging.getLogger(__name__)
 
