@@ -96,7 +96,7 @@ class DataflowIR:
             outs.append(x)
         return outs
 
-    def run(self, images: np.ndarray, batch: int = 4096) -> np.ndarray:
+    def run(self, images: np.ndarray, batch: int = 1024) -> np.ndarray:
         """Integer outputs (N, n_out) of the whole chain for uint8 images."""
         res = []
         for s in range(0, len(images), batch):

@@ -121,23 +121,40 @@ class MVAU(Layer):
 def pack_rows(bits: np.ndarray) -> np.ndarray:
     """(R, n) array of {0,1} → (R, ceil(n/64)) uint64 words, bit i of a row at word i//64, bit i%64.
 
-    Padding bits are 0 in every row, so XOR of two padded rows has no stray ones.
+    Padding bits are 0 in every row, so XOR of two padded rows has no stray ones. (Packs to
+    bytes first, then pads whole bytes to whole words: 8x less copying than padding bits.)
     """
-    bits = np.asarray(bits, dtype=np.uint8)
+    bits = np.asarray(bits)
     r, n = bits.shape
     n_words = -(-n // 64)
-    padded = np.zeros((r, n_words * 64), dtype=np.uint8)
-    padded[:, :n] = bits
-    return np.packbits(padded, axis=1, bitorder="little").view("<u8").reshape(r, n_words)
+    packed = np.packbits(bits.astype(np.uint8, copy=False), axis=1, bitorder="little")
+    if packed.shape[1] != n_words * 8:
+        padded = np.zeros((r, n_words * 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        packed = padded
+    return np.ascontiguousarray(packed).view("<u8").reshape(r, n_words)
 
 
-def mismatch_counts(xw: np.ndarray, ww: np.ndarray, budget: int = 1 << 22) -> np.ndarray:
-    """popcount(x XOR w) for every (row of x, row of w): (R, words), (M, words) → (R, M)."""
+def mismatch_counts(xw: np.ndarray, ww: np.ndarray, budget: int = 1 << 14) -> np.ndarray:
+    """popcount(x XOR w) for every (row of x, row of w): (R, words), (M, words) → (R, M).
+
+    Word by word: XOR one 64-bit word of every x row with that word of every w row, popcount,
+    accumulate in a narrow integer; `budget` bounds the (rows × M) block held at once.
+    """
     r, words = xw.shape
     m = ww.shape[0]
     out = np.empty((r, m), dtype=np.int64)
-    step = max(1, budget // max(1, m * words))
+    wt = np.ascontiguousarray(ww.T)
+    acc_type = np.uint16 if words * 64 < (1 << 16) else np.uint32
+    step = max(1, budget // max(1, m))
     for s in range(0, r, step):
-        chunk = np.bitwise_xor(xw[s : s + step, None, :], ww[None, :, :])
-        out[s : s + step] = np.bitwise_count(chunk).sum(axis=2, dtype=np.int64)
+        xs = xw[s : s + step]
+        acc = np.zeros((xs.shape[0], m), dtype=acc_type)
+        tmp = np.empty((xs.shape[0], m), dtype=np.uint64)
+        cnt = np.empty((xs.shape[0], m), dtype=np.uint8)
+        for k in range(words):
+            np.bitwise_xor(xs[:, k, None], wt[k][None, :], out=tmp)
+            np.bitwise_count(tmp, out=cnt)
+            acc += cnt
+        out[s : s + step] = acc
     return out

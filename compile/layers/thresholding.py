@@ -77,7 +77,9 @@ class Thresholding(Layer):
 
 def threshold_counts(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """#{k : acc[..., c] >= T[c, k]} for (..., C) accumulators and (C, T) thresholds."""
-    out = np.zeros(acc.shape, dtype=np.int64)
-    for k in range(thresholds.shape[1]):
+    if thresholds.shape[1] == 0:
+        return np.zeros(acc.shape, dtype=np.int64)
+    out = (acc >= thresholds[:, 0]).astype(np.int64)
+    for k in range(1, thresholds.shape[1]):
         out += acc >= thresholds[:, k]
     return out
