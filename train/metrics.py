@@ -30,7 +30,9 @@ def c2i_ratio(initial: list[torch.Tensor], current: list[torch.Tensor]) -> float
 
     Liu et al.'s printed formula carries an extra factor ½ in front of the fraction of changed
     signs, which the values in their own table contradict; this is the table's meaning (1 when
-    no weight has changed sign, 0 when all have).
+    no weight has changed sign, 0 when all have). "Initial" is the start of binary-weight
+    training (step 2 of the two-step recipe). With the gradient filter the first step sets
+    θ = −sign(g₁) regardless of the random initial signs, so its C2I sits near 0.5.
     """
     return 1.0 - flip_fraction(initial, current)
 
