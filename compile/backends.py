@@ -35,6 +35,10 @@ def write_backends(ir: DataflowIR, build: Path, options: BackendOptions) -> dict
     return written
 
 
+from xnorflow.compile import rtl_codegen  # noqa: E402  (SystemVerilog top + memory files)
+
+BACKENDS.append(("rtl", rtl_codegen.write))
+
 from xnorflow.compile import hls_codegen  # noqa: E402  (HLS C++ + Vitis/Vivado scripts)
 
 BACKENDS.append(("hls", hls_codegen.write))  # before "driver": it reads BUILD/hls/bd.json

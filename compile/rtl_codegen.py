@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from xnorflow.compile.errors import CompileError
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
 from xnorflow.host.packing import beat_bytes, pack_beats
@@ -35,7 +36,7 @@ COMMON_TEMPLATES = ("fifo.sv", "dwc.sv")
 MAX_FIFO_DEPTH = 256
 
 
-class RtlError(ValueError):
+class RtlError(CompileError, ValueError):
     """The IR holds something the RTL backend cannot build; the message says what to change."""
 
 

@@ -122,8 +122,9 @@ class VerilatorAccelerator:
 
     `run(input_beats)` takes (N, in_beats, in_bytes) uint8 beats (host/packing.pack_beats of
     the frames) and returns ((N, out_beats, out_bytes) uint8 output beats, stats). Stats:
-    cycles_total (simulated cycles of the call), cycles_per_frame_steady (spacing of the last
-    output beats over the second half of the batch; None for fewer than 4 frames),
+    cycles_total (simulated cycles of the call; also under the key "cycles"),
+    cycles_per_frame_steady (spacing of the last output beats over the second half of the
+    batch; None for fewer than 4 frames),
     latency_cycles (first input beat to last output beat of the batch's first frame, which
     enters an empty pipeline), wall_s and frames_per_s_simulated. `in_valid_pct` /
     `out_ready_pct` < 100 add seeded random gaps on the input and back-pressure on the output.
@@ -212,7 +213,7 @@ class VerilatorAccelerator:
             j = len(last) // 2
             steady = float(last[-1] - last[j]) / (len(last) - 1 - j)
         stats = {
-            "frames": n, "cycles_total": int(cycles_total),
+            "frames": n, "cycles_total": int(cycles_total), "cycles": int(cycles_total),
             "cycles_per_frame_steady": steady,
             "latency_cycles": int(last[0] - firsts[0][0] + 1) if n else None,
             "tlast_errors": int(tlast_errors), "wall_s": wall,

@@ -4,7 +4,7 @@ import typer
 
 from xnorflow import __version__
 from xnorflow.compile import cli as compile_cli
-from xnorflow.compile import hls_cli
+from xnorflow.compile import hls_cli, rtl_cli
 from xnorflow.host import cli as host_cli
 from xnorflow.train import cli as train_cli
 
@@ -18,6 +18,8 @@ app.command("train")(train_cli.train)
 app.command("run")(host_cli.run)
 app.command("compile")(compile_cli.compile_cmd)
 app.command("csim")(hls_cli.csim)
+app.command("simulate")(rtl_cli.simulate)
+app.command("synth")(rtl_cli.synth)
 
 
 def _version(value: bool) -> None:

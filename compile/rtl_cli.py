@@ -1,0 +1,231 @@
+"""`xnorflow simulate BUILD` and `xnorflow synth BUILD`: the RTL backend's commands.
+
+simulate: the generated RTL (BUILD/rtl) in Verilator with the compiled C++ testbench, every
+output compared with the reference executor; BUILD/sim_report.json.
+synth: Yosys synthesis (+ nextpnr for ECP5/iCE40); BUILD/synth_report.json.
+Exit codes: 0 fine, 1 mismatches found, 2 a usage error (message, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _images(ir: Any, dataset: str, data_dir: Path | None, n: int, seed: int):
+    """(uint8 images shaped as the IR's input, labels or None)."""
+    import numpy as np
+
+    if dataset == "random":
+        from xnorflow.compile.random_ir import random_images
+
+        return random_images(ir, n, seed=seed), None
+    from xnorflow.train.data import load_dataset
+    from xnorflow.train.errors import UserError
+
+    try:
+        images, labels = load_dataset(dataset, data_dir, split="test")
+    except UserError as err:
+        raise _fail(str(err)) from None
+    images, labels = images[:n], np.asarray(labels[:n])
+    if images.shape[1:] != ir.input_shape:
+        if ir.input_layout == "flat" and np.prod(images.shape[1:]) == np.prod(ir.input_shape):
+            images = images.reshape(len(images), *ir.input_shape)
+        else:
+            raise _fail(
+                f"data set {dataset!r} has images of shape {images.shape[1:]}, the model "
+                f"{ir.name!r} takes {ir.input_shape}: pick the data set it was trained on"
+            )
+    return images, labels
+
+
+def ensure_rtl(build: Path, ir: Any) -> Path:
+    """BUILD/rtl, generated from the IR if `xnorflow compile` did not write it."""
+    from xnorflow.compile import rtl_codegen
+
+    rtl = build / "rtl"
+    if not (rtl / "rtl.json").is_file():
+        logging.getLogger(__name__).info("%s has no RTL yet: generating it", build)
+        rtl_codegen.write(ir, rtl)
+    return rtl
+
+
+def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: int = 50,
+                   seed: int = 0) -> dict[str, Any]:
+    """Simulate BUILD's RTL on `images`; the sim_report as a dict (also written to disk).
+
+    Pass 1 streams the frames with no gaps and no back-pressure (cycle figures); pass 2, when
+    `backpressure` > 0, streams them again with random input gaps and output back-pressure of
+    that percentage (seeded) and checks bit-exactness again.
+    """
+    import numpy as np
+
+    from xnorflow.compile.ir import DataflowIR
+    from xnorflow.host.packing import pack_beats, unpack_beats
+    from xnorflow.host.verilator_sim import VerilatorAccelerator
+
+    ir = DataflowIR.load(build)
+    ensure_rtl(build, ir)
+    first, last = ir.layers[0], ir.layers[-1]
+    frames = ir.input_frames(images).reshape(len(images), -1)
+    in_beats = pack_beats(frames, first.in_dtype.bits, first.in_fold)
+    reference = ir.run(images)
+    passes = [("steady", 100)] + ([("backpressure", 100 - backpressure)] if backpressure else [])
+    results: dict[str, Any] = {}
+    first_mismatch = None
+    mismatches = 0
+    with VerilatorAccelerator(build, seed=seed) as sim:
+        for name, pct in passes:
+            out, stats = sim.run(in_beats, in_valid_pct=pct, out_ready_pct=pct)
+            values = unpack_beats(out, last.out_dtype.bits, last.out_fold, last.out_dtype.signed)
+            bad = np.flatnonzero((values != reference).any(axis=1))
+            mismatches = max(mismatches, len(bad))
+            if len(bad) and first_mismatch is None:
+                first_mismatch = int(bad[0])
+            results[name] = {"valid_ready_pct": pct, "mismatches": int(len(bad)), **stats}
+            if name == "steady":
+                sim_values = values
+    steady = results["steady"]
+    ii = ir.initiation_interval()
+    cpf = steady["cycles_per_frame_steady"]
+    accuracy = ref_accuracy = None
+    if labels is not None and len(labels):
+        if last.kind == "label_select":
+            pred, ref_pred = sim_values[:, 0], reference[:, 0]
+        else:
+            pred = np.argmax(ir.logits(sim_values), axis=1)
+            ref_pred = np.argmax(ir.logits(reference), axis=1)
+        accuracy = float(np.mean(pred == labels))
+        ref_accuracy = float(np.mean(ref_pred == labels))
+    report = {
+        "model": ir.name, "frames": len(images), "mismatches": mismatches,
+        "first_mismatch": first_mismatch, "accuracy": accuracy,
+        "reference_accuracy": ref_accuracy,
+        "cycles_per_frame_steady": cpf, "latency_cycles": steady["latency_cycles"],
+        "analytic_initiation_interval": ii,
+        "cycles_ratio": cpf / ii if cpf else None,
+        "clock_mhz": ir.clock_mhz,
+        "fps_at_clock": ir.clock_mhz * 1e6 / cpf if cpf else None,
+        "frames_per_s_simulated": steady["frames_per_s_simulated"],
+        "tlast_errors": sum(r["tlast_errors"] for r in results.values()),
+        "passes": results,
+    }
+    (build / "sim_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def simulate(
+    build: Path = typer.Argument(..., help="Build folder made by `xnorflow compile`."),
+    dataset: str = typer.Option(
+        "random", "--dataset",
+        help="Test images: a data set name (digits, mnist, fashion-mnist, cifar10) or 'random' "
+        "(seeded random uint8 images of the model's input shape; no labels, no accuracy).",
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with the data set."),
+    n: int = typer.Option(1000, "--n", min=1, help="Number of test images."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --dataset random and of back-pressure."),
+    backpressure: int = typer.Option(
+        50, "--backpressure", min=0, max=99,
+        help="Second pass with this % of random input gaps and output back-pressure "
+        "(0: skip it).",
+    ),
+) -> None:
+    """Simulate BUILD/rtl cycle-accurately in Verilator and check it bit-exact.
+
+    Streams N frames through the compiled testbench, compares every output with the reference
+    executor, writes BUILD/sim_report.json (frames, mismatches, accuracy, cycles/frame in steady
+    state, latency, FPS at the clock). Exit 0 bit-exact, 1 on any mismatch, 2 on a usage error.
+    """
+    from xnorflow.compile.ir import DataflowIR, IRError
+    from xnorflow.compile.rtl_codegen import RtlError
+    from xnorflow.host.verilator_sim import SimulationError
+    from xnorflow.tools import ToolError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not build.is_dir():
+        raise _fail(f"build folder {build} not found: make one with "
+                    "`xnorflow compile MODEL -o BUILD`")
+    try:
+        ir = DataflowIR.load(build)
+        images, labels = _images(ir, dataset, data_dir, n, seed)
+        report = simulate_build(build, images, labels, backpressure, seed)
+    except (IRError, RtlError, SimulationError, ToolError) as err:
+        raise _fail(str(err)) from None
+    cpf = report["cycles_per_frame_steady"]
+    typer.echo(
+        f"simulate {report['model']}: {report['frames']} frames, {report['mismatches']} "
+        f"mismatching; {cpf if cpf is not None else 'n/a'} cycles/frame (analytic "
+        f"{report['analytic_initiation_interval']}), latency {report['latency_cycles']} cycles"
+    )
+    if report["fps_at_clock"]:
+        typer.echo(f"{report['fps_at_clock']:.0f} frames/s at {report['clock_mhz']:g} MHz; "
+                   f"simulated {report['frames_per_s_simulated']:.0f} frames/s")
+    if report["accuracy"] is not None:
+        typer.echo(f"accuracy: RTL {report['accuracy']:.4f}, reference "
+                   f"{report['reference_accuracy']:.4f}")
+    typer.echo(f"report: {build / 'sim_report.json'}")
+    if report["tlast_errors"]:
+        typer.echo(f"TLAST: {report['tlast_errors']} output beats with a wrong m_axis_tlast",
+                   err=True)
+    if report["mismatches"]:
+        typer.echo(f"MISMATCH: first at frame {report['first_mismatch']}; the RTL differs from "
+                   "the reference executor", err=True)
+        raise typer.Exit(1)
+    if report["tlast_errors"]:
+        raise typer.Exit(1)
+    typer.echo("bit-exact against the reference executor")
+
+
+def synth(
+    build: Path = typer.Argument(..., help="Build folder made by `xnorflow compile`."),
+    target: str = typer.Option("xilinx", "--target", help="xilinx, ecp5 or ice40."),
+    pnr: bool = typer.Option(True, "--pnr/--no-pnr",
+                             help="Place and route with nextpnr (ecp5, ice40) for Fmax."),
+) -> None:
+    """Synthesize BUILD/rtl with Yosys: LUT/FF/BRAM per layer and in total, beside FINN's
+    estimate; for ECP5/iCE40 also nextpnr place-and-route and Fmax. Writes
+    BUILD/synth_report.json. Exit 0 done, 2 on a usage error or a missing tool.
+    """
+    from xnorflow.compile.ir import DataflowIR, IRError
+    from xnorflow.compile.rtl_codegen import RtlError
+    from xnorflow.compile.synth import TARGETS, SynthError, run_synth
+    from xnorflow.tools import ToolError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if target not in TARGETS:
+        raise _fail(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
+    if not build.is_dir():
+        raise _fail(f"build folder {build} not found: make one with "
+                    "`xnorflow compile MODEL -o BUILD`")
+    try:
+        ir = DataflowIR.load(build)
+        ensure_rtl(build, ir)
+        report = run_synth(build, target, pnr=pnr)
+    except (IRError, RtlError, SynthError, ToolError) as err:
+        raise _fail(str(err)) from None
+    tot = report["total"]
+    finn = report.get("finn_total_lut")
+    typer.echo(f"synth {report['model']} ({target}): {tot['lut']} LUT, {tot['ff']} FF, "
+               f"{tot['bram']} {report['bram_unit']}"
+               + (f"; FINN's estimate {finn} LUT" if finn is not None else
+                  "; no FINN estimate in BUILD/report.json"))
+    for row in report["layers"]:
+        typer.echo(f"  {row['layer']:<16} {row['kind']:<15} {row['lut']:>7} LUT {row['ff']:>7} FF "
+                   f"{row['bram']:>4} {report['bram_unit']}"
+                   + (f"  (FINN {row['finn_lut']})" if row.get("finn_lut") is not None else ""))
+    pnr_rep = report.get("pnr")
+    if pnr_rep:
+        if pnr_rep.get("fmax_mhz"):
+            typer.echo(f"nextpnr {pnr_rep['device']}: Fmax {pnr_rep['fmax_mhz']:.1f} MHz")
+        else:
+            typer.echo(f"nextpnr: {pnr_rep.get('skipped') or pnr_rep.get('error')}")
+    typer.echo(f"report: {build / 'synth_report.json'}")
