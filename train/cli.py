@@ -93,6 +93,7 @@ def train(
     except ImportError as exc:  # pragma: no cover - broken environment
         raise _fail(f"cannot import the training stack ({exc}); run scripts/setup.sh") from exc
 
+    run_dir: Path | None = out
     try:
         if resume:
             cfg, run_dir = _resume_config(out, given, epochs, TrainConfig, UserError)
@@ -110,7 +111,7 @@ def train(
     except TrainingDiverged as exc:
         raise _fail(str(exc), code=1) from None
     except KeyboardInterrupt:
-        raise _fail(f"interrupted; continue with --resume --out {out}", code=130) from None
+        raise _fail(f"interrupted; continue with --resume --out {run_dir}", code=130) from None
     _print_summary(summary)
     if not summary.get("onnx_check", {}).get("ok", False):
         raise _fail(f"QONNX check failed: {summary.get('onnx_check')}", code=1)
