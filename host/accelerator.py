@@ -90,17 +90,37 @@ class SimBackend:
     def __init__(self, build: Path, spec: RuntimeSpec) -> None:
         self.spec = spec
         try:
-            from xnorflow.host.verilator_sim import VerilatorAccelerator
+            from xnorflow.host.verilator_sim import (
+                SimulationError,
+                VerilatorAccelerator,
+                load_rtl_desc,
+            )
         except ImportError as err:
             raise BackendError(
                 f"the sim backend is not available in this installation ({err})"
             ) from err
-        if not (Path(build) / "rtl").is_dir():
+        rtl = Path(build) / "rtl"
+        if not (rtl / "rtl.json").is_file():
             raise BackendError(
-                f"{build}/rtl not found: the sim backend needs the RTL that `xnorflow compile` "
+                f"{rtl}/rtl.json not found: the sim backend needs the RTL that `xnorflow compile` "
                 "writes; re-run it on the model"
             )
-        self.sim = VerilatorAccelerator(Path(build))
+        desc = load_rtl_desc(rtl)
+        io = desc.get("interface", {})
+        want = {"in_beats": spec.in_beats, "in_bytes": spec.in_beat_bytes,
+                "out_beats": spec.out_beats, "out_bytes": spec.out_beat_bytes}
+        if desc.get("model") != spec.model or any(io.get(k) != v for k, v in want.items()):
+            raise BackendError(
+                f"{rtl} was generated for model {desc.get('model')!r} with stream "
+                f"{ {k: io.get(k) for k in want} }, but {build}/ir.json is {spec.model!r} with "
+                f"{want}: this build folder mixes two models; re-run `xnorflow compile`"
+            )
+        from xnorflow.tools import ToolError
+
+        try:
+            self.sim = VerilatorAccelerator(Path(build))
+        except (SimulationError, ToolError) as err:
+            raise BackendError(f"cannot start the simulation of {rtl}: {err}") from err
         self._last: dict[str, Any] = {}
         self._cycles = 0
         self._frames = 0

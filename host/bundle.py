@@ -90,7 +90,7 @@ def runtime_spec(ir: DataflowIR, build: Path | None = None) -> RuntimeSpec:
         n_out=ir.n_out, output_scale=tuple(float(v) for v in ir.output_scale),
         output_bias=tuple(float(v) for v in ir.output_bias),
         output_is_label=last.kind == "label_select",
-        float_scale=float(ir.meta.get("input_float_scale", 255.0)),
+        float_scale=float_scale(ir),
         dma_name=str(dma), ip_name=str(ip), ip_control=str(control), clock_mhz=ir.clock_mhz,
         dma_in_beat_bytes=_stream_bytes(bd, "in_stream"),
         dma_out_beat_bytes=_stream_bytes(bd, "out_stream"),
@@ -101,6 +101,15 @@ def _stream_bytes(bd: dict[str, Any], port: str) -> int:
     """Bytes per beat of the DMA's side of a stream, from bd.json (0 when not given)."""
     width = bd.get(port, {}).get("tdata_width", 0) if isinstance(bd.get(port), dict) else 0
     return -(-int(width) // 8)
+
+
+def float_scale(ir: DataflowIR) -> float:
+    """uint8 units per unit of the model's float input: 1 / meta["input_scale"] (written by
+    `xnorflow compile`: float input = uint8 · input_scale), 255 when the IR does not say."""
+    scale = ir.meta.get("input_scale")
+    if isinstance(scale, (int, float)) and scale > 0:
+        return 1.0 / float(scale)
+    return 255.0
 
 
 def _module_source(name: str) -> str:

@@ -10,10 +10,10 @@ host/packing.py, into BUILD/driver/ for a board that has no xnorflow installed.
 Input conversion (documented contract, also written into runtime.json):
 - uint8 images pass straight through (they are the accelerator's UINT8 input).
 - Other integer images are accepted if every value lies in the input type's range.
-- Float images are taken as pixel intensities in [0, 1] (PyTorch's ToTensor convention, the
-  one the training side uses): value = clip(round_half_even(x · float_scale), 0, max) with
-  float_scale = 255 unless the IR's meta says otherwise ("input_float_scale"). A float image
-  made as uint8/255 maps back to the same uint8 exactly.
+- Float images are the model's float input (training feeds uint8 · input_scale, 1/255 by
+  default: PyTorch's ToTensor convention): value = clip(round_half_even(x · float_scale), 0,
+  max) with float_scale = 1 / input_scale from the IR's meta (`xnorflow compile` records it),
+  255 when absent. A float image made as uint8 · input_scale maps back to the same uint8.
 """
 
 from __future__ import annotations

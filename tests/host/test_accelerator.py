@@ -126,3 +126,44 @@ def test_driver_bundle_is_created_on_demand(fresh_build, pynq_reference):
         Accelerator.open(build, backend="pynq", pynq_module=emu)
     assert (build / "driver" / "driver.py").is_file()
     assert (build / "driver" / "runtime.json").is_file()
+
+
+def test_sim_needs_rtl_of_the_same_model(fresh_build, irs, tmp_path):
+    """No BUILD/rtl, or BUILD/rtl generated from another model: clear errors, before any
+    Verilator build."""
+    from xnorflow.compile import rtl_codegen
+
+    build = fresh_build("tfc")
+    with pytest.raises(BackendError, match=r"rtl/rtl.json not found.*xnorflow compile"):
+        Accelerator.open(build, backend="sim")
+    rtl_codegen.write(irs["cnv"], build / "rtl")
+    with pytest.raises(BackendError, match="generated for model 'cnv_small_random_0'.*mixes two"):
+        Accelerator.open(build, backend="sim")
+
+
+def test_label_select_output(tmp_path, pynq_reference):
+    """A network ending in LabelSelect sends the label itself; all paths agree."""
+    import dataclasses
+
+    from xnorflow.compile.datatypes import DataType
+    from xnorflow.compile.ir import DataflowIR
+    from xnorflow.compile.layers import LabelSelect
+
+    base = random_mlp(5)
+    last = base.layers[-1]
+    top = LabelSelect(name="top1", in_dtype=last.out_dtype, out_dtype=DataType.parse("UINT4"),
+                      labels=last.mh, pe=1)
+    ir = DataflowIR(name="mlp_label", input_shape=base.input_shape, input_layout="flat",
+                    layers=[*base.layers, top], output_scale=[1.0], output_bias=[0.0])
+    ir.validate()
+    build = make_build(ir, tmp_path / "b", bitstream=True)
+    x = random_images(ir, 30)
+    expected = np.argmax(base.run(x), axis=1)
+    with Accelerator.open(build) as acc:
+        labels, scores = acc.predict(x)
+    assert acc.spec.output_is_label
+    np.testing.assert_array_equal(labels, expected)
+    np.testing.assert_array_equal(scores[:, 0], expected)
+    with pynq_reference(build) as acc:
+        np.testing.assert_array_equal(acc.predict(x)[0], expected)
+    assert dataclasses.asdict(acc.spec)["n_out"] == 1

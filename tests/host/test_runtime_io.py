@@ -104,3 +104,16 @@ def test_fingerprint_tells_models_apart(irs):
     assert ir_fingerprint(irs["tfc"]) == ir_fingerprint(tfc_ir(0))
     assert ir_fingerprint(irs["tfc"]) != ir_fingerprint(tfc_ir(1))
     assert ir_fingerprint(irs["tfc"]) != ir_fingerprint(irs["cnv"])
+
+
+def test_float_scale_follows_the_compilers_input_scale(irs):
+    import dataclasses
+
+    ir = irs["cnv"]
+    x = random_images(ir, 3)
+    for scale in (1 / 255, 1 / 256, 1 / 100):
+        ir2 = dataclasses.replace(ir, meta={**ir.meta, "input_scale": scale})
+        spec = runtime_spec(ir2)
+        assert spec.float_scale == pytest.approx(1 / scale)
+        q = np.minimum(x, 100) if scale == 1 / 100 else x
+        np.testing.assert_array_equal(runtime_io.quantize_images(spec, q * scale), q)
