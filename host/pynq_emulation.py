@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import site
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,8 @@ class Overlay:
         if self._hw.spec.ip_control != "none":
             self._ip[self._hw.spec.ip_name] = _ControlledIP(self._hw)
         self.ip_dict = {name: {"type": type(v).__name__} for name, v in self._ip.items()}
+        # the simulated hardware (a Verilator process) ends with the overlay
+        weakref.finalize(self, self._hw.model.close)
 
     def __getattr__(self, name: str) -> Any:
         ips = self.__dict__.get("_ip", {})

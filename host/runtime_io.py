@@ -206,8 +206,8 @@ def images_to_frames(spec: RuntimeSpec, values: np.ndarray) -> np.ndarray:
     """(N, *input_shape) → (N, pixels·channels) in stream order (NHWC or flat C, H, W)."""
     n = values.shape[0]
     if spec.input_layout == "flat":
-        return values.reshape(n, -1)
-    return values.transpose(0, 2, 3, 1).reshape(n, -1)
+        return values.reshape(n, spec.in_values)
+    return values.transpose(0, 2, 3, 1).reshape(n, spec.in_values)
 
 
 def pack_input(spec: RuntimeSpec, images: Any) -> np.ndarray:

@@ -167,3 +167,11 @@ def test_label_select_output(tmp_path, pynq_reference):
     with pynq_reference(build) as acc:
         np.testing.assert_array_equal(acc.predict(x)[0], expected)
     assert dataclasses.asdict(acc.spec)["n_out"] == 1
+
+
+def test_empty_batch(emulated_builds, pynq_reference):
+    for acc in (Accelerator.open(emulated_builds["cnv"]),
+                pynq_reference(emulated_builds["cnv"])):
+        with acc:
+            labels, scores = acc.predict(np.zeros((0, 3, 8, 8), np.uint8))
+        assert labels.shape == (0,) and scores.shape == (0, 10)
