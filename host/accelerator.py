@@ -26,14 +26,19 @@ import numpy as np
 from xnorflow.compile.ir import DataflowIR, IRError
 from xnorflow.host import packing, runtime_io
 from xnorflow.host.bundle import BITFILE, ensure_driver, runtime_spec
-from xnorflow.host.pynq_driver import BitstreamMissingError, PynqDriver, missing_bitstream_message
+from xnorflow.host.pynq_driver import (
+    BitstreamMissingError,
+    BoardError,
+    PynqDriver,
+    missing_bitstream_message,
+)
 from xnorflow.host.runtime_io import HostInputError, RuntimeSpec, RuntimeSpecError
 
 BACKEND_NAMES = ("reference", "sim", "pynq")
 
 __all__ = [
-    "Accelerator", "BACKEND_NAMES", "BackendError", "BitstreamMissingError", "HostInputError",
-    "RuntimeSpecError",
+    "Accelerator", "BACKEND_NAMES", "BackendError", "BitstreamMissingError", "BoardError",
+    "HostInputError", "RuntimeSpecError",
 ]
 
 

@@ -65,8 +65,20 @@ class PynqDriver:
         bitfile = Path(bitfile)
         if not bitfile.is_file():
             raise BitstreamMissingError(missing_bitstream_message(bitfile))
-        self.pynq = pynq_module if pynq_module is not None else importlib.import_module("pynq")
-        self.overlay = self.pynq.Overlay(str(bitfile))
+        if pynq_module is None:
+            try:
+                pynq_module = importlib.import_module("pynq")
+            except ImportError as err:
+                raise BoardError(
+                    f"the pynq backend runs on a PYNQ board (PYNQ-Z1/Z2, KV260) with the `pynq` "
+                    f"package, which cannot be imported here ({err}); on this machine use "
+                    "--backend sim or reference"
+                ) from err
+        self.pynq = pynq_module
+        try:
+            self.overlay = self.pynq.Overlay(str(bitfile))
+        except (OSError, ValueError, RuntimeError) as err:
+            raise BoardError(f"cannot load the bitstream {bitfile} ({err})") from err
         try:
             self.dma = getattr(self.overlay, spec.dma_name)
         except AttributeError as err:

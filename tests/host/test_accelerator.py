@@ -175,3 +175,14 @@ def test_empty_batch(emulated_builds, pynq_reference):
         with acc:
             labels, scores = acc.predict(np.zeros((0, 3, 8, 8), np.uint8))
         assert labels.shape == (0,) and scores.shape == (0, 10)
+
+
+def test_pynq_backend_off_the_board(emulated_builds, monkeypatch):
+    """A bitstream but no `pynq` package (not a board): a clear error, not an ImportError."""
+    import sys
+
+    from xnorflow.host.accelerator import BoardError
+
+    monkeypatch.setitem(sys.modules, "pynq", None)
+    with pytest.raises(BoardError, match="runs on a PYNQ board.*--backend sim or reference"):
+        Accelerator.open(emulated_builds["tfc"], backend="pynq")

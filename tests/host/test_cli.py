@@ -88,3 +88,9 @@ def test_run_missing_build(tmp_path):
     res = runner.invoke(app, ["run", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "xnorflow compile" in res.output
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_run_pynq_off_the_board(emulated_builds, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynq", None)
+    res = runner.invoke(app, ["run", str(emulated_builds["tfc"]), "--backend", "pynq"])
+    assert res.exit_code == 2 and "runs on a PYNQ board" in res.output
