@@ -2,8 +2,9 @@
 //
 // The stream is a sequence of bits (beat after beat, LSB first); this module re-cuts it from
 // IN_W-bit beats into OUT_W-bit beats. Frames hold whole beats of both widths, so no padding is
-// ever needed. A shift buffer of IN_W + OUT_W bits holds the bits not yet sent; the bits above
-// count_reg are kept zero. s_axis_tready does not depend on m_axis_tready.
+// ever needed. A shift buffer of 2*(IN_W + OUT_W) bits holds the bits not yet sent; the bits above
+// count_reg are kept zero. s_axis_tready does not depend on m_axis_tready; the slack of the
+// buffer keeps both sides at one beat per cycle for any ratio (the narrower rate limits).
 `default_nettype none
 
 module dwc #(
@@ -23,7 +24,7 @@ module dwc #(
     input  wire logic             m_axis_tready
 );
 
-    localparam int BUF = IN_W + OUT_W;
+    localparam int BUF = 2 * (IN_W + OUT_W);
     localparam int CW = $clog2(BUF + 1);
 
     logic [BUF-1:0] buf_reg;
@@ -31,7 +32,7 @@ module dwc #(
 
     assign m_axis_tvalid = count_reg >= CW'(OUT_W);
     assign m_axis_tdata = buf_reg[OUT_W-1:0];
-    assign s_axis_tready = count_reg <= CW'(OUT_W);
+    assign s_axis_tready = count_reg <= CW'(BUF - IN_W);
     wire pop = m_axis_tvalid && m_axis_tready;
     wire push = s_axis_tvalid && s_axis_tready;
 
