@@ -107,8 +107,14 @@ class CsimReport:
         return dataclasses.asdict(self)
 
 
-def hls_outputs(ir: DataflowIR, binary: Path, images: np.ndarray) -> np.ndarray:
-    """Run the C-simulation binary on images → (N, n_out) integer outputs."""
+def hls_outputs(
+    ir: DataflowIR, binary: Path, images: np.ndarray, timeout: float | None = None
+) -> np.ndarray:
+    """Run the C-simulation binary on images → (N, n_out) integer outputs.
+
+    `timeout` (seconds) turns a hanging simulation (a kernel that never finishes its frame)
+    into a CsimError.
+    """
     first, last = ir.layers[0], ir.layers[-1]
     frames = ir.input_frames(images).reshape(len(images), -1)
     beats = pack_beats(frames, first.in_dtype.bits, first.in_fold)
@@ -116,9 +122,17 @@ def hls_outputs(ir: DataflowIR, binary: Path, images: np.ndarray) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="xnorflow_csim_") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         fin.write_bytes(beats.tobytes())
-        res = subprocess.run(
-            [str(binary), str(fin), str(fout), str(len(images))], capture_output=True, text=True
-        )
+        try:
+            res = subprocess.run(
+                [str(binary), str(fin), str(fout), str(len(images))],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise CsimError(
+                f"the C-simulation {binary} did not finish {len(images)} frames in {timeout} s"
+            ) from err
         if res.returncode != 0:
             raise CsimError(
                 f"the C-simulation {binary} failed (exit {res.returncode}): {res.stderr.strip()}"
@@ -133,7 +147,11 @@ def hls_outputs(ir: DataflowIR, binary: Path, images: np.ndarray) -> np.ndarray:
 
 
 def run_csim(
-    build: Path, images: np.ndarray, labels: np.ndarray | None = None, write_report: bool = True
+    build: Path,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    write_report: bool = True,
+    timeout: float | None = None,
 ) -> CsimReport:
     """C-simulate BUILD's HLS accelerator on images and compare with the reference executor.
 
@@ -152,7 +170,7 @@ def run_csim(
     t0 = time.perf_counter()
     binary = build_csim(hls_dir)
     t1 = time.perf_counter()
-    got = hls_outputs(ir, binary, images)
+    got = hls_outputs(ir, binary, images, timeout)
     t2 = time.perf_counter()
     want = ir.run(images)
     diff = got != want

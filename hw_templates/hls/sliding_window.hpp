@@ -5,9 +5,11 @@
 // Output: for each output pixel (oy, ox), row-major, its kernel x kernel window in (ky, kx, c)
 // order, simd values per word. No padding.
 //
-// This implementation buffers the whole frame (ih * iw * channels / simd words), then writes
-// the windows: cycles per frame = reads + writes, where the IR's exp_cycles() assumes the two
-// overlap (max of both, as a line-buffer generator would achieve).
+// A circular buffer of kernel + stride image rows: input row y lives in buffer row y % R.
+// Each cycle reads one input word if its row may be overwritten (no window of the current
+// output row needs it any more) and writes one output word if its pixel has been read, so
+// reading the next rows overlaps writing the current windows: about max(reads, writes)
+// cycles per frame, the IR's exp_cycles().
 #ifndef XNORFLOW_SLIDING_WINDOW_HPP
 #define XNORFLOW_SLIDING_WINDOW_HPP
 
@@ -33,41 +35,59 @@ void sliding_window(hls::stream<ap_uint<CONFIG_T::simd * CONFIG_T::bits>> &in,
     static_assert(CONFIG_T::kernel <= CONFIG_T::ifm_h && CONFIG_T::kernel <= CONFIG_T::ifm_w,
                   "sliding_window: kernel larger than the image");
     const unsigned CF = CONFIG_T::channels / CONFIG_T::simd;
-    const unsigned OH = (CONFIG_T::ifm_h - CONFIG_T::kernel) / CONFIG_T::stride + 1;
-    const unsigned OW = (CONFIG_T::ifm_w - CONFIG_T::kernel) / CONFIG_T::stride + 1;
-    const unsigned K = CONFIG_T::kernel;
+    const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
+    const unsigned OH = (CONFIG_T::ifm_h - K) / S + 1;
+    const unsigned OW = (CONFIG_T::ifm_w - K) / S + 1;
+    const unsigned ROW = CONFIG_T::ifm_w * CF; // words per image row
+    const unsigned R = (K + S < CONFIG_T::ifm_h) ? K + S : CONFIG_T::ifm_h; // buffered rows
+    const unsigned READS = CONFIG_T::ifm_h * ROW;
+    const unsigned WRITES = OH * OW * K * K * CF;
 
-    ap_uint<CONFIG_T::simd * CONFIG_T::bits> frame[CONFIG_T::ifm_h * CONFIG_T::ifm_w * CF];
-Read_Loop:
-    for (unsigned i = 0; i < CONFIG_T::ifm_h * CONFIG_T::ifm_w * CF; i++) {
+    ap_uint<CONFIG_T::simd * CONFIG_T::bits> buf[R * ROW];
+    unsigned reads = 0, writes = 0;
+    unsigned read_row = 0, read_col = 0, read_slot = 0; // next word to read: row, word, slot
+    unsigned oy = 0, ox = 0, ky = 0, kx = 0, cf = 0;    // next word to write
+Window_Loop:
+    while (writes < WRITES || reads < READS) {
 #pragma HLS PIPELINE II = 1
-        frame[i] = in.read();
-    }
-    unsigned ox = 0, oy = 0, kx = 0, ky = 0, cf = 0;
-Write_Loop:
-    for (unsigned i = 0; i < OH * OW * K * K * CF; i++) {
-#pragma HLS PIPELINE II = 1
-        unsigned y = oy * CONFIG_T::stride + ky, x = ox * CONFIG_T::stride + kx;
-        out.write(frame[(y * CONFIG_T::ifm_w + x) * CF + cf]);
-        if (cf != CF - 1) {
-            cf++;
-        } else {
-            cf = 0;
-            if (kx != K - 1) {
-                kx++;
+        // input row read_row overwrites row read_row - R: allowed once no window needs it
+        bool can_read = reads < READS && (writes == WRITES || read_row < oy * S + R);
+        unsigned y = oy * S + ky, x = ox * S + kx;
+        bool can_write = writes < WRITES && (y < read_row || (y == read_row && x * CF + cf < read_col));
+        if (can_write) {
+            out.write(buf[((y % R) * CONFIG_T::ifm_w + x) * CF + cf]);
+            writes++;
+            if (cf != CF - 1) {
+                cf++;
             } else {
-                kx = 0;
-                if (ky != K - 1) {
-                    ky++;
+                cf = 0;
+                if (kx != K - 1) {
+                    kx++;
                 } else {
-                    ky = 0;
-                    if (ox != OW - 1) {
-                        ox++;
+                    kx = 0;
+                    if (ky != K - 1) {
+                        ky++;
                     } else {
-                        ox = 0;
-                        oy++;
+                        ky = 0;
+                        if (ox != OW - 1) {
+                            ox++;
+                        } else {
+                            ox = 0;
+                            oy++;
+                        }
                     }
                 }
+            }
+        }
+        if (can_read) {
+            buf[read_slot * ROW + read_col] = in.read();
+            reads++;
+            if (read_col != ROW - 1) {
+                read_col++;
+            } else {
+                read_col = 0;
+                read_row++;
+                read_slot = (read_slot == R - 1) ? 0 : read_slot + 1;
             }
         }
     }

@@ -23,7 +23,12 @@ from xnorflow.compile.ir import DataflowIR
 
 from . import nets
 
-FIXED = {"tfc": nets.tfc, "cnv_like": nets.cnv_like, "edge_cases": nets.edge_cases}
+FIXED = {
+    "tfc": nets.tfc,
+    "cnv_like": nets.cnv_like,
+    "edge_cases": nets.edge_cases,
+    "windows": nets.windows,
+}
 
 
 class Builder:

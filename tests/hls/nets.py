@@ -121,3 +121,29 @@ def slow_random() -> dict[str, DataflowIR]:
     irs = {f"mlp{s}": random_mlp(s, max_in=256, max_width=128) for s in range(100, 110)}
     irs.update({f"cnn{s}": random_cnn(s, fold_cap=None) for s in range(100, 110)})
     return irs
+
+
+def windows(seed: int = 0) -> DataflowIR:
+    """Window geometries: strides larger than, equal to and smaller than the kernel, a 4×4
+    kernel, non-square images, a single channel — chained through reshapes (UINT2 values)."""
+    rng = np.random.default_rng(seed)
+    u2 = DataType.parse("UINT2")
+
+    def swg(name, dim, c, k, s, simd):
+        return SlidingWindow(name=name, in_dtype=u2, out_dtype=u2, ifm_dim=dim, channels=c,
+                             kernel=k, stride=s, simd=simd)
+
+    def pool(name, dim, c, k, s, pe):
+        return MaxPool(name=name, in_dtype=u2, out_dtype=u2, ifm_dim=dim, channels=c, kernel=k,
+                       stride=s, pe=pe)
+
+    layers = [
+        _thr(rng, "thr_in", 100, 3, u2, pe=1),
+        swg("swg_k3s3", (10, 10), 3, 3, 3, 3),  # → 3×3 × 27 = 243 values
+        pool("pool_k3s1", (9, 9), 3, 3, 1, 1),  # → 7×7 × 3 = 147
+        swg("swg_k4s1", (7, 7), 3, 4, 1, 1),  # → 4×4 × 48 = 768
+        pool("pool_k2s3", (16, 16), 3, 2, 3, 3),  # → 5×5 × 3 = 75
+        swg("swg_rect", (5, 15), 1, 2, 2, 1),  # → 2×7 × 4 = 56
+        _mvau(rng, "fc", u2, 1, 56, 10, pe=5, simd=8, out=None),
+    ]
+    return _finish(rng, "windows", (3, 10, 10), "nhwc", layers)

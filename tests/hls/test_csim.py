@@ -19,7 +19,7 @@ from xnorflow.compile.random_ir import random_images
 
 from . import nets
 
-DEFAULT = ["tfc", "cnv_like", "edge_cases", *nets.default_random()]
+DEFAULT = ["tfc", "cnv_like", "edge_cases", "windows", *nets.default_random()]
 SLOW = list(nets.slow_random())
 N_FRAMES = 40
 
@@ -27,11 +27,11 @@ N_FRAMES = 40
 def _check(hls_builds, design: str, n: int) -> None:
     ir, build = hls_builds.get(design)
     images = random_images(ir, n, seed=1)
-    report = csim.run_csim(build, images)
+    report = csim.run_csim(build, images, timeout=120)
     assert report.frames == n
     assert report.compile_seconds < 1.0, "the session fixture should have compiled it already"
     if report.mismatches:
-        got = csim.hls_outputs(ir, build / "hls" / "csim.bin", images)
+        got = csim.hls_outputs(ir, build / "hls" / "csim.bin", images, timeout=120)
         want = ir.run(images)
         f = report.first_mismatch
         pytest.fail(f"{design}: {report.mismatches}/{n} frames differ; frame {f}: "
