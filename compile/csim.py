@@ -138,7 +138,7 @@ def hls_outputs(
                 f"the C-simulation {binary} failed (exit {res.returncode}): {res.stderr.strip()}"
             )
         raw = np.frombuffer(fout.read_bytes(), dtype=np.uint8)
-    out_bytes = iface.out_axi_width // 8
+    out_bytes = iface.out_bytes
     expected = len(images) * iface.out_beats * out_bytes
     if raw.size != expected:
         raise CsimError(f"the C-simulation wrote {raw.size} bytes, expected {expected}")

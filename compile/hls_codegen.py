@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
 import shutil
 from importlib import resources
@@ -37,6 +38,8 @@ from xnorflow.host.packing import beat_bytes
 
 if TYPE_CHECKING:
     from xnorflow.compile.backends import BackendOptions
+
+log = logging.getLogger(__name__)
 
 TOP = "xnorflow_top"
 IP_NAME = "xnorflow_top_0"  # the IP's instance name in the Vivado block design
@@ -281,28 +284,61 @@ EMITTERS = {
 
 
 # --- the top function --------------------------------------------------------------------
+DMA_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)  # the AXI DMA's legal stream widths
+
+
+def dma_width(bits: int) -> int:
+    """The narrowest AXI DMA stream width holding `bits` (0 when none does: > 1024 bits)."""
+    return next((w for w in DMA_WIDTHS if w >= bits), 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class TopInterface:
-    """The accelerator's stream geometry (what the testbench, Tcl scripts and host share)."""
+    """The accelerator's stream geometry (what the testbench, Tcl scripts and host share).
 
-    in_width: int  # meaningful bits of an input beat
-    in_axi_width: int  # in_width padded to whole bytes
+    A beat holds `in_width` meaningful bits; in memory (host/packing.py, the testbench files)
+    it takes `in_bytes` bytes; the AXI4-Stream port is `in_axi_width` bits, the narrowest width
+    the AXI DMA supports (the host pads each beat to it, see host/runtime_io.beats_to_dma), or
+    the beat in whole bytes when the DMA supports no width that large.
+    """
+
+    in_width: int
+    in_bytes: int
+    in_axi_width: int
     in_beats: int
     out_width: int
+    out_bytes: int
     out_axi_width: int
     out_beats: int
 
     @staticmethod
     def of(ir: DataflowIR) -> TopInterface:
         first, last = ir.layers[0], ir.layers[-1]
+        in_bytes = beat_bytes(first.in_dtype.bits, first.in_fold)
+        out_bytes = beat_bytes(last.out_dtype.bits, last.out_fold)
         return TopInterface(
             in_width=first.in_width,
-            in_axi_width=8 * beat_bytes(first.in_dtype.bits, first.in_fold),
+            in_bytes=in_bytes,
+            in_axi_width=dma_width(8 * in_bytes) or 8 * in_bytes,
             in_beats=int(np.prod(first.in_shape)) // first.in_fold,
             out_width=last.out_width,
-            out_axi_width=8 * beat_bytes(last.out_dtype.bits, last.out_fold),
+            out_bytes=out_bytes,
+            out_axi_width=dma_width(8 * out_bytes) or 8 * out_bytes,
             out_beats=int(np.prod(last.out_shape)) // last.out_fold,
         )
+
+    def dma_problems(self) -> list[str]:
+        """Why an AXI DMA cannot carry these streams (empty when it can)."""
+        problems = []
+        for what, width, fix in (
+            ("input", self.in_width, "the first layer's in_fold (PE/SIMD)"),
+            ("output", self.out_width, "the last layer's out_fold (PE)"),
+        ):
+            if not dma_width(width):
+                problems.append(
+                    f"the {what} beat is {width} bits, more than the AXI DMA's 1024: lower {fix}"
+                )
+        return problems
 
 
 def _file_header(ir: DataflowIR, what: str, comment: str = "//") -> str:
@@ -375,13 +411,15 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
 
 #include "xnorflow_types.hpp"
 
-// One call = one frame. Input: {iface.in_beats} beats of {iface.in_width} bits (padded to \
-{iface.in_axi_width}).
-// Output: {iface.out_beats} beats of {iface.out_width} bits (padded to {iface.out_axi_width}), \
-TLAST on the last.
+// One call = one frame. Input: {iface.in_beats} beats of {iface.in_width} bits ({iface.in_bytes} \
+bytes in memory, {iface.in_axi_width}-bit port).
+// Output: {iface.out_beats} beats of {iface.out_width} bits ({iface.out_bytes} bytes in memory, \
+{iface.out_axi_width}-bit port), TLAST on the last.
 #define XNORFLOW_IN_AXI_W {iface.in_axi_width}
+#define XNORFLOW_IN_BYTES {iface.in_bytes}
 #define XNORFLOW_IN_BEATS {iface.in_beats}
 #define XNORFLOW_OUT_AXI_W {iface.out_axi_width}
+#define XNORFLOW_OUT_BYTES {iface.out_bytes}
 #define XNORFLOW_OUT_BEATS {iface.out_beats}
 
 typedef xnorflow::axis_word<XNORFLOW_IN_AXI_W> in_axis_t;
@@ -415,8 +453,9 @@ void {TOP}(hls::stream<in_axis_t> &in_stream, hls::stream<out_axis_t> &out_strea
 
 TESTBENCH = """
 // Usage: tb_xnorflow IN.bin OUT.bin N
-// IN.bin: N frames x XNORFLOW_IN_BEATS beats x (XNORFLOW_IN_AXI_W / 8) bytes (host/packing.py);
-// OUT.bin gets N frames x XNORFLOW_OUT_BEATS beats x (XNORFLOW_OUT_AXI_W / 8) bytes.
+// IN.bin: N frames x XNORFLOW_IN_BEATS beats x XNORFLOW_IN_BYTES bytes (host/packing.py);
+// OUT.bin gets N frames x XNORFLOW_OUT_BEATS beats x XNORFLOW_OUT_BYTES bytes. The ports'
+// padding bytes (up to the AXI DMA's width) are zero on input and dropped on output.
 // Exit status: 0 done, 2 bad arguments or files, 3 the accelerator broke the stream protocol.
 #include <cstdio>
 #include <cstdlib>
@@ -430,7 +469,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const long n = std::atol(argv[3]);
-    const unsigned in_bytes = XNORFLOW_IN_AXI_W / 8, out_bytes = XNORFLOW_OUT_AXI_W / 8;
+    const unsigned in_bytes = XNORFLOW_IN_BYTES, out_bytes = XNORFLOW_OUT_BYTES;
     std::FILE *fin = std::fopen(argv[1], "rb");
     std::FILE *fout = std::fopen(argv[2], "wb");
     if (!fin || !fout) {
@@ -447,6 +486,7 @@ int main(int argc, char **argv) {
                 return 2;
             }
             in_axis_t beat;
+            beat.data = 0;
             for (unsigned k = 0; k < in_bytes; k++)
                 beat.data.range(8 * k + 7, 8 * k) = in_buf[k];
             beat.keep = -1;
@@ -526,8 +566,15 @@ set ps_master "/processing_system7_0/M_AXI_GP0"
 set ps_slave "/processing_system7_0/S_AXI_HP0"
 set ps_clk "/processing_system7_0/FCLK_CLK0"
 """
+    stop = ""
+    if iface.dma_problems():
+        # the C++ and its C-simulation are fine; only this DMA-based block design cannot exist
+        why = "; ".join(iface.dma_problems())
+        log.warning("build_bitstream.tcl will stop at once: %s", why)
+        stop = f'error "xnorflow: no AXI DMA block design for this model: {why}"\n'
     return (
         _file_header(ir, f"Vivado block design and bitstream for {board}", "#")
+        + stop
         + f"""# Run after run_hls.tcl: vivado -mode batch -source build_bitstream.tcl
 # Block design: Zynq PS + AXI DMA ({DMA_NAME}, simple mode, MM2S -> in_stream,
 # out_stream -> S2MM) + the accelerator ({IP_NAME}, ap_ctrl_none: no control registers).
@@ -626,9 +673,10 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
             "part": part,
             "clock_mhz": options.clock_mhz,
             "in_stream": {"port": "in_stream", "tdata_width": iface.in_axi_width,
-                          "beats_per_frame": iface.in_beats},
+                          "beat_bytes": iface.in_bytes, "beats_per_frame": iface.in_beats},
             "out_stream": {"port": "out_stream", "tdata_width": iface.out_axi_width,
-                           "beats_per_frame": iface.out_beats},
+                           "beat_bytes": iface.out_bytes, "beats_per_frame": iface.out_beats},
+            "dma_problems": iface.dma_problems(),
             "bitstream": "driver/xnorflow.bit",
             "hwh": "driver/xnorflow.hwh",
         },
@@ -644,7 +692,7 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
     for rel, text in files.items():
         (tmp / rel).write_text(text)
     # a sample input (one all-zero frame) so that run_hls.tcl's csim_design has a file to read
-    (tmp / "csim_in.bin").write_bytes(bytes(iface.in_beats * iface.in_axi_width // 8))
+    (tmp / "csim_in.bin").write_bytes(bytes(iface.in_beats * iface.in_bytes))
     # keep a compiled C-simulation: compile/csim.py rebuilds it only if the sources' hash changed
     for name in ("csim.bin", "csim.hash"):
         if (folder / name).is_file():

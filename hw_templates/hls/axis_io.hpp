@@ -1,7 +1,8 @@
 // xnorflow HLS templates: the accelerator's AXI4-Stream ports <-> the inner layer streams.
 //
-// Top-level beats follow host/packing.py: IN_FOLD values padded with zero bits to whole
-// bytes, TLAST on the last beat of every output frame; TKEEP/TSTRB all ones.
+// Top-level beats follow host/packing.py: a layer's fold of values in the low bits, padded
+// with zero bits to the port width (whole bytes, widened to a width the AXI DMA supports),
+// TLAST on the last beat of every output frame; TKEEP/TSTRB all ones.
 #ifndef XNORFLOW_AXIS_IO_HPP
 #define XNORFLOW_AXIS_IO_HPP
 
@@ -13,7 +14,7 @@ namespace xnorflow {
 // frame length is fixed).
 template <unsigned AXI_W, unsigned W, unsigned BEATS>
 void axis_to_stream(hls::stream<axis_word<AXI_W>> &in, hls::stream<ap_uint<W>> &out) {
-    static_assert(AXI_W % 8 == 0 && AXI_W >= W && AXI_W < W + 8, "axis_to_stream: AXI_W = W in bytes");
+    static_assert(AXI_W % 8 == 0 && AXI_W >= W, "axis_to_stream: AXI_W must hold W, in bytes");
 Beat_Loop:
     for (unsigned i = 0; i < BEATS; i++) {
 #pragma HLS PIPELINE II = 1
@@ -25,7 +26,7 @@ Beat_Loop:
 // Write one frame of `beats` words as AXI words, zero-padded, TLAST on the last one.
 template <unsigned W, unsigned AXI_W, unsigned BEATS>
 void stream_to_axis(hls::stream<ap_uint<W>> &in, hls::stream<axis_word<AXI_W>> &out) {
-    static_assert(AXI_W % 8 == 0 && AXI_W >= W && AXI_W < W + 8, "stream_to_axis: AXI_W = W in bytes");
+    static_assert(AXI_W % 8 == 0 && AXI_W >= W, "stream_to_axis: AXI_W must hold W, in bytes");
 Beat_Loop:
     for (unsigned i = 0; i < BEATS; i++) {
 #pragma HLS PIPELINE II = 1

@@ -74,16 +74,36 @@ def test_write_hls_folder(tmp_path):
     assert top.count("xnorflow::dwc<") == sum(a != b for a, b in folds)
     bd = json.loads((hls / "bd.json").read_text())
     assert bd["dma_name"] == "axi_dma_0" and bd["ip_name"] == "xnorflow_top_0"
-    assert bd["in_stream"]["tdata_width"] == 24  # 3 UINT8 values per beat
-    assert bd["out_stream"]["tdata_width"] == 16  # 2 x UINT6 scores = 12 bits, padded
+    # 3 UINT8 values per beat: 3 bytes in memory, a 32-bit port (the DMA has no 24-bit width)
+    assert bd["in_stream"]["tdata_width"] == 32 and bd["in_stream"]["beat_bytes"] == 3
+    # 2 x UINT6 scores = 12 bits: 2 bytes, a 16-bit port
+    assert bd["out_stream"]["tdata_width"] == 16 and bd["out_stream"]["beat_bytes"] == 2
+    assert bd["dma_problems"] == []
     assert not (tmp_path / "hls.tmp").exists()
 
 
 def test_stream_widths_are_bytes(tmp_path):
     for ir in (random_mlp(3), random_cnn(4), nets.tfc(), nets.edge_cases()):
         iface = hls_codegen.TopInterface.of(ir)
-        assert iface.in_axi_width % 8 == 0 and iface.in_axi_width - iface.in_width < 8
-        assert iface.out_axi_width % 8 == 0 and iface.out_axi_width - iface.out_width < 8
+        for width, nbytes, axi in ((iface.in_width, iface.in_bytes, iface.in_axi_width),
+                                   (iface.out_width, iface.out_bytes, iface.out_axi_width)):
+            assert nbytes == -(-width // 8)
+            assert axi in hls_codegen.DMA_WIDTHS and axi >= 8 * nbytes and axi < 16 * nbytes + 8
+
+
+def test_beats_wider_than_the_dma(tmp_path):
+    """C++ is still generated; the Vivado script stops at once saying what to change."""
+    ir = nets.tfc()
+    ir.layers[0] = ir.layers[0].with_folding(PE=196)  # 196 x 8 = 1568-bit input beats
+    ir.layers[1] = ir.layers[1].with_folding(SIMD=196)
+    hls_codegen.write(ir, tmp_path / "hls", BackendOptions())
+    iface = hls_codegen.TopInterface.of(ir)
+    assert iface.in_axi_width == 1568 and iface.in_bytes == 196
+    tcl = (tmp_path / "hls" / "build_bitstream.tcl").read_text()
+    stop = [line for line in tcl.splitlines() if line.startswith("error ")]
+    assert stop and "1568 bits" in stop[0] and "in_fold" in stop[0]
+    bd = json.loads((tmp_path / "hls" / "bd.json").read_text())
+    assert bd["dma_problems"]
 
 
 def test_unknown_board_is_a_user_error(tmp_path):
@@ -112,3 +132,5 @@ def test_registered_before_the_driver_bundle(tmp_path):
     bd = json.loads((tmp_path / "hls" / "bd.json").read_text())
     assert spec["dma_name"] == bd["dma_name"] and spec["ip_name"] == bd["ip_name"]
     assert spec["ip_control"] == "none"
+    assert spec["dma_in_beat_bytes"] * 8 == bd["in_stream"]["tdata_width"]
+    assert spec["dma_out_beat_bytes"] * 8 == bd["out_stream"]["tdata_width"]
