@@ -1,0 +1,112 @@
+"""Compiler benchmark: `xnorflow compile` wall time for FINN's TFC/SFC/LFC/CNV-1W1A and the IR
+reference executor's frames/s on one core.
+
+The models are brevitas_examples.bnn_pynq's with random weights and BatchNorm statistics
+(compile time does not depend on the values). Each compile is a fresh `xnorflow compile`
+process (imports included) writing a complete build folder, as a user would run it. The
+executor runs in this process with one BLAS/OpenMP thread. Prints a table, writes
+benchmarks/results/compile.json. Targets (issue #3): TFC ≤ 10 s, CNV ≤ 60 s, executor
+≥ 100k TFC frames/s on one core.
+
+    .venv/bin/python benchmarks/compile.py [--models tfc sfc lfc cnv] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+TARGETS_S = {"tfc": 10.0, "cnv": 60.0}
+EXEC_FRAMES = {"tfc": 20000, "sfc": 5000, "lfc": 1000, "cnv": 40}
+
+
+def export_model(name: str, folder: Path) -> Path:
+    import torch  # noqa: F401
+
+    from tests.compile.helpers import bnn_pynq, export
+
+    model, shape = bnn_pynq(f"{name}_1w1a", seed=0)
+    return export(model, shape, folder / f"{name}.onnx")
+
+
+def frames_per_s(build: Path, n: int, repeat: int) -> float:
+    from xnorflow.compile.ir import DataflowIR
+
+    ir = DataflowIR.load(build)
+    images = np.random.default_rng(0).integers(0, 256, size=(n, *ir.input_shape), dtype=np.uint8)
+    ir.run(images[: min(n, 64)])  # warm-up
+    best = 0.0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        ir.run(images)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="*", default=["tfc", "sfc", "lfc", "cnv"])
+    ap.add_argument("--repeat", type=int, default=5, help="executor runs (best is reported)")
+    args = ap.parse_args()
+    xnorflow = REPO / ".venv" / "bin" / "xnorflow"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="xnorflow-bench-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tmp = Path(tmp)
+        for name in args.models:
+            onnx_path = export_model(name, tmp)
+            build = tmp / f"build_{name}"
+            t = time.perf_counter()
+            subprocess.run([str(xnorflow), "compile", str(onnx_path), "-o", str(build), "-q"],
+                           check=True, cwd=tmp)
+            wall = time.perf_counter() - t
+            rep = json.loads((build / "report.json").read_text())
+            fps = frames_per_s(build, EXEC_FRAMES[name], args.repeat)
+            rows.append({
+                "model": name.upper(), "compile_s": round(wall, 2),
+                "finn_lowering_s": round(rep["timings_s"]["finn_lowering"], 2),
+                "write_s": round(rep["timings_s"]["write"], 2),
+                "target_s": TARGETS_S.get(name),
+                "layers": len(rep["layers"]),
+                "backends": ",".join(rep["backends"]),
+                "ii_cycles_fold1": rep["initiation_interval_cycles"],
+                "exec_frames_per_s": round(fps, 1),
+            })
+            print(f"{name}: compile {wall:.1f} s, executor {fps:,.0f} frames/s", flush=True)
+    load = os.getloadavg()
+    doc = {"compile": rows, "load_average_1min": round(load[0], 2), "cpus": os.cpu_count(),
+           "note": "compile_s: a fresh `xnorflow compile` process to a complete build folder; "
+                   "exec_frames_per_s: DataflowIR.run, best of --repeat, one thread"}
+    out = REPO / "benchmarks" / "results" / "compile.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="xnorflow compile benchmark")
+    for col in rows[0]:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(v) for v in r.values()])
+    Console(width=160).print(table)
+    print(f"load average {load[0]:.2f} on {os.cpu_count()} CPUs; written {out}")
+
+
+if __name__ == "__main__":
+    main()
