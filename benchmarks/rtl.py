@@ -1,0 +1,144 @@
+"""RTL benchmark: TFC and CNV through `xnorflow compile` (FINN lowering) → our RTL → Verilator,
+Yosys and nextpnr.
+
+The models are brevitas_examples.bnn_pynq's TFC-1W1A and CNV-1W1A with random weights and
+BatchNorm statistics, compiled with FINN's end-to-end test folding (TFC: (PE, SIMD) =
+(16,49),(8,8),(8,8),(10,8), input thresholding PE 49). For each: measured cycles/frame in
+steady state and latency (Verilator, compiled testbench), FPS at 100 MHz, simulated frames/s,
+bit-exactness against the reference executor, Yosys synth_xilinx LUT/FF/BRAM18 beside FINN's
+estimate for the same folding (BUILD/report.json), and ECP5 Fmax (synth_ecp5 + nextpnr-ecp5).
+Prints a table, writes benchmarks/results/rtl.json. Targets (issue #5): TFC ≥ 1.5M FPS at
+100 MHz, ≥ 1k simulated TFC frames/s, LUTs ≤ FINN's estimate, ECP5 Fmax ≥ 100 MHz.
+
+    .venv/bin/python benchmarks/rtl.py [--models tfc cnv] [--no-synth] [--frames 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
+TFC_THR_PE = 49
+CNV_FOLDING = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
+FRAMES = {"tfc": 10000, "cnv": 6}
+
+
+def export_model(name: str, folder: Path) -> Path:
+    from tests.compile.helpers import bnn_pynq, export
+
+    model, shape = bnn_pynq(f"{name}_1w1a", seed=0)
+    return export(model, shape, folder / f"{name}.onnx")
+
+
+def xnorflow(*args: str) -> None:
+    exe = Path(sys.executable).parent / "xnorflow"
+    subprocess.run([str(exe), *args], check=True, cwd=REPO)
+
+
+def folding_spec(name: str, build: Path) -> dict:
+    """FINN's test folding for the compiled IR's layers (names as `xnorflow compile` gave)."""
+    layers = json.loads((build / "ir.json").read_text())["layers"]
+    table = TFC_FOLDING if name == "tfc" else CNV_FOLDING
+    mvaus = [rec for rec in layers if rec["kind"] == "mvau"]
+    spec: dict[str, dict] = {}
+    for rec, (pe, simd) in zip(mvaus, table, strict=True):
+        spec[rec["name"]] = {"PE": pe, "SIMD": simd}
+    for i, rec in enumerate(layers):
+        if rec["kind"] == "thresholding" and i == 0:
+            spec[rec["name"]] = {"PE": TFC_THR_PE if name == "tfc" else rec["channels"]}
+        elif rec["kind"] == "sliding_window":
+            nxt = layers[i + 1]
+            spec[rec["name"]] = {"SIMD": spec[nxt["name"]]["SIMD"]}
+        elif rec["kind"] == "maxpool":
+            spec[rec["name"]] = {"PE": spec[layers[i - 1]["name"]]["PE"]}
+    return spec
+
+
+def compile_with_folding(name: str, tmp: Path) -> Path:
+    onnx = export_model(name, tmp)
+    build = REPO / "build" / "bench_rtl" / name
+    xnorflow("compile", str(onnx), "-o", str(build), "-q")
+    spec = folding_spec(name, build)
+    fold_file = tmp / f"{name}_folding.json"
+    fold_file.write_text(json.dumps(spec, indent=1))
+    xnorflow("compile", str(onnx), "-o", str(build), "--folding", str(fold_file), "-q")
+    return build
+
+
+def run_model(name: str, frames: int, synth: bool, tmp: Path) -> dict:
+    from xnorflow.compile.ir import DataflowIR
+    from xnorflow.compile.random_ir import random_images
+    from xnorflow.compile.rtl_cli import simulate_build
+    from xnorflow.compile.synth import run_synth
+
+    t = time.perf_counter()
+    build = compile_with_folding(name, tmp)
+    ir = DataflowIR.load(build)
+    rec: dict = {"model": name, "compile_s": round(time.perf_counter() - t, 1),
+                 "analytic_ii": ir.initiation_interval()}
+    images = random_images(ir, frames, seed=0)
+    simulate_build(build, images[:2], None, backpressure=0)  # Verilator build (cached)
+    rep = simulate_build(build, images, None, backpressure=50)
+    rec.update({
+        "frames": frames, "mismatches": rep["mismatches"],
+        "cycles_per_frame": rep["cycles_per_frame_steady"],
+        "cycles_ratio": rep["cycles_ratio"], "latency_cycles": rep["latency_cycles"],
+        "fps_100mhz": 100e6 / rep["cycles_per_frame_steady"],
+        "sim_frames_per_s": rep["frames_per_s_simulated"],
+    })
+    if synth:
+        x = run_synth(build, "xilinx")
+        rec.update({"lut_yosys": x["total"]["lut"], "ff_yosys": x["total"]["ff"],
+                    "bram18_yosys": x["total"]["bram"], "lut_finn": x["finn_total_lut"],
+                    "bram18_finn": x["finn_total_bram18"], "synth_xilinx_s": round(
+                        x["yosys_seconds"], 1)})
+        rec["per_layer"] = [{k: row.get(k) for k in ("layer", "kind", "lut", "ff", "bram",
+                                                     "finn_lut", "finn_bram18")}
+                            for row in x["layers"]]
+        e = run_synth(build, "ecp5", pnr=True)
+        pnr = e.get("pnr", {})
+        rec.update({"ecp5_lut4": e["total"]["lut"], "ecp5_device": pnr.get("device"),
+                    "ecp5_fmax_mhz": pnr.get("fmax_mhz"),
+                    "ecp5_note": pnr.get("skipped") or pnr.get("error")})
+    return rec
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", nargs="*", default=["tfc", "cnv"], choices=["tfc", "cnv"])
+    ap.add_argument("--no-synth", action="store_true", help="skip Yosys / nextpnr")
+    ap.add_argument("--frames", type=int, default=None, help="frames to simulate per model")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            frames = args.frames or FRAMES[name]
+            rec = run_model(name, frames, not args.no_synth, Path(tmp))
+            results.append(rec)
+            print(json.dumps({k: v for k, v in rec.items() if k != "per_layer"}), flush=True)
+    cols = ["model", "cycles_per_frame", "analytic_ii", "fps_100mhz", "sim_frames_per_s",
+            "mismatches", "lut_yosys", "lut_finn", "ecp5_fmax_mhz"]
+    print(" | ".join(cols))
+    for rec in results:
+        print(" | ".join(f"{rec.get(c):.4g}" if isinstance(rec.get(c), float) else str(rec.get(c))
+                         for c in cols))
+    out = REPO / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rtl.json").write_text(json.dumps({"models": results}, indent=1) + "\n")
+    bad = [r["model"] for r in results if r["mismatches"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
