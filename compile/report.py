@@ -74,6 +74,7 @@ def print_summary(report: dict[str, Any], build: Path | None = None) -> None:
             str(row["bram18_finn"] if row["bram18_finn"] is not None else "-"),
         )
     console = Console()
+    console.width = max(console.width, 110)  # a narrow terminal would wrap every row
     console.print(table)
     console.print(
         f"initiation interval {report['initiation_interval_cycles']} cycles/frame, latency ≤ "

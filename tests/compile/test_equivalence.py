@@ -122,3 +122,24 @@ def test_trained_xnorflow_model_chain(trained_run, tmp_path, spec):
     assert figs["labels_equal"] >= 15 / 16
     labels, _ = result.ir.predict(images)
     assert labels.shape == (len(images),)
+
+
+@pytest.mark.slow
+def test_tfc_dynamo_export_with_gemm(tmp_path):
+    """Brevitas' default (dynamo) exporter writes Gemm instead of MatMul: same chain."""
+    import warnings
+
+    import onnx
+    import torch
+    from brevitas.export import export_qonnx
+
+    from tests.compile.helpers import bnn_pynq
+
+    model, shape = bnn_pynq("tfc_1w1a", 11)
+    path = tmp_path / "tfc_dynamo.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_qonnx(model, torch.zeros(1, *shape), str(path))
+    assert "Gemm" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    result = compile_model(path, tmp_path / "build", backends=False)
+    check_chain(model, result, random_images(result.ir, 8, seed=12))
