@@ -161,9 +161,6 @@ def check_supported(model: Any, path: Path) -> None:
                 raise CompileError(
                     f"{path}: node {node.name!r} ({node.op_type}) has {bits}-bit weights "
                     f"(quantizer {w_src.name!r}); xnorflow supports 1-bit (binary) weights only")
-            if node.op_type == "Gemm" and len(node.input) > 2:
-                raise CompileError(f"{path}: node {node.name!r} (Gemm) has a bias; "
-                                   "use bias=False on binary layers (BatchNorm carries the shift)")
             if node.op_type == "Conv":
                 _check_conv(model, node, path)
         elif node.op_type in QUANT_OPS and model.get_initializer(node.input[0]) is None:

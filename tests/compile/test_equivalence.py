@@ -143,3 +143,40 @@ def test_tfc_dynamo_export_with_gemm(tmp_path):
     assert "Gemm" in {n.op_type for n in onnx.load(str(path)).graph.node}
     result = compile_model(path, tmp_path / "build", backends=False)
     check_chain(model, result, random_images(result.ir, 8, seed=12))
+
+
+def test_layers_with_float_bias(tmp_path):
+    """Linear/conv biases (before BatchNorm, and on the last layer) end in the thresholds and
+    in the output bias."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst as Act
+    from brevitas.quant import SignedBinaryWeightPerTensorConst as W
+
+    from tests.compile.helpers import randomize
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q0 = QuantIdentity(act_quant=Act)
+            self.conv = QuantConv2d(1, 4, 3, bias=True, weight_quant=W)
+            self.bn0 = torch.nn.BatchNorm2d(4)
+            self.q1 = QuantIdentity(act_quant=Act)
+            self.fc = QuantLinear(4 * 4 * 4, 12, bias=True, weight_quant=W)
+            self.bn1 = torch.nn.BatchNorm1d(12)
+            self.q2 = QuantIdentity(act_quant=Act)
+            self.out = QuantLinear(12, 5, bias=True, weight_quant=W)
+
+        def forward(self, x):
+            x = self.q1(self.bn0(self.conv(self.q0(2 * x - 1))))
+            x = self.q2(self.bn1(self.fc(x.reshape(x.shape[0], -1))))
+            return self.out(x)
+
+    model = randomize(Net(), seed=13)
+    with torch.no_grad():
+        for m in (model.conv, model.fc, model.out):
+            m.bias.copy_(torch.randn(m.bias.shape) * 2)
+    path = export(model, (1, 6, 6), tmp_path / "bias.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    check_chain(model, result, random_images(result.ir, 16, seed=14))
+    assert np.unique(result.ir.output_bias).size > 1  # the last layer's per-class bias
