@@ -36,9 +36,11 @@ def compile_cmd(
 ) -> None:
     """Lower a binary QONNX model with FINN into xnorflow's dataflow IR and generate hardware.
 
-    Supported: chains of binary (1-bit weight, 1-bit activation) linear and conv layers with
-    BatchNorm and sign activations, max-pool, an input quantizer of up to 8 bits, a final
-    scalar/per-class affine (no residual connections, no Softmax, static shapes).
+    Supported: chains of binary linear/conv layers (1-bit weights and activations).
+
+    With BatchNorm, sign activations, max-pool, an input quantizer of up to 8 bits, a final affine.
+
+    Not supported: residual connections, Softmax, padded convolutions, dynamic shapes.
     """
     from xnorflow.compile.errors import CompileError
     from xnorflow.compile.pipeline import compile_model

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -91,7 +92,8 @@ def compile_model(
     folding: a folding JSON path (or the parsed dict) — see compile/folding.py; target_fps:
     choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: PE =
     SIMD = 1 everywhere. input_scale: the model's float input per uint8 unit (default from
-    model.json beside the model, else 1/255). part/board go to the code generators.
+    model.json beside the model, else 1/255). part/board go to the code generators. name: the
+    IR's name (default: the model file's stem, non-word characters replaced by "_").
     backends=False skips the code generators (the IR, report and folding are still written).
     Raises CompileError for anything the user can fix; nothing is left behind on error.
     """
@@ -125,7 +127,8 @@ def compile_model(
         finn = lower(model_path, tmp / "finn_scratch", input_scale=scale)
         timings["finn_lowering"] = time.perf_counter() - t0
         t = time.perf_counter()
-        ir = ir_from_finn(finn["hw"], name or model_path.stem, model_path, clock_mhz=clock_mhz)
+        ir_name = name or re.sub(r"\W", "_", model_path.stem) or "model"
+        ir = ir_from_finn(finn["hw"], ir_name, model_path, clock_mhz=clock_mhz)
         side = read_sidecar(model_path)
         ir.meta.update({"input_scale": scale, "part": part, "board": board})
         if "classes" in side:
