@@ -99,7 +99,10 @@ def build_simulator(rtl_dir: Path, jobs: int = 2) -> Path:
         shutil.copyfile(_tb_source(), tmp / "src" / TB_SOURCE)
         cmd = [
             verilator, "--cc", "--exe", "--build", "-j", str(jobs), "-O3", "--x-assign", "fast",
-            "--x-initial", "fast", "-Wno-fatal", "--top-module", TOP, "-Mdir", str(tmp / "obj"),
+            "--x-initial", "fast", "-Wno-fatal", "--top-module", TOP,
+            # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
+            # breaks designs large enough to be split into several C++ files
+            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-Mdir", str(tmp / "obj"),
             "-CFLAGS", f"-O2 -I{tmp / 'src'}",
             *[str(tmp / "src" / n) for n in desc["files"]], str(tmp / "src" / TB_SOURCE),
         ]
