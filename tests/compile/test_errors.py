@@ -212,3 +212,21 @@ def test_failed_recompile_keeps_the_old_build(tmp_path, mlp_onnx):
     assert result.exit_code == 2
     assert (build / "ir.json").read_text() == before
     assert not list(tmp_path.glob(".build.partial-*"))
+
+
+def test_cli_success_writes_build_and_summary(tmp_path, mlp_onnx):
+    build = tmp_path / "build"
+    result, text = _run([mlp_onnx, "-o", build, "--target-fps", "1e5", "--clock-mhz", "200"])
+    assert result.exit_code == 0, text
+    assert "initiation interval" in text and "FPS at 200 MHz" in text and "MVAU_0" in text
+    rep = json.loads((build / "report.json").read_text())
+    assert rep["fps"] >= 1e5 and rep["clock_mhz"] == 200
+    fold = json.loads((build / "folding.json").read_text())
+    # the written folding.json is accepted back as --folding, giving the same IR
+    result, text = _run([mlp_onnx, "-o", tmp_path / "again", "--folding", build / "folding.json",
+                         "--clock-mhz", "200", "-q"])
+    assert result.exit_code == 0, text
+    assert json.loads((tmp_path / "again" / "folding.json").read_text()) == fold
+    from xnorflow.compile.ir import DataflowIR
+
+    assert DataflowIR.load(tmp_path / "again").equals(DataflowIR.load(build))
