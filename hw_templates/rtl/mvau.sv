@@ -9,8 +9,9 @@
 // Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
 // read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
 // NF*SF cycles with no bubble between folds or vectors.
-// Pipeline: issue (weight ROM read) -> per-chunk popcounts -> adder tree -> accumulate ->
-// threshold compare -> output FIFO. Output back-pressure never stalls the pipeline: an issue
+// Pipeline: issue (weight ROM read) -> memory output register -> per-CHUNK popcounts ->
+// sums of GROUP chunks -> sum of the groups -> accumulate -> threshold compare -> output FIFO
+// (7 stages: the adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never stalls the pipeline: an issue
 // that completes an output needs a credit (a free output FIFO entry), counted by pending_reg.
 //
 // Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
@@ -42,9 +43,11 @@ module mvau #(
     // Added to the threshold count (two's complement in OBITS bits).
     parameter int ACT_VAL = 0,
     // Lanes per first-level popcount (first pipeline stage of the adder tree).
-    parameter int CHUNK = 16,
+    parameter int CHUNK = 8,
+    // Chunk sums added per group (second stage); the third stage adds the groups.
+    parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
-    parameter int OUT_FIFO_DEPTH = 8,
+    parameter int OUT_FIFO_DEPTH = 12,
     // Weight memory file (see above).
     parameter WEIGHT_FILE = "",
     // Threshold memory file (unused when N_THR = 0).
@@ -71,6 +74,7 @@ module mvau #(
     localparam int IW = SIMD * IBITS;
     localparam int NCH = (SIMD + CHUNK - 1) / CHUNK;
     localparam int CW = XNOR ? $clog2(CHUNK + 1) : ACC_BITS;
+    localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
 
@@ -79,7 +83,7 @@ module mvau #(
             $fatal(1, "mvau %m: SIMD must divide MW and PE must divide MH");
         if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
-        if (OUT_FIFO_DEPTH < 8) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 8");
+        if (OUT_FIFO_DEPTH < 10) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 10");
     end
 
     // ---- parameter memories ---------------------------------------------------------
@@ -121,67 +125,59 @@ module mvau #(
 
     // input vector buffer, written during fold 0 and re-read by the other folds
     logic [IW-1:0] inbuf [SF];
-    logic [IW-1:0] x_s1;
-    logic [PE*SIMD-1:0] w_s1;
+    logic [IW-1:0] x_s1, x_s2;
+    logic [PE*SIMD-1:0] w_s1, w_s2;
     always_ff @(posedge clk) begin
         if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
         if (issue) begin
             x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
             w_s1 <= wmem[waddr_reg];
         end
+        // memory output register (block RAM clock-to-out is slow)
+        x_s2 <= x_s1;
+        w_s2 <= w_s1;
     end
 
     // control pipeline: valid, first/last cycle of a fold, fold index
-    logic v_s1, v_s2, v_s3, v_s4, v_s5;
-    logic first_s1, first_s2, first_s3;
-    logic last_s1, last_s2, last_s3;
-    logic [NFW-1:0] nf_s1, nf_s2, nf_s3;
+    logic v_s1, v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
+    logic first_s1, first_s2, first_s3, first_s4, first_s5;
+    logic last_s1, last_s2, last_s3, last_s4, last_s5;
+    logic [NFW-1:0] nf_s1, nf_s2, nf_s3, nf_s4, nf_s5;
     always_ff @(posedge clk) begin
-        v_s1 <= issue;
-        v_s2 <= v_s1;
-        v_s3 <= v_s2;
-        v_s4 <= v_s3 && last_s3;
-        v_s5 <= v_s4;
-        first_s1 <= sf_reg == '0;
-        first_s2 <= first_s1;
-        first_s3 <= first_s2;
-        last_s1 <= last_sf;
-        last_s2 <= last_s1;
-        last_s3 <= last_s2;
-        nf_s1 <= nf_reg;
-        nf_s2 <= nf_s1;
-        nf_s3 <= nf_s2;
-        if (rst) begin
-            v_s1 <= 1'b0;
-            v_s2 <= 1'b0;
-            v_s3 <= 1'b0;
-            v_s4 <= 1'b0;
-            v_s5 <= 1'b0;
-        end
+        {v_s5, v_s4, v_s3, v_s2, v_s1} <= {v_s4, v_s3, v_s2, v_s1, issue};
+        v_s6 <= v_s5 && last_s5;
+        v_s7 <= v_s6;
+        {first_s5, first_s4, first_s3, first_s2, first_s1} <=
+            {first_s4, first_s3, first_s2, first_s1, sf_reg == '0};
+        {last_s5, last_s4, last_s3, last_s2, last_s1} <=
+            {last_s4, last_s3, last_s2, last_s1, last_sf};
+        {nf_s5, nf_s4, nf_s3, nf_s2, nf_s1} <= {nf_s4, nf_s3, nf_s2, nf_s1, nf_reg};
+        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2, v_s1} <= '0;
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [TW-1:0] thr_s4;  // unused when N_THR = 0 (no activation)
+    logic [TW-1:0] thr_s6;  // unused when N_THR = 0 (no activation)
     /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) begin
-        if (v_s3 && last_s3) thr_s4 <= tmem[nf_s3];
+        if (v_s5 && last_s5) thr_s6 <= tmem[nf_s5];
     end
 
-    logic [PE*OBITS-1:0] out_s5;
+    logic [PE*OBITS-1:0] out_s7;
 
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire [SIMD-1:0] w = w_s1[p*SIMD +: SIMD];
-        logic [NCH*CW-1:0] chunk_s2;
-        logic signed [ACC_BITS-1:0] psum_s3;
+        wire [SIMD-1:0] w = w_s2[p*SIMD +: SIMD];
+        logic [NCH*CW-1:0] chunk_s3;
+        logic [NG*ACC_BITS-1:0] grp_s4;
+        logic signed [ACC_BITS-1:0] psum_s5;
         logic signed [ACC_BITS-1:0] acc_reg;
 
-        // stage 1 -> 2: first level of the adder tree, one partial sum per CHUNK lanes
+        // stage 2 -> 3: first level of the adder tree, one partial sum per CHUNK lanes
         if (XNOR) begin : g_xnor
-            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, ~(x_s1 ^ w)};
+            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, ~(x_s2 ^ w)};
             for (genvar j = 0; j < NCH; j++) begin : g_chunk
                 always_ff @(posedge clk) begin
-                    chunk_s2[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
+                    chunk_s3[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
                 end
             end
         end else begin : g_int
@@ -193,56 +189,67 @@ module mvau #(
                     sum = '0;
                     for (int i = LO; i < LO + N; i++) begin
                         logic signed [ACC_BITS-1:0] xv;
-                        if (IN_SIGNED) xv = ACC_BITS'($signed(x_s1[i*IBITS +: IBITS]));
-                        else xv = ACC_BITS'($signed({1'b0, x_s1[i*IBITS +: IBITS]}));
+                        if (IN_SIGNED) xv = ACC_BITS'($signed(x_s2[i*IBITS +: IBITS]));
+                        else xv = ACC_BITS'($signed({1'b0, x_s2[i*IBITS +: IBITS]}));
                         sum = w[i] ? sum + xv : sum - xv;
                     end
                 end
-                always_ff @(posedge clk) chunk_s2[j*CW +: CW] <= sum;
+                always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;
             end
         end
 
-        // stage 2 -> 3: sum of the chunks
+        // stage 3 -> 4: sums of GROUP chunks
+        for (genvar g = 0; g < NG; g++) begin : g_grp
+            localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
+            always_ff @(posedge clk) begin
+                logic signed [ACC_BITS-1:0] s;
+                s = '0;
+                for (int j = g * GROUP; j < J1; j++) begin
+                    if (XNOR) s = s + ACC_BITS'($signed({1'b0, chunk_s3[j*CW +: CW]}));
+                    else s = s + ACC_BITS'($signed(chunk_s3[j*CW +: CW]));
+                end
+                grp_s4[g*ACC_BITS +: ACC_BITS] <= s;
+            end
+        end
+
+        // stage 4 -> 5: sum of the groups
         always_ff @(posedge clk) begin
             logic signed [ACC_BITS-1:0] s;
             s = '0;
-            for (int j = 0; j < NCH; j++) begin
-                if (XNOR) s = s + ACC_BITS'($signed({1'b0, chunk_s2[j*CW +: CW]}));
-                else s = s + ACC_BITS'($signed(chunk_s2[j*CW +: CW]));
-            end
-            psum_s3 <= s;
+            for (int g = 0; g < NG; g++) s = s + $signed(grp_s4[g*ACC_BITS +: ACC_BITS]);
+            psum_s5 <= s;
         end
 
-        // stage 3 -> 4: accumulate over the SF cycles of a fold
+        // stage 5 -> 6: accumulate over the SF cycles of a fold
         always_ff @(posedge clk) begin
-            if (v_s3) acc_reg <= (first_s3 ? '0 : acc_reg) + psum_s3;
+            if (v_s5) acc_reg <= (first_s5 ? '0 : acc_reg) + psum_s5;
         end
 
-        // stage 4 -> 5: activation
+        // stage 6 -> 7: activation
         if (N_THR > 0) begin : g_thr
             localparam int CNTW = $clog2(N_THR + 1);
             always_ff @(posedge clk) begin
                 logic [CNTW-1:0] cnt;
                 cnt = '0;
                 for (int k = 0; k < N_THR; k++) begin
-                    if (acc_reg >= $signed(thr_s4[(p*N_THR + k)*ACC_BITS +: ACC_BITS]))
+                    if (acc_reg >= $signed(thr_s6[(p*N_THR + k)*ACC_BITS +: ACC_BITS]))
                         cnt = cnt + 1'b1;
                 end
-                out_s5[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+                out_s7[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
             end
         end else begin : g_noact
-            always_ff @(posedge clk) out_s5[p*OBITS +: OBITS] <= OBITS'(acc_reg);
+            always_ff @(posedge clk) out_s7[p*OBITS +: OBITS] <= OBITS'(acc_reg);
         end
     end
 
     // ---- output queue -----------------------------------------------------------------
     /* verilator lint_off UNUSEDSIGNAL */
-    // never low when v_s5 is high: pending_reg reserved the entry at issue
+    // never low when v_s7 is high: pending_reg reserved the entry at issue
     wire out_fifo_ready;
     /* verilator lint_on UNUSEDSIGNAL */
     fifo #(.WIDTH(PE*OBITS), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
         .clk, .rst,
-        .s_axis_tdata(out_s5), .s_axis_tvalid(v_s5), .s_axis_tready(out_fifo_ready),
+        .s_axis_tdata(out_s7), .s_axis_tvalid(v_s7), .s_axis_tready(out_fifo_ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 

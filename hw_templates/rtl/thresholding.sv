@@ -28,8 +28,8 @@ module thresholding #(
     parameter int OBITS = 1,
     // Added to the threshold count (two's complement in OBITS bits).
     parameter int ACT_VAL = 0,
-    // Output FIFO entries.
-    parameter int OUT_FIFO_DEPTH = 4,
+    // Output FIFO entries (>= pipeline latency + 3 for full throughput).
+    parameter int OUT_FIFO_DEPTH = 8,
     // Threshold memory file (see above).
     parameter THRESH_FILE = ""
 ) (
@@ -54,7 +54,7 @@ module thresholding #(
         if (CHANNELS % PE != 0) $fatal(1, "thresholding %m: PE must divide CHANNELS");
         if (N_THR < 1) $fatal(1, "thresholding %m: N_THR must be >= 1");
         if (TBITS < IBITS + 1) $fatal(1, "thresholding %m: TBITS must be >= IBITS + 1");
-        if (OUT_FIFO_DEPTH < 4) $fatal(1, "thresholding %m: OUT_FIFO_DEPTH must be >= 4");
+        if (OUT_FIFO_DEPTH < 6) $fatal(1, "thresholding %m: OUT_FIFO_DEPTH must be >= 6");
     end
 
     logic [PE*N_THR*TBITS-1:0] tmem [CF];
@@ -76,45 +76,43 @@ module thresholding #(
         end
     end
 
-    // stage 1: threshold read, input registered
-    logic v_s1, v_s2;
-    logic [PE*IBITS-1:0] x_s1;
-    logic [PE*N_THR*TBITS-1:0] thr_s1;
+    // stage 1: threshold read, input registered; stage 2: memory output register
+    logic v_s1, v_s2, v_s3;
+    logic [PE*IBITS-1:0] x_s1, x_s2;
+    logic [PE*N_THR*TBITS-1:0] thr_s1, thr_s2;
     always_ff @(posedge clk) begin
         if (issue) begin
             x_s1 <= s_axis_tdata;
             thr_s1 <= tmem[cf_reg];
         end
-        v_s1 <= issue;
-        v_s2 <= v_s1;
-        if (rst) begin
-            v_s1 <= 1'b0;
-            v_s2 <= 1'b0;
-        end
+        x_s2 <= x_s1;
+        thr_s2 <= thr_s1;
+        {v_s3, v_s2, v_s1} <= {v_s2, v_s1, issue};
+        if (rst) {v_s3, v_s2, v_s1} <= '0;
     end
 
-    // stage 2: compare and count
-    logic [PE*OBITS-1:0] out_s2;
+    // stage 3: compare and count
+    logic [PE*OBITS-1:0] out_s3;
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s1[p*IBITS +: IBITS]))
-                                              : TBITS'($signed({1'b0, x_s1[p*IBITS +: IBITS]}));
+        wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s2[p*IBITS +: IBITS]))
+                                              : TBITS'($signed({1'b0, x_s2[p*IBITS +: IBITS]}));
         always_ff @(posedge clk) begin
             logic [CNTW-1:0] cnt;
             cnt = '0;
             for (int k = 0; k < N_THR; k++) begin
-                if (x >= $signed(thr_s1[(p*N_THR + k)*TBITS +: TBITS])) cnt = cnt + 1'b1;
+                if (x >= $signed(thr_s2[(p*N_THR + k)*TBITS +: TBITS])) cnt = cnt + 1'b1;
             end
-            out_s2[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+            out_s3[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
         end
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    // never low when v_s2 is high: pending_reg reserved the entry at issue
+    // never low when v_s3 is high: pending_reg reserved the entry at issue
     wire out_fifo_ready;
     /* verilator lint_on UNUSEDSIGNAL */
     fifo #(.WIDTH(PE*OBITS), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
         .clk, .rst,
-        .s_axis_tdata(out_s2), .s_axis_tvalid(v_s2), .s_axis_tready(out_fifo_ready),
+        .s_axis_tdata(out_s3), .s_axis_tvalid(v_s3), .s_axis_tready(out_fifo_ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 
