@@ -75,11 +75,11 @@ def compile_with_folding(name: str, tmp: Path) -> Path:
     return build
 
 
-def run_model(name: str, frames: int, synth: bool, tmp: Path) -> dict:
+def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float) -> dict:
     from xnorflow.compile.ir import DataflowIR
     from xnorflow.compile.random_ir import random_images
     from xnorflow.compile.rtl_cli import simulate_build
-    from xnorflow.compile.synth import run_synth
+    from xnorflow.compile.synth import SynthError, run_synth
 
     t = time.perf_counter()
     build = compile_with_folding(name, tmp)
@@ -96,21 +96,36 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path) -> dict:
         "fps_100mhz": 100e6 / rep["cycles_per_frame_steady"],
         "sim_frames_per_s": rep["frames_per_s_simulated"],
     })
-    if synth:
-        x = run_synth(build, "xilinx")
-        rec.update({"lut_yosys": x["total"]["lut"], "ff_yosys": x["total"]["ff"],
-                    "bram18_yosys": x["total"]["bram"], "lut_finn": x["finn_total_lut"],
-                    "bram18_finn": x["finn_total_bram18"], "synth_xilinx_s": round(
-                        x["yosys_seconds"], 1)})
-        rec["per_layer"] = [{k: row.get(k) for k in ("layer", "kind", "lut", "ff", "bram",
-                                                     "finn_lut", "finn_bram18")}
-                            for row in x["layers"]]
-        e = run_synth(build, "ecp5", pnr=True)
-        pnr = e.get("pnr", {})
-        rec.update({"ecp5_lut4": e["total"]["lut"], "ecp5_device": pnr.get("device"),
-                    "ecp5_fmax_mhz": pnr.get("fmax_mhz"),
-                    "ecp5_note": pnr.get("skipped") or pnr.get("error")})
+    if not synth:
+        return rec
+    try:
+        x = run_synth(build, "xilinx", timeout_s=timeout_s)
+    except SynthError as err:
+        rec["synth_note"] = str(err)
+        return rec
+    rec.update({"lut_yosys": x["total"]["lut"], "ff_yosys": x["total"]["ff"],
+                "bram18_yosys": x["total"]["bram"], "lut_finn": x["finn_total_lut"],
+                "bram18_finn": x["finn_total_bram18"],
+                "synth_xilinx_s": round(x["yosys_seconds"], 1)})
+    rec["per_layer"] = [{k: row.get(k) for k in ("layer", "kind", "lut", "ff", "bram",
+                                                 "finn_lut", "finn_bram18")}
+                        for row in x["layers"]]
+    try:
+        e = run_synth(build, "ecp5", pnr=True, timeout_s=timeout_s)
+    except SynthError as err:
+        rec["ecp5_note"] = str(err)
+        return rec
+    pnr = e.get("pnr", {})
+    rec.update({"ecp5_lut4": e["total"]["lut"], "ecp5_dp16kd": e["total"]["bram"],
+                "ecp5_device": pnr.get("device"), "ecp5_fmax_mhz": pnr.get("fmax_mhz"),
+                "ecp5_note": pnr.get("skipped") or pnr.get("error")})
     return rec
+
+
+def save(results: list[dict]) -> None:
+    out = REPO / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rtl.json").write_text(json.dumps({"models": results}, indent=1) + "\n")
 
 
 def main() -> int:
@@ -118,24 +133,23 @@ def main() -> int:
     ap.add_argument("--models", nargs="*", default=["tfc", "cnv"], choices=["tfc", "cnv"])
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys / nextpnr")
     ap.add_argument("--frames", type=int, default=None, help="frames to simulate per model")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per Yosys/nextpnr run")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             frames = args.frames or FRAMES[name]
-            rec = run_model(name, frames, not args.no_synth, Path(tmp))
+            rec = run_model(name, frames, not args.no_synth, Path(tmp), args.timeout)
             results.append(rec)
             print(json.dumps({k: v for k, v in rec.items() if k != "per_layer"}), flush=True)
+            save(results)
     cols = ["model", "cycles_per_frame", "analytic_ii", "fps_100mhz", "sim_frames_per_s",
             "mismatches", "lut_yosys", "lut_finn", "ecp5_fmax_mhz"]
     print(" | ".join(cols))
     for rec in results:
         print(" | ".join(f"{rec.get(c):.4g}" if isinstance(rec.get(c), float) else str(rec.get(c))
                          for c in cols))
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rtl.json").write_text(json.dumps({"models": results}, indent=1) + "\n")
     bad = [r["model"] for r in results if r["mismatches"]]
     return 1 if bad else 0
 

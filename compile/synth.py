@@ -156,7 +156,7 @@ def _finn_report(build: Path) -> dict[str, Any] | None:
     return layers
 
 
-def run_yosys(rtl: Path, out: Path, target: str) -> dict[str, Any]:
+def run_yosys(rtl: Path, out: Path, target: str, timeout_s: float | None = None) -> dict[str, Any]:
     desc = json.loads((rtl / "rtl.json").read_text())
     files = [str((rtl / f).resolve()) for f in desc["files"]]
     script = [f"read_verilog -defer -sv {' '.join(files)}"]
@@ -170,9 +170,14 @@ def run_yosys(rtl: Path, out: Path, target: str) -> dict[str, Any]:
     (out / "synth.ys").write_text("\n".join(script) + "\n")
     t0 = time.time()
     # cwd = BUILD/rtl: the $readmemh paths of the top are relative to it
-    res = subprocess.run([*_yosys(), "-q", "-l", str((out / "yosys.log").resolve()),
-                          "-s", str((out / "synth.ys").resolve())],
-                         cwd=rtl, env=tool_env(), capture_output=True, text=True)
+    try:
+        res = subprocess.run([*_yosys(), "-q", "-l", str((out / "yosys.log").resolve()),
+                              "-s", str((out / "synth.ys").resolve())],
+                             cwd=rtl, env=tool_env(), capture_output=True, text=True,
+                             timeout=timeout_s)
+    except subprocess.TimeoutExpired as err:
+        raise SynthError(f"Yosys ({target}) did not finish within {timeout_s:.0f} s on {rtl}") \
+            from err
     if res.returncode != 0:
         tail = (out / "yosys.log").read_text()[-3000:] if (out / "yosys.log").exists() else ""
         raise SynthError(f"Yosys failed on {rtl} (log {out / 'yosys.log'}):\n{res.stderr[-2000:]}"
@@ -180,7 +185,8 @@ def run_yosys(rtl: Path, out: Path, target: str) -> dict[str, Any]:
     return {"seconds": time.time() - t0, "desc": desc}
 
 
-def run_pnr(out: Path, target: str, total: dict[str, int], clock_mhz: float) -> dict[str, Any]:
+def run_pnr(out: Path, target: str, total: dict[str, int], clock_mhz: float,
+            timeout_s: float | None = None) -> dict[str, Any]:
     tool = which(PNR_TOOL[target])
     if tool is None:
         return {"skipped": f"{PNR_TOOL[target]} not found (bash scripts/setup.sh installs it)"}
@@ -194,7 +200,11 @@ def run_pnr(out: Path, target: str, total: dict[str, int], clock_mhz: float) -> 
            "--freq", str(clock_mhz), "--report", str((out / "pnr_report.json").resolve()),
            "--log", str((out / "pnr.log").resolve()), "-q"]
     t0 = time.time()
-    res = subprocess.run(cmd, cwd=out, env=tool_env(), capture_output=True, text=True)
+    try:
+        res = subprocess.run(cmd, cwd=out, env=tool_env(), capture_output=True, text=True,
+                             timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"device": " ".join(args), "error": f"nextpnr did not finish in {timeout_s} s"}
     rep: dict[str, Any] = {"device": " ".join(args), "seconds": time.time() - t0}
     logtext = (out / "pnr.log").read_text() if (out / "pnr.log").exists() else res.stderr
     if res.returncode != 0:
@@ -213,8 +223,11 @@ def run_pnr(out: Path, target: str, total: dict[str, int], clock_mhz: float) -> 
     return rep
 
 
-def run_synth(build: Path, target: str, pnr: bool = True) -> dict[str, Any]:
-    """Synthesize BUILD/rtl for `target`; writes and returns BUILD/synth_report.json's content."""
+def run_synth(build: Path, target: str, pnr: bool = True,
+              timeout_s: float | None = None) -> dict[str, Any]:
+    """Synthesize BUILD/rtl for `target`; writes and returns BUILD/synth_report.json's content.
+
+    `timeout_s` bounds each tool run (Yosys, nextpnr); None waits as long as it takes."""
     if target not in TARGETS:
         raise SynthError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     build = Path(build)
@@ -222,7 +235,7 @@ def run_synth(build: Path, target: str, pnr: bool = True) -> dict[str, Any]:
     out = build / "synth" / target
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    run = run_yosys(rtl, out, target)
+    run = run_yosys(rtl, out, target, timeout_s)
     desc = run["desc"]
     netlist = json.loads((out / "netlist.json").read_text())
     per_module = count_cells(netlist, target)
@@ -249,7 +262,7 @@ def run_synth(build: Path, target: str, pnr: bool = True) -> dict[str, Any]:
                      "(the IR was not made by `xnorflow compile` from a FINN graph)",
     }
     if target != "xilinx" and pnr:
-        report["pnr"] = run_pnr(out, target, total, desc.get("clock_mhz", 100.0))
+        report["pnr"] = run_pnr(out, target, total, desc.get("clock_mhz", 100.0), timeout_s)
     elif target == "xilinx":
         report["pnr"] = {"skipped": "Xilinx place-and-route needs Vivado, not available here"}
     (build / "synth_report.json").write_text(json.dumps(report, indent=1) + "\n")
