@@ -78,6 +78,7 @@ def test_synth_ice40_with_place_and_route(mlp_build):
     assert rep["total"]["lut"] > 100 and rep["total"]["ff"] > 0
     kinds = {row["kind"] for row in rep["layers"]}
     assert {"thresholding", "mvau"} <= kinds
+    assert all(row["lut"] > 0 for row in rep["layers"] if row["kind"] in ("mvau", "thresholding"))
     assert sum(row["lut"] for row in rep["layers"]) <= rep["total"]["lut"]
     assert rep["pnr"]["fmax_mhz"] > 20
     assert rep["finn_total_lut"] is None and "no FINN estimates" in rep["finn_note"]
