@@ -56,6 +56,11 @@ def train(
         "step 1's weight decay [5e-6]; step 2 always uses 0.")),
     bias_init: float = typer.Option(0.0, "--bias-init", help=(
         "λ: draw every BatchNorm shift feeding a binary activation from U[-λ, λ] (0 = usual).")),
+    dropout: float = typer.Option(None, "--dropout", help=(
+        "Dropout rate in front of every FC layer while training (a training choice; the "
+        "exported model has none). Default: the model's, bnn_pynq's 0.2 for tfc/sfc/lfc (made "
+        "for its 1000 epochs; for runs of tens of epochs 0 trains better, see "
+        "benchmarks/train.py), 0 otherwise.")),
     recipe: str = typer.Option(None, "--recipe", help=(
         "one-step (default) | two-step: step 1 (floor(epochs/2) epochs) binary activations, "
         "real weights, Adam with weight decay; step 2 (the rest) binary weights initialised "
@@ -84,6 +89,7 @@ def train(
     given = {k: v for k, v in dict(
         model=model, dataset=dataset, optimizer=optimizer, alpha=alpha, gamma=gamma,
         alpha_decay=alpha_decay, tau=tau, lr=lr, weight_decay=weight_decay, recipe=recipe,
+        dropout=dropout,
         batch_size=batch_size, seed=seed).items() if v is not None}
     if bias_init != 0.0:
         given["bias_init"] = bias_init
@@ -143,12 +149,14 @@ def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noq
             raise UserError(f"--{name} must be > 0, got {given[name]}")
     if wd < 0:
         raise UserError(f"--weight-decay must be >= 0, got {wd}")
+    if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
+        raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
     cfg = TrainConfig(
         model=given.get("model", "tfc"), dataset=given.get("dataset", "digits"), optimizer=opt,
         lr=given.get("lr", d["lr"]), weight_decay=wd, alpha=given.get("alpha", 1e-3),
         gamma=given.get("gamma", d.get("gamma", 1e-2)),
         alpha_decay=given.get("alpha_decay", "cosine"), tau=given.get("tau", 1e-8),
-        bias_init=given.get("bias_init", 0.0), recipe=recipe,
+        bias_init=given.get("bias_init", 0.0), dropout=given.get("dropout"), recipe=recipe,
         epochs=10 if epochs is None else epochs, batch_size=given.get("batch_size", 100),
         seed=given.get("seed", 0))
     if cfg.epochs < 1 or cfg.batch_size < 2:

@@ -57,6 +57,7 @@ class TrainConfig:
     alpha_decay: str = "cosine"
     tau: float = 1e-8
     bias_init: float = 0.0
+    dropout: float | None = None  # None: the model's default (bnn_pynq's 0.2 for tfc/sfc/lfc)
     recipe: str = "one-step"
     epochs: int = 10
     batch_size: int = 100
@@ -147,7 +148,7 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module, plist: list[Phase], idx:
 
 def build_model_for(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int) -> BinaryNet:
     """The model of ``cfg`` for the data set's shape (raises UserError if it does not fit)."""
-    return get_model(cfg.model, in_shape, n_classes)
+    return get_model(cfg.model, in_shape, n_classes, dropout=cfg.dropout)
 
 
 def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,

@@ -183,7 +183,7 @@ def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
     fc = _fc_stack(c * h * w, [int(f) for f in fc_hidden], n_classes, dropout, bn_eps)
     arch = {"kind": "cnn", "conv_channels": channels, "pool_after": sorted(pools),
             "fc_hidden": [int(f) for f in fc_hidden], "in_bits": in_bits,
-            "kernel_size": kernel_size}
+            "kernel_size": kernel_size, "dropout": dropout}
     net = BinaryNet((int(s) for s in in_shape), _input_quant(in_bits), nn.Sequential(*layers),
                     fc, arch)
     _init_latent(net)
@@ -203,21 +203,30 @@ _SPEC_HELP = ("tfc | sfc | lfc | cnv | mlp:W1,W2,... (hidden widths, 1-bit input
               "8-bit input)")
 
 
-def get_model(name: str, in_shape: Sequence[int], n_classes: int) -> BinaryNet:
+def get_model(name: str, in_shape: Sequence[int], n_classes: int,
+              dropout: float | None = None) -> BinaryNet:
     """Build a model by name: ``tfc``, ``sfc``, ``lfc``, ``cnv`` or a builder spec.
+
+    ``dropout`` is the rate of the dropout in front of every FC layer of the MLP head (a
+    training choice: it is not part of the exported graph); ``None`` takes the model's default,
+    bnn_pynq's 0.2 for tfc/sfc/lfc and 0 for the rest.
 
     Specs: ``mlp:64,64`` (hidden widths); ``cnn:16,P,32,P/64`` (conv channels, ``P`` a 2x2
     max-pool after the previous conv, and after ``/`` the FC hidden widths; default none).
     """
     key = name.strip().lower()
+    if dropout is not None and not 0.0 <= dropout < 1.0:
+        raise UserError(f"--dropout must be in [0, 1), got {dropout}")
     if key in ("tfc", "sfc", "lfc"):
         width = {"tfc": 64, "sfc": 256, "lfc": 1024}[key]
-        net = build_mlp(in_shape, [width] * 3, n_classes, in_bits=1, dropout=0.2)
+        net = build_mlp(in_shape, [width] * 3, n_classes, in_bits=1,
+                        dropout=0.2 if dropout is None else dropout)
     elif key == "cnv":
         net = build_cnn(in_shape, [64, 64, 128, 128, 256, 256], [1, 3], [512, 512], n_classes,
-                        in_bits=8)
+                        in_bits=8, dropout=dropout or 0.0)
     elif key.startswith("mlp:"):
-        net = build_mlp(in_shape, _ints(key[4:], name), n_classes, in_bits=1)
+        net = build_mlp(in_shape, _ints(key[4:], name), n_classes, in_bits=1,
+                        dropout=dropout or 0.0)
     elif key.startswith("cnn:"):
         conv_part, _, fc_part = key[4:].partition("/")
         channels: list[int] = []
@@ -232,7 +241,7 @@ def get_model(name: str, in_shape: Sequence[int], n_classes: int) -> BinaryNet:
         if not channels:
             raise UserError(f"model spec {name!r} has no conv layer")
         net = build_cnn(in_shape, channels, pools, _ints(fc_part, name) if fc_part else [],
-                        n_classes, in_bits=8)
+                        n_classes, in_bits=8, dropout=dropout or 0.0)
     else:
         raise UserError(f"unknown model {name!r}; choose {_SPEC_HELP}")
     net.arch["name"] = key

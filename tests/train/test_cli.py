@@ -52,8 +52,10 @@ def test_train_digits_filter_end_to_end(tmp_path):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "bop"])
 def test_baselines_run(tmp_path, optimizer):
     res = runner.invoke(app, ["train", *FAST, "--optimizer", optimizer, "--epochs", "1",
-                              "--out", str(tmp_path / optimizer)])
+                              "--dropout", "0.1", "--out", str(tmp_path / optimizer)])
     assert res.exit_code == 0, res.output
+    cfg = json.loads((tmp_path / optimizer / "config.json").read_text())
+    assert cfg["dropout"] == 0.1 and cfg["derived"]["arch"]["dropout"] == 0.1
     row = _metrics(tmp_path / optimizer)[0]
     assert "lr" in row and 0 <= row["ff_ratio"] <= 1
 
@@ -116,6 +118,7 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
     (["--model", "cnv"], "too small"),
     (["--resume"], "no checkpoint"),
     (["--alpha-decay", "step"], "unknown --alpha-decay"),
+    (["--dropout", "1"], "--dropout must be in [0, 1)"),
 ])
 def test_user_errors_exit_2(tmp_path, extra, message):
     extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]

@@ -66,6 +66,19 @@ def test_tfc_structure_matches_bnn_pynq():
     assert set(q.unique().tolist()) <= {-1.0, 1.0}
 
 
+def test_dropout_is_a_training_choice():
+    assert [m.p for m in get_model("sfc", (1, 28, 28), 10).modules()
+            if isinstance(m, nn.Dropout)] == [0.2] * 4  # bnn_pynq's default
+    assert not any(isinstance(m, nn.Dropout)
+                   for m in get_model("tfc", (1, 28, 28), 10, dropout=0.0).modules())
+    drops = [m.p for m in get_model("mlp:8,8", (1, 4, 4), 3, dropout=0.1).modules()
+             if isinstance(m, nn.Dropout)]
+    assert drops == [0.1] * 3
+    for bad in (-0.1, 1.0):
+        with pytest.raises(UserError, match="--dropout"):
+            get_model("tfc", (1, 28, 28), 10, dropout=bad)
+
+
 def test_cnv_structure_matches_bnn_pynq():
     net = get_model("cnv", (3, 32, 32), 10)
     convs = [m for m in net.conv_features if isinstance(m, QuantConv2d)]
