@@ -167,6 +167,7 @@ def emit_thresholding(name: str, layer: Thresholding) -> tuple[str, str]:
     )
     if layer.n_thresholds == 0:
         raise CompileError(f"layer {layer.name!r}: a thresholding layer needs thresholds")
+    thr_init = _nested(interleave_thresholds(t, layer.pe), _int_literal)
     cfg = f"""struct {name}_config : xnorflow::thresholding_config {{
     static const unsigned pixels = {layer.pixels};
     static const unsigned channels = {layer.channels};
@@ -177,11 +178,12 @@ def emit_thresholding(name: str, layer: Thresholding) -> tuple[str, str]:
     static const int act_val = {layer.act_val};
     typedef {c_type(layer.in_dtype)} in_t;
     typedef ap_int<{thr_bits}> thr_t;
+    static const unsigned thr_bits = {thr_bits};
     typedef ap_int<{_count_bits(layer.n_thresholds, layer.act_val)}> count_t;
 }};
 
-static const {name}_config::thr_t {name}_thresholds[{layer.pe}][{layer.channels // layer.pe}]\
-[{layer.n_thresholds}] = {_nested(interleave_thresholds(t, layer.pe), _int_literal)};
+static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds\
+[{layer.pe}][{layer.channels // layer.pe}][{layer.n_thresholds}] = {thr_init};
 """
     return cfg, f"xnorflow::thresholding<{name}_config>({{i}}, {{o}}, {name}_thresholds);"
 
@@ -215,14 +217,15 @@ def emit_mvau(name: str, layer: MVAU) -> tuple[str, str]:
     typedef {c_type(layer.in_dtype)} in_t;
     typedef ap_int<{signed_bits(lo, hi)}> acc_t;
     typedef ap_int<{thr_bits}> thr_t;
+    static const unsigned thr_bits = {thr_bits};
     typedef ap_int<{_count_bits(n_thr, layer.act_val)}> count_t;
 }};
 
 // weights[p][nf * {sf} + sf] bit j = W[nf * {layer.pe} + p][sf * {layer.simd} + j]
-static const ap_uint<{layer.simd}> {name}_weights[{layer.pe}][{nf * sf}] = \
+static const xnorflow::uint_rom<{layer.simd}>::type {name}_weights[{layer.pe}][{nf * sf}] = \
 {_nested(words, _words_literal(layer.simd))};
 
-static const {name}_config::thr_t {name}_thresholds[{layer.pe}][{nf}][{thr_dim}] = \
+static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds[{layer.pe}][{nf}][{thr_dim}] = \
 {_nested(thr, _int_literal)};
 """
     return cfg, f"xnorflow::mvau<{name}_config>({{i}}, {{o}}, {name}_weights, {name}_thresholds);"

@@ -1,6 +1,6 @@
 // xnorflow HLS templates: matrix-vector-activation unit (compile/layers/mvau.py).
 //
-// Binary weights W (mh x mw, bit 1 = +1). XNOR mode (BIPOLAR input bits):
+// Binary weights W (mh x mw, bit 1 = +1), SIMD bits per ROM word (uint_rom<simd>). XNOR mode (BIPOLAR input bits):
 // acc = popcount(XNOR(x, w)). First-layer mode (k-bit integer input): acc = sum((2w - 1) * x).
 // Then thresholds (out = #{k : acc >= T[o, k]} + act_val) or, with n_thresholds = 0, out = acc.
 //
@@ -33,6 +33,7 @@ struct mvau_config {
     typedef ap_uint<1> in_t;   // an input value (ignored in XNOR mode)
     typedef ap_int<16> acc_t;  // holds every accumulator value
     typedef ap_int<16> thr_t;  // holds every threshold
+    static const unsigned thr_bits = 16; // thr_t's width: arrays hold int_rom<thr_bits>
     typedef ap_int<9> count_t; // holds 0 .. n_thresholds plus act_val
 };
 
@@ -61,10 +62,10 @@ Simd_Loop:
 template <class CONFIG_T>
 void mvau(hls::stream<ap_uint<CONFIG_T::simd * CONFIG_T::in_bits>> &in,
           hls::stream<ap_uint<CONFIG_T::pe * CONFIG_T::out_bits>> &out,
-          const ap_uint<CONFIG_T::simd> weights[CONFIG_T::pe][(CONFIG_T::mh / CONFIG_T::pe) *
-                                                              (CONFIG_T::mw / CONFIG_T::simd)],
-          const typename CONFIG_T::thr_t thresholds[CONFIG_T::pe][CONFIG_T::mh / CONFIG_T::pe]
-                                                   [CONFIG_T::thr_dim]) {
+          const typename uint_rom<CONFIG_T::simd>::type
+              weights[CONFIG_T::pe][(CONFIG_T::mh / CONFIG_T::pe) * (CONFIG_T::mw / CONFIG_T::simd)],
+          const typename int_rom<CONFIG_T::thr_bits>::type
+              thresholds[CONFIG_T::pe][CONFIG_T::mh / CONFIG_T::pe][CONFIG_T::thr_dim]) {
     static_assert(CONFIG_T::mh % CONFIG_T::pe == 0, "mvau: pe must divide mh");
     static_assert(CONFIG_T::mw % CONFIG_T::simd == 0, "mvau: simd must divide mw");
     static_assert(!CONFIG_T::xnor || CONFIG_T::in_bits == 1, "mvau: XNOR mode takes 1-bit input");
@@ -91,7 +92,8 @@ Fold_Loop:
     PE_Loop:
         for (unsigned p = 0; p < CONFIG_T::pe; p++) {
 #pragma HLS UNROLL
-            typename CONFIG_T::acc_t partial = mvau_dot<CONFIG_T>(x, weights[p][nf * SF + sf]);
+            ap_uint<CONFIG_T::simd> w = weights[p][nf * SF + sf];
+            typename CONFIG_T::acc_t partial = mvau_dot<CONFIG_T>(x, w);
             acc[p] = (sf == 0) ? partial : typename CONFIG_T::acc_t(acc[p] + partial);
         }
         if (sf == SF - 1) {

@@ -21,18 +21,20 @@ struct thresholding_config {
     static const int act_val = 0;           // added to the threshold count
     typedef ap_uint<8> in_t;                // an input value (ap_int/ap_uint of in_bits)
     typedef ap_int<10> thr_t;               // a threshold; wide enough for in_t's range + 1
+    static const unsigned thr_bits = 10;    // thr_t's width: arrays hold int_rom<thr_bits>
     typedef ap_int<9> count_t;              // holds 0 .. n_thresholds plus act_val
 };
 
 // Compare one value with its ascending thresholds and return count + act_val.
 template <class CONFIG_T, class V>
-typename CONFIG_T::count_t threshold_count(V x, const typename CONFIG_T::thr_t thr[]) {
+typename CONFIG_T::count_t
+threshold_count(V x, const typename int_rom<CONFIG_T::thr_bits>::type thr[]) {
 #pragma HLS INLINE
     typename CONFIG_T::count_t count = CONFIG_T::act_val;
 Compare_Loop:
     for (unsigned k = 0; k < CONFIG_T::n_thresholds; k++) {
 #pragma HLS UNROLL
-        count += (x >= thr[k]) ? 1 : 0;
+        count += (x >= typename CONFIG_T::thr_t(thr[k])) ? 1 : 0;
     }
     return count;
 }
@@ -41,8 +43,8 @@ template <class CONFIG_T>
 void thresholding(
     hls::stream<ap_uint<CONFIG_T::pe * CONFIG_T::in_bits>> &in,
     hls::stream<ap_uint<CONFIG_T::pe * CONFIG_T::out_bits>> &out,
-    const typename CONFIG_T::thr_t thresholds[CONFIG_T::pe][CONFIG_T::channels / CONFIG_T::pe]
-                                             [CONFIG_T::n_thresholds]) {
+    const typename int_rom<CONFIG_T::thr_bits>::type
+        thresholds[CONFIG_T::pe][CONFIG_T::channels / CONFIG_T::pe][CONFIG_T::n_thresholds]) {
     static_assert(CONFIG_T::channels % CONFIG_T::pe == 0, "thresholding: pe must divide channels");
     static_assert(CONFIG_T::n_thresholds >= 1, "thresholding: needs at least one threshold");
     const unsigned NF = CONFIG_T::channels / CONFIG_T::pe;

@@ -9,6 +9,7 @@
 
 #include "ap_int.h"
 #include "hls_stream.h"
+#include <type_traits>
 
 #if defined(__SYNTHESIS__) || __has_include("ap_axi_sdata.h")
 #include "ap_axi_sdata.h"
@@ -27,6 +28,22 @@ template <int W> struct axis_word {
     ap_uint<(W + 7) / 8> keep;
     ap_uint<(W + 7) / 8> strb;
     ap_uint<1> last;
+};
+#endif
+
+// Element types of the constant weight and threshold arrays the codegen writes. In synthesis
+// exactly the bits needed (ap_uint<N> / ap_int<N> ROM words). In C simulation a built-in
+// integer when N <= 64: g++ then initialises the arrays statically, where 10^5 ap_uint
+// elements would each need a constructor call and minutes of compile time.
+#ifdef __SYNTHESIS__
+template <unsigned N> struct uint_rom { typedef ap_uint<N> type; };
+template <unsigned N> struct int_rom { typedef ap_int<N> type; };
+#else
+template <unsigned N> struct uint_rom {
+    typedef typename std::conditional<(N <= 64), unsigned long long, ap_uint<N>>::type type;
+};
+template <unsigned N> struct int_rom {
+    typedef typename std::conditional<(N <= 64), long long, ap_int<N>>::type type;
 };
 #endif
 
