@@ -28,6 +28,7 @@ FIXED = {
     "cnv_like": nets.cnv_like,
     "edge_cases": nets.edge_cases,
     "windows": nets.windows,
+    "digits_mlp": nets.digits_mlp,
 }
 
 

@@ -147,3 +147,15 @@ def windows(seed: int = 0) -> DataflowIR:
         _mvau(rng, "fc", u2, 1, 56, 10, pe=5, simd=8, out=None),
     ]
     return _finish(rng, "windows", (3, 10, 10), "nhwc", layers)
+
+
+def digits_mlp(seed: int = 0) -> DataflowIR:
+    """An MLP for the 8×8 `digits` data set (input (1, 8, 8), flat), with FINN's default
+    folding (PE = SIMD = 1) on the last layer: the CLI's labelled-data path."""
+    rng = np.random.default_rng(seed)
+    layers = [
+        _thr(rng, "thr_in", 1, 64, BIPOLAR, pe=8),
+        _mvau(rng, "fc0", BIPOLAR, 1, 64, 32, pe=4, simd=16),
+        _mvau(rng, "fc1", BIPOLAR, 1, 32, 10, pe=1, simd=1, out=None),
+    ]
+    return _finish(rng, "digits_mlp", (1, 8, 8), "flat", layers)

@@ -40,6 +40,19 @@ def test_csim_random_is_bit_exact(hls_builds, tmp_path):
 
 
 @pytest.mark.sim
+def test_csim_on_a_labelled_dataset(hls_builds, tmp_path):
+    """--dataset digits: images reshaped to the flat input, accuracy of both models reported."""
+    _, build = _copy_build(hls_builds, tmp_path, "digits_mlp")
+    result = runner.invoke(app, ["csim", str(build), "--dataset", "digits", "--n", "120"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((build / "csim_report.json").read_text())
+    assert report["frames"] == 120 and report["mismatches"] == 0
+    assert report["accuracy"] == report["reference_accuracy"]
+    assert 0.0 <= report["accuracy"] <= 1.0
+    assert "accuracy: C-simulation" in result.output
+
+
+@pytest.mark.sim
 def test_csim_reports_a_mismatch_with_exit_1(hls_builds, tmp_path):
     """Flip one weight bit in the generated C++: the C-simulation must notice (exit 1)."""
     ir, build = _copy_build(hls_builds, tmp_path, "mlp1")
