@@ -687,15 +687,19 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
     )
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "params").mkdir(parents=True)
-    (tmp / "templates").mkdir()
-    src = template_dir()
-    for name in TEMPLATE_FILES:
-        shutil.copyfile(src / name, tmp / "templates" / name)
-    for rel, text in files.items():
-        (tmp / rel).write_text(text)
-    # a sample input (one all-zero frame) so that run_hls.tcl's csim_design has a file to read
-    (tmp / "csim_in.bin").write_bytes(bytes(iface.in_beats * iface.in_bytes))
+    try:
+        (tmp / "params").mkdir(parents=True)
+        (tmp / "templates").mkdir()
+        src = template_dir()
+        for name in TEMPLATE_FILES:
+            shutil.copyfile(src / name, tmp / "templates" / name)
+        for rel, text in files.items():
+            (tmp / rel).write_text(text)
+        # a sample input (one all-zero frame) so that run_hls.tcl's csim_design has a file to read
+        (tmp / "csim_in.bin").write_bytes(bytes(iface.in_beats * iface.in_bytes))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     # keep a compiled C-simulation: compile/csim.py rebuilds it only if the sources' hash changed
     for name in ("csim.bin", "csim.hash"):
         if (folder / name).is_file():

@@ -80,6 +80,10 @@ def hls_builds(request: pytest.FixtureRequest) -> Builder:
             callspec = getattr(item, "callspec", None)
             if callspec and callspec.params.get("design") in builder.irs:
                 wanted.append(callspec.params["design"])
+            # tests that ask for a design by name list it in their module's HLS_DESIGNS
+            named = getattr(item.module, "HLS_DESIGNS", {}).get(item.originalname)
+            if named:
+                wanted.append(named)
         builder.prefetch(list(dict.fromkeys(wanted)))
     yield builder
     builder.pool.shutdown(wait=True, cancel_futures=True)

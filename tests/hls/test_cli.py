@@ -15,6 +15,13 @@ from xnorflow.compile.random_ir import random_mlp
 
 runner = CliRunner()
 
+# the compiled designs each test copies (the session fixture compiles them in the background)
+HLS_DESIGNS = {
+    "test_csim_random_is_bit_exact": "mlp0",
+    "test_csim_on_a_labelled_dataset": "digits_mlp",
+    "test_csim_reports_a_mismatch_with_exit_1": "mlp1",
+}
+
 
 def _copy_build(hls_builds, tmp_path, design="mlp0"):
     ir, build = hls_builds.get(design)

@@ -3,8 +3,11 @@
 Designs: TFC (random weights), a small CNV-like net, an edge-case net (tests/hls/nets.py) and
 10 random IRs from the compiler's generator (5 MLPs, 5 CNNs, random foldings) in the default
 suite; 20 larger random IRs (foldings up to full parallelism) under `slow`.
-Cost (2-core machine, empty ccache): each design is one g++ -O2 compile of 5-16 s; the 13
-default designs compile two at a time in about 60-70 s, running them takes under 2 s.
+Cost: each design is one g++ -O2 compile of about 4-10 s CPU (TFC the largest); the 15
+designs of the default suite (these 14 plus the CLI's digits MLP) compile two at a time.
+Measured for all of tests/hls with empty caches (CCACHE_DISABLE=1, no cached csim.bin): 152-232 s
+wall on the shared 2-core development machine at load average ~5; on a free 2-core CI machine
+expect about half. Re-runs reuse csim.bin (keyed by the sources' hash) and take seconds.
 """
 
 from __future__ import annotations
