@@ -50,12 +50,13 @@ def _finish(rng, name, shape, layout, layers) -> DataflowIR:
 def tfc(seed: int = 0) -> DataflowIR:
     """TFC: Thresholding 784 UINT8→BIPOLAR, XNOR MVAUs 784→64→64→64→10, last without activation.
 
-    Foldings differ between neighbours, so width converters sit between every pair of layers.
+    Foldings differ between neighbours, so width converters sit between every pair of layers;
+    fc0 has SIMD = 98, wider than a built-in integer (ap_uint weight words in C-simulation too).
     """
     rng = np.random.default_rng(seed)
     layers = [
         _thr(rng, "thr_in", 1, 784, BIPOLAR, pe=16),
-        _mvau(rng, "fc0", BIPOLAR, 1, 784, 64, pe=16, simd=49),
+        _mvau(rng, "fc0", BIPOLAR, 1, 784, 64, pe=16, simd=98),  # > 64: ap_uint ROM words
         _mvau(rng, "fc1", BIPOLAR, 1, 64, 64, pe=8, simd=16),
         _mvau(rng, "fc2", BIPOLAR, 1, 64, 64, pe=16, simd=8),
         _mvau(rng, "fc3", BIPOLAR, 1, 64, 10, pe=5, simd=16, out=None),
