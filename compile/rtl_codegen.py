@@ -110,6 +110,24 @@ def _mvau(layer: MVAU, ident: str, folder: Path) -> Instance:
     return Instance("mvau", ident, params, layer.in_width, layer.out_width)
 
 
+def use_threshold_table(layer: Thresholding) -> bool:
+    """Table mode for narrow inputs with many thresholds: a 2^bits-entry ROM per channel is
+    cheaper than N_THR comparators (CNV's 8-bit input quantizer: 255 thresholds)."""
+    return layer.in_dtype.bits <= 8 and layer.n_thresholds >= 8
+
+
+def threshold_table(layer: Thresholding) -> np.ndarray:
+    """(PE*CF*2^bits,) outputs: entry ((p*CF + cf) << bits) + v for stored input pattern v."""
+    bits, cf, pe = layer.in_dtype.bits, layer.channels // layer.pe, layer.pe
+    patterns = np.arange(1 << bits, dtype=np.int64)
+    values = patterns - (1 << bits) * (patterns >= (1 << (bits - 1))) if layer.in_dtype.signed \
+        else patterns
+    x = np.broadcast_to(values[:, None, None], (len(values), layer.pixels, layer.channels))
+    out = layer.reference(x.copy())[:, 0, :]  # (2^bits, channels)
+    table = out.T.reshape(cf, pe, 1 << bits).transpose(1, 0, 2)  # (pe, cf, 2^bits)
+    return table.reshape(-1)
+
+
 def _thresholding(layer: Thresholding, ident: str, folder: Path) -> Instance:
     lo, hi = layer.in_dtype.min(), layer.in_dtype.max()
     tbits = signed_bits(lo, hi + 1)
@@ -117,12 +135,18 @@ def _thresholding(layer: Thresholding, ident: str, folder: Path) -> Instance:
     if n_thr < 1:
         raise RtlError(f"layer {layer.name!r}: a thresholding layer needs at least one threshold")
     cf = layer.channels // layer.pe
-    t = clipped_thresholds(layer.thresholds, lo, hi)
-    tfile = _write_mem(folder, f"{ident}_t.mem", hex_words(t.reshape(cf, layer.pe * n_thr), tbits))
+    table = use_threshold_table(layer)
+    if table:
+        words = hex_words(threshold_table(layer).reshape(-1, 1), layer.out_dtype.bits)
+    else:
+        t = clipped_thresholds(layer.thresholds, lo, hi)
+        words = hex_words(t.reshape(cf, layer.pe * n_thr), tbits)
+    tfile = _write_mem(folder, f"{ident}_t.mem", words)
     params = {
         "CHANNELS": layer.channels, "PE": layer.pe, "IBITS": layer.in_dtype.bits,
         "IN_SIGNED": int(layer.in_dtype.signed), "TBITS": tbits, "N_THR": n_thr,
-        "OBITS": layer.out_dtype.bits, "ACT_VAL": int(layer.act_val), "THRESH_FILE": tfile,
+        "OBITS": layer.out_dtype.bits, "ACT_VAL": int(layer.act_val), "TABLE": int(table),
+        "THRESH_FILE": tfile,
     }
     return Instance("thresholding", ident, params, layer.in_width, layer.out_width)
 

@@ -9,6 +9,10 @@
 //
 // THRESH_FILE ($readmemh): CF = CHANNELS/PE words of PE*N_THR*TBITS bits; field p*N_THR+k of
 // word cf = T[cf*PE+p][k] in two's complement.
+// Table mode (TABLE = 1, for narrow inputs with many thresholds, e.g. an 8-bit input quantizer
+// with 255 steps): THRESH_FILE instead holds PE*CF*2^IBITS words of OBITS bits, word
+// ((p*CF + cf) << IBITS) + v = the output for stored input bit pattern v of channel cf*PE+p;
+// each PE reads its own port of that ROM (synthesis duplicates it per port).
 `default_nettype none
 
 module thresholding #(
@@ -30,6 +34,8 @@ module thresholding #(
     parameter int ACT_VAL = 0,
     // Output FIFO entries (>= pipeline latency + 3 for full throughput).
     parameter int OUT_FIFO_DEPTH = 8,
+    // 1: table mode (see above): THRESH_FILE holds the output for every input value.
+    parameter bit TABLE = 0,
     // Threshold memory file (see above).
     parameter THRESH_FILE = ""
 ) (
@@ -57,9 +63,6 @@ module thresholding #(
         if (OUT_FIFO_DEPTH < 6) $fatal(1, "thresholding %m: OUT_FIFO_DEPTH must be >= 6");
     end
 
-    logic [PE*N_THR*TBITS-1:0] tmem [CF];
-    initial $readmemh(THRESH_FILE, tmem);
-
     logic [CFW-1:0] cf_reg;
     logic [CRW-1:0] pending_reg;
     wire credit_ok = pending_reg < CRW'(OUT_FIFO_DEPTH);
@@ -76,33 +79,55 @@ module thresholding #(
         end
     end
 
-    // stage 1: threshold read, input registered; stage 2: memory output register
     logic v_s1, v_s2, v_s3;
-    logic [PE*IBITS-1:0] x_s1, x_s2;
-    logic [PE*N_THR*TBITS-1:0] thr_s1, thr_s2;
     always_ff @(posedge clk) begin
-        if (issue) begin
-            x_s1 <= s_axis_tdata;
-            thr_s1 <= tmem[cf_reg];
-        end
-        x_s2 <= x_s1;
-        thr_s2 <= thr_s1;
         {v_s3, v_s2, v_s1} <= {v_s2, v_s1, issue};
         if (rst) {v_s3, v_s2, v_s1} <= '0;
     end
-
-    // stage 3: compare and count
     logic [PE*OBITS-1:0] out_s3;
-    for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s2[p*IBITS +: IBITS]))
-                                              : TBITS'($signed({1'b0, x_s2[p*IBITS +: IBITS]}));
-        always_ff @(posedge clk) begin
-            logic [CNTW-1:0] cnt;
-            cnt = '0;
-            for (int k = 0; k < N_THR; k++) begin
-                if (x >= $signed(thr_s2[(p*N_THR + k)*TBITS +: TBITS])) cnt = cnt + 1'b1;
+
+    if (TABLE) begin : g_table
+        // stage 1: table read; stage 2: memory output register; stage 3: out
+        localparam int TD = PE * CF * (1 << IBITS);
+        localparam int TAW = $clog2(TD) > 0 ? $clog2(TD) : 1;
+        logic [OBITS-1:0] tab [TD];
+        initial $readmemh(THRESH_FILE, tab);
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            wire [TAW-1:0] addr = TAW'((p * CF + int'(cf_reg)) * (1 << IBITS))
+                                  + TAW'(s_axis_tdata[p*IBITS +: IBITS]);
+            logic [OBITS-1:0] t_s1, t_s2;
+            always_ff @(posedge clk) begin
+                if (issue) t_s1 <= tab[addr];
+                t_s2 <= t_s1;
+                out_s3[p*OBITS +: OBITS] <= t_s2;
             end
-            out_s3[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+        end
+    end else begin : g_compare
+        logic [PE*N_THR*TBITS-1:0] tmem [CF];
+        initial $readmemh(THRESH_FILE, tmem);
+        // stage 1: threshold read, input registered; stage 2: memory output register
+        logic [PE*IBITS-1:0] x_s1, x_s2;
+        logic [PE*N_THR*TBITS-1:0] thr_s1, thr_s2;
+        always_ff @(posedge clk) begin
+            if (issue) begin
+                x_s1 <= s_axis_tdata;
+                thr_s1 <= tmem[cf_reg];
+            end
+            x_s2 <= x_s1;
+            thr_s2 <= thr_s1;
+        end
+        // stage 3: compare and count
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s2[p*IBITS +: IBITS]))
+                                                  : TBITS'($signed({1'b0, x_s2[p*IBITS +: IBITS]}));
+            always_ff @(posedge clk) begin
+                logic [CNTW-1:0] cnt;
+                cnt = '0;
+                for (int k = 0; k < N_THR; k++) begin
+                    if (x >= $signed(thr_s2[(p*N_THR + k)*TBITS +: TBITS])) cnt = cnt + 1'b1;
+                end
+                out_s3[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
+            end
         end
     end
 

@@ -22,7 +22,7 @@ def _pick(rng, values):
 def thresholding(rng) -> Layer:
     ch = int(rng.integers(1, 25))
     in_dt = DataType.parse(str(rng.choice(["UINT8", "INT4", "UINT3", "INT8"])))
-    out_bits = int(rng.choice([1, 2, 4]))
+    out_bits = int(rng.choice([1, 2, 3]))  # < 8 thresholds: compare mode
     n_thr = 1 if out_bits == 1 else int(rng.integers(1, (1 << out_bits)))
     # thresholds partly outside the input range, to cover the clipping
     thr = np.sort(rng.integers(in_dt.min() - 3, in_dt.max() + 4, size=(ch, n_thr)), axis=1)
@@ -34,6 +34,16 @@ def thresholding(rng) -> Layer:
     return Thresholding(name="thr", in_dtype=in_dt, out_dtype=out_dt,
                         pixels=int(rng.integers(1, 5)), channels=ch, thresholds=thr,
                         act_val=act, pe=_pick(rng, divisors(ch)))
+
+
+def thresholding_table(rng) -> Layer:
+    """Many thresholds on a narrow input (as CNV's input quantizer): the RTL's table mode."""
+    ch = int(rng.integers(1, 7))
+    in_dt = DataType.parse(str(rng.choice(["UINT8", "INT6"])))
+    thr = np.sort(rng.integers(in_dt.min(), in_dt.max() + 2, size=(ch, 255)), axis=1)
+    return Thresholding(name="thr", in_dtype=in_dt, out_dtype=DataType.parse("INT8"),
+                        pixels=int(rng.integers(1, 4)), channels=ch, thresholds=thr,
+                        act_val=-128, pe=_pick(rng, divisors(ch)))
 
 
 def _mvau(rng, in_dt) -> Layer:
@@ -95,7 +105,8 @@ def label_select(rng) -> Layer:
 
 
 KINDS = {
-    "thresholding": thresholding, "mvau_xnor": mvau_xnor, "mvau_int": mvau_int,
+    "thresholding": thresholding, "thresholding_table": thresholding_table,
+    "mvau_xnor": mvau_xnor, "mvau_int": mvau_int,
     "sliding_window": sliding_window, "maxpool": maxpool, "label_select": label_select,
 }
 
