@@ -75,7 +75,8 @@ def compile_with_folding(name: str, tmp: Path) -> Path:
     return build
 
 
-def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float) -> dict:
+def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
+              ecp5: bool = True) -> dict:
     from xnorflow.compile.ir import DataflowIR
     from xnorflow.compile.random_ir import random_images
     from xnorflow.compile.rtl_cli import simulate_build
@@ -110,6 +111,9 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float) 
     rec["per_layer"] = [{k: row.get(k) for k in ("layer", "kind", "lut", "ff", "bram",
                                                  "finn_lut", "finn_bram18")}
                         for row in x["layers"]]
+    if not ecp5:
+        rec["ecp5_note"] = "not run (--no-ecp5)"
+        return rec
     try:
         e = run_synth(build, "ecp5", pnr=True, timeout_s=timeout_s)
     except SynthError as err:
@@ -123,9 +127,14 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float) 
 
 
 def save(results: list[dict]) -> None:
+    """Write benchmarks/results/rtl.json, keeping earlier records of models not re-run."""
     out = REPO / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rtl.json").write_text(json.dumps({"models": results}, indent=1) + "\n")
+    path = out / "rtl.json"
+    old = json.loads(path.read_text()).get("models", []) if path.is_file() else []
+    names = {r["model"] for r in results}
+    merged = [r for r in old if r.get("model") not in names] + results
+    path.write_text(json.dumps({"models": merged}, indent=1) + "\n")
 
 
 def main() -> int:
@@ -133,6 +142,9 @@ def main() -> int:
     ap.add_argument("--models", nargs="*", default=["tfc", "cnv"], choices=["tfc", "cnv"])
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys / nextpnr")
     ap.add_argument("--frames", type=int, default=None, help="frames to simulate per model")
+    ap.add_argument("--no-ecp5", nargs="*", default=[], choices=["tfc", "cnv"],
+                    help="models to synthesize for Xilinx only (ECP5 place-and-route of CNV "
+                    "takes long)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per Yosys/nextpnr run")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -140,7 +152,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             frames = args.frames or FRAMES[name]
-            rec = run_model(name, frames, not args.no_synth, Path(tmp), args.timeout)
+            rec = run_model(name, frames, not args.no_synth, Path(tmp), args.timeout,
+                            ecp5=name not in args.no_ecp5)
             results.append(rec)
             print(json.dumps({k: v for k, v in rec.items() if k != "per_layer"}), flush=True)
             save(results)
