@@ -93,7 +93,7 @@ module thresholding #(
         logic [OBITS-1:0] tab [TD];
         initial $readmemh(THRESH_FILE, tab);
         for (genvar p = 0; p < PE; p++) begin : g_pe
-            wire [TAW-1:0] addr = TAW'((p * CF + int'(cf_reg)) * (1 << IBITS))
+            wire [TAW-1:0] addr = TAW'(p * CF * (1 << IBITS)) + TAW'(cf_reg) * TAW'(1 << IBITS)
                                   + TAW'(s_axis_tdata[p*IBITS +: IBITS]);
             logic [OBITS-1:0] t_s1, t_s2;
             always_ff @(posedge clk) begin
