@@ -70,6 +70,11 @@ def main() -> int:
     ap.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
     ap.add_argument("--epochs", default="1", help="training epochs per run in the train benchmark")
     ap.add_argument("--only", nargs="*", choices=list(AREAS), help="run only these areas")
+    ap.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: gather the results/<area>.json files the benchmarks last wrote",
+    )
     args = ap.parse_args()
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
@@ -86,16 +91,21 @@ def main() -> int:
         if not script.is_file():
             failed.append(f"{area}: {script.name} missing")
             continue
-        cmd = [sys.executable, str(script)] + [
-            a.format(epochs=args.epochs, data=args.data_dir) for a in extra
-        ]
-        print(f"== {area}: {' '.join(cmd[1:])}", flush=True)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=HERE.parent)
-        seconds = time.perf_counter() - t0
         path = results_dir / f"{area}.json"
-        if proc.returncode != 0 or not path.is_file():
-            failed.append(f"{area}: exit {proc.returncode}")
+        seconds = None
+        if not args.collect:
+            cmd = [sys.executable, str(script)] + [
+                a.format(epochs=args.epochs, data=args.data_dir) for a in extra
+            ]
+            print(f"== {area}: {' '.join(cmd[1:])}", flush=True)
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=HERE.parent)
+            seconds = round(time.perf_counter() - t0, 1)
+            if proc.returncode != 0:
+                failed.append(f"{area}: exit {proc.returncode}")
+                continue
+        if not path.is_file():
+            failed.append(f"{area}: {path.name} not written")
             continue
         summary["areas"][area] = {
             "seconds": round(seconds, 1),
