@@ -8,9 +8,10 @@ epoch on the test set); the best epoch is reported beside it.
 
 Dropout: the benchmark trains TFC with dropout 0 and SFC with 0.1 by default (``--dropout
 tfc=0,sfc=0.1``), not bnn_pynq's 0.2, which regularises its 1000-epoch schedule. Measured at
-20 epochs: TFC under-fits with 0.2 (train ≈ test ≈ 92.7 %), 0 gains about 1.5 points; SFC
-over-fits with 0 (train 99.5 %, test 97.2 %), 0.1 gives 97.4 %. ``--dropout 0.2`` reproduces
-bnn_pynq's setting. Dropout is a training choice: the exported models are the same either way.
+20 epochs (filter optimizer, seed 0): TFC under-fits with 0.2 (train ≈ test ≈ 92.7 %), with 0
+it reaches 94.5 %; SFC over-fits with 0 (train 99.5 %, test 97.2 %), reaches 97.4 % with 0.1
+and 97.0 % with 0.2. ``--dropout 0.2`` reproduces bnn_pynq's setting. Dropout is a training
+choice: the exported models are the same either way.
 
 Results are MERGED into the JSON (``--out``): a run replaces an earlier one with the same
 model, optimizer, λ, epochs and settings, others are kept, so the grid can be run piecewise in
