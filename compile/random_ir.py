@@ -39,7 +39,18 @@ def _input_threshold(rng, name, pixels, channels, out_bits, pe_cap) -> Threshold
     )
 
 
-def _mvau(rng, name, in_dtype, pixels, mw, mh, last, fold_cap) -> MVAU:
+def random_mvau(
+    rng: np.random.Generator,
+    name: str,
+    in_dtype: DataType,
+    pixels: int,
+    mw: int,
+    mh: int,
+    pe: int = 1,
+    simd: int = 1,
+    last: bool = False,
+) -> MVAU:
+    """An MVAU with random weights; thresholds near the accumulator's middle, or none if last."""
     w = rng.integers(0, 2, size=(mh, mw), dtype=np.uint8)
     if in_dtype.bipolar:
         centre, spread = mw / 2, max(1.0, np.sqrt(mw) / 2)
@@ -55,16 +66,20 @@ def _mvau(rng, name, in_dtype, pixels, mw, mh, last, fold_cap) -> MVAU:
         mh=mh,
         weights=w,
         thresholds=thr,
-        pe=_pick(rng, divisors(mh), fold_cap),
-        simd=_pick(rng, divisors(mw), fold_cap),
+        pe=pe,
+        simd=simd,
     )
     if last:
-        layer = _replace_out(layer, layer.acc_dtype())
+        layer = dataclasses.replace(layer, out_dtype=layer.acc_dtype())
+    layer.validate()
     return layer
 
 
-def _replace_out(layer: MVAU, dtype: DataType) -> MVAU:
-    return dataclasses.replace(layer, out_dtype=dtype)
+def _mvau(rng, name, in_dtype, pixels, mw, mh, last, fold_cap) -> MVAU:
+    layer = random_mvau(rng, name, in_dtype, pixels, mw, mh, last=last)
+    return layer.with_folding(
+        PE=_pick(rng, divisors(mh), fold_cap), SIMD=_pick(rng, divisors(mw), fold_cap)
+    )
 
 
 def random_mlp(

@@ -12,25 +12,10 @@ import numpy as np
 
 from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.layers import MVAU, MaxPool, SlidingWindow, Thresholding
+from xnorflow.compile.layers import MaxPool, SlidingWindow, Thresholding
+from xnorflow.compile.random_ir import random_mvau
 
 UINT8 = DataType.parse("UINT8")
-
-
-def _mvau(rng: np.random.Generator, name: str, in_dtype: DataType, pixels: int, mw: int, mh: int,
-          pe: int, simd: int, last: bool = False) -> MVAU:
-    w = rng.integers(0, 2, size=(mh, mw), dtype=np.uint8)
-    if in_dtype.bipolar:
-        centre, spread = mw / 2, max(1.0, np.sqrt(mw) / 2)
-    else:
-        centre, spread = 0.0, max(1.0, np.sqrt(mw) * in_dtype.max() / 2)
-    thr = None if last else np.round(centre + rng.normal(0, spread, (mh, 1))).astype(np.int64)
-    layer = MVAU(name=name, in_dtype=in_dtype, out_dtype=BIPOLAR, pixels=pixels, mw=mw, mh=mh,
-                 weights=w, thresholds=thr, pe=pe, simd=simd)
-    if last:
-        layer = MVAU(name=name, in_dtype=in_dtype, out_dtype=layer.acc_dtype(), pixels=pixels,
-                     mw=mw, mh=mh, weights=w, thresholds=None, pe=pe, simd=simd)
-    return layer
 
 
 def _finish(rng: np.random.Generator, ir: DataflowIR) -> DataflowIR:
@@ -45,7 +30,9 @@ def tfc_ir(seed: int = 0, pe: int = 16, simd: int = 16) -> DataflowIR:
     widths = [784, 64, 64, 64, 10]
     for i, (mw, mh) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         last = i == len(widths) - 2
-        layers.append(_mvau(rng, f"fc{i}", BIPOLAR, 1, mw, mh, 10 if last else pe, simd, last))
+        layers.append(
+            random_mvau(rng, f"fc{i}", BIPOLAR, 1, mw, mh, 10 if last else pe, simd, last)
+        )
     return _finish(rng, DataflowIR(
         name=f"tfc_random_{seed}", input_shape=(1, 28, 28), input_layout="flat", layers=layers,
         output_scale=rng.uniform(0.5, 2.0, 10), output_bias=rng.normal(0, 1, 10),
@@ -60,14 +47,14 @@ def cnv_ir(seed: int = 0) -> DataflowIR:
                      thresholds=np.sort(rng.integers(0, 256, (3, 3)), axis=1), pe=3),
         SlidingWindow(name="swg0", in_dtype=uint2, out_dtype=uint2, ifm_dim=(8, 8), channels=3,
                       kernel=3, stride=1, simd=3),
-        _mvau(rng, "conv0", uint2, 36, 27, 16, pe=8, simd=3),
+        random_mvau(rng, "conv0", uint2, 36, 27, 16, pe=8, simd=3),
         SlidingWindow(name="swg1", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(6, 6),
                       channels=16, kernel=3, stride=1, simd=8),
-        _mvau(rng, "conv1", BIPOLAR, 16, 144, 16, pe=8, simd=16),
+        random_mvau(rng, "conv1", BIPOLAR, 16, 144, 16, pe=8, simd=16),
         MaxPool(name="pool0", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(4, 4), channels=16,
                 kernel=2, stride=2, pe=8),
-        _mvau(rng, "fc0", BIPOLAR, 1, 64, 32, pe=8, simd=16),
-        _mvau(rng, "fc1", BIPOLAR, 1, 32, 10, pe=5, simd=8, last=True),
+        random_mvau(rng, "fc0", BIPOLAR, 1, 64, 32, pe=8, simd=16),
+        random_mvau(rng, "fc1", BIPOLAR, 1, 32, 10, pe=5, simd=8, last=True),
     ]
     return _finish(rng, DataflowIR(
         name=f"cnv_small_random_{seed}", input_shape=(3, 8, 8), input_layout="nhwc",

@@ -7,7 +7,7 @@ import numpy as np
 from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, LabelSelect, MaxPool, SlidingWindow, Thresholding
-from xnorflow.compile.random_ir import random_cnn, random_mlp
+from xnorflow.compile.random_ir import random_cnn, random_mlp, random_mvau
 
 UINT8 = DataType.parse("UINT8")
 
@@ -20,22 +20,7 @@ def _thr(rng, name, pixels, channels, out, pe, act_val=0) -> Thresholding:
 
 
 def _mvau(rng, name, in_dtype, pixels, mw, mh, pe, simd, out=BIPOLAR) -> MVAU:
-    w = rng.integers(0, 2, size=(mh, mw), dtype=np.uint8)
-    if out == BIPOLAR:
-        if in_dtype.bipolar:
-            centre, spread = mw / 2, np.sqrt(mw) / 2
-        else:
-            centre, spread = 0.0, np.sqrt(mw) * in_dtype.max() / 2
-        thr = np.round(centre + rng.normal(0, spread, size=(mh, 1))).astype(np.int64)
-    else:
-        thr = None
-    layer = MVAU(name=name, in_dtype=in_dtype, out_dtype=BIPOLAR, pixels=pixels, mw=mw, mh=mh,
-                 weights=w, thresholds=thr, pe=pe, simd=simd)
-    if thr is None:
-        import dataclasses
-
-        layer = dataclasses.replace(layer, out_dtype=layer.acc_dtype())
-    return layer
+    return random_mvau(rng, name, in_dtype, pixels, mw, mh, pe, simd, last=out != BIPOLAR)
 
 
 def _finish(rng, name, shape, layout, layers) -> DataflowIR:

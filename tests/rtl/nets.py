@@ -7,13 +7,12 @@ TFC-1W1A (784-64-64-64-10) and CNV-1W1A (32x32x3, 6 convs, 2 pools, 3 FCs).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.layers import MVAU, Layer, MaxPool, SlidingWindow, Thresholding
+from xnorflow.compile.layers import Layer, MaxPool, SlidingWindow, Thresholding
+from xnorflow.compile.random_ir import random_mvau
 
 UINT8 = DataType.parse("UINT8")
 INT8 = DataType.parse("INT8")
@@ -21,20 +20,6 @@ INT8 = DataType.parse("INT8")
 TFC_FOLDING = ((16, 49), (8, 8), (8, 8), (10, 8))
 # FINN's end-to-end test folding of CNV: (PE, SIMD) of the nine MVAUs
 CNV_FOLDING = ((16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1))
-
-
-def _mvau(rng, name, in_dtype, pixels, mw, mh, pe, simd, last) -> MVAU:
-    w = rng.integers(0, 2, size=(mh, mw), dtype=np.uint8)
-    if in_dtype.bipolar:
-        centre, spread = mw / 2, max(1.0, np.sqrt(mw) / 2)
-    else:
-        centre, spread = 0.0, max(1.0, np.sqrt(mw) * in_dtype.max() / 2)
-    thr = None if last else np.round(centre + rng.normal(0, spread, (mh, 1))).astype(np.int64)
-    layer = MVAU(name=name, in_dtype=in_dtype, out_dtype=BIPOLAR, pixels=pixels, mw=mw, mh=mh,
-                 weights=w, thresholds=thr, pe=pe, simd=simd)
-    if last:
-        layer = dataclasses.replace(layer, out_dtype=layer.acc_dtype())
-    return layer
 
 
 def tfc_ir(seed: int = 0, folding=TFC_FOLDING, thr_pe: int = 49) -> DataflowIR:
@@ -45,7 +30,8 @@ def tfc_ir(seed: int = 0, folding=TFC_FOLDING, thr_pe: int = 49) -> DataflowIR:
                                         pixels=1, channels=784, thresholds=thr, pe=thr_pe)]
     dims = [784, 64, 64, 64, 10]
     for i, (pe, simd) in enumerate(folding):
-        layers.append(_mvau(rng, f"fc{i}", BIPOLAR, 1, dims[i], dims[i + 1], pe, simd, i == 3))
+        mw, mh = dims[i], dims[i + 1]
+        layers.append(random_mvau(rng, f"fc{i}", BIPOLAR, 1, mw, mh, pe, simd, i == 3))
     return DataflowIR(name=f"tfc_random_{seed}", input_shape=(1, 28, 28), input_layout="flat",
                       layers=layers, output_scale=np.ones(10), output_bias=np.zeros(10))
 
@@ -86,7 +72,7 @@ def cnv_ir(seed: int = 0, dim: int = 32, convs=CNV_CONVS, fcs=CNV_FCS, folding=C
         layers.append(SlidingWindow(name=f"swg{k}", in_dtype=dtype, out_dtype=dtype,
                                     ifm_dim=(d, d), channels=ch, kernel=3, stride=1, simd=simd))
         d -= 2
-        layers.append(_mvau(rng, f"conv{k}", dtype, d * d, 9 * ch, och, pe, simd, False))
+        layers.append(random_mvau(rng, f"conv{k}", dtype, d * d, 9 * ch, och, pe, simd, False))
         ch, dtype, k = och, BIPOLAR, k + 1
     mw = d * d * ch
     for i, item in enumerate(fcs):
@@ -96,7 +82,7 @@ def cnv_ir(seed: int = 0, dim: int = 32, convs=CNV_CONVS, fcs=CNV_FCS, folding=C
             pe -= 1
         while mw % simd:
             simd -= 1
-        layers.append(_mvau(rng, f"fc{i}", BIPOLAR, 1, mw, mh, pe, simd, last))
+        layers.append(random_mvau(rng, f"fc{i}", BIPOLAR, 1, mw, mh, pe, simd, last))
         mw, k = mh, k + 1
     return DataflowIR(name=f"cnv_random_{seed}_{dim}", input_shape=(3, dim, dim),
                       input_layout="nhwc", layers=layers, output_scale=np.ones(fcs[-1]),
