@@ -1,0 +1,76 @@
+"""The README's two training figures, from measured runs only.
+
+- docs/img/train_curves.png: MNIST test accuracy per epoch of the 20-epoch TFC/SFC runs in
+  benchmarks/results/train.json (written by benchmarks/train.py), with the targets.
+- docs/img/ff_ratio.png: flip-flop ratio per logged step of `xnorflow train` runs made with
+  `--log-every N` (their steps.jsonl), one curve per run folder given with --runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def train_curves(results: Path, out: Path) -> None:
+    doc = json.loads(results.read_text())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
+    for ax, model in zip(axes, ("tfc", "sfc"), strict=True):
+        for run in doc["runs"]:
+            if run["model"] != model or run["epochs"] < 20 or run.get("recipe") == "two-step":
+                continue
+            acc = [100 * a for a in run["test_acc_per_epoch"]]
+            label = f"{run['optimizer']} λ={run['bias_init']:g} dropout={run['dropout']:g}"
+            ax.plot(range(1, len(acc) + 1), acc, marker=".", label=label)
+        target = doc["targets"][model] * 100
+        ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.1f} %")
+        ax.set_title(f"{model.upper()}-1W1A on MNIST")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def ff_ratio(runs: list[Path], out: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for run in runs:
+        rows = [json.loads(line) for line in (run / "steps.jsonl").read_text().splitlines()]
+        cfg = json.loads((run / "config.json").read_text())
+        cfg = cfg.get("config", cfg)
+        ax.semilogy([r["step"] for r in rows], [max(r["ff_ratio"], 1e-7) for r in rows],
+                    label=f"{cfg['optimizer']} ({cfg['model']}, {cfg['dataset']})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flip-flop ratio (fraction of weights flipped per step)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, default=HERE / "results" / "train.json")
+    ap.add_argument("--runs", type=Path, nargs="*", default=[],
+                    help="xnorflow train run folders made with --log-every")
+    ap.add_argument("--out", type=Path, default=HERE.parent / "docs" / "img")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    train_curves(args.results, args.out / "train_curves.png")
+    if args.runs:
+        ff_ratio(args.runs, args.out / "ff_ratio.png")
+
+
+if __name__ == "__main__":
+    main()
