@@ -108,7 +108,7 @@ def main() -> int:
             failed.append(f"{area}: {path.name} not written")
             continue
         summary["areas"][area] = {
-            "seconds": round(seconds, 1),
+            "seconds": seconds,
             "results": json.loads(path.read_text()),
         }
     (HERE / "results.json").write_text(json.dumps(summary, indent=1))
