@@ -13,33 +13,6 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _load_images(ir, dataset: str, data_dir: Path | None, n: int, seed: int):
-    """(images shaped as the IR's input, labels or None)."""
-    import numpy as np
-
-    if dataset == "random":
-        from xnorflow.compile.random_ir import random_images
-
-        return random_images(ir, n, seed=seed), None
-    from xnorflow.train.data import load_dataset
-    from xnorflow.train.errors import UserError
-
-    try:
-        images, labels = load_dataset(dataset, data_dir, split="test")
-    except UserError as err:
-        raise _fail(str(err)) from None
-    images, labels = images[:n], labels[:n]
-    if images.shape[1:] != ir.input_shape:
-        if ir.input_layout == "flat" and np.prod(images.shape[1:]) == np.prod(ir.input_shape):
-            images = images.reshape(len(images), *ir.input_shape)
-        else:
-            raise _fail(
-                f"data set {dataset!r} has images of shape {images.shape[1:]}, the model "
-                f"{ir.name!r} takes {ir.input_shape}: pick the data set it was trained on"
-            )
-    return images, labels
-
-
 def csim(
     build: Path = typer.Argument(..., help="Build folder made by `xnorflow compile`."),
     dataset: str = typer.Option(
@@ -59,6 +32,7 @@ def csim(
     from xnorflow.compile.csim import CsimError, run_csim
     from xnorflow.compile.errors import CompileError
     from xnorflow.compile.ir import DataflowIR, IRError
+    from xnorflow.host.dataset_images import DatasetError, images_for
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not build.is_dir():
@@ -67,9 +41,9 @@ def csim(
         )
     try:
         ir = DataflowIR.load(build)
-        images, labels = _load_images(ir, dataset, data_dir, n, seed)
+        images, labels = images_for(ir.input_shape, ir.input_layout, dataset, data_dir, n, seed)
         report = run_csim(build, images, labels)
-    except (CsimError, IRError, CompileError) as err:
+    except (CsimError, IRError, CompileError, DatasetError) as err:
         raise _fail(str(err)) from None
     typer.echo(
         f"csim {ir.name}: {report.frames} frames, {report.mismatches} mismatching "

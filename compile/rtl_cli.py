@@ -21,33 +21,6 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _images(ir: Any, dataset: str, data_dir: Path | None, n: int, seed: int):
-    """(uint8 images shaped as the IR's input, labels or None)."""
-    import numpy as np
-
-    if dataset == "random":
-        from xnorflow.compile.random_ir import random_images
-
-        return random_images(ir, n, seed=seed), None
-    from xnorflow.train.data import load_dataset
-    from xnorflow.train.errors import UserError
-
-    try:
-        images, labels = load_dataset(dataset, data_dir, split="test")
-    except UserError as err:
-        raise _fail(str(err)) from None
-    images, labels = images[:n], np.asarray(labels[:n])
-    if images.shape[1:] != ir.input_shape:
-        if ir.input_layout == "flat" and np.prod(images.shape[1:]) == np.prod(ir.input_shape):
-            images = images.reshape(len(images), *ir.input_shape)
-        else:
-            raise _fail(
-                f"data set {dataset!r} has images of shape {images.shape[1:]}, the model "
-                f"{ir.name!r} takes {ir.input_shape}: pick the data set it was trained on"
-            )
-    return images, labels
-
-
 def ensure_rtl(build: Path, ir: Any) -> Path:
     """BUILD/rtl, generated from the IR if `xnorflow compile` did not write it."""
     from xnorflow.compile import rtl_codegen
@@ -147,6 +120,7 @@ def simulate(
     """
     from xnorflow.compile.ir import DataflowIR, IRError
     from xnorflow.compile.rtl_codegen import RtlError
+    from xnorflow.host.dataset_images import DatasetError, images_for
     from xnorflow.host.verilator_sim import SimulationError
     from xnorflow.tools import ToolError
 
@@ -156,9 +130,9 @@ def simulate(
                     "`xnorflow compile MODEL -o BUILD`")
     try:
         ir = DataflowIR.load(build)
-        images, labels = _images(ir, dataset, data_dir, n, seed)
+        images, labels = images_for(ir.input_shape, ir.input_layout, dataset, data_dir, n, seed)
         report = simulate_build(build, images, labels, backpressure, seed)
-    except (IRError, RtlError, SimulationError, ToolError) as err:
+    except (IRError, RtlError, SimulationError, ToolError, DatasetError) as err:
         raise _fail(str(err)) from None
     cpf = report["cycles_per_frame_steady"]
     typer.echo(

@@ -8,36 +8,11 @@ from pathlib import Path
 
 import typer
 
-RANDOM_DATASET = "random"
+from xnorflow.host.dataset_images import RANDOM_DATASET
 
 
 class RunError(ValueError):
     """A user mistake in `xnorflow run` (bad option, data that does not fit the model)."""
-
-
-def _load_images(dataset: str, data_dir: Path | None, split: str, n: int | None,
-                 input_shape: tuple[int, ...], layout: str, seed: int):
-    import numpy as np
-
-    if dataset == RANDOM_DATASET:
-        count = 1000 if n is None else n
-        rng = np.random.default_rng(seed)
-        return rng.integers(0, 256, size=(count, *input_shape), dtype=np.uint8), None
-    from xnorflow.train.data import load_dataset
-
-    images, labels = load_dataset(dataset, data_dir, split)
-    if n is not None:
-        images, labels = images[:n], labels[:n]
-    per_image = int(np.prod(images.shape[1:]))
-    if images.shape[1:] != input_shape:
-        if layout == "flat" and per_image == int(np.prod(input_shape)):
-            images = images.reshape(len(images), *input_shape)  # flatten C, H, W as PyTorch does
-        else:
-            raise RunError(
-                f"data set {dataset!r} has images of shape {images.shape[1:]}, the model in the "
-                f"build folder takes {input_shape}: pick the data set it was trained on"
-            )
-    return images, labels
 
 
 def _batches(n: int, batch: int):
@@ -68,13 +43,14 @@ def run(
     from rich.progress import Progress
 
     from xnorflow.host.accelerator import Accelerator, BackendError
+    from xnorflow.host.dataset_images import DatasetError, images_for
     from xnorflow.host.pynq_driver import BitstreamMissingError, BoardError
     from xnorflow.host.runtime_io import HostInputError, RuntimeSpecError
     from xnorflow.train.errors import UserError
 
     console, err_console = Console(), Console(stderr=True, soft_wrap=True)
     user_errors = (RunError, BackendError, HostInputError, RuntimeSpecError, BitstreamMissingError,
-                   BoardError, UserError)
+                   BoardError, UserError, DatasetError)
     accs: list[Accelerator] = []
     try:
         if n is not None and n < 1:
@@ -83,10 +59,8 @@ def run(
             raise RunError(f"--batch must be at least 1, got {batch}")
         acc = Accelerator.open(build, backend=backend)
         accs.append(acc)
-        images, labels = _load_images(dataset, data_dir, split, n, acc.spec.input_shape,
-                                      acc.spec.input_layout, seed)
-        if len(images) == 0:
-            raise RunError(f"data set {dataset!r} ({split}) has no images")
+        images, labels = images_for(acc.spec.input_shape, acc.spec.input_layout, dataset,
+                                    data_dir, n, seed, split)
         ref = None
         if compare and backend != "reference":
             ref = Accelerator.open(build, backend="reference")
