@@ -178,13 +178,8 @@ def run_csim(
     acc = ref_acc = None
     if labels is not None and len(labels):
         labels = np.asarray(labels)
-        if ir.layers[-1].kind == "label_select":
-            pred_hls, pred_ref = got[:, 0], want[:, 0]
-        else:
-            pred_hls = np.argmax(ir.logits(got), axis=1)
-            pred_ref = np.argmax(ir.logits(want), axis=1)
-        acc = float(np.mean(pred_hls == labels))
-        ref_acc = float(np.mean(pred_ref == labels))
+        acc = float(np.mean(ir.labels_of(got) == labels))
+        ref_acc = float(np.mean(ir.labels_of(want) == labels))
     report = CsimReport(
         frames=len(images),
         mismatches=int(bad_frames.size),

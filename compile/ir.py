@@ -111,10 +111,18 @@ class DataflowIR:
     def logits(self, outputs: np.ndarray) -> np.ndarray:
         return outputs.astype(np.float64) * self.output_scale + self.output_bias
 
+    def labels_of(self, outputs: np.ndarray) -> np.ndarray:
+        """Class labels from the chain's integer outputs: a label select's output is the label,
+        otherwise the argmax of the logits."""
+        outputs = np.asarray(outputs)
+        if self.layers[-1].kind == "label_select":
+            return outputs[:, 0].astype(np.int64)
+        return np.argmax(self.logits(outputs), axis=1)
+
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(labels, integer outputs)."""
         out = self.run(images)
-        return np.argmax(self.logits(out), axis=1), out
+        return self.labels_of(out), out
 
     # --- performance model -------------------------------------------------------------
     def initiation_interval(self) -> int:

@@ -72,13 +72,8 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     cpf = steady["cycles_per_frame_steady"]
     accuracy = ref_accuracy = None
     if labels is not None and len(labels):
-        if last.kind == "label_select":
-            pred, ref_pred = sim_values[:, 0], reference[:, 0]
-        else:
-            pred = np.argmax(ir.logits(sim_values), axis=1)
-            ref_pred = np.argmax(ir.logits(reference), axis=1)
-        accuracy = float(np.mean(pred == labels))
-        ref_accuracy = float(np.mean(ref_pred == labels))
+        accuracy = float(np.mean(ir.labels_of(sim_values) == labels))
+        ref_accuracy = float(np.mean(ir.labels_of(reference) == labels))
     report = {
         "model": ir.name, "frames": len(images), "mismatches": mismatches,
         "first_mismatch": first_mismatch, "accuracy": accuracy,

@@ -119,3 +119,19 @@ def test_packing_round_trip(bits, signed):
 def test_packing_puts_element_zero_in_the_lsb():
     assert pack_beats(np.array([[1, 0, 1, 1]]), 1, 4).tolist() == [[[0b1101]]]
     assert pack_beats(np.array([[0x12, 0x34]]), 8, 2).tolist() == [[[0x12, 0x34]]]
+
+
+def test_labels_of_a_label_select_chain_are_its_output():
+    from xnorflow.compile.layers import LabelSelect
+
+    ir = random_mlp(3)
+    last = ir.layers[-1]
+    sel = LabelSelect(name="top1", in_dtype=last.out_dtype, out_dtype=DataType.parse("UINT4"),
+                      labels=last.mh)
+    with_select = DataflowIR(name="sel", input_shape=ir.input_shape, input_layout="flat",
+                             layers=[*ir.layers, sel], output_scale=[1.0], output_bias=[0.0])
+    x = random_images(ir, 50, 1)
+    scores = ir.run(x)
+    labels, out = with_select.predict(x)
+    np.testing.assert_array_equal(out[:, 0], np.argmax(scores, axis=1))
+    np.testing.assert_array_equal(labels, np.argmax(scores, axis=1))
