@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import Layer, LayerError, divisors, window_ofm_dim
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,8 +34,7 @@ class MaxPool(Layer):
 
     @property
     def ofm_dim(self) -> tuple[int, int]:
-        ih, iw = self.ifm_dim
-        return ((ih - self.kernel) // self.stride + 1, (iw - self.kernel) // self.stride + 1)
+        return window_ofm_dim(self.ifm_dim, self.kernel, self.stride)
 
     @property
     def in_shape(self) -> tuple[int, int]:
