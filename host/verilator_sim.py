@@ -100,9 +100,7 @@ def build_simulator(rtl_dir: Path, jobs: int = 2) -> Path:
         cmd = [
             verilator, "--cc", "--exe", "--build", "-j", str(jobs), "-O3", "--x-assign", "fast",
             "--x-initial", "fast", "-Wno-fatal", "--top-module", TOP,
-            # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
-            # breaks designs large enough to be split into several C++ files
-            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-Mdir", str(tmp / "obj"),
+            "-Mdir", str(tmp / "obj"),  # tool_env() carries the wheel's make fix
             "-CFLAGS", f"-O2 -I{tmp / 'src'}",
             *[str(tmp / "src" / n) for n in desc["files"]], str(tmp / "src" / TB_SOURCE),
         ]

