@@ -127,6 +127,32 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def grid(records: list[dict], epochs: int = 20, dropout: str = DEFAULT_DROPOUT) -> str:
+    """The issue's grid per model: final test accuracy (FF ratio) of optimizer x λ.
+
+    Only one-step runs of ``epochs`` epochs at the default settings, seed 0 and the benchmark's
+    default dropout of the model; a missing cell is "-".
+    """
+    out = []
+    for model in ("tfc", "sfc"):
+        drop = _dropouts(dropout, [model])[model]
+        cells = {(r["optimizer"], r["bias_init"]): r for r in records
+                 if r["model"] == model and r["epochs"] == epochs and _settings(r) == "-"
+                 and r.get("recipe", "one-step") == "one-step" and r.get("dropout") == drop}
+        lams = sorted({lam for _, lam in cells} | {0.0, 1.0, 2.0})
+        out += [f"{model.upper()}-1W1A, {epochs} epochs, dropout {drop:g}: final test accuracy "
+                "(FF ratio of the last epoch)", "",
+                "| optimizer | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |",
+                "|---|" + "---|" * len(lams)]
+        for opt in ("filter", "adam", "sgd", "bop"):
+            row = [f"{100 * cells[opt, lam]['last_test_acc']:.2f} % "
+                   f"({cells[opt, lam]['ff_ratio']:.1e})" if (opt, lam) in cells else "-"
+                   for lam in lams]
+            out.append(f"| {opt} | " + " | ".join(row) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=20)
@@ -163,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             records = _load(out)
             print(f"merged into {out}")
         print(table(records))
+        print()
+        print(grid(records))
         return 0
 
     warnings.filterwarnings("ignore")

@@ -88,10 +88,14 @@ module sliding_window #(
     wire pop = m_axis_tvalid && m_axis_tready;
     wire issue = full_reg[rbank_reg] && pending_reg < CRW'(OUT_FIFO_DEPTH);
 
-    // word address of (y, x, cf) in the read bank
-    wire [AW-1:0] y = AW'(oy_reg) * AW'(STRIDE) + AW'(ky_reg);
-    wire [AW-1:0] x = AW'(ox_reg) * AW'(STRIDE) + AW'(kx_reg);
-    wire [AW-1:0] raddr = (rbank_reg ? AW'(D) : '0) + (y * AW'(IFM_W) + x) * AW'(CF) + AW'(cf_reg);
+    // Word address of (oy*STRIDE + ky, ox*STRIDE + kx, cf) in the read bank, kept in registers
+    // that step by constants (no multiplier in front of the memory's address port):
+    // row_reg = oy*STRIDE*IFM_W*CF, win_reg = row_reg + ox*STRIDE*CF, off_reg = (ky*IFM_W + kx)*CF + cf.
+    localparam int ROW_STEP = STRIDE * IFM_W * CF;
+    localparam int WIN_STEP = STRIDE * CF;
+    localparam int KY_STEP = (IFM_W - KERNEL) * CF + 1;  // last (kx, cf) of a window row → next row
+    logic [AW-1:0] row_reg, win_reg, off_reg;
+    wire [AW-1:0] raddr = (rbank_reg ? AW'(D) : '0) + win_reg + off_reg;
 
     logic v_s1;
     logic [W-1:0] rdata_s1;
@@ -112,6 +116,19 @@ module sliding_window #(
             if (rlast_cf && rlast_kx && rlast_ky && rlast_ox)
                 oy_reg <= rlast_oy ? '0 : oy_reg + 1'b1;
             if (rlast) rbank_reg <= !rbank_reg;
+            if (!(rlast_cf && rlast_kx)) off_reg <= off_reg + 1'b1;
+            else if (!rlast_ky) off_reg <= off_reg + AW'(KY_STEP);
+            else begin  // window done: next window
+                off_reg <= '0;
+                if (!rlast_ox) win_reg <= win_reg + AW'(WIN_STEP);
+                else if (!rlast_oy) begin
+                    row_reg <= row_reg + AW'(ROW_STEP);
+                    win_reg <= row_reg + AW'(ROW_STEP);
+                end else begin
+                    row_reg <= '0;
+                    win_reg <= '0;
+                end
+            end
         end
         // the writer only fills an empty bank, the reader only drains a full one: no conflict
         if (push && wlast) full_reg[wbank_reg] <= 1'b1;
@@ -124,6 +141,7 @@ module sliding_window #(
             waddr_reg <= '0;
             rbank_reg <= 1'b0;
             {oy_reg, ox_reg, ky_reg, kx_reg, cf_reg} <= '0;
+            {row_reg, win_reg, off_reg} <= '0;
             pending_reg <= '0;
             v_s1 <= 1'b0;
         end

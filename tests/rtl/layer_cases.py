@@ -84,8 +84,11 @@ def sliding_window(rng) -> Layer:
     h, w = int(rng.integers(k, 8)), int(rng.integers(k, 8))
     ch = int(rng.integers(1, 7))
     dt = DataType.parse(str(rng.choice(["BIPOLAR", "INT8", "UINT2"])))
+    simd = _pick(rng, divisors(ch))
+    # stride 2 too: FINN's lowering here gives stride 1, the template takes any stride
+    stride = int(rng.integers(1, 3))
     return SlidingWindow(name="swg", in_dtype=dt, out_dtype=dt, ifm_dim=(h, w), channels=ch,
-                         kernel=k, stride=1, simd=_pick(rng, divisors(ch)))
+                         kernel=k, stride=stride, simd=simd)
 
 
 def maxpool(rng) -> Layer:
