@@ -142,7 +142,7 @@ module mvau #(
     logic v_s1, v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
     logic first_s1, first_s2, first_s3, first_s4, first_s5;
     logic last_s1, last_s2, last_s3, last_s4, last_s5;
-    logic [NFW-1:0] nf_s1, nf_s2, nf_s3, nf_s4, nf_s5;
+    logic [NFW-1:0] nf_s1, nf_s2, nf_s3, nf_s4;
     always_ff @(posedge clk) begin
         {v_s5, v_s4, v_s3, v_s2, v_s1} <= {v_s4, v_s3, v_s2, v_s1, issue};
         v_s6 <= v_s5 && last_s5;
@@ -151,15 +151,19 @@ module mvau #(
             {first_s4, first_s3, first_s2, first_s1, sf_reg == '0};
         {last_s5, last_s4, last_s3, last_s2, last_s1} <=
             {last_s4, last_s3, last_s2, last_s1, last_sf};
-        {nf_s5, nf_s4, nf_s3, nf_s2, nf_s1} <= {nf_s4, nf_s3, nf_s2, nf_s1, nf_reg};
+        {nf_s4, nf_s3, nf_s2, nf_s1} <= {nf_s3, nf_s2, nf_s1, nf_reg};
         if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2, v_s1} <= '0;
     end
 
+    // thresholds of the fold: read from memory a stage early (thr_s5, the memory's own read
+    // register), then registered again (thr_s6) so that the comparators start at a fabric
+    // flip-flop, not at the slow block-RAM output (the ECP5 critical path of CNV before)
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [TW-1:0] thr_s6;  // unused when N_THR = 0 (no activation)
+    logic [TW-1:0] thr_s5, thr_s6;  // unused when N_THR = 0 (no activation)
     /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) begin
-        if (v_s5 && last_s5) thr_s6 <= tmem[nf_s5];
+        if (v_s4 && last_s4) thr_s5 <= tmem[nf_s4];
+        if (v_s5 && last_s5) thr_s6 <= thr_s5;
     end
 
     logic [PE*OBITS-1:0] out_s7;
