@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import json
 import os
 import platform
@@ -91,19 +92,27 @@ def _fmt(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
-# xnorflow train's defaults; the table names only the settings of a run that differ from them
-_TABLE_DEFAULTS = {"lr": 1e-2, "alpha": 1e-3, "gamma": 1e-2, "alpha_decay": "cosine",
-                   "batch_size": 100, "seed": 0}
+# the settings the table names when a run differs from xnorflow train's defaults
 _TABLE_NAMES = {"lr": "lr", "alpha": "α", "gamma": "γ", "alpha_decay": "decay",
                 "batch_size": "batch", "seed": "seed"}
+
+
+@functools.cache
+def _defaults(optimizer: str) -> dict:
+    """`xnorflow train`'s defaults for ``optimizer``, from its own config builder."""
+    from xnorflow.train.cli import _new_config
+    from xnorflow.train.errors import UserError
+    from xnorflow.train.loop import TrainConfig
+
+    cfg = _new_config({"optimizer": optimizer}, None, TrainConfig, UserError)
+    return {k: getattr(cfg, k) for k in _TABLE_NAMES}
 
 
 def _settings(r: dict) -> str:
     """The run's settings that differ from the defaults (only those its optimizer uses)."""
     used = {"filter": ("lr", "alpha", "gamma", "alpha_decay"), "bop": ("lr", "gamma"),
             "adam": ("lr",), "sgd": ("lr",)}.get(r["optimizer"], ())
-    defaults = dict(_TABLE_DEFAULTS, lr=0.1 if r["optimizer"] == "sgd" else 1e-2,
-                    gamma=1e-4 if r["optimizer"] == "bop" else 1e-2)
+    defaults = _defaults(r["optimizer"])
     out = [f"{_TABLE_NAMES[k]} {r[k]:g}" if isinstance(r[k], float) else f"{_TABLE_NAMES[k]} {r[k]}"
            for k in (*used, "batch_size", "seed") if r.get(k) is not None and r[k] != defaults[k]]
     return ", ".join(out) or "-"
