@@ -9,12 +9,10 @@
 // Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
 // read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
 // NF*SF cycles with no bubble between folds or vectors.
-// Pipeline: issue (weight ROM read) -> [bank output registers, with several banks] -> memory
-// output register -> per-CHUNK popcounts -> sums of GROUP chunks -> sum of the groups ->
-// accumulate -> threshold compare -> output FIFO (7 stages, 8 with several weight banks: the
-// adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never
-// stalls the pipeline: an issue that completes an output needs a credit (a free output FIFO
-// entry), counted by pending_reg.
+// Pipeline: issue (weight ROM read) -> memory output register -> per-CHUNK popcounts ->
+// sums of GROUP chunks -> sum of the groups -> accumulate -> threshold compare -> output FIFO
+// (7 stages: the adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never stalls the pipeline: an issue
+// that completes an output needs a credit (a free output FIFO entry), counted by pending_reg.
 //
 // Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
 //   weights: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s],
@@ -140,86 +138,53 @@ module mvau #(
 
     // input vector buffer, written during fold 0 and re-read by the other folds
     logic [IW-1:0] inbuf [SF];
-    logic [IW-1:0] x_s1;
+    logic [IW-1:0] x_s1, x_s2;
     always_ff @(posedge clk) begin
         if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
         if (issue) x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
+        x_s2 <= x_s1;
     end
 
-    // control of stage 1: valid, first/last cycle of a fold, fold index
-    logic v_s1, first_s1, last_s1;
-    logic [NFW-1:0] nf_s1;
-    always_ff @(posedge clk) begin
-        v_s1 <= issue;
-        first_s1 <= sf_reg == '0;
-        last_s1 <= last_sf;
-        nf_s1 <= nf_reg;
-        if (rst) v_s1 <= 1'b0;
-    end
-
-    // weight banks, each read at stage 1 (the block RAM's own register)
+    // weight banks: read at stage 1 (the block RAM's own register), registered again in the
+    // fabric (block RAM clock-to-out is slow), then the bank is selected into w_s2
     localparam int BSH = BD > 1 ? $clog2(BD) : 0;
     wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
     wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
-    logic [PE*SIMD-1:0] wq_s1 [NB];
+    logic [NBW-1:0] bank_s1, bank_s2;
+    logic [PE*SIMD-1:0] wq_s2 [NB];
+    always_ff @(posedge clk) begin
+        if (issue) bank_s1 <= bank_sel;
+        bank_s2 <= bank_s1;
+    end
     for (genvar b = 0; b < NB; b++) begin : g_bank
         localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
         localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
                            8'(48 + b % 10), ".mem"};
         logic [PE*SIMD-1:0] wmem [DEPTH];
+        logic [PE*SIMD-1:0] wq_s1;
         initial $readmemh(FILE, wmem);
         always_ff @(posedge clk) begin
-            if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+            if (issue && bank_sel == NBW'(b)) wq_s1 <= wmem[bank_addr];
+            wq_s2[b] <= wq_s1;
         end
     end
+    wire [PE*SIMD-1:0] w_s2 = wq_s2[bank_s2];
 
-    // stage 1 as seen by stage 2. One bank: stage 1 itself, and w_s2 registers the block-RAM
-    // output (its clock-to-out is slow). Several banks: one more stage registers every bank's
-    // output in the fabric before the bank select, which then has a whole cycle into w_s2
-    // (selecting straight from the block RAMs was CNV's ECP5 critical path; selecting from
-    // registers in front of the popcounts was no better with 36 banks).
-    logic v_p, first_p, last_p;
-    logic [NFW-1:0] nf_p;
-    logic [IW-1:0] x_p;
-    logic [PE*SIMD-1:0] w_p;
-    if (NB > 1) begin : g_select_stage
-        logic [NBW-1:0] bank_s1, bank_r;
-        logic [PE*SIMD-1:0] wq_r [NB];
-        for (genvar b = 0; b < NB; b++) begin : g_reg
-            always_ff @(posedge clk) wq_r[b] <= wq_s1[b];
-        end
-        always_ff @(posedge clk) begin
-            if (issue) bank_s1 <= bank_sel;
-            bank_r <= bank_s1;
-            {v_p, first_p, last_p, nf_p, x_p} <= {v_s1, first_s1, last_s1, nf_s1, x_s1};
-            if (rst) v_p <= 1'b0;
-        end
-        assign w_p = wq_r[bank_r];
-    end else begin : g_one_bank
-        assign {v_p, first_p, last_p, nf_p, x_p, w_p} =
-            {v_s1, first_s1, last_s1, nf_s1, x_s1, wq_s1[0]};
-    end
-
-    logic [IW-1:0] x_s2;
-    logic [PE*SIMD-1:0] w_s2;
+    // control pipeline: valid, first/last cycle of a fold, fold index
+    logic v_s1, v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
+    logic first_s1, first_s2, first_s3, first_s4, first_s5;
+    logic last_s1, last_s2, last_s3, last_s4, last_s5;
+    logic [NFW-1:0] nf_s1, nf_s2, nf_s3, nf_s4;
     always_ff @(posedge clk) begin
-        x_s2 <= x_p;
-        w_s2 <= w_p;
-    end
-
-    // control pipeline from stage 2 on
-    logic v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
-    logic first_s2, first_s3, first_s4, first_s5;
-    logic last_s2, last_s3, last_s4, last_s5;
-    logic [NFW-1:0] nf_s2, nf_s3, nf_s4;
-    always_ff @(posedge clk) begin
-        {v_s5, v_s4, v_s3, v_s2} <= {v_s4, v_s3, v_s2, v_p};
+        {v_s5, v_s4, v_s3, v_s2, v_s1} <= {v_s4, v_s3, v_s2, v_s1, issue};
         v_s6 <= v_s5 && last_s5;
         v_s7 <= v_s6;
-        {first_s5, first_s4, first_s3, first_s2} <= {first_s4, first_s3, first_s2, first_p};
-        {last_s5, last_s4, last_s3, last_s2} <= {last_s4, last_s3, last_s2, last_p};
-        {nf_s4, nf_s3, nf_s2} <= {nf_s3, nf_s2, nf_p};
-        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2} <= '0;
+        {first_s5, first_s4, first_s3, first_s2, first_s1} <=
+            {first_s4, first_s3, first_s2, first_s1, sf_reg == '0};
+        {last_s5, last_s4, last_s3, last_s2, last_s1} <=
+            {last_s4, last_s3, last_s2, last_s1, last_sf};
+        {nf_s4, nf_s3, nf_s2, nf_s1} <= {nf_s3, nf_s2, nf_s1, nf_reg};
+        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2, v_s1} <= '0;
     end
 
     // thresholds of the fold: read from memory a stage early (thr_s5, the memory's own read
