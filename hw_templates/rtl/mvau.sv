@@ -55,8 +55,7 @@ module mvau #(
     parameter int OUT_FIFO_DEPTH = 12,
     // Weight memory files: path prefix of the banks (see above).
     parameter WEIGHT_PREFIX = "",
-    // Words per weight bank, a power of two (the codegen picks one block RAM's depth at the
-    // word width: 512 for words of 36 bits or more, 4096 for 4-bit words, ...).
+    // Words per weight bank (a power of two; 512 = one ECP5 DP16KD / Xilinx RAMB18 at 36 bits).
     parameter int WBANK_DEPTH = 512,
     // Threshold memory file (unused when N_THR = 0).
     parameter THRESH_FILE = ""

@@ -61,12 +61,12 @@ def _layer_case(kind: str, seed: int, cache: Path) -> None:
     ir = single_layer_ir(kind, seed)
     layer = ir.layers[0]
     folder = cache / f"{kind}_{seed}_src"
-    bank_depth = None
+    bank_depth = rtl_codegen.WEIGHT_BANK_DEPTH
     if isinstance(layer, MVAU) and seed % 2:
         # odd seeds split the weights into several banks (about three), even seeds keep one
         words = (layer.mh // layer.pe) * (layer.mw // layer.simd)
         bank_depth = 1 << max(0, (words // 3).bit_length() - 1)
-    rtl = rtl_codegen.write(ir, folder / "rtl", bank_depth=bank_depth)
+    rtl = rtl_codegen.write(ir, folder / "rtl", weight_bank_depth=bank_depth)
     n = 8
     x = random_input(layer, n, seed)
     y = layer.reference(x)
