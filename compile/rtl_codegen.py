@@ -34,9 +34,6 @@ TOP = "xnorflow_top"
 COMMON_TEMPLATES = ("fifo.sv", "dwc.sv")
 # upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
 MAX_FIFO_DEPTH = 256
-# words per MVAU weight bank: one block RAM deep at 36 bits (ECP5 DP16KD, Xilinx RAMB18), so
-# the bank select comes after registered block-RAM outputs (see hw_templates/rtl/mvau.sv)
-WEIGHT_BANK_DEPTH = 512
 
 
 class RtlError(CompileError, ValueError):
@@ -88,8 +85,7 @@ def _write_mem(folder: Path, name: str, lines: list[str]) -> str:
     return rel
 
 
-def _mvau(layer: MVAU, ident: str, folder: Path,
-          weight_bank_depth: int = WEIGHT_BANK_DEPTH) -> Instance:
+def _mvau(layer: MVAU, ident: str, folder: Path) -> Instance:
     sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
     lo, hi = layer.acc_range()
     acc_bits = signed_bits(lo, hi + 1)
@@ -98,16 +94,13 @@ def _mvau(layer: MVAU, ident: str, folder: Path,
         acc_bits = max(acc_bits, obits)
     # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
     w = layer.weights.reshape(nf, layer.pe, sf, layer.simd).transpose(0, 2, 1, 3)
-    words = hex_words(w.reshape(nf * sf, -1), 1)
-    for b, start in enumerate(range(0, len(words), weight_bank_depth)):
-        _write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + weight_bank_depth])
+    wfile = _write_mem(folder, f"{ident}_w.mem", hex_words(w.reshape(nf * sf, -1), 1))
     n_thr = layer.thresholds.shape[1]
     params: dict[str, Any] = {
         "MW": layer.mw, "MH": layer.mh, "PE": layer.pe, "SIMD": layer.simd,
         "XNOR": int(layer.xnor), "IBITS": layer.in_dtype.bits,
         "IN_SIGNED": int(layer.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
-        "OBITS": obits, "ACT_VAL": int(layer.act_val),
-        "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": weight_bank_depth,
+        "OBITS": obits, "ACT_VAL": int(layer.act_val), "WEIGHT_FILE": wfile,
     }
     if n_thr:
         t = clipped_thresholds(layer.thresholds, lo, hi)
@@ -200,15 +193,11 @@ LAYER_WRITERS = {
 }
 
 
-def layer_instance(layer: Layer, folder: Path,
-                   weight_bank_depth: int = WEIGHT_BANK_DEPTH) -> Instance:
+def layer_instance(layer: Layer, folder: Path) -> Instance:
     writer = LAYER_WRITERS.get(type(layer))
     if writer is None:
         raise RtlError(f"layer {layer.name!r}: kind {layer.kind!r} has no RTL template")
-    if isinstance(layer, MVAU):
-        inst = _mvau(layer, _ident(layer.name), folder, weight_bank_depth)
-    else:
-        inst = writer(layer, _ident(layer.name), folder)
+    inst = writer(layer, _ident(layer.name), folder)
     inst.layer, inst.kind = layer.name, layer.kind
     return inst
 
@@ -224,8 +213,7 @@ def glue_fifo_depth(nxt: Layer) -> int:
     return 0
 
 
-def build_chain(ir: DataflowIR, folder: Path,
-                weight_bank_depth: int = WEIGHT_BANK_DEPTH) -> list[Instance]:
+def build_chain(ir: DataflowIR, folder: Path) -> list[Instance]:
     """The top's instances in stream order: layers with width converters and FIFOs between."""
     chain: list[Instance] = []
     for i, layer in enumerate(ir.layers):
@@ -239,7 +227,7 @@ def build_chain(ir: DataflowIR, folder: Path,
                 chain.append(Instance("fifo", f"fifo_{i}", {"WIDTH": layer.in_width,
                                                              "DEPTH": depth},
                                       layer.in_width, layer.in_width))
-        chain.append(layer_instance(layer, folder, weight_bank_depth))
+        chain.append(layer_instance(layer, folder))
     return chain
 
 
@@ -359,23 +347,18 @@ def template_path(name: str) -> Path:
     return Path(str(importlib.resources.files("xnorflow.hw_templates").joinpath("rtl", name)))
 
 
-def write(ir: DataflowIR, folder: Path, options: Any = None,
-          weight_bank_depth: int = WEIGHT_BANK_DEPTH) -> Path:
+def write(ir: DataflowIR, folder: Path, options: Any = None) -> Path:
     """Write BUILD/rtl: templates, memory files, the top, filelist.f and rtl.json.
 
     Everything goes to a temporary sibling first, so a failure leaves no half-written folder.
-    ``weight_bank_depth`` (a power of two) splits each MVAU's weight memory into banks of that
-    many words; the tests make it small to exercise several banks on small layers.
     """
-    if weight_bank_depth < 1 or weight_bank_depth & (weight_bank_depth - 1):
-        raise RtlError(f"weight_bank_depth must be a power of two, got {weight_bank_depth}")
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         ir.validate()
-        chain = build_chain(ir, tmp, weight_bank_depth)
+        chain = build_chain(ir, tmp)
         io = interface(ir)
         modules = {inst.module for inst in chain}
         files = sorted({f"{m}.sv" for m in modules} | set(COMMON_TEMPLATES))

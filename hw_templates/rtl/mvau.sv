@@ -15,12 +15,7 @@
 // that completes an output needs a credit (a free output FIFO entry), counted by pending_reg.
 //
 // Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
-//   weights: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s],
-//     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
-//     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,
-//     has its own output register and the bank is selected after those registers: a deep
-//     memory then has no block-RAM clock-to-out + depth-multiplexer path (CNV's ECP5 critical
-//     path when the memory was one array).
+//   WEIGHT_FILE: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s]
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 `default_nettype none
 
@@ -53,10 +48,8 @@ module mvau #(
     parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
     parameter int OUT_FIFO_DEPTH = 12,
-    // Weight memory files: path prefix of the banks (see above).
-    parameter WEIGHT_PREFIX = "",
-    // Words per weight bank (a power of two; 512 = one ECP5 DP16KD / Xilinx RAMB18 at 36 bits).
-    parameter int WBANK_DEPTH = 512,
+    // Weight memory file (see above).
+    parameter WEIGHT_FILE = "",
     // Threshold memory file (unused when N_THR = 0).
     parameter THRESH_FILE = ""
 ) (
@@ -84,10 +77,6 @@ module mvau #(
     localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
-    localparam int NB = (WD + WBANK_DEPTH - 1) / WBANK_DEPTH;
-    localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
-    localparam int BAW = BD > 1 ? $clog2(BD) : 1;
-    localparam int NBW = NB > 1 ? $clog2(NB) : 1;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
@@ -95,14 +84,13 @@ module mvau #(
         if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
         if (OUT_FIFO_DEPTH < 10) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 10");
-        if (NB > 1 && (WBANK_DEPTH & (WBANK_DEPTH - 1)) != 0)
-            $fatal(1, "mvau %m: WBANK_DEPTH must be a power of two");
-        if (NB > 1000) $fatal(1, "mvau %m: more than 1000 weight banks; raise WBANK_DEPTH");
     end
 
     // ---- parameter memories ---------------------------------------------------------
+    logic [PE*SIMD-1:0] wmem [WD];
     logic [TW-1:0] tmem [NF];
     initial begin
+        $readmemh(WEIGHT_FILE, wmem);
         if (N_THR > 0) $readmemh(THRESH_FILE, tmem);
     end
 
@@ -138,36 +126,17 @@ module mvau #(
     // input vector buffer, written during fold 0 and re-read by the other folds
     logic [IW-1:0] inbuf [SF];
     logic [IW-1:0] x_s1, x_s2;
+    logic [PE*SIMD-1:0] w_s1, w_s2;
     always_ff @(posedge clk) begin
         if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
-        if (issue) x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
-        x_s2 <= x_s1;
-    end
-
-    // weight banks: read at stage 1 (the block RAM's own register), registered again in the
-    // fabric (block RAM clock-to-out is slow), then the bank is selected into w_s2
-    localparam int BSH = BD > 1 ? $clog2(BD) : 0;
-    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
-    wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
-    logic [NBW-1:0] bank_s1, bank_s2;
-    logic [PE*SIMD-1:0] wq_s2 [NB];
-    always_ff @(posedge clk) begin
-        if (issue) bank_s1 <= bank_sel;
-        bank_s2 <= bank_s1;
-    end
-    for (genvar b = 0; b < NB; b++) begin : g_bank
-        localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
-        localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
-                           8'(48 + b % 10), ".mem"};
-        logic [PE*SIMD-1:0] wmem [DEPTH];
-        logic [PE*SIMD-1:0] wq_s1;
-        initial $readmemh(FILE, wmem);
-        always_ff @(posedge clk) begin
-            if (issue && bank_sel == NBW'(b)) wq_s1 <= wmem[bank_addr];
-            wq_s2[b] <= wq_s1;
+        if (issue) begin
+            x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
+            w_s1 <= wmem[waddr_reg];
         end
+        // memory output register (block RAM clock-to-out is slow)
+        x_s2 <= x_s1;
+        w_s2 <= w_s1;
     end
-    wire [PE*SIMD-1:0] w_s2 = wq_s2[bank_s2];
 
     // control pipeline: valid, first/last cycle of a fold, fold index
     logic v_s1, v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
