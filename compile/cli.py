@@ -17,8 +17,8 @@ __all__ = ["compile_cmd"]
 def compile_cmd(
     model: Path = typer.Argument(..., help="QONNX model: from `xnorflow train` (model.onnx) or "
                                  "any Brevitas export_qonnx of a binary network."),
-    output: Path = typer.Option(..., "--output", "-o", help="Build folder to write (replaced "
-                                "if it is an earlier build)."),
+    output: Path = typer.Option(..., "--output", "--out", "-o", help="Build folder to write "
+                                "(replaced if it is an earlier build)."),
     folding: Path = typer.Option(None, "--folding", help="Folding JSON: {\"<layer>\": {\"PE\": "
                                  "n, \"SIMD\": m}, \"Defaults\": {...}} (FINN's convention; "
                                  "BUILD/folding.json of an earlier build is a template)."),

@@ -160,9 +160,10 @@ def synth(
     pnr: bool = typer.Option(True, "--pnr/--no-pnr",
                              help="Place and route with nextpnr (ecp5, ice40) for Fmax."),
 ) -> None:
-    """Synthesize BUILD/rtl with Yosys: LUT/FF/BRAM per layer and in total, beside FINN's
-    estimate; for ECP5/iCE40 also nextpnr place-and-route and Fmax. Writes
-    BUILD/synth_report.json. Exit 0 done, 2 on a usage error or a missing tool.
+    """Synthesize BUILD/rtl with Yosys: LUT/FF/BRAM per layer beside FINN's estimate; Fmax.
+
+    For ECP5/iCE40 also nextpnr place-and-route and Fmax. Writes BUILD/synth_report.json.
+    Exit 0 done, 2 on a usage error or a missing tool.
     """
     from xnorflow.compile.ir import DataflowIR, IRError
     from xnorflow.compile.rtl_codegen import RtlError

@@ -77,8 +77,11 @@ def demo(
     n_sim: int = typer.Option(400, "--n", help="Test images to simulate (capped at the test set)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
-    """Train a BNN (gradient filtering + random bias init), compile it through FINN, generate RTL
-    and HLS, simulate both on test images, synthesize with Yosys and print one summary."""
+    """Train a BNN, compile it, simulate its RTL and HLS bit-exact, synthesize: one summary.
+
+    Trains with gradient filtering + random bias init, lowers through FINN, generates RTL and
+    HLS, simulates both on test images against the reference, synthesizes with Yosys.
+    """
     import logging
     from pathlib import Path
 

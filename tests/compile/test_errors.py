@@ -198,7 +198,7 @@ def test_foreign_output_folder_left_alone(tmp_path, mlp_onnx):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    result, text = _run([mlp_onnx, "-o", out])
+    result, text = _run([mlp_onnx, "--out", out])  # --out as in `xnorflow train`
     assert result.exit_code == 2 and "not an xnorflow build folder" in text
     assert (out / "thesis.tex").read_text() == "precious"
 
