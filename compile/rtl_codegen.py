@@ -34,6 +34,8 @@ TOP = "xnorflow_top"
 COMMON_TEMPLATES = ("fifo.sv", "dwc.sv")
 # upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
 MAX_FIFO_DEPTH = 256
+# (depth, width) shapes of one 16/18-Kbit block RAM (ECP5 DP16KD, Xilinx RAMB18)
+BRAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 
 class RtlError(CompileError, ValueError):
@@ -85,7 +87,18 @@ def _write_mem(folder: Path, name: str, lines: list[str]) -> str:
     return rel
 
 
-def _mvau(layer: MVAU, ident: str, folder: Path) -> Instance:
+def weight_bank_depth(width: int) -> int:
+    """Words per MVAU weight bank for words of ``width`` bits: one block RAM deep.
+
+    The deepest block-RAM shape that holds a whole word in one column (512 x 36 for words of
+    36 bits and more, which then take several columns): a bank maps to block RAMs without a
+    depth cascade, so the bank select comes after registered block-RAM outputs
+    (hw_templates/rtl/mvau.sv), and narrow memories keep few banks.
+    """
+    return next((d for d, w in BRAM_SHAPES if w >= width), BRAM_SHAPES[-1][0])
+
+
+def _mvau(layer: MVAU, ident: str, folder: Path, bank_depth: int | None = None) -> Instance:
     sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
     lo, hi = layer.acc_range()
     acc_bits = signed_bits(lo, hi + 1)
@@ -94,13 +107,17 @@ def _mvau(layer: MVAU, ident: str, folder: Path) -> Instance:
         acc_bits = max(acc_bits, obits)
     # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
     w = layer.weights.reshape(nf, layer.pe, sf, layer.simd).transpose(0, 2, 1, 3)
-    wfile = _write_mem(folder, f"{ident}_w.mem", hex_words(w.reshape(nf * sf, -1), 1))
+    words = hex_words(w.reshape(nf * sf, -1), 1)
+    bank_depth = bank_depth or weight_bank_depth(layer.pe * layer.simd)
+    for b, start in enumerate(range(0, len(words), bank_depth)):
+        _write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + bank_depth])
     n_thr = layer.thresholds.shape[1]
     params: dict[str, Any] = {
         "MW": layer.mw, "MH": layer.mh, "PE": layer.pe, "SIMD": layer.simd,
         "XNOR": int(layer.xnor), "IBITS": layer.in_dtype.bits,
         "IN_SIGNED": int(layer.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
-        "OBITS": obits, "ACT_VAL": int(layer.act_val), "WEIGHT_FILE": wfile,
+        "OBITS": obits, "ACT_VAL": int(layer.act_val),
+        "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
     }
     if n_thr:
         t = clipped_thresholds(layer.thresholds, lo, hi)
@@ -193,11 +210,14 @@ LAYER_WRITERS = {
 }
 
 
-def layer_instance(layer: Layer, folder: Path) -> Instance:
+def layer_instance(layer: Layer, folder: Path, bank_depth: int | None = None) -> Instance:
     writer = LAYER_WRITERS.get(type(layer))
     if writer is None:
         raise RtlError(f"layer {layer.name!r}: kind {layer.kind!r} has no RTL template")
-    inst = writer(layer, _ident(layer.name), folder)
+    if isinstance(layer, MVAU):
+        inst = _mvau(layer, _ident(layer.name), folder, bank_depth)
+    else:
+        inst = writer(layer, _ident(layer.name), folder)
     inst.layer, inst.kind = layer.name, layer.kind
     return inst
 
@@ -213,7 +233,7 @@ def glue_fifo_depth(nxt: Layer) -> int:
     return 0
 
 
-def build_chain(ir: DataflowIR, folder: Path) -> list[Instance]:
+def build_chain(ir: DataflowIR, folder: Path, bank_depth: int | None = None) -> list[Instance]:
     """The top's instances in stream order: layers with width converters and FIFOs between."""
     chain: list[Instance] = []
     for i, layer in enumerate(ir.layers):
@@ -227,7 +247,7 @@ def build_chain(ir: DataflowIR, folder: Path) -> list[Instance]:
                 chain.append(Instance("fifo", f"fifo_{i}", {"WIDTH": layer.in_width,
                                                              "DEPTH": depth},
                                       layer.in_width, layer.in_width))
-        chain.append(layer_instance(layer, folder))
+        chain.append(layer_instance(layer, folder, bank_depth))
     return chain
 
 
@@ -347,18 +367,23 @@ def template_path(name: str) -> Path:
     return Path(str(importlib.resources.files("xnorflow.hw_templates").joinpath("rtl", name)))
 
 
-def write(ir: DataflowIR, folder: Path, options: Any = None) -> Path:
+def write(ir: DataflowIR, folder: Path, options: Any = None,
+          bank_depth: int | None = None) -> Path:
     """Write BUILD/rtl: templates, memory files, the top, filelist.f and rtl.json.
 
     Everything goes to a temporary sibling first, so a failure leaves no half-written folder.
+    ``bank_depth`` (a power of two) overrides :func:`weight_bank_depth` for every MVAU; the
+    tests make it small to exercise several banks on small layers.
     """
+    if bank_depth is not None and (bank_depth < 1 or bank_depth & (bank_depth - 1)):
+        raise RtlError(f"bank_depth must be a power of two, got {bank_depth}")
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         ir.validate()
-        chain = build_chain(ir, tmp)
+        chain = build_chain(ir, tmp, bank_depth)
         io = interface(ir)
         modules = {inst.module for inst in chain}
         files = sorted({f"{m}.sv" for m in modules} | set(COMMON_TEMPLATES))

@@ -9,13 +9,20 @@
 // Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
 // read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
 // NF*SF cycles with no bubble between folds or vectors.
-// Pipeline: issue (weight ROM read) -> memory output register -> per-CHUNK popcounts ->
-// sums of GROUP chunks -> sum of the groups -> accumulate -> threshold compare -> output FIFO
-// (7 stages: the adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never stalls the pipeline: an issue
-// that completes an output needs a credit (a free output FIFO entry), counted by pending_reg.
+// Pipeline: issue (weight ROM read) -> [select within groups of 4 banks, with several] -> memory
+// output register -> per-CHUNK popcounts -> sums of GROUP chunks -> sum of the groups ->
+// accumulate -> threshold compare -> output FIFO (7 stages, 8 with several weight banks: the
+// adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never
+// stalls the pipeline: an issue that completes an output needs a credit (a free output FIFO
+// entry), counted by pending_reg.
 //
 // Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
-//   WEIGHT_FILE: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s]
+//   weights: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s],
+//     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
+//     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,
+//     and the bank is selected over two cycles (4:1 within groups of four banks, then the
+//     group): a deep memory then has no block-RAM clock-to-out + wide depth-multiplexer path
+//     (CNV's ECP5 critical path when the memory was one array).
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 `default_nettype none
 
@@ -48,8 +55,11 @@ module mvau #(
     parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
     parameter int OUT_FIFO_DEPTH = 12,
-    // Weight memory file (see above).
-    parameter WEIGHT_FILE = "",
+    // Weight memory files: path prefix of the banks (see above).
+    parameter WEIGHT_PREFIX = "",
+    // Words per weight bank, a power of two (the codegen picks one block RAM's depth at the
+    // word width: 512 for words of 36 bits or more, 4096 for 4-bit words, ...).
+    parameter int WBANK_DEPTH = 512,
     // Threshold memory file (unused when N_THR = 0).
     parameter THRESH_FILE = ""
 ) (
@@ -77,6 +87,10 @@ module mvau #(
     localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
+    localparam int NB = (WD + WBANK_DEPTH - 1) / WBANK_DEPTH;
+    localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
+    localparam int BAW = BD > 1 ? $clog2(BD) : 1;
+    localparam int NBW = NB > 1 ? $clog2(NB) : 1;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
@@ -84,13 +98,14 @@ module mvau #(
         if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
         if (OUT_FIFO_DEPTH < 10) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 10");
+        if (NB > 1 && (WBANK_DEPTH & (WBANK_DEPTH - 1)) != 0)
+            $fatal(1, "mvau %m: WBANK_DEPTH must be a power of two");
+        if (NB > 1000) $fatal(1, "mvau %m: more than 1000 weight banks; raise WBANK_DEPTH");
     end
 
     // ---- parameter memories ---------------------------------------------------------
-    logic [PE*SIMD-1:0] wmem [WD];
     logic [TW-1:0] tmem [NF];
     initial begin
-        $readmemh(WEIGHT_FILE, wmem);
         if (N_THR > 0) $readmemh(THRESH_FILE, tmem);
     end
 
@@ -125,34 +140,104 @@ module mvau #(
 
     // input vector buffer, written during fold 0 and re-read by the other folds
     logic [IW-1:0] inbuf [SF];
-    logic [IW-1:0] x_s1, x_s2;
-    logic [PE*SIMD-1:0] w_s1, w_s2;
+    logic [IW-1:0] x_s1;
     always_ff @(posedge clk) begin
         if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
-        if (issue) begin
-            x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
-            w_s1 <= wmem[waddr_reg];
-        end
-        // memory output register (block RAM clock-to-out is slow)
-        x_s2 <= x_s1;
-        w_s2 <= w_s1;
+        if (issue) x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
     end
 
-    // control pipeline: valid, first/last cycle of a fold, fold index
-    logic v_s1, v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
-    logic first_s1, first_s2, first_s3, first_s4, first_s5;
-    logic last_s1, last_s2, last_s3, last_s4, last_s5;
-    logic [NFW-1:0] nf_s1, nf_s2, nf_s3, nf_s4;
+    // control of stage 1: valid, first/last cycle of a fold, fold index
+    logic v_s1, first_s1, last_s1;
+    logic [NFW-1:0] nf_s1;
     always_ff @(posedge clk) begin
-        {v_s5, v_s4, v_s3, v_s2, v_s1} <= {v_s4, v_s3, v_s2, v_s1, issue};
+        v_s1 <= issue;
+        first_s1 <= sf_reg == '0;
+        last_s1 <= last_sf;
+        nf_s1 <= nf_reg;
+        if (rst) v_s1 <= 1'b0;
+    end
+
+    // weight banks, each read at stage 1 (the block RAM's own register)
+    localparam int BSH = BD > 1 ? $clog2(BD) : 0;
+    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
+    wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
+    logic [PE*SIMD-1:0] wq_s1 [NB];
+    for (genvar b = 0; b < NB; b++) begin : g_bank
+        localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
+        localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
+                           8'(48 + b % 10), ".mem"};
+        logic [PE*SIMD-1:0] wmem [DEPTH];
+        initial $readmemh(FILE, wmem);
+        always_ff @(posedge clk) begin
+            if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+        end
+    end
+
+    // stage 1 as seen by stage 2. One bank: stage 1 itself, and w_s2 registers the block-RAM
+    // output (its clock-to-out is slow). Several banks: the select is split over two cycles:
+    // a 4:1 select within each group of four banks straight from the block RAMs into a group
+    // register, then the select of the group into w_s2. A single select over all banks after the
+    // block RAMs was CNV's ECP5 critical path (36 banks), and a register after every bank cost
+    // a flip-flop per weight bit of every bank.
+    logic v_p, first_p, last_p;
+    logic [NFW-1:0] nf_p;
+    logic [IW-1:0] x_p;
+    logic [PE*SIMD-1:0] w_p;
+    if (NB > 1) begin : g_select_stage
+        localparam int BGW = 2;  // log2 of the banks per group
+        localparam int NGRP = (NB + (1 << BGW) - 1) >> BGW;
+        localparam int GW = NGRP > 1 ? $clog2(NGRP) : 1;
+        localparam int SW = NBW > BGW ? NBW : BGW;
+        logic [SW-1:0] bank_s1;
+        logic [PE*SIMD-1:0] grp_r [NGRP];
+        for (genvar g = 0; g < NGRP; g++) begin : g_group
+            logic [PE*SIMD-1:0] cand [1 << BGW];
+            for (genvar k = 0; k < (1 << BGW); k++) begin : g_cand
+                if (g * (1 << BGW) + k < NB) begin : g_bank_k
+                    assign cand[k] = wq_s1[g * (1 << BGW) + k];
+                end else begin : g_none
+                    assign cand[k] = '0;
+                end
+            end
+            always_ff @(posedge clk) grp_r[g] <= cand[bank_s1[BGW-1:0]];
+        end
+        always_ff @(posedge clk) begin
+            if (issue) bank_s1 <= SW'(bank_sel);
+            {v_p, first_p, last_p, nf_p, x_p} <= {v_s1, first_s1, last_s1, nf_s1, x_s1};
+            if (rst) v_p <= 1'b0;
+        end
+        if (NGRP > 1) begin : g_group_select
+            logic [GW-1:0] grp_sel;
+            always_ff @(posedge clk) grp_sel <= GW'(bank_s1 >> BGW);
+            assign w_p = grp_r[grp_sel];
+        end else begin : g_one_group
+            assign w_p = grp_r[0];
+        end
+    end else begin : g_one_bank
+        assign {v_p, first_p, last_p, nf_p, x_p, w_p} =
+            {v_s1, first_s1, last_s1, nf_s1, x_s1, wq_s1[0]};
+    end
+
+    logic [IW-1:0] x_s2;
+    logic [PE*SIMD-1:0] w_s2;
+    always_ff @(posedge clk) begin
+        x_s2 <= x_p;
+        w_s2 <= w_p;
+    end
+
+    // control pipeline from stage 2 on
+    logic v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
+    logic first_s2, first_s3, first_s4, first_s5;
+    logic last_s2, last_s3, last_s4, last_s5;
+    logic [NFW-1:0] nf_s2, nf_s3, nf_s4;
+    always_ff @(posedge clk) begin
+        {v_s5, v_s4, v_s3, v_s2} <= {v_s4, v_s3, v_s2, v_p};
         v_s6 <= v_s5 && last_s5;
         v_s7 <= v_s6;
-        {first_s5, first_s4, first_s3, first_s2, first_s1} <=
-            {first_s4, first_s3, first_s2, first_s1, sf_reg == '0};
-        {last_s5, last_s4, last_s3, last_s2, last_s1} <=
-            {last_s4, last_s3, last_s2, last_s1, last_sf};
-        {nf_s4, nf_s3, nf_s2, nf_s1} <= {nf_s3, nf_s2, nf_s1, nf_reg};
-        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2, v_s1} <= '0;
+        {first_s5, first_s4, first_s3, first_s2} <= {first_s4, first_s3, first_s2, first_p};
+        {last_s5, last_s4, last_s3, last_s2} <= {last_s4, last_s3, last_s2, last_p};
+        {nf_s4, nf_s3, nf_s2} <= {nf_s3, nf_s2, nf_p};
+        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2} <= '0;
     end
 
     // thresholds of the fold: read from memory a stage early (thr_s5, the memory's own read

@@ -49,7 +49,7 @@ def test_simulate_generates_missing_rtl(mlp_build):
 
 def test_simulate_exit_1_on_mismatch(mlp_build):
     # flip one weight bit of the hardware only: the reference keeps the IR's weights
-    mem = mlp_build / "rtl" / "mem" / "fc0_w.mem"
+    mem = mlp_build / "rtl" / "mem" / "fc0_w_000.mem"
     lines = mem.read_text().split()
     lines[0] = format(int(lines[0], 16) ^ 1, f"0{len(lines[0])}x")
     mem.write_text("\n".join(lines) + "\n")

@@ -25,6 +25,17 @@ def _read_hex(path, bits_per_word):
     return np.array([[(w >> i) & 1 for i in range(bits_per_word)] for w in words], np.uint8)
 
 
+def _read_weight_banks(rtl, layer, bank_depth):
+    """The weight words of an MVAU from its bank files (all but the last one full)."""
+    files = sorted((rtl / "mem").glob(f"{layer.name}_w_*.mem"))
+    n_words = (layer.mh // layer.pe) * (layer.mw // layer.simd)
+    assert [f.name for f in files] == [f"{layer.name}_w_{b:03d}.mem"
+                                       for b in range(-(-n_words // bank_depth))]
+    banks = [_read_hex(f, layer.pe * layer.simd) for f in files]
+    assert all(len(b) == bank_depth for b in banks[:-1]) and 0 < len(banks[-1]) <= bank_depth
+    return np.concatenate(banks)
+
+
 def test_rtl_backend_is_registered():
     assert ("rtl", rtl_codegen.write) in BACKENDS
 
@@ -48,12 +59,14 @@ def test_folder_contents_and_interface(tmp_path):
     assert not (tmp_path / "rtl.tmp").exists()
 
 
-def test_weight_and_threshold_files_round_trip(tmp_path):
+@pytest.mark.parametrize("bank_depth", [None, 4])
+def test_weight_and_threshold_files_round_trip(tmp_path, bank_depth):
     ir = random_mlp(4)
-    rtl = rtl_codegen.write(ir, tmp_path / "rtl")
+    rtl = rtl_codegen.write(ir, tmp_path / "rtl", bank_depth=bank_depth)
     for layer in ir.layers[1:]:
         nf, sf = layer.mh // layer.pe, layer.mw // layer.simd
-        bits = _read_hex(rtl / "mem" / f"{layer.name}_w.mem", layer.pe * layer.simd)
+        depth = bank_depth or rtl_codegen.weight_bank_depth(layer.pe * layer.simd)
+        bits = _read_weight_banks(rtl, layer, depth)
         w = bits.reshape(nf, sf, layer.pe, layer.simd).transpose(0, 2, 1, 3).reshape(layer.mh, -1)
         np.testing.assert_array_equal(w, layer.weights)
     thr = ir.layers[0]
@@ -62,6 +75,24 @@ def test_weight_and_threshold_files_round_trip(tmp_path):
     vals = (raw.reshape(-1, thr.pe, tbits) << np.arange(tbits)).sum(-1).reshape(-1)
     vals = np.where(vals >= 1 << (tbits - 1), vals - (1 << tbits), vals)
     np.testing.assert_array_equal(vals, np.clip(thr.thresholds[:, 0], 0, 256))
+    top = (rtl / "xnorflow_top.sv").read_text()
+    assert f".WEIGHT_PREFIX(\"mem/{ir.layers[1].name}_w\")" in top
+    depth = bank_depth or rtl_codegen.weight_bank_depth(ir.layers[1].pe * ir.layers[1].simd)
+    assert f".WBANK_DEPTH({depth})" in top
+
+
+@pytest.mark.parametrize(("width", "depth"), [(1, 16384), (3, 4096), (4, 4096), (5, 2048),
+                                               (9, 2048), (18, 1024), (32, 512), (36, 512),
+                                               (1024, 512)])
+def test_weight_bank_is_one_block_ram_deep(width, depth):
+    assert rtl_codegen.weight_bank_depth(width) == depth
+
+
+@pytest.mark.parametrize("depth", [0, 3, 100])
+def test_weight_bank_depth_must_be_a_power_of_two(tmp_path, depth):
+    with pytest.raises(rtl_codegen.RtlError, match="power of two"):
+        rtl_codegen.write(random_mlp(1), tmp_path / "rtl", bank_depth=depth)
+    assert not (tmp_path / "rtl").exists()
 
 
 def test_threshold_clipping_keeps_every_comparison():
@@ -87,8 +118,9 @@ def test_unsupported_maxpool_is_a_clear_error(tmp_path):
 @pytest.mark.sim
 @pytest.mark.parametrize("make", [nets.tfc_ir, nets.small_cnv_ir, lambda: random_mlp(2),
                                   lambda: random_cnn(2)])
-def test_generated_design_is_lint_clean(make, tmp_path):
-    rtl = rtl_codegen.write(make(), tmp_path / "rtl")
+@pytest.mark.parametrize("bank_depth", [None, 2, 1])
+def test_generated_design_is_lint_clean(make, bank_depth, tmp_path):
+    rtl = rtl_codegen.write(make(), tmp_path / "rtl", bank_depth=bank_depth)
     files = (rtl / "filelist.f").read_text().split()
     verilator = require("verilator", "bash scripts/setup.sh")
     res = subprocess.run([verilator, "--lint-only", "-Wall", "--top-module", "xnorflow_top",

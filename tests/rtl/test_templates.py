@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from xnorflow.compile import rtl_codegen
+from xnorflow.compile.layers import MVAU
 from xnorflow.host.packing import beats_to_ints, pack_beats
 
 from .layer_cases import KINDS, random_input, single_layer_ir
@@ -60,7 +61,12 @@ def _layer_case(kind: str, seed: int, cache: Path) -> None:
     ir = single_layer_ir(kind, seed)
     layer = ir.layers[0]
     folder = cache / f"{kind}_{seed}_src"
-    rtl = rtl_codegen.write(ir, folder / "rtl")
+    bank_depth = None
+    if isinstance(layer, MVAU) and seed % 2:
+        # odd seeds split the weights into several banks (about three), even seeds keep one
+        words = (layer.mh // layer.pe) * (layer.mw // layer.simd)
+        bank_depth = 1 << max(0, (words // 3).bit_length() - 1)
+    rtl = rtl_codegen.write(ir, folder / "rtl", bank_depth=bank_depth)
     n = 8
     x = random_input(layer, n, seed)
     y = layer.reference(x)
