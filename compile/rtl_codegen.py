@@ -92,8 +92,8 @@ def weight_bank_depth(width: int) -> int:
 
     The deepest block-RAM shape that holds a whole word in one column (512 x 36 for words of
     36 bits and more, which then take several columns): a bank maps to block RAMs without a
-    depth cascade, so the bank select comes after registered block-RAM outputs
-    (hw_templates/rtl/mvau.sv), and narrow memories keep few banks.
+    depth cascade (no multiplexer inside a bank), the template selects among the banks in two
+    registered steps (hw_templates/rtl/mvau.sv), and narrow memories keep few banks.
     """
     return next((d for d, w in BRAM_SHAPES if w >= width), BRAM_SHAPES[-1][0])
 
