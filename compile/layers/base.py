@@ -24,12 +24,6 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def window_ofm_dim(ifm_dim: tuple[int, int], kernel: int, stride: int) -> tuple[int, int]:
-    """Output (height, width) of a k×k window sliding with `stride`, no padding."""
-    ih, iw = ifm_dim
-    return ((ih - kernel) // stride + 1, (iw - kernel) // stride + 1)
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class Layer:
     """Base of IR layer records. Subclasses set `kind` and add their own fields."""

@@ -10,35 +10,22 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.layers.base import Layer, LayerError, divisors, window_ofm_dim
+from xnorflow.compile.layers.base import LayerError, divisors
+from xnorflow.compile.layers.window import WindowLayer
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class MaxPool(Layer):
+class MaxPool(WindowLayer):
     kind = "maxpool"
 
-    ifm_dim: tuple[int, int] = (1, 1)
-    channels: int = 1
     kernel: int = 2
     stride: int = 2
     pe: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ifm_dim", tuple(int(v) for v in self.ifm_dim))
-        if min(self.ofm_dim) < 1:
-            raise LayerError(
-                f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}"
-            )
+        super().__post_init__()
         if self.in_dtype != self.out_dtype:
             raise LayerError(f"layer {self.name!r}: max-pool keeps the datatype")
-
-    @property
-    def ofm_dim(self) -> tuple[int, int]:
-        return window_ofm_dim(self.ifm_dim, self.kernel, self.stride)
-
-    @property
-    def in_shape(self) -> tuple[int, int]:
-        return (self.ifm_dim[0] * self.ifm_dim[1], self.channels)
 
     @property
     def out_shape(self) -> tuple[int, int]:
@@ -63,12 +50,5 @@ class MaxPool(Layer):
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
-        n = x.shape[0]
-        (ih, iw), (oh, ow), k, s = self.ifm_dim, self.ofm_dim, self.kernel, self.stride
-        img = x.reshape(n, ih, iw, self.channels)
-        out = None
-        for ky in range(k):
-            for kx in range(k):
-                win = img[:, ky : ky + s * (oh - 1) + 1 : s, kx : kx + s * (ow - 1) + 1 : s, :]
-                out = win if out is None else np.maximum(out, win)
-        return out.reshape(n, oh * ow, self.channels)
+        (oh, ow) = self.ofm_dim
+        return np.maximum.reduce(self.window_taps(x)).reshape(x.shape[0], oh * ow, self.channels)

@@ -12,33 +12,15 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.layers.base import Layer, LayerError, divisors, window_ofm_dim
+from xnorflow.compile.layers.base import divisors
+from xnorflow.compile.layers.window import WindowLayer
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class SlidingWindow(Layer):
+class SlidingWindow(WindowLayer):
     kind = "sliding_window"
 
-    ifm_dim: tuple[int, int] = (1, 1)
-    channels: int = 1
-    kernel: int = 1
-    stride: int = 1
     simd: int = 1
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ifm_dim", tuple(int(v) for v in self.ifm_dim))
-        if min(self.ofm_dim) < 1:
-            raise LayerError(
-                f"layer {self.name!r}: kernel {self.kernel} larger than input {self.ifm_dim}"
-            )
-
-    @property
-    def ofm_dim(self) -> tuple[int, int]:
-        return window_ofm_dim(self.ifm_dim, self.kernel, self.stride)
-
-    @property
-    def in_shape(self) -> tuple[int, int]:
-        return (self.ifm_dim[0] * self.ifm_dim[1], self.channels)
 
     @property
     def out_shape(self) -> tuple[int, int]:
@@ -66,12 +48,5 @@ class SlidingWindow(Layer):
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
-        n = x.shape[0]
-        (ih, iw), (oh, ow), k, s = self.ifm_dim, self.ofm_dim, self.kernel, self.stride
-        img = x.reshape(n, ih, iw, self.channels)
-        cols = [
-            img[:, ky : ky + s * (oh - 1) + 1 : s, kx : kx + s * (ow - 1) + 1 : s, :]
-            for ky in range(k)
-            for kx in range(k)
-        ]
-        return np.stack(cols, axis=3).reshape(n, oh * ow, k * k * self.channels)
+        n, (oh, ow), k = x.shape[0], self.ofm_dim, self.kernel
+        return np.stack(self.window_taps(x), axis=3).reshape(n, oh * ow, k * k * self.channels)
