@@ -7,6 +7,15 @@ from pathlib import Path
 __all__ = ["plot_metrics"]
 
 
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_metrics(metrics: list[dict], folder: str | Path) -> list[Path]:
     """Write accuracy+loss, FF ratio and saturation plots; returns the files written."""
     import matplotlib
@@ -33,10 +42,7 @@ def plot_metrics(metrics: list[dict], folder: str | Path) -> list[Path]:
     a2.set_xlabel("epoch")
     a2.set_ylabel("cross-entropy")
     a2.legend()
-    fig.tight_layout()
-    written.append(folder / "accuracy_loss.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    written.append(_save(fig, folder / "accuracy_loss.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(ep, [m["ff_ratio"] for m in metrics], label="FF ratio")
@@ -44,10 +50,7 @@ def plot_metrics(metrics: list[dict], folder: str | Path) -> list[Path]:
     ax.set_yscale("symlog", linthresh=1e-4)
     ax.set_xlabel("epoch")
     ax.legend()
-    fig.tight_layout()
-    written.append(folder / "ff_ratio.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    written.append(_save(fig, folder / "ff_ratio.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     layers = len(metrics[0].get("saturation_layers", []))
@@ -57,8 +60,5 @@ def plot_metrics(metrics: list[dict], folder: str | Path) -> list[Path]:
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction |a| > 1")
     ax.legend()
-    fig.tight_layout()
-    written.append(folder / "saturation.png")
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    written.append(_save(fig, folder / "saturation.png"))
     return written
