@@ -8,7 +8,10 @@ that the simulator (host/verilator_sim.py) and synthesis (compile/synth.py) read
 Stream format of the top (the same as host/packing.py): input beat = the first layer's
 `in_fold` values of `in_dtype.bits` bits, element 0 in the LSBs, zero-padded to whole bytes;
 output beat = the last layer's `out_fold` values of `out_dtype.bits` bits (two's complement
-when signed), padded with zero bits to whole bytes. m_axis_tlast marks a frame's last beat.
+when signed), padded with zero bits to whole bytes. m_axis_tlast is high on the last beat of
+every output frame whose input frame ended with s_axis_tlast (a DMA transfer of a batch of
+frames ends with TLAST, so one receive transfer gets the whole batch); hw_templates/rtl/
+tlast_tracker.sv carries the flag.
 Memory paths are relative to the rtl folder: run simulators and Yosys with it as the cwd.
 """
 
@@ -31,7 +34,8 @@ from xnorflow.host.packing import beat_bytes, pack_beats
 
 TOP = "xnorflow_top"
 # the templates every top needs, whatever its layers (fifo is used inside the layers)
-COMMON_TEMPLATES = ("fifo.sv", "dwc.sv")
+COMMON_TEMPLATES = ("fifo.sv", "dwc.sv", "tlast_tracker.sv")
+TLAST_DEPTH = 32  # frame-end flags the top queues (tlast_tracker.sv)
 # upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
 MAX_FIFO_DEPTH = 256
 # (depth, width) shapes of one 16/18-Kbit block RAM (ECP5 DP16KD, Xilinx RAMB18)
@@ -286,7 +290,10 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         "(bytes, little-endian); the frame is row-major NHWC.",
         f"//   m_axis: {io['out_beats']} beats per frame; a beat = {io['out_per_beat']} values of "
         f"{io['out_bits']} bits ({'signed' if io['out_signed'] else 'unsigned'}), padded with",
-        f"//           zeros to {out_w} bits; m_axis_tlast is high on the frame's last beat.",
+        f"//           zeros to {out_w} bits.",
+        "//   TLAST: m_axis_tlast is high on the last beat of each output frame whose input",
+        "//          frame's last beat had s_axis_tlast high (a batch per DMA transfer);",
+        "//          s_axis_tlast elsewhere in a frame is ignored.",
         "// clk: one clock; rst: synchronous, active high.",
         "`default_nettype none",
         "",
@@ -297,6 +304,7 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         f"    input  wire logic [{in_w - 1}:0] s_axis_tdata,",
         "    input  wire logic            s_axis_tvalid,",
         "    output wire logic            s_axis_tready,",
+        "    input  wire logic            s_axis_tlast,",
         "",
         f"    output wire logic [{out_w - 1}:0] m_axis_tdata,",
         "    output wire logic            m_axis_tvalid,",
@@ -320,7 +328,7 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
                   f"    assign s0_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
     else:
         lines.append("    assign s0_tdata = s_axis_tdata;")
-    lines += ["    assign s0_tvalid = s_axis_tvalid;", "    assign s_axis_tready = s0_tready;", ""]
+    lines += ["    assign s0_tvalid = s_axis_tvalid;", ""]
     for k, inst in enumerate(chain):
         plines = [f"        .{key}({_param_value(v)})" for key, v in inst.params.items()]
         comment = f"    // {inst.layer} ({inst.kind})" if inst.layer else "    // stream glue"
@@ -339,21 +347,20 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         ]
     pad = out_w - last_w
     data = f"{{{pad}'b0, s{n}_tdata}}" if pad else f"s{n}_tdata"
-    beats = io["out_beats"]
-    bw = max(1, (beats - 1).bit_length())
     lines += [
         f"    assign m_axis_tdata = {data};",
-        f"    assign m_axis_tvalid = s{n}_tvalid;",
-        f"    assign s{n}_tready = m_axis_tready;",
         "",
-        "    // output beat counter for tlast",
-        f"    logic [{bw - 1}:0] out_beat_reg;",
-        f"    assign m_axis_tlast = out_beat_reg == {bw}'d{beats - 1};",
-        "    always_ff @(posedge clk) begin",
-        "        if (m_axis_tvalid && m_axis_tready)",
-        f"            out_beat_reg <= m_axis_tlast ? '0 : out_beat_reg + {bw}'d1;",
-        "        if (rst) out_beat_reg <= '0;",
-        "    end",
+        "    // TLAST from the end of an input frame to the end of the same output frame",
+        "    tlast_tracker #(",
+        f"        .IN_BEATS({io['in_beats']}),",
+        f"        .OUT_BEATS({io['out_beats']}),",
+        f"        .DEPTH({TLAST_DEPTH})",
+        "    ) u_tlast (",
+        "        .clk, .rst,",
+        "        .s_axis_tvalid, .s_axis_tlast, .s_axis_tready, .core_s_tready(s0_tready),",
+        f"        .core_m_tvalid(s{n}_tvalid), .core_m_tready(s{n}_tready),",
+        "        .m_axis_tvalid, .m_axis_tready, .m_axis_tlast",
+        "    );",
         "",
         "endmodule",
         "",

@@ -79,6 +79,7 @@ module {WRAPPER} (
     input  wire logic rst,
     input  wire logic din,
     input  wire logic in_valid,
+    input  wire logic in_last,
     output wire logic in_ready,
     output logic      dout,
     output wire logic out_valid,
@@ -94,6 +95,7 @@ module {WRAPPER} (
     {TOP} core (
         .clk, .rst,
         .s_axis_tdata(sh_reg), .s_axis_tvalid(in_valid), .s_axis_tready(in_ready),
+        .s_axis_tlast(in_last),
         .m_axis_tdata(m_tdata), .m_axis_tvalid(out_valid), .m_axis_tready(out_ready),
         .m_axis_tlast(out_last)
     );

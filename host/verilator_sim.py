@@ -127,8 +127,12 @@ class VerilatorAccelerator:
     cycles_per_frame_steady (spacing of the last output beats over the second half of the
     batch; None for fewer than 4 frames),
     latency_cycles (first input beat to last output beat of the batch's first frame, which
-    enters an empty pipeline), wall_s and frames_per_s_simulated. `in_valid_pct` /
-    `out_ready_pct` < 100 add seeded random gaps on the input and back-pressure on the output.
+    enters an empty pipeline), wall_s, frames_per_s_simulated and tlast_errors (output beats
+    whose TLAST differs from what the frames' input TLAST asks for; 0 in a working design).
+    `in_valid_pct` / `out_ready_pct` < 100 add seeded random gaps on the input and back-pressure
+    on the output. `tlast_batch` is the frames per packet, as DMA transfers would send them:
+    s_axis_tlast on the last beat of every `tlast_batch`-th frame (0: the last frame of the call;
+    calls over 4096 frames are cut into requests, each of which ends a packet).
     The simulator process stays alive between calls; close() (or `with`) ends it.
     """
 
@@ -162,11 +166,11 @@ class VerilatorAccelerator:
             raise SimulationError(f"the simulator of {self.rtl_dir} stopped: {err[-2000:]}")
         return data
 
-    def _request(self, beats: np.ndarray, seed: int, in_pct: int, out_pct: int):
+    def _request(self, beats: np.ndarray, seed: int, in_pct: int, out_pct: int, batch: int):
         assert self._proc is not None and self._proc.stdin is not None
         n = beats.shape[0]
         try:
-            self._proc.stdin.write(struct.pack("<4I", n, seed & 0xFFFFFFFF, in_pct, out_pct))
+            self._proc.stdin.write(struct.pack("<5I", n, seed & 0xFFFFFFFF, in_pct, out_pct, batch))
             self._proc.stdin.write(np.ascontiguousarray(beats, dtype=np.uint8).tobytes())
             self._proc.stdin.flush()
         except BrokenPipeError as err:
@@ -185,21 +189,27 @@ class VerilatorAccelerator:
 
     def run(self, input_beats: np.ndarray, seed: int | None = None,
             in_valid_pct: int | None = None,
-            out_ready_pct: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+            out_ready_pct: int | None = None,
+            tlast_batch: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
         if self._proc is None:
             raise SimulationError("the simulator was closed")
         beats = np.asarray(input_beats, dtype=np.uint8)
         if beats.ndim != 3 or beats.shape[1:] != self.in_shape:
             raise ValueError(f"input beats of shape {beats.shape[1:]} given, the design of "
                              f"{self.rtl_dir} takes (N, {self.in_shape[0]}, {self.in_shape[1]})")
+        if tlast_batch < 0:
+            raise ValueError(f"tlast_batch must be >= 0 (0: one packet per call), got "
+                             f"{tlast_batch}")
         seed = self.seed + self._calls if seed is None else seed
         in_pct = self.in_valid_pct if in_valid_pct is None else in_valid_pct
         out_pct = self.out_ready_pct if out_ready_pct is None else out_ready_pct
         self._calls += 1
         t0 = time.perf_counter()
         outs, cycles_total, tlast_errors, firsts, lasts = [], 0, 0, [], []
-        for s in range(0, beats.shape[0], BATCH):
-            o, c, t, f, la = self._request(beats[s:s + BATCH], seed + s, in_pct, out_pct)
+        step = BATCH - BATCH % tlast_batch if 0 < tlast_batch <= BATCH else BATCH
+        for s in range(0, beats.shape[0], step):
+            o, c, t, f, la = self._request(beats[s:s + step], seed + s, in_pct, out_pct,
+                                           tlast_batch)
             outs.append(o)
             cycles_total += c
             tlast_errors += t

@@ -2,7 +2,8 @@
 
 TFC (FINN's test folding), a small CNV-like network and random networks from
 compile/random_ir.py: every output value bit-exact, without and with random input gaps and
-output back-pressure; measured cycles/frame within 5 % of the IR's initiation interval.
+output back-pressure; TLAST where the input's packets end (one packet per call, or packets of
+three frames); measured cycles/frame within 5 % of the IR's initiation interval.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def check_design(design, name: str, seed: int = 0) -> dict:
     with VerilatorAccelerator(build, seed=seed) as sim:
         out, steady = sim.run(beats)
         np.testing.assert_array_equal(_values(ir, out), want)
-        out_bp, stats = sim.run(beats, in_valid_pct=45, out_ready_pct=55)
+        # packets of 3 frames: TLAST on every third output frame only
+        out_bp, stats = sim.run(beats, in_valid_pct=45, out_ready_pct=55, tlast_batch=3)
         np.testing.assert_array_equal(_values(ir, out_bp), want)
     assert steady["tlast_errors"] == 0 and stats["tlast_errors"] == 0
     ratio = steady["cycles_per_frame_steady"] / ir.initiation_interval()
@@ -79,12 +81,15 @@ def test_process_persists_and_checks_input(design):
     beats = _beats(ir, images)
     sim = VerilatorAccelerator(build)
     try:
-        a, s1 = sim.run(beats[:4])
+        a, s1 = sim.run(beats[:4], tlast_batch=1)  # TLAST on every frame
         b, s2 = sim.run(beats[4:])
+        assert s1["tlast_errors"] == 0 and s2["tlast_errors"] == 0
         np.testing.assert_array_equal(_values(ir, np.concatenate([a, b])), ir.run(images))
         assert s1["frames"] == 4 and s2["frames"] == 6 and s2["cycles_total"] > 0
         with pytest.raises(ValueError, match="input beats of shape"):
             sim.run(beats[:, :-1])
+        with pytest.raises(ValueError, match="tlast_batch"):
+            sim.run(beats, tlast_batch=-1)
     finally:
         sim.close()
     with pytest.raises(SimulationError, match="closed"):

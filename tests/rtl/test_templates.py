@@ -26,7 +26,8 @@ pytestmark = pytest.mark.sim
 
 
 def _run(cache: Path, name: str, sources: list[Path], toplevel: str, case: dict,
-         parameters: dict | None = None, test_dir: Path | None = None) -> None:
+         parameters: dict | None = None, test_dir: Path | None = None,
+         test_module: str = "cocotb_stream", n_tests: int = 9) -> None:
     from cocotb_tools.runner import get_runner
 
     from xnorflow.tools import apply_tool_env
@@ -44,12 +45,12 @@ def _run(cache: Path, name: str, sources: list[Path], toplevel: str, case: dict,
                  build_dir=build_dir, build_args=["-Wno-fatal", "-O2"], always=False)
     env = {"XNF_CASE": str(case_file)}
     # the runner passes this process's sys.path on, which holds the repository root
-    xml = runner.test(test_module="tests.rtl.cocotb_stream", hdl_toplevel=toplevel,
+    xml = runner.test(test_module=f"tests.rtl.{test_module}", hdl_toplevel=toplevel,
                       build_dir=build_dir, test_dir=test_dir or build_dir, extra_env=env,
                       results_xml=str(build_dir / "results.xml"))
     text = Path(xml).read_text()
     assert "<failure" not in text and "<error" not in text, f"cocotb failures, see {xml}"
-    assert text.count("<testcase") == 9
+    assert text.count("<testcase") == n_tests
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +73,11 @@ def _layer_case(kind: str, seed: int, cache: Path) -> None:
     y = layer.reference(x)
     ins = pack_beats(x.reshape(n, -1), layer.in_dtype.bits, layer.in_fold)
     outs = pack_beats(y.reshape(n, -1), layer.out_dtype.bits, layer.out_fold)
+    cuts = sorted(np.random.default_rng(seed).choice(np.arange(1, n), 2, replace=False))
     case = {
         "seed": seed, "exp_cycles": layer.exp_cycles(),
+        # TLAST per packet of frames
+        "packets": [int(b - a) for a, b in zip([0, *cuts], [*cuts, n], strict=True)],
         "frames_in": [beats_to_ints(f) for f in ins],
         "frames_out": [beats_to_ints(f) for f in outs],
     }
@@ -123,3 +127,17 @@ def test_fifo(cache):
     case = _bitstream_case(13, 13, 8, 20, 5)
     src = rtl_codegen.template_path("fifo.sv")
     _run(cache, "fifo_13_5", [src], "fifo", case, {"WIDTH": 13, "DEPTH": 5})
+
+
+@pytest.mark.parametrize("in_beats,out_beats,depth", [(1, 1, 2), (5, 3, 2), (3, 7, 4), (2, 1, 32)])
+def test_tlast_tracker(in_beats, out_beats, depth, cache):
+    """Packets of 1..6 frames (one-frame runs fill a small flag queue), random gaps and
+    back-pressure, outputs that start before their frame's input is complete."""
+    rng = np.random.default_rng(in_beats * 100 + out_beats * 10 + depth)
+    packets = [int(k) for k in rng.integers(1, 7, size=6)] + [1] * 6
+    case = {"seed": int(rng.integers(1 << 30)), "in_beats": in_beats, "out_beats": out_beats,
+            "packets": packets}
+    src = rtl_codegen.template_path("tlast_tracker.sv")
+    _run(cache, f"tlast_{in_beats}_{out_beats}_{depth}", [src], "tlast_tracker", case,
+         {"IN_BEATS": in_beats, "OUT_BEATS": out_beats, "DEPTH": depth},
+         test_module="cocotb_tlast", n_tests=2)

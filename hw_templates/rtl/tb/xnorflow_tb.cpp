@@ -3,16 +3,21 @@
 // Compiled once per design by host/verilator_sim.py; the design's stream sizes come from the
 // generated header tb_params.h (TB_IN_BYTES, TB_IN_BEATS, TB_OUT_BYTES, TB_OUT_BEATS).
 // It stays alive between requests and talks over stdin/stdout (little-endian binary):
-//   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct   (n_frames = 0: exit)
+//   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct, batch  (n_frames = 0: exit)
 //             then n_frames * TB_IN_BEATS * TB_IN_BYTES bytes (host/packing.py beats)
 //   response: uint32 status (0 ok, 1 deadlock: no handshake for TB_STALL_LIMIT cycles),
-//             uint32 tlast_errors, uint64 cycles (simulated for this request),
+//             uint32 tlast_errors (output beats whose TLAST is wrong),
+//             uint64 cycles (simulated for this request),
 //             n_frames * TB_OUT_BEATS * TB_OUT_BYTES bytes,
 //             n_frames uint64 cycle of each frame's first input beat,
 //             n_frames uint64 cycle of each frame's last output beat (cycles count from reset)
 // Back-pressure: each cycle the source raises tvalid with probability in_valid_pct % (and
 // holds it until accepted, as AXI4-Stream requires) and the sink raises tready with
 // probability out_ready_pct %, from a xorshift generator seeded by the request.
+// TLAST: the frames go in packets of `batch` frames (the last one shorter; batch 0: the whole
+// request is one packet), as DMA transfers would send them: s_axis_tlast is high on the last
+// beat of each packet, and m_axis_tlast must be high on exactly the last beat of the output
+// frame that ends each packet.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -90,6 +95,7 @@ int main(int argc, char** argv) {
     top->clk = 0;
     top->rst = 1;
     top->s_axis_tvalid = 0;
+    top->s_axis_tlast = 0;
     top->m_axis_tready = 0;
     top->eval();
     for (int i = 0; i < 8; i++) tick();
@@ -102,11 +108,14 @@ int main(int argc, char** argv) {
     std::vector<uint64_t> first_in, last_out;
 
     for (;;) {
-        uint32_t hdr[4];
+        uint32_t hdr[5];
         if (!read_all(hdr, sizeof hdr) || hdr[0] == 0) break;
         const uint64_t n = hdr[0];
         Rng rng(hdr[1]);
         const uint32_t in_pct = hdr[2], out_pct = hdr[3];
+        const uint64_t batch = hdr[4] ? hdr[4] : n;
+        // the frame ends a packet (TLAST on its last beat)
+        auto packet_end = [&](uint64_t frame) { return (frame + 1) % batch == 0 || frame + 1 == n; };
         in.resize(n * in_frame);
         out.assign(n * out_frame, 0);
         first_in.assign(n, 0);
@@ -122,6 +131,8 @@ int main(int argc, char** argv) {
             const bool ready = out_pct >= 100 || rng.pct() < out_pct;
             top->s_axis_tvalid = valid;
             if (valid) set_bytes(top->s_axis_tdata, &in[in_done * TB_IN_BYTES], TB_IN_BYTES);
+            top->s_axis_tlast = valid && in_done % TB_IN_BEATS == TB_IN_BEATS - 1 &&
+                                packet_end(in_done / TB_IN_BEATS);
             top->m_axis_tready = ready;
             top->eval();
             const bool in_fire = valid && top->s_axis_tready;
@@ -134,7 +145,8 @@ int main(int argc, char** argv) {
             if (out_fire) {
                 get_bytes(top->m_axis_tdata, &out[out_done * TB_OUT_BYTES], TB_OUT_BYTES);
                 const bool last_beat = out_done % TB_OUT_BEATS == TB_OUT_BEATS - 1;
-                if (static_cast<bool>(top->m_axis_tlast) != last_beat) tlast_errors++;
+                const bool want_last = last_beat && packet_end(out_done / TB_OUT_BEATS);
+                if (static_cast<bool>(top->m_axis_tlast) != want_last) tlast_errors++;
                 if (last_beat) last_out[out_done / TB_OUT_BEATS] = cycle;
                 out_done++;
             }
@@ -146,6 +158,7 @@ int main(int argc, char** argv) {
             }
         }
         top->s_axis_tvalid = 0;
+        top->s_axis_tlast = 0;
         top->m_axis_tready = 0;
         top->eval();
         const uint64_t cycles = cycle - start;
