@@ -108,12 +108,15 @@ class CsimReport:
 
 
 def hls_outputs(
-    ir: DataflowIR, binary: Path, images: np.ndarray, timeout: float | None = None
+    ir: DataflowIR, binary: Path, images: np.ndarray, timeout: float | None = None,
+    tlast_batch: int = 0,
 ) -> np.ndarray:
     """Run the C-simulation binary on images → (N, n_out) integer outputs.
 
     `timeout` (seconds) turns a hanging simulation (a kernel that never finishes its frame)
-    into a CsimError.
+    into a CsimError. The testbench sends the frames in packets of `tlast_batch` frames (0: one
+    packet) with TLAST on each packet's last beat and fails unless the output's TLAST is on
+    exactly the last beat of each packet.
     """
     first, last = ir.layers[0], ir.layers[-1]
     frames = ir.input_frames(images).reshape(len(images), -1)
@@ -124,7 +127,7 @@ def hls_outputs(
         fin.write_bytes(beats.tobytes())
         try:
             res = subprocess.run(
-                [str(binary), str(fin), str(fout), str(len(images))],
+                [str(binary), str(fin), str(fout), str(len(images)), str(tlast_batch)],
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 TOP = "xnorflow_top"
 IP_NAME = "xnorflow_top_0"  # the IP's instance name in the Vivado block design
 DMA_NAME = "axi_dma_0"
+FRAME_LAST_DEPTH = 32  # frames whose input TLAST waits for their output (axis_io.hpp)
 TEMPLATE_FILES = (
     "xnorflow_types.hpp",
     "axis_io.hpp",
@@ -371,9 +372,11 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         return s
 
     cur = new_stream(iface.in_width, "in")
+    decls.append('    hls::stream<bool> frame_last("frame_last");')
+    decls.append(f"#pragma HLS STREAM variable = frame_last depth = {FRAME_LAST_DEPTH}")
     calls.append(
         f"    xnorflow::axis_to_stream<{iface.in_axi_width}, {iface.in_width}, {iface.in_beats}>"
-        f"(in_stream, {cur});"
+        f"(in_stream, {cur}, frame_last);"
     )
     prev: Layer | None = None
     for idx, layer in enumerate(ir.layers):
@@ -404,7 +407,7 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         cur, prev = out, layer
     calls.append(
         f"    xnorflow::stream_to_axis<{iface.out_width}, {iface.out_axi_width}, "
-        f"{iface.out_beats}>({cur}, out_stream);"
+        f"{iface.out_beats}>({cur}, frame_last, out_stream);"
     )
     guard = "XNORFLOW_TOP_HPP"
     files["xnorflow_top.hpp"] = (
@@ -417,7 +420,8 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
 // One call = one frame. Input: {iface.in_beats} beats of {iface.in_width} bits ({iface.in_bytes} \
 bytes in memory, {iface.in_axi_width}-bit port).
 // Output: {iface.out_beats} beats of {iface.out_width} bits ({iface.out_bytes} bytes in memory, \
-{iface.out_axi_width}-bit port), TLAST on the last.
+{iface.out_axi_width}-bit port), TLAST on the last when the input frame's last beat had TLAST
+// (a batch of frames per DMA transfer: one receive transfer gets the batch).
 #define XNORFLOW_IN_AXI_W {iface.in_axi_width}
 #define XNORFLOW_IN_BYTES {iface.in_bytes}
 #define XNORFLOW_IN_BEATS {iface.in_beats}
@@ -455,10 +459,13 @@ void {TOP}(hls::stream<in_axis_t> &in_stream, hls::stream<out_axis_t> &out_strea
 
 
 TESTBENCH = """
-// Usage: tb_xnorflow IN.bin OUT.bin N
+// Usage: tb_xnorflow IN.bin OUT.bin N [BATCH]
 // IN.bin: N frames x XNORFLOW_IN_BEATS beats x XNORFLOW_IN_BYTES bytes (host/packing.py);
 // OUT.bin gets N frames x XNORFLOW_OUT_BEATS beats x XNORFLOW_OUT_BYTES bytes. The ports'
 // padding bytes (up to the AXI DMA's width) are zero on input and dropped on output.
+// The frames go in packets of BATCH frames (default and 0: all N in one), as DMA transfers
+// send them: TLAST on each packet's last input beat, and it must come out on exactly the last
+// output beat of each packet.
 // Exit status: 0 done, 2 bad arguments or files, 3 the accelerator broke the stream protocol.
 #include <cstdio>
 #include <cstdlib>
@@ -467,11 +474,12 @@ TESTBENCH = """
 #include "xnorflow_top.hpp"
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s IN.bin OUT.bin N\\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: %s IN.bin OUT.bin N [BATCH]\\n", argv[0]);
         return 2;
     }
     const long n = std::atol(argv[3]);
+    const long batch = argc == 5 && std::atol(argv[4]) > 0 ? std::atol(argv[4]) : n;
     const unsigned in_bytes = XNORFLOW_IN_BYTES, out_bytes = XNORFLOW_OUT_BYTES;
     std::FILE *fin = std::fopen(argv[1], "rb");
     std::FILE *fout = std::fopen(argv[2], "wb");
@@ -483,6 +491,7 @@ int main(int argc, char **argv) {
     hls::stream<in_axis_t> in_stream("in_stream");
     hls::stream<out_axis_t> out_stream("out_stream");
     for (long f = 0; f < n; f++) {
+        const bool packet_end = (f + 1) % batch == 0 || f + 1 == n;
         for (unsigned b = 0; b < XNORFLOW_IN_BEATS; b++) {
             if (std::fread(in_buf.data(), 1, in_bytes, fin) != in_bytes) {
                 std::fprintf(stderr, "%s: frame %ld is incomplete\\n", argv[1], f);
@@ -494,7 +503,7 @@ int main(int argc, char **argv) {
                 beat.data.range(8 * k + 7, 8 * k) = in_buf[k];
             beat.keep = -1;
             beat.strb = -1;
-            beat.last = (b == XNORFLOW_IN_BEATS - 1) ? 1 : 0;
+            beat.last = (b == XNORFLOW_IN_BEATS - 1 && packet_end) ? 1 : 0;
             in_stream.write(beat);
         }
         xnorflow_top(in_stream, out_stream);
@@ -506,7 +515,7 @@ int main(int argc, char **argv) {
         }
         for (unsigned b = 0; b < XNORFLOW_OUT_BEATS; b++) {
             out_axis_t beat = out_stream.read();
-            if (beat.last != (b == XNORFLOW_OUT_BEATS - 1 ? 1 : 0)) {
+            if (beat.last != (b == XNORFLOW_OUT_BEATS - 1 && packet_end ? 1 : 0)) {
                 std::fprintf(stderr, "frame %ld beat %u: wrong TLAST\\n", f, b);
                 return 3;
             }

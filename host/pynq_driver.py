@@ -6,14 +6,14 @@ and `.recvchannel` `.transfer(buffer)` / `.wait()`, `pynq.allocate(shape, dtype)
 AXI-lite control interface — `overlay.<ip>.write(offset, value)`. `pynq` is imported only when a
 driver is opened without an injected module (tests inject host/pynq_emulation.py).
 
-The accelerator (RTL and HLS alike) ends every output frame with TLAST, and an AXI DMA S2MM
-transfer in simple mode ends at TLAST: one receive transfer gets one frame. So, per chunk of
-frames (the chunk fits the DMA's maximum transfer length): copy the packed input beats into the
-send buffer and flush it, start one send transfer for the chunk, then for each frame start and
-wait for a receive transfer into that frame's buffer (the accelerator is back-pressured in
-between, nothing is lost), wait for the send, invalidate the receive buffers, copy the output
-beats out. Python's per-frame cost on the board is one receive transfer + wait (see
-benchmarks/host.py); a frame-count register in the IP (TLAST per batch) would remove it.
+The AXI DMA ends each send (MM2S) transfer with TLAST on its last beat; the accelerator (RTL
+and HLS alike) puts TLAST on the last beat of the output frame whose input frame ended with it,
+and an S2MM transfer in simple mode ends at TLAST: so one receive transfer gets all the frames
+of one send transfer. Per chunk of frames (the chunk fits the DMA's maximum transfer length):
+copy the packed input beats into the send buffer and flush it, start the receive transfer of
+the chunk's outputs, start the send transfer, wait for both, invalidate the receive buffer and
+copy the output beats out. Python's cost is per chunk (two transfers and two waits), not per
+frame.
 
 numpy + pynq only: `xnorflow compile` copies this file into BUILD/driver/.
 """
@@ -95,18 +95,16 @@ class PynqDriver:
             ip.write(0x00, 0x81)
         per_frame = max(spec.dma_in_frame_bytes, spec.dma_out_frame_bytes)
         self.chunk = max(1, min(chunk_frames, MAX_TRANSFER_BYTES // per_frame))
-        self._send: dict[int, Any] = {}  # frames → send buffer
-        self._recv: list[Any] = []  # one receive buffer per frame of a chunk
+        self._buffers_of: dict[int, tuple[Any, Any]] = {}  # frames → (send, receive) buffers
 
-    def _buffers(self, frames: int) -> tuple[Any, list[Any]]:
+    def _buffers(self, frames: int) -> tuple[Any, Any]:
         spec = self.spec
-        if frames not in self._send:
-            self._send[frames] = self.pynq.allocate(shape=(frames * spec.dma_in_frame_bytes,),
-                                                    dtype=np.uint8)
-        while len(self._recv) < frames:
-            self._recv.append(self.pynq.allocate(shape=(spec.dma_out_frame_bytes,),
-                                                 dtype=np.uint8))
-        return self._send[frames], self._recv[:frames]
+        if frames not in self._buffers_of:
+            self._buffers_of[frames] = (
+                self.pynq.allocate(shape=(frames * spec.dma_in_frame_bytes,), dtype=np.uint8),
+                self.pynq.allocate(shape=(frames * spec.dma_out_frame_bytes,), dtype=np.uint8),
+            )
+        return self._buffers_of[frames]
 
     def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
         """(N, in_beats, in_beat_bytes) uint8 → (N, out_beats, out_beat_bytes) uint8."""
@@ -119,20 +117,18 @@ class PynqDriver:
             send, recv = self._buffers(k)
             send[:] = runtime_io.beats_to_dma(spec, in_beats[s : s + k]).reshape(-1)
             send.flush()
+            # the receive first: the chunk's outputs end at the TLAST of its last frame
+            self.dma.recvchannel.transfer(recv)
             self.dma.sendchannel.transfer(send)
-            for buf in recv:  # one S2MM transfer per frame: each ends at the frame's TLAST
-                self.dma.recvchannel.transfer(buf)
-                self.dma.recvchannel.wait()
             self.dma.sendchannel.wait()
-            received = np.empty((k, spec.dma_out_frame_bytes), dtype=np.uint8)
-            for i, buf in enumerate(recv):
-                buf.invalidate()
-                received[i] = buf
+            self.dma.recvchannel.wait()
+            recv.invalidate()
+            received = np.asarray(recv).reshape(k, spec.dma_out_frame_bytes)
             out[s : s + k] = runtime_io.dma_to_beats(spec, received)
         return out
 
     def close(self) -> None:
-        for buf in [*self._send.values(), *self._recv]:
-            buf.freebuffer()
-        self._send.clear()
-        self._recv.clear()
+        for send, recv in self._buffers_of.values():
+            send.freebuffer()
+            recv.freebuffer()
+        self._buffers_of.clear()

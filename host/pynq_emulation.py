@@ -11,11 +11,13 @@ where it matters to a driver:
   the block design gives it (BUILD/hls/bd.json, default axi_dma_0) and the accelerator IP when
   it has a control interface (`write(0x00, 0x81)` starts it).
 - The DMA's MM2S channel (`sendchannel.transfer(buf)`) feeds the buffer's DRAM bytes, byte for
-  byte, into the accelerator's input stream; whole frames are run through the hardware model
-  (the Verilator simulation, or the reference executor) as they complete. The accelerator ends
-  every output frame with TLAST (RTL and HLS tops alike), so its output is a queue of packets,
-  one per frame. The S2MM channel (`recvchannel.transfer(buf)`) receives one packet: the
-  transfer ends at TLAST, as AXI DMA's simple mode does.
+  byte, into the accelerator's input stream, with TLAST on the transfer's last byte (as AXI
+  DMA does); whole frames are run through the hardware model (the Verilator simulation, or
+  the reference executor) as they complete. The accelerator (RTL and HLS tops alike) puts
+  TLAST on the last beat of each output frame whose input frame ended with TLAST, and ignores
+  TLAST inside a frame: so its output is a queue of packets, one per send transfer that ended
+  on a frame boundary. The S2MM channel (`recvchannel.transfer(buf)`) receives one packet:
+  the transfer ends at TLAST, as AXI DMA's simple mode does.
 - Sizes and ordering are checked as the hardware would fail: a transfer longer than the DMA's
   length register, of a buffer not made by `allocate`, a second transfer on a channel whose
   previous one was not waited on (simple mode runs one at a time), a send waited on while
@@ -119,13 +121,19 @@ class _Hardware:
         self.spec = runtime_spec(ir, build)  # the hardware's own sizes, not the driver's
         self.model = open_backend(backend, build, ir, self.spec)
         self.started = self.spec.ip_control == "none"
-        self.in_bytes = bytearray()
-        self.packets: list[bytes] = []  # output frames, each ended by TLAST
+        self.in_bytes = bytearray()  # input not yet run: less than a frame, or not started
+        self.in_offset = 0  # stream position of in_bytes[0]
+        self.tlast_ends: set[int] = set()  # stream positions just after a beat with TLAST
+        self.open_packet: list[bytes] = []  # output frames since the last TLAST
+        self.packets: list[tuple[int, bytes]] = []  # (frames, bytes) of output packets
         self.frames = 0
 
-    def feed(self, data: np.ndarray) -> None:
+    def feed(self, data: np.ndarray, tlast: bool = False) -> None:
+        """Append a transfer's bytes to the input stream (TLAST on its last byte if `tlast`)."""
         spec = self.spec
         self.in_bytes += data.tobytes()
+        if tlast and len(data):
+            self.tlast_ends.add(self.in_offset + len(self.in_bytes))
         size = spec.dma_in_frame_bytes
         whole = len(self.in_bytes) // size
         if whole and self.started:
@@ -137,8 +145,16 @@ class _Hardware:
             padded = np.zeros((whole, spec.out_beats, spec.dma_out_frame_bytes // spec.out_beats),
                               dtype=np.uint8)
             padded[..., : spec.out_beat_bytes] = out
-            self.packets += [frame.tobytes() for frame in padded]
+            for frame in padded:
+                self.in_offset += size
+                self.open_packet.append(frame.tobytes())
+                if self.in_offset in self.tlast_ends:  # TLAST on the frame's last beat
+                    self.tlast_ends.discard(self.in_offset)
+                    self.packets.append((len(self.open_packet), b"".join(self.open_packet)))
+                    self.open_packet = []
             self.frames += whole
+            # TLAST inside a frame is ignored by the accelerator
+            self.tlast_ends = {t for t in self.tlast_ends if t > self.in_offset}
 
 
 class _Channel:
@@ -162,8 +178,8 @@ class _SendChannel(_Channel):
         if self.buffer is not None:
             raise EmulationError("sendchannel.transfer() while the previous send is not waited on")
         self.buffer = _dma_buffer(buf, "sendchannel")
-        # the DMA reads DRAM (not the CPU's cache) as the transfer runs
-        self.dma.hw.feed(self.buffer._dram.copy())
+        # the DMA reads DRAM (not the CPU's cache) as the transfer runs, and ends it with TLAST
+        self.dma.hw.feed(self.buffer._dram.copy(), tlast=True)
 
     def wait(self) -> None:
         if self.buffer is None:
@@ -173,13 +189,14 @@ class _SendChannel(_Channel):
             raise EmulationError("sendchannel.wait() would hang: the accelerator IP was never "
                                  f"started (write 0x81 to {hw.spec.ip_name}'s register 0x00)")
         # the accelerator's output FIFOs hold a few beats: anything more back-pressures the input
-        waiting = len(hw.packets) - (self.dma.recvchannel.buffer is not None)
-        if waiting > 0:
+        pending = hw.packets[1:] if self.dma.recvchannel.buffer is not None else hw.packets
+        if pending:
+            frames = sum(k for k, _ in pending)
             raise EmulationError(
-                f"sendchannel.wait() would hang: {waiting} output frames of the frames sent are "
-                "still in the accelerator and no receive transfer will drain them; receive "
-                "every frame (one recvchannel transfer per frame: each ends at TLAST) before "
-                "waiting on the send"
+                f"sendchannel.wait() would hang: {frames} output frames ({len(pending)} packets) "
+                "of the frames sent are still in the accelerator and no receive transfer will "
+                "drain them; start the receive transfer of a send's packet (one packet per "
+                "send transfer, ended by TLAST) before waiting on the send"
             )
         self.buffer = None
 
@@ -198,26 +215,30 @@ class _RecvChannel(_Channel):
         if self.buffer is None:
             raise EmulationError("recvchannel.wait() with no receive transfer started")
         hw, want = self.dma.hw, self.buffer.nbytes
-        frame = hw.spec.dma_out_frame_bytes
         if not hw.packets:
             partial = (f"; {len(hw.in_bytes)} bytes of an incomplete input frame were sent"
                        if hw.in_bytes else "")
+            opened = (f"; {len(hw.open_packet)} output frames wait for an input frame that ends "
+                      "with TLAST" if hw.open_packet else "")
             raise EmulationError(
-                f"recvchannel.wait() would hang: no output frame is coming (the accelerator takes "
-                f"{hw.spec.dma_in_frame_bytes} bytes per input frame{partial})"
+                f"recvchannel.wait() would hang: no output packet is coming (the accelerator takes "
+                f"{hw.spec.dma_in_frame_bytes} bytes per input frame{partial}{opened})"
             )
-        if want < frame:
+        frames, packet = hw.packets[0]
+        if want < len(packet):
             raise EmulationError(
-                f"recvchannel transfer of {want} bytes: the frame's packet is {frame} bytes; the "
-                "DMA stops with an internal error (S2MM buffer shorter than the packet)"
+                f"recvchannel transfer of {want} bytes: the packet is {len(packet)} bytes "
+                f"({frames} frames); the DMA stops with an internal error (S2MM buffer shorter "
+                "than the packet)"
             )
-        if want > frame:
+        if want > len(packet):
             raise EmulationError(
-                f"recvchannel transfer of {want} bytes ends at TLAST after {frame} bytes (one "
-                f"frame); the other {want - frame} bytes of the buffer are never written: "
-                "receive one frame per transfer"
+                f"recvchannel transfer of {want} bytes ends at TLAST after {len(packet)} bytes "
+                f"({frames} frames, one send transfer's); the other {want - len(packet)} bytes of "
+                "the buffer are never written: receive one send transfer's frames per transfer"
             )
-        self.buffer._dram[:] = np.frombuffer(hw.packets.pop(0), dtype=np.uint8)
+        hw.packets.pop(0)
+        self.buffer._dram[:] = np.frombuffer(packet, dtype=np.uint8)
         self.buffer = None
 
 

@@ -38,78 +38,82 @@ def _send_buffer(spec, frames, images=None):
     return send
 
 
-def _recv_buffers(spec, frames, nbytes=None):
-    return [emu.allocate(shape=(nbytes or spec.dma_out_frame_bytes,), dtype=np.uint8)
-            for _ in range(frames)]
+def _recv_buffer(spec, frames, nbytes=None):
+    return emu.allocate(shape=(nbytes or frames * spec.dma_out_frame_bytes,), dtype=np.uint8)
 
 
-def _receive_all(dma, recvs):
-    for buf in recvs:
-        dma.recvchannel.transfer(buf)
-        dma.recvchannel.wait()
+def _run(dma, send, recv):
+    """The driver's order: the receive first, then the send; wait for both."""
+    dma.recvchannel.transfer(recv)
+    dma.sendchannel.transfer(send)
+    dma.sendchannel.wait()
+    dma.recvchannel.wait()
 
 
-def _scores(spec, recvs):
-    data = np.stack([np.asarray(b) for b in recvs])
+def _scores(spec, recv, frames):
+    data = np.asarray(recv).reshape(frames, -1)
     return runtime_io.unpack_output(spec, runtime_io.dma_to_beats(spec, data))
 
 
 def test_correct_sequence(board):
+    """One send transfer of 4 frames ends with TLAST: its 4 output frames are one packet."""
     overlay, dma, spec, x, ref = board
-    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 4)
     send.flush()
-    dma.sendchannel.transfer(send)
-    _receive_all(dma, recvs)
-    dma.sendchannel.wait()
-    for b in recvs:
-        b.invalidate()
-    np.testing.assert_array_equal(_scores(spec, recvs), ref)
+    _run(dma, send, recv)
+    recv.invalidate()
+    np.testing.assert_array_equal(_scores(spec, recv, 4), ref)
 
 
 def test_missing_flush_sends_stale_memory(board, irs):
     overlay, dma, spec, x, ref = board
-    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 4)
     # written by the CPU, never flushed: the DMA reads DRAM, still zero
-    dma.sendchannel.transfer(send)
-    _receive_all(dma, recvs)
-    dma.sendchannel.wait()
-    for b in recvs:
-        b.invalidate()
+    _run(dma, send, recv)
+    recv.invalidate()
     zeros = irs["cnv"].predict(np.zeros_like(x))[1]
-    np.testing.assert_array_equal(_scores(spec, recvs), zeros)
+    np.testing.assert_array_equal(_scores(spec, recv, 4), zeros)
     assert not np.array_equal(zeros, ref)
 
 
 def test_missing_invalidate_reads_stale_cache(board):
     overlay, dma, spec, x, ref = board
-    send, recvs = _send_buffer(spec, 4, x), _recv_buffers(spec, 4)
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 4)
     send.flush()
-    dma.sendchannel.transfer(send)
-    _receive_all(dma, recvs)
-    dma.sendchannel.wait()
-    assert not any(np.asarray(b).any() for b in recvs)  # the CPU still sees its cached zeros
-    for b in recvs:
-        b.invalidate()
-    np.testing.assert_array_equal(_scores(spec, recvs), ref)
+    _run(dma, send, recv)
+    assert not np.asarray(recv).any()  # the CPU still sees its cached zeros
+    recv.invalidate()
+    np.testing.assert_array_equal(_scores(spec, recv, 4), ref)
 
 
-def test_receive_of_several_frames_ends_at_tlast(board):
-    """A batch-sized receive buffer: the transfer ends after one frame (TLAST)."""
+def test_receive_larger_than_the_packet_ends_at_tlast(board):
+    """A receive buffer of 5 frames for a send of 4: the transfer ends after 4 (TLAST)."""
     overlay, dma, spec, x, ref = board
-    send = _send_buffer(spec, 4, x)
-    (recv,) = _recv_buffers(spec, 1, nbytes=4 * spec.dma_out_frame_bytes)
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 5)
     send.flush()
     dma.sendchannel.transfer(send)
     dma.recvchannel.transfer(recv)
     with pytest.raises(emu.EmulationError, match=rf"ends at TLAST after "
-                                                 rf"{spec.dma_out_frame_bytes} bytes"):
+                                                 rf"{4 * spec.dma_out_frame_bytes} bytes"):
+        dma.recvchannel.wait()
+
+
+def test_receive_per_frame_is_shorter_than_the_packet(board):
+    """A frame-sized receive for a send of 4 frames: no TLAST after one frame any more."""
+    overlay, dma, spec, x, ref = board
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 1)
+    send.flush()
+    dma.sendchannel.transfer(send)
+    dma.recvchannel.transfer(recv)
+    with pytest.raises(emu.EmulationError,
+                       match=r"the packet is \d+ bytes \(4 frames\); the DMA stops with an"):
         dma.recvchannel.wait()
 
 
 def test_receive_shorter_than_a_frame(board):
     overlay, dma, spec, x, ref = board
     send = _send_buffer(spec, 1, x[:1])
-    (recv,) = _recv_buffers(spec, 1, nbytes=spec.dma_out_frame_bytes - 1)
+    recv = _recv_buffer(spec, 1, nbytes=spec.dma_out_frame_bytes - 1)
     send.flush()
     dma.sendchannel.transfer(send)
     dma.recvchannel.transfer(recv)
@@ -117,11 +121,24 @@ def test_receive_shorter_than_a_frame(board):
         dma.recvchannel.wait()
 
 
+def test_one_packet_per_send_transfer(board):
+    """Two sends of 2 frames: two packets, each received by its own transfer."""
+    overlay, dma, spec, x, ref = board
+    sends = [_send_buffer(spec, 2, x[:2]), _send_buffer(spec, 2, x[2:])]
+    recvs = [_recv_buffer(spec, 2), _recv_buffer(spec, 2)]
+    for send, recv in zip(sends, recvs, strict=True):
+        send.flush()
+        _run(dma, send, recv)
+        recv.invalidate()
+    got = np.concatenate([_scores(spec, r, 2) for r in recvs])
+    np.testing.assert_array_equal(got, ref)
+
+
 def test_receive_with_nothing_coming_would_hang(board):
     overlay, dma, spec, x, ref = board
-    (recv,) = _recv_buffers(spec, 1)
+    recv = _recv_buffer(spec, 1)
     dma.recvchannel.transfer(recv)
-    with pytest.raises(emu.EmulationError, match="would hang: no output frame is coming"):
+    with pytest.raises(emu.EmulationError, match="would hang: no output packet is coming"):
         dma.recvchannel.wait()
 
 
@@ -136,30 +153,29 @@ def test_waiting_on_send_before_receiving_would_hang(board):
 
 def test_one_transfer_at_a_time_per_channel(board):
     overlay, dma, spec, x, ref = board
-    a, b = _recv_buffers(spec, 2)
+    a, b = _recv_buffer(spec, 1), _recv_buffer(spec, 1)
     dma.recvchannel.transfer(a)
     with pytest.raises(emu.EmulationError, match="previous receive is not waited on"):
         dma.recvchannel.transfer(b)
 
 
 def test_partial_frames_complete_across_transfers(board):
-    """The stream has no frame boundaries: half a frame, then the rest, is one frame."""
+    """The stream has no frame boundaries: half a frame, then the rest, is one frame; the first
+    transfer's TLAST falls inside the frame and is ignored, the second's ends the packet."""
     overlay, dma, spec, x, ref = board
     data = runtime_io.beats_to_dma(spec, runtime_io.pack_input(spec, x[:1])).reshape(-1)
     half = len(data) // 2
     a = emu.allocate(shape=(half,), dtype=np.uint8)
     b = emu.allocate(shape=(len(data) - half,), dtype=np.uint8)
-    recvs = _recv_buffers(spec, 1)
+    recv = _recv_buffer(spec, 1)
     a[:], b[:] = data[:half], data[half:]
     a.flush()
     b.flush()
     dma.sendchannel.transfer(a)
     dma.sendchannel.wait()  # nothing out yet: half a frame
-    dma.sendchannel.transfer(b)
-    _receive_all(dma, recvs)
-    dma.sendchannel.wait()
-    recvs[0].invalidate()
-    np.testing.assert_array_equal(_scores(spec, recvs), ref[:1])
+    _run(dma, b, recv)
+    recv.invalidate()
+    np.testing.assert_array_equal(_scores(spec, recv, 1), ref[:1])
 
 
 def test_only_allocated_buffers_are_dma_able(board):
@@ -208,9 +224,9 @@ def test_wide_dma_streams_and_named_instances(tmp_path, emulated_builds, irs):
             assert acc.spec.dma_in_frame_bytes == spec.in_beats * 4
             assert acc.spec.dma_out_frame_bytes == spec.out_beats * 8
             labels, scores = acc.predict(x)
-            send, recvs = acc.backend.driver._buffers(2)
+            send, recv = acc.backend.driver._buffers(2)
             assert send.nbytes == 2 * spec.in_beats * 4
-            assert recvs[0].nbytes == spec.out_beats * 8
+            assert recv.nbytes == 2 * spec.out_beats * 8
     finally:
         emu.configure(None, None)
     np.testing.assert_array_equal(scores, irs["cnv"].predict(x)[1])
