@@ -13,6 +13,7 @@
 // output; the last input beat of a frame waits only while DEPTH frames are queued, each of
 // which has all of its input and drains without more. DEPTH bounds the frames whose input is
 // complete and whose output is not; a pipeline holds far fewer, so throughput is untouched.
+// Needs fifo.sv (the flag queue).
 `default_nettype none
 
 module tlast_tracker #(
@@ -42,7 +43,6 @@ module tlast_tracker #(
 
     localparam int IW = IN_BEATS > 1 ? $clog2(IN_BEATS) : 1;
     localparam int OW = OUT_BEATS > 1 ? $clog2(OUT_BEATS) : 1;
-    localparam int AW = $clog2(DEPTH);
 
     initial begin
         if (IN_BEATS < 1 || OUT_BEATS < 1 || DEPTH < 2)
@@ -51,42 +51,38 @@ module tlast_tracker #(
 
     logic [IW-1:0] in_beat_reg;
     logic [OW-1:0] out_beat_reg;
-    logic flag_mem [DEPTH];
-    logic [AW-1:0] wr_ptr_reg, rd_ptr_reg;
-    logic [AW:0] count_reg;
-
     wire in_frame_end = in_beat_reg == IW'(IN_BEATS - 1);
     wire out_frame_end = out_beat_reg == OW'(OUT_BEATS - 1);
-    wire full = count_reg == (AW+1)'(DEPTH);
-    wire empty = count_reg == '0;
-    wire out_hold = out_frame_end && empty;
 
-    assign s_axis_tready = core_s_tready && !(in_frame_end && full);
+    // the queue of frame-end flags: pushed at each input frame's last beat, popped at each
+    // output frame's last beat
+    wire flag_in_ready, flag_out_valid, flag_out;
+    fifo #(
+        .WIDTH(1),
+        .DEPTH(DEPTH)
+    ) u_flags (
+        .clk, .rst,
+        .s_axis_tdata(s_axis_tlast),
+        .s_axis_tvalid(s_axis_tvalid && core_s_tready && in_frame_end),
+        .s_axis_tready(flag_in_ready),
+        .m_axis_tdata(flag_out),
+        .m_axis_tvalid(flag_out_valid),
+        .m_axis_tready(core_m_tvalid && m_axis_tready && out_frame_end)
+    );
+
+    wire out_hold = out_frame_end && !flag_out_valid;
+    assign s_axis_tready = core_s_tready && (!in_frame_end || flag_in_ready);
     assign m_axis_tvalid = core_m_tvalid && !out_hold;
     assign core_m_tready = m_axis_tready && !out_hold;
-    assign m_axis_tlast = out_frame_end && !empty && flag_mem[rd_ptr_reg];
-
-    wire in_fire = s_axis_tvalid && s_axis_tready;
-    wire out_fire = m_axis_tvalid && m_axis_tready;
-    wire push = in_fire && in_frame_end;
-    wire pop = out_fire && out_frame_end;
+    assign m_axis_tlast = out_frame_end && flag_out_valid && flag_out;
 
     always_ff @(posedge clk) begin
-        if (push) flag_mem[wr_ptr_reg] <= s_axis_tlast;
-    end
-
-    always_ff @(posedge clk) begin
-        if (in_fire) in_beat_reg <= in_frame_end ? '0 : in_beat_reg + 1'b1;
-        if (out_fire) out_beat_reg <= out_frame_end ? '0 : out_beat_reg + 1'b1;
-        if (push) wr_ptr_reg <= wr_ptr_reg == AW'(DEPTH - 1) ? '0 : wr_ptr_reg + 1'b1;
-        if (pop) rd_ptr_reg <= rd_ptr_reg == AW'(DEPTH - 1) ? '0 : rd_ptr_reg + 1'b1;
-        count_reg <= count_reg + (AW+1)'(push) - (AW+1)'(pop);
+        if (s_axis_tvalid && s_axis_tready) in_beat_reg <= in_frame_end ? '0 : in_beat_reg + 1'b1;
+        if (m_axis_tvalid && m_axis_tready)
+            out_beat_reg <= out_frame_end ? '0 : out_beat_reg + 1'b1;
         if (rst) begin
             in_beat_reg <= '0;
             out_beat_reg <= '0;
-            wr_ptr_reg <= '0;
-            rd_ptr_reg <= '0;
-            count_reg <= '0;
         end
     end
 

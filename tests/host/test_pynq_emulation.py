@@ -86,27 +86,19 @@ def test_missing_invalidate_reads_stale_cache(board):
     np.testing.assert_array_equal(_scores(spec, recv, 4), ref)
 
 
-def test_receive_larger_than_the_packet_ends_at_tlast(board):
-    """A receive buffer of 5 frames for a send of 4: the transfer ends after 4 (TLAST)."""
+@pytest.mark.parametrize("frames,error", [
+    (5, "ends at TLAST after {packet} bytes"),  # a 5-frame buffer: the transfer ends after 4
+    (1, r"the packet is {packet} bytes \(4 frames\); the DMA stops with an internal error"),
+])
+def test_receive_must_be_the_send_transfers_packet(board, frames, error):
+    """A send of 4 frames is one packet: a receive buffer of any other size fails."""
     overlay, dma, spec, x, ref = board
-    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 5)
-    send.flush()
-    dma.sendchannel.transfer(send)
-    dma.recvchannel.transfer(recv)
-    with pytest.raises(emu.EmulationError, match=rf"ends at TLAST after "
-                                                 rf"{4 * spec.dma_out_frame_bytes} bytes"):
-        dma.recvchannel.wait()
-
-
-def test_receive_per_frame_is_shorter_than_the_packet(board):
-    """A frame-sized receive for a send of 4 frames: no TLAST after one frame any more."""
-    overlay, dma, spec, x, ref = board
-    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, 1)
+    send, recv = _send_buffer(spec, 4, x), _recv_buffer(spec, frames)
     send.flush()
     dma.sendchannel.transfer(send)
     dma.recvchannel.transfer(recv)
     with pytest.raises(emu.EmulationError,
-                       match=r"the packet is \d+ bytes \(4 frames\); the DMA stops with an"):
+                       match=error.format(packet=4 * spec.dma_out_frame_bytes)):
         dma.recvchannel.wait()
 
 

@@ -137,7 +137,7 @@ def test_tlast_tracker(in_beats, out_beats, depth, cache):
     packets = [int(k) for k in rng.integers(1, 7, size=6)] + [1] * 6
     case = {"seed": int(rng.integers(1 << 30)), "in_beats": in_beats, "out_beats": out_beats,
             "packets": packets}
-    src = rtl_codegen.template_path("tlast_tracker.sv")
-    _run(cache, f"tlast_{in_beats}_{out_beats}_{depth}", [src], "tlast_tracker", case,
+    srcs = [rtl_codegen.template_path(f) for f in ("tlast_tracker.sv", "fifo.sv")]
+    _run(cache, f"tlast_{in_beats}_{out_beats}_{depth}", srcs, "tlast_tracker", case,
          {"IN_BEATS": in_beats, "OUT_BEATS": out_beats, "DEPTH": depth},
          test_module="cocotb_tlast", n_tests=2)
