@@ -23,6 +23,7 @@ Reference (brevitas bnn_pynq, 1000 epochs): TFC-1W1A 93.17 %, SFC-1W1A 97.81 %.
 usage: python benchmarks/train.py [--epochs 20] [--data-dir ../shared/data/mnist]
        [--models tfc,sfc] [--optimizers filter,adam,sgd,bop] [--bias-inits 0,2]
        [--dropout tfc=0,sfc=0.05] [--lr X] [--alpha X] [--gamma X] [--alpha-decay cosine]
+       [--augment shift --shift 1 --jitter 0.2]
        [--threads 1] [--out benchmarks/results/train.json] [--merge a.json,b.json] [--table]
 """
 
@@ -45,11 +46,14 @@ TARGETS = {"tfc": 0.932, "sfc": 0.978}
 # what identifies a run (a new run with the same key replaces the old one in the JSON)
 DEFAULT_DROPOUT = "tfc=0,sfc=0.05"
 KEY = ("model", "dataset", "optimizer", "bias_init", "epochs", "dropout", "lr", "alpha",
-       "gamma", "alpha_decay", "tau", "weight_decay", "recipe", "batch_size", "seed")
+       "gamma", "alpha_decay", "tau", "weight_decay", "recipe", "batch_size", "seed", "augment",
+       "shift", "jitter")
+# what records written before a setting existed ran with
+KEY_DEFAULTS = {"augment": "auto", "shift": 1, "jitter": 0.0}
 
 
 def _key(rec: dict) -> tuple:
-    return tuple(rec.get(k) for k in KEY)
+    return tuple(rec.get(k, KEY_DEFAULTS.get(k)) for k in KEY)
 
 
 def _load(path: Path) -> list[dict]:
@@ -94,7 +98,8 @@ def _fmt(x: float | None, spec: str) -> str:
 
 # the settings the table names when a run differs from xnorflow train's defaults
 _TABLE_NAMES = {"lr": "lr", "alpha": "α", "gamma": "γ", "alpha_decay": "decay",
-                "batch_size": "batch", "seed": "seed"}
+                "batch_size": "batch", "seed": "seed", "augment": "augment", "shift": "shift",
+                "jitter": "jitter"}
 
 
 @functools.cache
@@ -113,8 +118,12 @@ def _settings(r: dict) -> str:
     used = {"filter": ("lr", "alpha", "gamma", "alpha_decay"), "bop": ("lr", "gamma"),
             "adam": ("lr",), "sgd": ("lr",)}.get(r["optimizer"], ())
     defaults = _defaults(r["optimizer"])
+    r = {**KEY_DEFAULTS, **r}
+    if r["augment"] != "shift":
+        r["shift"] = defaults["shift"]
     out = [f"{_TABLE_NAMES[k]} {r[k]:g}" if isinstance(r[k], float) else f"{_TABLE_NAMES[k]} {r[k]}"
-           for k in (*used, "batch_size", "seed") if r.get(k) is not None and r[k] != defaults[k]]
+           for k in (*used, "batch_size", "seed", "augment", "shift", "jitter")
+           if r.get(k) is not None and r[k] != defaults[k]]
     return ", ".join(out) or "-"
 
 
@@ -179,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha-decay", default=None, help="filter: override --alpha-decay")
     ap.add_argument("--recipe", default=None, help="one-step | two-step")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--augment", default=None, help="xnorflow train --augment (auto)")
+    ap.add_argument("--shift", type=int, default=None, help="pixels for --augment shift (1)")
+    ap.add_argument("--jitter", type=float, default=None, help="xnorflow train --jitter (0)")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     ap.add_argument("--out", default=str(HERE / "results" / "train.json"))
@@ -225,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 given = {"model": model, "dataset": args.dataset, "optimizer": opt,
                          "bias_init": lam, "batch_size": args.batch_size, "seed": args.seed,
                          "dropout": dropout[model]}
-                for name in ("lr", "recipe"):
+                for name in ("lr", "recipe", "augment", "shift", "jitter"):
                     if getattr(args, name) is not None:
                         given[name] = getattr(args, name)
                 if opt == "filter":

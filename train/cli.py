@@ -65,6 +65,14 @@ def train(
         "one-step (default) | two-step: step 1 (floor(epochs/2) epochs) binary activations, "
         "real weights, Adam with weight decay; step 2 (the rest) binary weights initialised "
         "from step 1, the chosen optimizer, weight decay 0.")),
+    augment: str = typer.Option(None, "--augment", help=(
+        "auto (default: crop-flip for cifar10, none otherwise) | none | crop-flip (random crop "
+        "of the image padded by 4 + horizontal flip) | shift (random translation by up to "
+        "--shift pixels, zero fill).")),
+    shift: int = typer.Option(None, "--shift", help="Pixels each way for --augment shift [1]."),
+    jitter: float = typer.Option(None, "--jitter", help=(
+        "Per-image brightness offset U[-J, J] added to the [0, 1] input while training (for "
+        "1-bit inputs: a per-image binarisation threshold 0.5±J) [0 = off].")),
     epochs: int = typer.Option(None, "--epochs", "-e", help="Epochs in total [10]."),
     batch_size: int = typer.Option(None, "--batch-size", "-b", help="Batch size [100]."),
     seed: int = typer.Option(None, "--seed", help="Random seed [0]; CPU runs are deterministic."),
@@ -89,7 +97,7 @@ def train(
     given = {k: v for k, v in dict(
         model=model, dataset=dataset, optimizer=optimizer, alpha=alpha, gamma=gamma,
         alpha_decay=alpha_decay, tau=tau, lr=lr, weight_decay=weight_decay, recipe=recipe,
-        dropout=dropout,
+        dropout=dropout, augment=augment, shift=shift, jitter=jitter,
         batch_size=batch_size, seed=seed).items() if v is not None}
     if bias_init != 0.0:
         given["bias_init"] = bias_init
@@ -124,6 +132,7 @@ def train(
 
 
 def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noqa: N803
+    from .augment import AUGMENTS
     from .optimizers import DECAYS, OPTIMIZERS
 
     opt = given.get("optimizer", "filter")
@@ -151,12 +160,23 @@ def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noq
         raise UserError(f"--weight-decay must be >= 0, got {wd}")
     if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
+    augment = given.get("augment", "auto")
+    if augment not in AUGMENTS:
+        raise UserError(f"unknown --augment {augment!r}; choose one of {', '.join(AUGMENTS)}")
+    if "shift" in given:
+        if augment != "shift":
+            raise UserError("--shift has no meaning without --augment shift")
+        if not 1 <= given["shift"] <= 8:
+            raise UserError(f"--shift must be 1..8 pixels, got {given['shift']}")
+    if "jitter" in given and not 0.0 <= given["jitter"] <= 1.0:
+        raise UserError(f"--jitter must be in [0, 1], got {given['jitter']}")
     cfg = TrainConfig(
         model=given.get("model", "tfc"), dataset=given.get("dataset", "digits"), optimizer=opt,
         lr=given.get("lr", d["lr"]), weight_decay=wd, alpha=given.get("alpha", 1e-3),
         gamma=given.get("gamma", d.get("gamma", 1e-2)),
         alpha_decay=given.get("alpha_decay", "cosine"), tau=given.get("tau", 1e-8),
         bias_init=given.get("bias_init", 0.0), dropout=given.get("dropout"), recipe=recipe,
+        augment=augment, shift=given.get("shift", 1), jitter=given.get("jitter", 0.0),
         epochs=10 if epochs is None else epochs, batch_size=given.get("batch_size", 100),
         seed=given.get("seed", 0))
     if cfg.epochs < 1 or cfg.batch_size < 2:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import augment_images, jitter, resolve_augment
 from .bias_init import random_bias_init
 from .data import INPUT_SCALE, class_names, load_dataset, to_model_input
 from .errors import UserError
@@ -64,7 +65,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     log_every: int = 0
-    augment: bool | None = None  # None: on for cifar10 (random crop pad 4 + h-flip)
+    augment: str = "auto"  # auto | none | crop-flip | shift (train/augment.py)
+    shift: int = 1  # pixels each way, with augment "shift"
+    jitter: float = 0.0  # per-image brightness offset U[-jitter, jitter] on the [0, 1] input
     check_images: int = 16
     extra: dict = field(default_factory=dict)
 
@@ -81,20 +84,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with zero padding 4 and random horizontal flip (uint8 NCHW batch)."""
-    n, _, h, w = x.shape
-    padded = F.pad(x, (4, 4, 4, 4))
-    dy = torch.randint(0, 9, (n,), generator=gen)
-    dx = torch.randint(0, 9, (n,), generator=gen)
-    flip = torch.rand(n, generator=gen) < 0.5
-    out = torch.empty_like(x)
-    for i in range(n):
-        crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
-        out[i] = crop.flip(-1) if flip[i] else crop
-    return out
 
 
 def _n_batches(n: int, batch: int) -> int:
@@ -174,7 +163,9 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
     in_shape = tuple(int(s) for s in x_tr.shape[1:])
     xtr, ytr = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     xte, yte = torch.from_numpy(x_te), torch.from_numpy(y_te)
-    augment = cfg.augment if cfg.augment is not None else cfg.dataset == "cifar10"
+    # config.json of older runs holds augment as null / true / false
+    legacy = {None: "auto", True: "crop-flip", False: "none"}
+    augment = resolve_augment(legacy.get(cfg.augment, cfg.augment), cfg.dataset)
     steps = _n_batches(len(ytr), cfg.batch_size)
     if steps < 1:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set "
@@ -255,9 +246,8 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         for s in bar:
             idx_b = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             xb = xtr[idx_b]
-            if augment:
-                xb = _augment(xb, gen)
-            xb = (xb.float() * INPUT_SCALE).to(device)
+            xb = augment_images(xb, augment, gen, cfg.shift)
+            xb = jitter((xb.float() * INPUT_SCALE).to(device), cfg.jitter, gen)
             yb = ytr[idx_b].to(device)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)

@@ -70,12 +70,15 @@ def test_two_step_recipe(tmp_path):
     assert json.loads((out / "model.json").read_text())["best_epoch"] == 2
 
 
-def test_resume_matches_uninterrupted_run(tmp_path):
-    args = ["train", *FAST, "--optimizer", "filter", "--epochs", "4", "--seed", "3"]
+@pytest.mark.parametrize("augment", [{}, {"augment": "shift", "shift": 2, "jitter": 0.2}])
+def test_resume_matches_uninterrupted_run(tmp_path, augment):
+    """Also with augmentation: its draws come from the checkpointed data generator."""
+    flags = [f"--{k}={v}" for k, v in augment.items()]
+    args = ["train", *FAST, "--optimizer", "filter", "--epochs", "4", "--seed", "3", *flags]
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "full")])
     assert res.exit_code == 0, res.output
     cfg = TrainConfig(model="mlp:32", dataset="digits", optimizer="filter", epochs=4,
-                      batch_size=64, seed=3)
+                      batch_size=64, seed=3, **augment)
     part = run_training(cfg, tmp_path / "part", progress=False, stop_after_epoch=2)
     assert part["epochs_done"] == 2 and not part["finished"]
     res = runner.invoke(app, ["train", "--resume", "--out", str(tmp_path / "part"),
@@ -119,6 +122,10 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
     (["--resume"], "no checkpoint"),
     (["--alpha-decay", "step"], "unknown --alpha-decay"),
     (["--dropout", "1"], "--dropout must be in [0, 1)"),
+    (["--augment", "mixup"], "unknown --augment 'mixup'"),
+    (["--shift", "2"], "--shift has no meaning without --augment shift"),
+    (["--augment", "shift", "--shift", "0"], "--shift must be 1..8"),
+    (["--jitter", "1.5"], "--jitter must be in [0, 1]"),
 ])
 def test_user_errors_exit_2(tmp_path, extra, message):
     extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
