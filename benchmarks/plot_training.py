@@ -38,7 +38,8 @@ def train_curves(results: Path, out: Path) -> None:
     """One curve per configuration run at the default settings; several seeds → mean + range.
 
     Tuning probes (a non-default α, γ, decay, lr or batch size) stay in the JSON and its table
-    but are left out of the figure so that it stays readable; the y axis spans 5 points below
+    but are left out of the figure so that it stays readable (augmented configurations are
+    drawn when run on at least 3 seeds); the y axis spans 5 points below
     the target, so curves far below it (untuned SGD, ~88 %) leave the plot.
     """
     settings = _train_benchmark()._settings
@@ -49,14 +50,20 @@ def train_curves(results: Path, out: Path) -> None:
         for run in doc["runs"]:
             if run["model"] != model or run["epochs"] < 20 or run.get("recipe") == "two-step":
                 continue
-            if settings(dict(run, seed=0)) != "-":
+            if settings(dict(run, seed=0, augment="auto", shift=1, jitter=0.0)) != "-":
                 continue
-            key = (run["optimizer"], run["bias_init"], run["dropout"])
+            aug = ""
+            if run.get("augment", "auto") == "shift" or run.get("jitter"):
+                aug = (f" shift ±{run.get('shift', 1)}" if run.get("augment") == "shift" else "")
+                aug += f" jitter {run['jitter']:g}" if run.get("jitter") else ""
+            key = (run["optimizer"], run["bias_init"], run["dropout"], aug)
             groups.setdefault(key, []).append([100 * a for a in run["test_acc_per_epoch"]])
-        for (opt, lam, drop), curves in sorted(groups.items()):
+        for (opt, lam, drop, aug), curves in sorted(groups.items()):
+            if aug and len(curves) < 3:  # an augmentation probe, not a recipe measured on seeds
+                continue
             acc = np.array(curves)
             x = np.arange(1, acc.shape[1] + 1)
-            label = f"{opt} λ={lam:g} dropout={drop:g}"
+            label = f"{opt} λ={lam:g} dropout={drop:g}{aug}"
             if len(curves) > 1:
                 label += f" (mean of {len(curves)} seeds, range shaded)"
                 ax.fill_between(x, acc.min(0), acc.max(0), alpha=0.2)
