@@ -132,7 +132,7 @@ def train(
 
 
 def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noqa: N803
-    from .augment import AUGMENTS
+    from .augment import resolve_augment
     from .optimizers import DECAYS, OPTIMIZERS
 
     opt = given.get("optimizer", "filter")
@@ -161,8 +161,7 @@ def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noq
     if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
     augment = given.get("augment", "auto")
-    if augment not in AUGMENTS:
-        raise UserError(f"unknown --augment {augment!r}; choose one of {', '.join(AUGMENTS)}")
+    resolve_augment(augment, given.get("dataset", "digits"))  # an unknown name is a UserError
     if "shift" in given:
         if augment != "shift":
             raise UserError("--shift has no meaning without --augment shift")
