@@ -109,11 +109,10 @@ _TABLE_NAMES = {"lr": "lr", "alpha": "α", "gamma": "γ", "alpha_decay": "decay"
 @functools.cache
 def _defaults(optimizer: str) -> dict:
     """`xnorflow train`'s defaults for ``optimizer``, from its own config builder."""
-    from xnorflow.train.cli import _new_config
-    from xnorflow.train.errors import UserError
+    from xnorflow.train.api import new_config
     from xnorflow.train.loop import TrainConfig
 
-    cfg = _new_config({"optimizer": optimizer}, None, TrainConfig, UserError)
+    cfg = new_config({"optimizer": optimizer}, None, TrainConfig)
     return {k: getattr(cfg, k) for k in _TABLE_NAMES}
 
 
@@ -221,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     import torch
 
-    from xnorflow.train.cli import _new_config
+    from xnorflow.train.api import new_config
     from xnorflow.train.errors import UserError
     from xnorflow.train.loop import TrainConfig, run_training
 
@@ -254,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"-e{args.epochs}")
                 t0 = time.perf_counter()
                 try:
-                    cfg = _new_config(given, args.epochs, TrainConfig, UserError)
+                    cfg = new_config(given, args.epochs, TrainConfig)
                     cfg.data_dir = args.data_dir
-                    summary = run_training(cfg, runs_dir / name, progress=False)
+                    summary = run_training(cfg, runs_dir / name, progress=False, overwrite=True)
                 except UserError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2

@@ -23,14 +23,21 @@ def compile_cmd(
                                  "n, \"SIMD\": m}, \"Defaults\": {...}} (FINN's convention; "
                                  "BUILD/folding.json of an earlier build is a template)."),
     target_fps: float = typer.Option(None, "--target-fps", help="Choose the cheapest folding "
-                                     "(least PE·SIMD) whose slowest layer meets this FPS."),
+                                     "(least PE·SIMD) whose slowest layer meets this FPS. "
+                                     "Neither this nor --folding: the fastest folding that fits "
+                                     "--part."),
     clock_mhz: float = typer.Option(100.0, "--clock-mhz", help="Clock for FPS figures and "
                                     "--target-fps."),
     input_scale: float = typer.Option(None, "--input-scale", help="Float model input per "
                                       "uint8 unit (default: model.json beside the model, else "
                                       "1/255)."),
-    part: str = typer.Option("xc7z020clg400-1", "--part", help="FPGA part for the HLS/Vivado "
-                             "scripts and FINN's estimates."),
+    part: str = typer.Option("xc7z020clg400-1", "--part", help="FPGA part the default folding "
+                             "must fit (xc7z020 = PYNQ-Z2, xck26 = KV260, LFE5U-12F/25F/45F/85F, "
+                             "iCE40HX8K, iCE40UP5K; see compile/parts.py); a Xilinx part also "
+                             "goes to the HLS/Vivado scripts."),
+    max_util: float = typer.Option(0.8, "--max-utilisation", help="Default folding: at most "
+                                   "this fraction of the part's LUTs and block RAMs (FINN's "
+                                   "estimates)."),
     board: str = typer.Option("pynq-z2", "--board", help="pynq-z2 | kv260."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
 ) -> None:
@@ -43,6 +50,7 @@ def compile_cmd(
     Not supported: residual connections, Softmax, padded convolutions, dynamic shapes.
     """
     from xnorflow.compile.errors import CompileError
+    from xnorflow.compile.fit import fit_summary
     from xnorflow.compile.pipeline import compile_model
     from xnorflow.compile.report import print_summary
 
@@ -52,9 +60,11 @@ def compile_cmd(
             warnings.simplefilter("ignore")
             result = compile_model(model, output, folding=folding, target_fps=target_fps,
                                    clock_mhz=clock_mhz, input_scale=input_scale, part=part,
-                                   board=board)
+                                   board=board, max_utilisation=max_util)
     except CompileError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     if not quiet:
         print_summary(result.report, result.build)
+    if "fit" in result.report:
+        typer.echo(fit_summary(result.report["fit"]))

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.layers import Layer
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +45,33 @@ def _finn_op(node: Any, fold: dict[str, int]) -> Any:
     return getCustomOp(spec)
 
 
+def estimate_layer(layer: Layer, finn_nodes: list[Any], part: str) -> dict[str, Any]:
+    """{"lut": int, "bram18": int, "finn_ops": [...]} for one IR layer at its folding."""
+    lut = bram = 0
+    ops = []
+    for node in finn_nodes:
+        fold = dict(layer.folding())
+        if node.op_type == "ConvolutionInputGenerator" and layer.kind == "maxpool":
+            fold = {"SIMD": layer.folding()["PE"]}  # the pool's window moves PE channels
+        try:
+            op = _finn_op(node, fold)
+            lut += int(round(float(op.lut_estimation(part))))
+            bram += int(round(float(op.bram_estimation(part))))
+            ops.append(f"{node.op_type}_{VARIANT[node.op_type]}")
+        except Exception as err:  # an estimate FINN cannot make is reported, not fatal
+            log.warning("FINN has no estimate for %s: %s", node.name, err)
+            ops.append(f"{node.op_type} (no estimate: {type(err).__name__})")
+    return {"lut": lut, "bram18": bram, "finn_ops": ops}
+
+
+def layer_nodes(ir: DataflowIR, hw_model: Any) -> dict[str, list[Any]]:
+    """{IR layer name: the FINN nodes it came from}."""
+    nodes = {n.name: n for n in hw_model.graph.node}
+    return {layer.name: [nodes[n] for n in ir.meta.get("finn_nodes", {}).get(layer.name, [])]
+            for layer in ir.layers}
+
+
 def estimate(ir: DataflowIR, hw_model: Any, part: str) -> dict[str, dict[str, Any]]:
     """{layer name: {"lut": int, "bram18": int, "finn_ops": [...]}} from FINN's formulas."""
-    nodes = {n.name: n for n in hw_model.graph.node}
-    out = {}
-    for layer in ir.layers:
-        finn_names = ir.meta.get("finn_nodes", {}).get(layer.name, [])
-        lut = bram = 0
-        ops = []
-        for name in finn_names:
-            node = nodes[name]
-            fold = dict(layer.folding())
-            if node.op_type == "ConvolutionInputGenerator" and layer.kind == "maxpool":
-                fold = {"SIMD": layer.folding()["PE"]}  # the pool's window moves PE channels
-            try:
-                op = _finn_op(node, fold)
-                lut += int(round(float(op.lut_estimation(part))))
-                bram += int(round(float(op.bram_estimation(part))))
-                ops.append(f"{node.op_type}_{VARIANT[node.op_type]}")
-            except Exception as err:  # an estimate FINN cannot make is reported, not fatal
-                log.warning("FINN has no estimate for %s: %s", name, err)
-                ops.append(f"{node.op_type} (no estimate: {type(err).__name__})")
-        out[layer.name] = {"lut": lut, "bram18": bram, "finn_ops": ops}
-    return out
+    finn = layer_nodes(ir, hw_model)
+    return {layer.name: estimate_layer(layer, finn[layer.name], part) for layer in ir.layers}

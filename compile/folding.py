@@ -1,4 +1,5 @@
-"""Folding (PE, SIMD per layer): from a JSON file, or chosen automatically for a target FPS.
+"""Folding (PE, SIMD per layer): from a JSON file, or chosen automatically for a target FPS
+(or, by compile/fit.py, for a part).
 
 File format (FINN's folding-config convention)::
 
@@ -132,6 +133,45 @@ def _cost(fold: dict[str, int]) -> int:
     return cost
 
 
+def _options(layer: Layer) -> list[tuple[int, int, list, Layer]]:
+    """(cost, cycles, folding, folded layer) for every folding the layer allows."""
+    out = []
+    for fold in _candidates(layer):
+        cand = layer.with_folding(**fold) if fold else layer
+        out.append((_cost(fold), cand.exp_cycles(), sorted(fold.items()), cand))
+    return out
+
+
+def layer_options(ir: DataflowIR) -> dict[str, list[tuple[int, int, list, Layer]]]:
+    """Every layer's foldings, computed once for a search over many budgets."""
+    return {layer.name: _options(layer) for layer in ir.layers}
+
+
+def candidate_cycles(ir: DataflowIR, options: dict | None = None) -> list[int]:
+    """The distinct cycle budgets worth trying, ascending: every layer's cycles at each of its
+    foldings, from the fastest II the design can reach (the slowest layer fully unfolded)."""
+    options = options or layer_options(ir)
+    floor = max(min(o[1] for o in opts) for opts in options.values())
+    values = {o[1] for opts in options.values() for o in opts}
+    return sorted(v for v in values if v >= floor)
+
+
+def fold_for_budget(ir: DataflowIR, budget: float, options: dict | None = None) -> DataflowIR:
+    """Each layer at its cheapest folding (least PE·SIMD) needing at most `budget` cycles per
+    frame; CompileError naming the first layer that cannot. `options`: layer_options(ir)."""
+    layers = []
+    for layer in ir.layers:
+        options_ = options[layer.name] if options else _options(layer)
+        ok = [o for o in options_ if o[1] <= budget]
+        if not ok:
+            best = min(options_, key=lambda o: o[1])
+            raise CompileError(
+                f"layer {layer.name!r} ({layer.kind}) needs {best[1]} cycles per frame even "
+                f"fully unfolded ({dict(best[2])}), more than the {budget:.0f} allowed")
+        layers.append(min(ok, key=lambda o: (o[0], o[1], o[2]))[3])
+    return _with_layers(ir, layers)
+
+
 def auto_folding(ir: DataflowIR, target_fps: float, clock_mhz: float) -> DataflowIR:
     """Cheapest folding (least PE·SIMD per layer) whose every layer meets `target_fps`.
 
@@ -143,22 +183,16 @@ def auto_folding(ir: DataflowIR, target_fps: float, clock_mhz: float) -> Dataflo
         raise CompileError(f"--target-fps ({target_fps}) and --clock-mhz ({clock_mhz}) must be "
                            "positive")
     budget = clock_mhz * 1e6 / target_fps
-    layers = []
+    options = layer_options(ir)
     for layer in ir.layers:
-        options = []
-        for fold in _candidates(layer):
-            cand = layer.with_folding(**fold) if fold else layer
-            options.append((_cost(fold), cand.exp_cycles(), sorted(fold.items()), cand))
-        ok = [o for o in options if o[1] <= budget]
-        if not ok:
-            best = min(options, key=lambda o: o[1])
+        best = min(options[layer.name], key=lambda o: o[1])
+        if best[1] > budget:
             raise CompileError(
                 f"--target-fps {target_fps:g} at {clock_mhz:g} MHz needs at most {budget:.0f} "
                 f"cycles per frame, but layer {layer.name!r} ({layer.kind}) needs {best[1]} even "
                 f"fully unfolded ({dict(best[2])}): at most "
                 f"{clock_mhz * 1e6 / best[1]:.1f} FPS; lower the target or raise the clock")
-        layers.append(min(ok, key=lambda o: (o[0], o[1], o[2]))[3])
-    return _with_layers(ir, layers)
+    return fold_for_budget(ir, budget, options)
 
 
 def folding_json(ir: DataflowIR) -> dict[str, Any]:

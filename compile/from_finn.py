@@ -10,7 +10,8 @@ FINN node → IR layer:
   the IR's);
 - depthwise ConvolutionInputGenerator (or Im2Col) + Pool(MaxPool) → MaxPool;
 - LabelSelect → LabelSelect;
-- a leading Transpose NCHW→NHWC or Reshape (flatten) → the IR's input layout;
+- leading data-movement nodes (Reshape, Flatten, Transpose, Squeeze, Unsqueeze) → the IR's
+  input layout, found by applying them to the indices of one image;
 - trailing Mul/Add/Sub/Div by constants → output_scale / output_bias.
 
 A BINARY tensor in FINN's lowered graph holds bipolar values as bits (1 = +1): the IR calls it
@@ -190,28 +191,88 @@ class _Reader:
                              labels=int(a["Labels"]), pe=1), node)
 
 
+RESHAPE_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity")
+
+
+def _apply_reshape(model: Any, node: Any, x: np.ndarray) -> np.ndarray:
+    """One data-movement node of ONNX on the array `x` (batch first)."""
+    a = _attrs(node)
+    op = node.op_type
+    if op == "Identity":
+        return x
+    if op == "Transpose":
+        return x.transpose(a.get("perm", list(range(x.ndim))[::-1]))
+    if op == "Flatten":
+        axis = int(a.get("axis", 1)) % max(x.ndim, 1)
+        return x.reshape(int(np.prod(x.shape[:axis])), -1)
+    out_shape = model.get_tensor_shape(node.output[0])
+    return x.reshape(out_shape)  # Reshape / Squeeze / Unsqueeze: shapes are static here
+
+
 def _input_layout(model: Any, pre: list[Any], first_hw: Any, source: Path) -> str:
-    """Layout of the image as the first HW layer sees it, from the nodes before it."""
-    ops = [n.op_type for n in pre]
-    bad = [n for n in pre if n.op_type not in ("Transpose", "Reshape")]
+    """Layout of the image as the first HW layer sees it, from the data-movement nodes before it.
+
+    The nodes (any chain of Reshape, Flatten, Transpose, Squeeze, Unsqueeze) are applied to
+    the element indices of one image; the result must be the image in C, H, W order ("flat")
+    or in H, W, C order ("nhwc"), the two orders the host streams.
+    """
+    bad = [n for n in pre if n.op_type not in RESHAPE_OPS]
     if bad:
-        raise CompileError(f"{source}: node {bad[0].name!r} ({bad[0].op_type}) before the "
-                           "first hardware layer was not lowered; only a transpose/flatten may "
-                           "precede it")
-    in_shape = model.get_tensor_shape(model.graph.input[0].name)
+        n = bad[0]
+        raise CompileError(
+            f"{source}: node {n.name!r} ({n.op_type}) lies between the input and the first "
+            "hardware layer and FINN could not absorb it into the input quantizer's thresholds; "
+            "only reshapes (Flatten, Reshape, view) and transposes may come before the input "
+            "quantizer — move other operations after it, or into the data pre-processing")
+    in_shape = tuple(model.get_tensor_shape(model.graph.input[0].name))
+    idx = np.arange(int(np.prod(in_shape))).reshape(in_shape)
+    tensor = model.graph.input[0].name
+    for node in pre:
+        if node.input[0] != tensor:
+            raise CompileError(
+                f"{source}: node {node.name!r} ({node.op_type}) before the first hardware layer "
+                "does not take the previous node's output; the input must reach the first "
+                "layer through one chain of reshapes/transposes")
+        idx, tensor = _apply_reshape(model, node, idx), node.output[0]
+    if tensor != first_hw.input[0]:
+        raise CompileError(f"{source}: the first hardware layer {first_hw.name!r} does not take "
+                           "the model's input (after its reshapes)")
+    order = idx.reshape(-1)
     hw_in = model.get_tensor_shape(first_hw.input[0])
-    if len(hw_in) == 2:
-        if "Transpose" in ops:
-            raise CompileError(f"{source}: the input is transposed before being flattened; "
-                               "not supported")
+    if len(hw_in) != 4 and np.array_equal(order, np.arange(order.size)):
         return "flat"
-    if len(hw_in) == 4 and len(in_shape) == 4:
-        trans = [n for n in pre if n.op_type == "Transpose"]
-        perm_ok = len(trans) == 1 and list(_attrs(trans[0])["perm"]) == [0, 2, 3, 1]
-        if perm_ok or (in_shape[1] == 1 and not trans):
+    if len(in_shape) == 4:
+        nhwc = np.arange(order.size).reshape(in_shape).transpose(0, 2, 3, 1).reshape(-1)
+        if np.array_equal(order, nhwc):
             return "nhwc"
-    raise CompileError(f"{source}: cannot map the input {in_shape} to the first hardware layer's "
-                       f"input {hw_in} (nodes before it: {ops})")
+    ops = [f"{n.name} ({n.op_type})" for n in pre]
+    raise CompileError(
+        f"{source}: the nodes before the first hardware layer ({', '.join(ops) or 'none'}) "
+        f"reorder the input {list(in_shape)} into neither C,H,W nor H,W,C order; the "
+        "accelerator streams images in one of these two orders — flatten or transpose the "
+        "input only as x.flatten(1) or x.permute(0, 2, 3, 1) does")
+
+
+def _skip_stream_reshapes(model: Any, nodes: list[Any], i: int, source: Path) -> int:
+    """Index of the first node after the run of data-movement nodes at `i`, which lies between
+    two hardware layers; CompileError unless the run keeps the stream's element order (a
+    flatten of an NHWC stream does; a transpose left over from the user's model does not)."""
+    start, tensor = i, nodes[i].input[0]
+    idx = np.arange(int(np.prod(model.get_tensor_shape(tensor)))).reshape(
+        model.get_tensor_shape(tensor))
+    while i < len(nodes) and nodes[i].op_type in RESHAPE_OPS and nodes[i].input[0] == tensor:
+        idx, tensor = _apply_reshape(model, nodes[i], idx), nodes[i].output[0]
+        i += 1
+    if not np.array_equal(idx.reshape(-1), np.arange(idx.size)):
+        run = ", ".join(f"{n.name} ({n.op_type})" for n in nodes[start:i])
+        producer = model.find_producer(nodes[start].input[0])
+        after = f"after {producer.name!r}" if producer is not None else "at the input"
+        raise CompileError(
+            f"{source}: {run} {after} reorder the elements of the stream between two hardware "
+            "layers, and FINN could not absorb the reorder into a neighbouring layer; the "
+            "dataflow passes tensors in channels-last order — remove the permute/transpose "
+            "between these layers (a flatten alone is fine)")
+    return i
 
 
 def _fold_affine(model: Any, nodes: list[Any], n_out: int, source: Path):
@@ -252,6 +313,9 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
     while i <= last:
         node = nodes[i]
         op = node.op_type
+        if op in RESHAPE_OPS:
+            i = _skip_stream_reshapes(model, nodes, i, source)
+            continue
         if node.domain != HW_DOMAIN and op != "Im2Col":
             raise reader.fail(node, "was not converted to a hardware layer by FINN; supported "
                               "layers: binary linear/conv + BatchNorm + sign, max-pool")

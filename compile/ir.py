@@ -62,7 +62,7 @@ class DataflowIR:
                     f"{shape} {dtype}"
                 )
             shape, dtype = layer.out_shape, layer.out_dtype
-        n_out = self.layers[-1].out_shape[1]
+        n_out = self.n_out
         for what, arr in (("output_scale", self.output_scale), ("output_bias", self.output_bias)):
             if arr.size not in (1, n_out):
                 raise IRError(f"{what} has {arr.size} values, expected 1 or {n_out}")

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.fit import DEFAULT_HEADROOM, fit_folding
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.parts import DEFAULT_PART, find_part, get_part
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +84,21 @@ def compile_model(
     target_fps: float | None = None,
     clock_mhz: float = 100.0,
     input_scale: float | None = None,
-    part: str = "xc7z020clg400-1",
+    part: str = DEFAULT_PART,
     board: str = "pynq-z2",
     name: str | None = None,
     backends: bool = True,
+    max_utilisation: float = DEFAULT_HEADROOM,
 ) -> CompileResult:
     """Compile the QONNX model at `model_path` into the build folder `build_dir`.
 
     folding: a folding JSON path (or the parsed dict) — see compile/folding.py; target_fps:
-    choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: PE =
-    SIMD = 1 everywhere. input_scale: the model's float input per uint8 unit (default from
-    model.json beside the model, else 1/255). part/board go to the code generators. name: the
+    choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: the
+    fastest folding whose FINN estimates fill at most `max_utilisation` of `part`'s LUTs and
+    block RAMs (compile/fit.py; `part` is a part string or alias of compile/parts.py, Xilinx,
+    ECP5 or iCE40). input_scale: the model's float input per uint8 unit (default from
+    model.json beside the model, else 1/255). board (and part, when it is a Xilinx part) go to
+    the HLS/Vivado code generator. name: the
     IR's name (default: the model file's stem, non-word characters replaced by "_").
     backends=False skips the code generators (the IR, report and folding are still written).
     Raises CompileError for anything the user can fix; nothing is left behind on error.
@@ -112,12 +118,18 @@ def compile_model(
     if board not in BOARDS:
         raise CompileError(f"--board {board!r} is not supported; choose one of {', '.join(BOARDS)}")
     _check_build_target(build)
+    fpga = find_part(part)
+    if fpga is None and folding is None and target_fps is None:
+        fpga = get_part(part)  # the default folding needs the part's capacity: CompileError
+    # the Vivado/HLS scripts need a Xilinx part: a Lattice --part folds for Lattice only
+    hls_part = part if fpga is None else fpga.name if fpga.family == "xilinx" else DEFAULT_PART
     spec = None
     if isinstance(folding, dict):
         spec, fold_src = folding, "<dict>"
     elif folding is not None:
         spec, fold_src = fold_mod.load_folding(Path(folding)), str(folding)
     scale = resolve_input_scale(model_path, input_scale)
+    fit = None
 
     build.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{build.name}.partial-", dir=build.parent))
@@ -130,7 +142,8 @@ def compile_model(
         ir_name = name or re.sub(r"\W", "_", model_path.stem) or "model"
         ir = ir_from_finn(finn["hw"], ir_name, model_path, clock_mhz=clock_mhz)
         side = read_sidecar(model_path)
-        ir.meta.update({"input_scale": scale, "part": part, "board": board})
+        ir.meta.update({"input_scale": scale, "part": fpga.name if fpga else part,
+                        "board": board})
         if "classes" in side:
             ir.meta["classes"] = side["classes"]
         if spec is not None:
@@ -138,9 +151,12 @@ def compile_model(
         elif target_fps is not None:
             ir = fold_mod.auto_folding(ir, target_fps, clock_mhz)
             ir.meta["target_fps"] = target_fps
+        else:
+            fit = fit_folding(ir, finn["hw"], fpga, max_utilisation)
+            ir = fit.ir
         timings["ir"] = time.perf_counter() - t
         t = time.perf_counter()
-        est = estimate(ir, finn["hw"], part)
+        est = estimate(ir, finn["hw"], hls_part)
         timings["estimates"] = time.perf_counter() - t
         shutil.rmtree(tmp / "finn_scratch", ignore_errors=True)
 
@@ -151,16 +167,17 @@ def compile_model(
         written = {}
         if backends:
             try:
-                written = write_backends(ir, tmp, BackendOptions(clock_mhz=clock_mhz, part=part,
-                                                                 board=board))
+                written = write_backends(ir, tmp, BackendOptions(clock_mhz=clock_mhz,
+                                                                 part=hls_part, board=board))
             except ValueError as err:  # a backend's own check of the IR (LayerError, ...)
                 raise CompileError(f"code generation for {model_path} failed: {err}") from err
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         report = make_report(ir, est, timings, extra={
-            "part": part, "board": board, "input_scale": scale,
-            "backends": sorted(written), "folding_source": (
-                "file" if spec is not None else "target_fps" if target_fps else "default (1)"),
+            "part": fpga.name if fpga else part, "hls_part": hls_part, "board": board,
+            "input_scale": scale, "backends": sorted(written), "folding_source": (
+                "file" if spec is not None else "target_fps" if target_fps else "fit"),
+            **({"fit": fit.report()} if fit is not None else {}),
         })
         (tmp / "report.json").write_text(json.dumps(report, indent=1) + "\n")
         if build.exists():

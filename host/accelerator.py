@@ -252,7 +252,13 @@ class Accelerator:
         return scores
 
     def predict(self, images: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Images (uint8, or floats in [0, 1]) → (labels (N,), integer scores (N, n_out))."""
+        """Images → (labels (N,), integer scores (N, n_out)).
+
+        The accelerator's input is uint8 pixels, (N, *input_shape). Floats are taken as the
+        model's float input (uint8 · input_scale, i.e. [0, 1] for the usual 1/255) and rounded
+        to the 8-bit grid first: round_half_even(x / input_scale), so a float image that was
+        not made from uint8 pixels loses what lies between two grid points.
+        """
         scores = self.run_scores(images)
         return runtime_io.labels(self.spec, scores), scores
 

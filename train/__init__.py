@@ -7,7 +7,12 @@ Public entry points for the other subpackages:
 - :func:`xnorflow.train.models.get_model`, :func:`~xnorflow.train.models.build_mlp`,
   :func:`~xnorflow.train.models.build_cnn` (random networks for compiler tests);
 - :func:`xnorflow.train.export.export_qonnx` / :func:`~xnorflow.train.export.check_qonnx`;
-- :func:`xnorflow.train.loop.run_training` behind the ``xnorflow train`` command.
+- :func:`xnorflow.train.api.train` behind the ``xnorflow train`` command; the package itself
+  is callable as that function: ``xnorflow.train(model="tfc", dataset="mnist", ...)``.
 
 Modules import torch/Brevitas; this package file does not, so the CLI stays fast.
 """
+
+from xnorflow.callable_module import make_callable
+
+make_callable(__name__, "xnorflow.train.api:train")

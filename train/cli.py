@@ -5,23 +5,13 @@ torch and Brevitas are imported inside the command so that ``xnorflow --help`` s
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import warnings
 from pathlib import Path
 
 import typer
 
 __all__ = ["train"]
-
-_DEFAULTS = {  # per optimizer: lr (latent weights, or Adam for the real-valued parameters)
-    "filter": {"lr": 1e-2, "weight_decay": 0.0},
-    "bop": {"lr": 1e-2, "weight_decay": 0.0, "gamma": 1e-4},
-    "adam": {"lr": 1e-2, "weight_decay": 0.0},
-    "sgd": {"lr": 0.1, "weight_decay": 1e-4},
-}
-_TWO_STEP_WD = 5e-6  # step 1 weight decay of the two-step recipe (Liu et al.)
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
@@ -81,6 +71,9 @@ def train(
     resume: bool = typer.Option(False, "--resume", help=(
         "Continue the run in --out from checkpoint.pt with its config.json; only --epochs "
         "(one-step only), --device and --data-dir may change.")),
+    overwrite: bool = typer.Option(False, "--overwrite", help=(
+        "Start afresh in an --out folder that holds an earlier run, deleting that run's files "
+        "(without it, or --resume, such a folder is an error).")),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
     log_every: int = typer.Option(0, "--log-every", help=(
         "Also log loss/FF ratio every N steps to steps.jsonl (0 = per epoch only).")),
@@ -94,125 +87,39 @@ def train(
     """
     warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
     logging.basicConfig(level=logging.WARNING)
-    given = {k: v for k, v in dict(
-        model=model, dataset=dataset, optimizer=optimizer, alpha=alpha, gamma=gamma,
-        alpha_decay=alpha_decay, tau=tau, lr=lr, weight_decay=weight_decay, recipe=recipe,
-        dropout=dropout, augment=augment, shift=shift, jitter=jitter,
-        batch_size=batch_size, seed=seed).items() if v is not None}
-    if bias_init != 0.0:
-        given["bias_init"] = bias_init
     try:
+        from .api import train as train_run
         from .errors import UserError
-        from .loop import TrainConfig, TrainingDiverged, run_training
+        from .loop import TrainingDiverged
     except ImportError as exc:  # pragma: no cover - broken environment
         raise _fail(f"cannot import the training stack ({exc}); run scripts/setup.sh") from exc
 
-    run_dir: Path | None = out
     try:
-        if resume:
-            cfg, run_dir = _resume_config(out, given, epochs, TrainConfig, UserError)
-        else:
-            cfg = _new_config(given, epochs, TrainConfig, UserError)
-            run_dir = out or Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_",
-                                                   f"{cfg.model}-{cfg.dataset}-{cfg.optimizer}")
-        cfg.device = device
-        cfg.log_every = log_every
-        if data_dir is not None:
-            cfg.data_dir = str(data_dir)
-        summary = run_training(cfg, run_dir, resume=resume, progress=progress)
+        result = train_run(
+            model, dataset, data_dir=data_dir, optimizer=optimizer, epochs=epochs, out=out,
+            resume=resume, overwrite=overwrite, device=device, log_every=log_every,
+            progress=progress, alpha=alpha, gamma=gamma, alpha_decay=alpha_decay, tau=tau,
+            lr=lr, weight_decay=weight_decay, bias_init=bias_init, dropout=dropout,
+            recipe=recipe, augment=augment, shift=shift, jitter=jitter, batch_size=batch_size,
+            seed=seed)
     except UserError as exc:
         raise _fail(str(exc)) from None
     except TrainingDiverged as exc:
         raise _fail(str(exc), code=1) from None
     except KeyboardInterrupt:
-        raise _fail(f"interrupted; continue with --resume --out {run_dir}", code=130) from None
-    _print_summary(summary)
-    if not summary.get("onnx_check", {}).get("ok", False):
-        raise _fail(f"QONNX check failed: {summary.get('onnx_check')}", code=1)
+        where = f" --out {out}" if out is not None else ""
+        raise _fail(f"interrupted; continue with --resume{where}", code=130) from None
+    _print_summary(result)
+    if not result.onnx_check.get("ok", False):
+        raise _fail(f"QONNX check failed: {result.onnx_check}", code=1)
 
 
-def _new_config(given: dict, epochs: int | None, TrainConfig, UserError):  # noqa: N803
-    from .augment import resolve_augment
-    from .optimizers import DECAYS, OPTIMIZERS
-
-    opt = given.get("optimizer", "filter")
-    if opt not in OPTIMIZERS:
-        raise UserError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
-    recipe = given.get("recipe", "one-step")
-    allowed = {"filter": {"alpha", "gamma", "alpha_decay"}, "bop": {"gamma", "tau"},
-               "adam": {"weight_decay"}, "sgd": {"weight_decay"}}[opt]
-    if recipe == "two-step":
-        allowed = allowed | {"weight_decay"}
-    for flag in ("alpha", "gamma", "alpha_decay", "tau", "weight_decay"):
-        if flag in given and flag not in allowed:
-            raise UserError(f"--{flag.replace('_', '-')} has no meaning with --optimizer {opt}"
-                            + (" (weight decay applies to latent weights; use --recipe "
-                               "two-step for step 1's)" if flag == "weight_decay" else ""))
-    if given.get("alpha_decay", "cosine") not in DECAYS:
-        raise UserError(f"unknown --alpha-decay {given['alpha_decay']!r}; choose one of "
-                        f"{', '.join(DECAYS)}")
-    d = _DEFAULTS[opt]
-    wd = given.get("weight_decay", _TWO_STEP_WD if recipe == "two-step" else d["weight_decay"])
-    for name in ("lr", "alpha", "gamma", "tau"):
-        if name in given and given[name] <= 0 and name != "tau":
-            raise UserError(f"--{name} must be > 0, got {given[name]}")
-    if wd < 0:
-        raise UserError(f"--weight-decay must be >= 0, got {wd}")
-    if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
-        raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
-    augment = given.get("augment", "auto")
-    resolve_augment(augment, given.get("dataset", "digits"))  # an unknown name is a UserError
-    if "shift" in given:
-        if augment != "shift":
-            raise UserError("--shift has no meaning without --augment shift")
-        if not 1 <= given["shift"] <= 8:
-            raise UserError(f"--shift must be 1..8 pixels, got {given['shift']}")
-    if "jitter" in given and not 0.0 <= given["jitter"] <= 1.0:
-        raise UserError(f"--jitter must be in [0, 1], got {given['jitter']}")
-    cfg = TrainConfig(
-        model=given.get("model", "tfc"), dataset=given.get("dataset", "digits"), optimizer=opt,
-        lr=given.get("lr", d["lr"]), weight_decay=wd, alpha=given.get("alpha", 1e-3),
-        gamma=given.get("gamma", d.get("gamma", 1e-2)),
-        alpha_decay=given.get("alpha_decay", "cosine"), tau=given.get("tau", 1e-8),
-        bias_init=given.get("bias_init", 0.0), dropout=given.get("dropout"), recipe=recipe,
-        augment=augment, shift=given.get("shift", 1), jitter=given.get("jitter", 0.0),
-        epochs=10 if epochs is None else epochs, batch_size=given.get("batch_size", 100),
-        seed=given.get("seed", 0))
-    if cfg.epochs < 1 or cfg.batch_size < 2:
-        raise UserError("--epochs must be >= 1 and --batch-size >= 2")
-    return cfg
-
-
-def _resume_config(out: Path | None, given: dict, epochs: int | None, TrainConfig,  # noqa: N803
-                   UserError):
-    if out is None:
-        raise UserError("--resume needs --out, the run folder to continue")
-    path = Path(out) / "config.json"
-    if not path.exists() or not (Path(out) / "checkpoint.pt").exists():
-        raise UserError(f"--resume: no checkpoint in {out} (expected config.json and "
-                        "checkpoint.pt)")
-    saved = json.loads(path.read_text())
-    saved.pop("derived", None)
-    cfg = TrainConfig(**saved)
-    for k, v in given.items():
-        if getattr(cfg, k) != v:
-            flag = "--" + k.replace("_", "-")
-            raise UserError(f"--resume continues {out} with its own settings: {flag} {v} "
-                            f"differs from the saved {getattr(cfg, k)}")
-    if epochs is not None and epochs != cfg.epochs:
-        if cfg.recipe != "one-step":
-            raise UserError("--epochs cannot change on --resume with --recipe two-step")
-        cfg.epochs = epochs
-    return cfg, Path(out)
-
-
-def _print_summary(summary: dict) -> None:
-    last = summary.get("last") or {}
-    check = summary.get("onnx_check") or {}
+def _print_summary(result) -> None:
+    last, check = result.last, result.onnx_check
     secs = last.get("seconds", 0.0)
     typer.echo(
-        f"trained {summary['epochs_done']} epochs → {summary['out']}\n"
-        f"  best test accuracy {summary['best_test_acc']:.4f} (epoch {summary['best_epoch']}); "
+        f"trained {result.epochs_done} epochs → {result.out}\n"
+        f"  best test accuracy {result.best_test_acc:.4f} (epoch {result.best_epoch}); "
         f"last: test {last.get('test_acc', 0):.4f}, train {last.get('train_acc', 0):.4f}, "
         f"loss {last.get('train_loss', 0):.4f}\n"
         f"  FF ratio {last.get('ff_ratio', 0):.2e}, C2I {last.get('c2i_ratio', 0):.3f}, "

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,34 @@ def build_model_for(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int)
     return get_model(cfg.model, in_shape, n_classes, dropout=cfg.dropout)
 
 
+RUN_FILES = ("config.json", "metrics.jsonl", "steps.jsonl", "checkpoint.pt", "best.pt",
+             "model.onnx", "model.json")
+
+
+def check_run_dir(out: Path, resume: bool, overwrite: bool) -> list[str]:
+    """A new run never replaces an earlier one by accident: a folder holding a run is a
+    UserError unless the caller resumes it or asks to overwrite it. Returns the earlier run's
+    files that an overwrite will delete (once the new run is ready to write)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; choose another run folder (--out)")
+    held = [f for f in RUN_FILES if (out / f).exists()]
+    if resume or not held:
+        return []
+    if not overwrite:
+        raise UserError(
+            f"{out} already holds a training run ({', '.join(held)}); continue it with "
+            f"--resume, start afresh with --overwrite (deletes that run's files), or choose "
+            "another --out")
+    return held
+
+
 def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
-                 progress: bool = True, stop_after_epoch: int | None = None) -> dict:
+                 progress: bool = True, stop_after_epoch: int | None = None,
+                 overwrite: bool = False) -> dict:
     """Train (or resume) a run in ``out``; returns a summary dict.
+
+    A folder that holds an earlier run is a UserError unless ``resume`` or ``overwrite``
+    (check_run_dir); an overwritten run's files go only once data and model are ready.
 
     ``stop_after_epoch`` ends the run early after that many epochs (as an interruption would),
     leaving a resumable checkpoint. Raises :class:`UserError` for user mistakes and
@@ -152,6 +178,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
 
     out = Path(out)
     ckpt_path = out / "checkpoint.pt"
+    replaced = check_run_dir(out, resume, overwrite)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda requested but no CUDA device is available")
     device = cfg.device
@@ -201,9 +228,11 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         best_acc, best_epoch = float(ck["best_acc"]), int(ck["best_epoch"])
         init_signs = [s.to(device) for s in ck["init_signs"]]
         log.info("resuming %s at epoch %d", out, start_epoch)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    for name in replaced:
+        (out / name).unlink()
+    if replaced:
+        shutil.rmtree(out / "plots", ignore_errors=True)
     info = {"dataset": cfg.dataset, "classes": classes,
             "input_shape": [1, *in_shape], "input_dtype": "float32",
             "input_uint8_scale": INPUT_SCALE,

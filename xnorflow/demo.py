@@ -92,7 +92,8 @@ def run_demo(cfg: DemoConfig, step: Callable[[str], Any] | None = None) -> dict[
         epochs=cfg.epochs,
         seed=cfg.seed,
     )
-    trained = timed("train", lambda: run_training(train_cfg, run_dir, progress=True))
+    trained = timed("train", lambda: run_training(train_cfg, run_dir, progress=True,
+                                                    overwrite=True))
     if not trained.get("onnx"):
         raise DemoError(f"training did not export a model; see {run_dir}")
 

@@ -80,13 +80,14 @@ def test_finn_specialised_names(tmp_path):
 
 @pytest.fixture(scope="module")
 def cnn_builds(tmp_path_factory):
-    """One small CNN compiled twice: all-1 folding and a parallel one."""
+    """One small CNN compiled twice: all-1 folding (a folding file with no entries) and a
+    parallel one."""
     from xnorflow.train.models import build_cnn
 
     folder = tmp_path_factory.mktemp("cnn")
     model = randomize(build_cnn((2, 10, 10), [8, 16], [0], [16], 6, in_bits=8), seed=2)
     path = export(model, (2, 10, 10), folder / "m.onnx")
-    slow = compile_model(path, folder / "slow", backends=False)
+    slow = compile_model(path, folder / "slow", folding={"Defaults": {}}, backends=False)
     fast = compile_model(path, folder / "fast", target_fps=1e5, backends=False)
     return slow, fast
 

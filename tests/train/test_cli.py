@@ -134,3 +134,17 @@ def test_user_errors_exit_2(tmp_path, extra, message):
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_existing_run_is_kept_unless_resume_or_overwrite(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", *FAST, "--epochs", "1", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    res = runner.invoke(app, [*args, "--seed", "5"])
+    assert res.exit_code == 2
+    assert "already holds a training run" in res.output and "--overwrite" in res.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    res = runner.invoke(app, [*args, "--seed", "5", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["seed"] == 5

@@ -1,0 +1,176 @@
+"""The Python API behind ``xnorflow train``: :func:`train` returns a :class:`TrainResult`.
+
+``xnorflow.train(...)`` (the package is callable, see train/__init__.py) and the CLI share
+this code: the same defaults, the same checks of the flags, the same run folder. A run folder
+that holds an earlier run is never replaced silently: pass ``resume=True`` to continue it or
+``overwrite=True`` to start afresh (train/loop.py checks, for every caller).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+__all__ = ["TrainResult", "train", "new_config", "resume_config"]
+
+DEFAULTS = {  # per optimizer: lr (latent weights, or Adam for the real-valued parameters)
+    "filter": {"lr": 1e-2, "weight_decay": 0.0},
+    "bop": {"lr": 1e-2, "weight_decay": 0.0, "gamma": 1e-4},
+    "adam": {"lr": 1e-2, "weight_decay": 0.0},
+    "sgd": {"lr": 0.1, "weight_decay": 1e-4},
+}
+TWO_STEP_WD = 5e-6  # step 1 weight decay of the two-step recipe (Liu et al.)
+
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run left in its folder, and its figures."""
+
+    out: Path  # the run folder
+    onnx: Path | None  # the exported QONNX model (None if the run did not finish)
+    best_test_acc: float
+    best_epoch: int
+    epochs_done: int
+    finished: bool
+    last: dict[str, Any]  # the last epoch's metrics (metrics.jsonl row)
+    onnx_check: dict[str, Any]  # PyTorch vs QONNX execution on test images
+    plots: list[Path]
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> TrainResult:
+        return cls(out=Path(summary["out"]), onnx=Path(summary["onnx"]) if summary.get("onnx")
+                   else None, best_test_acc=float(summary["best_test_acc"]),
+                   best_epoch=int(summary["best_epoch"]), epochs_done=int(summary["epochs_done"]),
+                   finished=bool(summary["finished"]), last=dict(summary.get("last") or {}),
+                   onnx_check=dict(summary.get("onnx_check") or {}),
+                   plots=[Path(p) for p in summary.get("plots", [])])
+
+
+def default_run_dir(cfg: Any) -> Path:
+    return Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_",
+                                 f"{cfg.model}-{cfg.dataset}-{cfg.optimizer}")
+
+
+def train(model: str | None = None, dataset: str | None = None, *,
+          data_dir: str | Path | None = None, optimizer: str | None = None,
+          epochs: int | None = None, out: str | Path | None = None, resume: bool = False,
+          overwrite: bool = False, device: str = "cpu", log_every: int = 0,
+          progress: bool = False, **options: Any) -> TrainResult:
+    """Train a BNN and export it to QONNX, as ``xnorflow train`` does.
+
+    ``options`` are the CLI's other flags by their Python names: alpha, gamma, alpha_decay,
+    tau, lr, weight_decay, bias_init, dropout, recipe, augment, shift, jitter, batch_size,
+    seed. Unset ones take the optimizer's defaults (:data:`DEFAULTS`). Raises
+    :class:`~xnorflow.train.errors.UserError` for a bad setting or a run folder that already
+    holds a run (unless ``resume`` or ``overwrite``), and
+    :class:`~xnorflow.train.loop.TrainingDiverged` when the loss becomes NaN/inf.
+    """
+    from .loop import TrainConfig, run_training
+
+    known = {"alpha", "gamma", "alpha_decay", "tau", "lr", "weight_decay", "bias_init",
+             "dropout", "recipe", "augment", "shift", "jitter", "batch_size", "seed"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UserError(f"unknown training option(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted(known))}")
+    given = {k: v for k, v in dict(model=model, dataset=dataset, optimizer=optimizer,
+                                    **options).items() if v is not None}
+    if given.get("bias_init") == 0.0:
+        given.pop("bias_init")
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other; choose one")
+    if resume:
+        cfg, run_dir = resume_config(Path(out) if out is not None else None, given, epochs,
+                                     TrainConfig)
+    else:
+        cfg = new_config(given, epochs, TrainConfig)
+        run_dir = Path(out) if out is not None else default_run_dir(cfg)
+    cfg.device = device
+    cfg.log_every = log_every
+    if data_dir is not None:
+        cfg.data_dir = str(data_dir)
+    summary = run_training(cfg, run_dir, resume=resume, progress=progress, overwrite=overwrite)
+    return TrainResult.from_summary(summary)
+
+
+def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N803
+    """A new run's TrainConfig from the flags given (names as TrainConfig's)."""
+    from .augment import resolve_augment
+    from .optimizers import DECAYS, OPTIMIZERS
+
+    opt = given.get("optimizer", "filter")
+    if opt not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
+    recipe = given.get("recipe", "one-step")
+    allowed = {"filter": {"alpha", "gamma", "alpha_decay"}, "bop": {"gamma", "tau"},
+               "adam": {"weight_decay"}, "sgd": {"weight_decay"}}[opt]
+    if recipe == "two-step":
+        allowed = allowed | {"weight_decay"}
+    for flag in ("alpha", "gamma", "alpha_decay", "tau", "weight_decay"):
+        if flag in given and flag not in allowed:
+            raise UserError(f"--{flag.replace('_', '-')} has no meaning with --optimizer {opt}"
+                            + (" (weight decay applies to latent weights; use --recipe "
+                               "two-step for step 1's)" if flag == "weight_decay" else ""))
+    if given.get("alpha_decay", "cosine") not in DECAYS:
+        raise UserError(f"unknown --alpha-decay {given['alpha_decay']!r}; choose one of "
+                        f"{', '.join(DECAYS)}")
+    d = DEFAULTS[opt]
+    wd = given.get("weight_decay", TWO_STEP_WD if recipe == "two-step" else d["weight_decay"])
+    for name in ("lr", "alpha", "gamma", "tau"):
+        if name in given and given[name] <= 0 and name != "tau":
+            raise UserError(f"--{name} must be > 0, got {given[name]}")
+    if wd < 0:
+        raise UserError(f"--weight-decay must be >= 0, got {wd}")
+    if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
+        raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
+    augment = given.get("augment", "auto")
+    resolve_augment(augment, given.get("dataset", "digits"))  # an unknown name is a UserError
+    if "shift" in given:
+        if augment != "shift":
+            raise UserError("--shift has no meaning without --augment shift")
+        if not 1 <= given["shift"] <= 8:
+            raise UserError(f"--shift must be 1..8 pixels, got {given['shift']}")
+    if "jitter" in given and not 0.0 <= given["jitter"] <= 1.0:
+        raise UserError(f"--jitter must be in [0, 1], got {given['jitter']}")
+    cfg = TrainConfig(
+        model=given.get("model", "tfc"), dataset=given.get("dataset", "digits"), optimizer=opt,
+        lr=given.get("lr", d["lr"]), weight_decay=wd, alpha=given.get("alpha", 1e-3),
+        gamma=given.get("gamma", d.get("gamma", 1e-2)),
+        alpha_decay=given.get("alpha_decay", "cosine"), tau=given.get("tau", 1e-8),
+        bias_init=given.get("bias_init", 0.0), dropout=given.get("dropout"), recipe=recipe,
+        augment=augment, shift=given.get("shift", 1), jitter=given.get("jitter", 0.0),
+        epochs=10 if epochs is None else epochs, batch_size=given.get("batch_size", 100),
+        seed=given.get("seed", 0))
+    if cfg.epochs < 1 or cfg.batch_size < 2:
+        raise UserError("--epochs must be >= 1 and --batch-size >= 2")
+    return cfg
+
+
+def resume_config(out: Path | None, given: dict, epochs: int | None,
+                  TrainConfig) -> tuple[Any, Path]:  # noqa: N803
+    """The saved TrainConfig of the run in `out`, checked against the flags given."""
+    if out is None:
+        raise UserError("--resume needs --out, the run folder to continue")
+    path = Path(out) / "config.json"
+    if not path.exists() or not (Path(out) / "checkpoint.pt").exists():
+        raise UserError(f"--resume: no checkpoint in {out} (expected config.json and "
+                        "checkpoint.pt)")
+    saved = json.loads(path.read_text())
+    saved.pop("derived", None)
+    cfg = TrainConfig(**saved)
+    for k, v in given.items():
+        if getattr(cfg, k) != v:
+            flag = "--" + k.replace("_", "-")
+            raise UserError(f"--resume continues {out} with its own settings: {flag} {v} "
+                            f"differs from the saved {getattr(cfg, k)}")
+    if epochs is not None and epochs != cfg.epochs:
+        if cfg.recipe != "one-step":
+            raise UserError("--epochs cannot change on --resume with --recipe two-step")
+        cfg.epochs = epochs
+    return cfg, Path(out)
