@@ -3,7 +3,8 @@
 simulate: the generated RTL (BUILD/rtl) in Verilator with the compiled C++ testbench, every
 output compared with the reference executor; BUILD/sim_report.json.
 synth: Yosys synthesis (+ nextpnr for ECP5/iCE40); BUILD/synth_report.json.
-Exit codes: 0 fine, 1 mismatches found, 2 a usage error (message, no traceback).
+Exit codes: 0 fine, 1 mismatches found or the design deadlocked, 2 a usage error (message, no
+traceback).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ def ensure_rtl(build: Path, ir: Any) -> Path:
 
 
 def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: int = 50,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, trace: Path | None = None,
+                   trace_frames: int = 1) -> dict[str, Any]:
     """Simulate BUILD's RTL on `images`; the sim_report as a dict (also written to disk).
 
     Pass 1 streams the frames with no gaps and no back-pressure (cycle figures); pass 2, when
     `backpressure` > 0, streams them again with random input gaps and output back-pressure of
-    that percentage (seeded) and checks bit-exactness again.
+    that percentage (seeded) and checks bit-exactness again. `trace`: an FST file that gets
+    the waveforms of pass 1 from reset until `trace_frames` frames have left the design.
     """
     import numpy as np
 
@@ -56,7 +59,7 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     results: dict[str, Any] = {}
     first_mismatch = None
     mismatches = 0
-    with VerilatorAccelerator(build, seed=seed) as sim:
+    with VerilatorAccelerator(build, seed=seed, trace=trace, trace_frames=trace_frames) as sim:
         for name, pct in passes:
             out, stats = sim.run(in_beats, in_valid_pct=pct, out_ready_pct=pct)
             values = unpack_beats(out, last.out_dtype.bits, last.out_fold, last.out_dtype.signed)
@@ -86,6 +89,7 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
         "frames_per_s_simulated": steady["frames_per_s_simulated"],
         "tlast_errors": sum(r["tlast_errors"] for r in results.values()),
         "passes": results,
+        **({"trace": str(Path(trace).resolve()), "trace_frames": trace_frames} if trace else {}),
     }
     (build / "sim_report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
@@ -106,6 +110,12 @@ def simulate(
         help="Second pass with this % of random input gaps and output back-pressure "
         "(0: skip it).",
     ),
+    trace: Path | None = typer.Option(
+        None, "--trace", help="Dump the waveforms of the first --frames frames to this FST file "
+        "(GTKWave, Surfer); the streams between layers are named <instance>_in_tvalid/_tready/"
+        "_tdata after the IR's layers.",
+    ),
+    frames: int = typer.Option(1, "--frames", min=1, help="Frames to trace with --trace."),
 ) -> None:
     """Simulate BUILD/rtl cycle-accurately in Verilator and check it bit-exact.
 
@@ -116,7 +126,7 @@ def simulate(
     from xnorflow.compile.ir import DataflowIR, IRError
     from xnorflow.compile.rtl_codegen import RtlError
     from xnorflow.host.dataset_images import DatasetError, images_for
-    from xnorflow.host.verilator_sim import SimulationError
+    from xnorflow.host.verilator_sim import DeadlockError, SimulationError
     from xnorflow.tools import ToolError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -126,7 +136,13 @@ def simulate(
     try:
         ir = DataflowIR.load(build)
         images, labels = images_for(ir.input_shape, ir.input_layout, dataset, data_dir, n, seed)
-        report = simulate_build(build, images, labels, backpressure, seed)
+        if trace is not None and trace.suffix != ".fst":
+            raise _fail(f"--trace {trace}: the waveform file must end in .fst (Verilator writes "
+                        "FST)")
+        report = simulate_build(build, images, labels, backpressure, seed, trace, frames)
+    except DeadlockError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
     except (IRError, RtlError, SimulationError, ToolError, DatasetError) as err:
         raise _fail(str(err)) from None
     cpf = report["cycles_per_frame_steady"]
@@ -142,6 +158,8 @@ def simulate(
         typer.echo(f"accuracy: RTL {report['accuracy']:.4f}, reference "
                    f"{report['reference_accuracy']:.4f}")
     typer.echo(f"report: {build / 'sim_report.json'}")
+    if trace is not None:
+        typer.echo(f"waveforms of the first {frames} frame(s): {trace}")
     if report["tlast_errors"]:
         typer.echo(f"TLAST: {report['tlast_errors']} output beats with a wrong m_axis_tlast",
                    err=True)

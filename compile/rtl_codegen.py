@@ -270,6 +270,11 @@ def interface(ir: DataflowIR) -> dict[str, Any]:
     }
 
 
+def stream_names(chain: list[Instance]) -> list[str]:
+    """The top's streams in order: into each instance ("<instance>_in"), then out of the last."""
+    return [f"{inst.name}_in" for inst in chain] + [f"{chain[-1].name}_out"]
+
+
 def _param_value(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
@@ -313,22 +318,27 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         ");",
         "",
     ]
-    for k, inst in enumerate(chain):
+    names = stream_names(chain)
+    lines.append("    // streams between the instances, named after the instance they enter (the")
+    lines.append("    // last after the one it leaves); handshakes readable by the simulator")
+    for k, name in enumerate(names):
+        width = chain[k].in_w if k < len(chain) else last_w
         lines += [
-            f"    wire [{inst.in_w - 1}:0] s{k}_tdata;",
-            f"    wire s{k}_tvalid, s{k}_tready;",
+            f"    wire [{width - 1}:0] {name}_tdata;",
+            f"    wire {name}_tvalid /*verilator public_flat_rd*/;",
+            f"    wire {name}_tready /*verilator public_flat_rd*/;",
         ]
     n = len(chain)
-    lines += [f"    wire [{last_w - 1}:0] s{n}_tdata;", f"    wire s{n}_tvalid, s{n}_tready;", ""]
+    lines.append("")
     if in_w > first_w:
         lines += ["    /* verilator lint_off UNUSEDSIGNAL */",
                   "    // the pad bits of the input beats carry nothing",
                   f"    wire [{in_w - 1}:0] s_axis_tdata_all = s_axis_tdata;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
-                  f"    assign s0_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
+                  f"    assign {names[0]}_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
     else:
-        lines.append("    assign s0_tdata = s_axis_tdata;")
-    lines += ["    assign s0_tvalid = s_axis_tvalid;", ""]
+        lines.append(f"    assign {names[0]}_tdata = s_axis_tdata;")
+    lines += [f"    assign {names[0]}_tvalid = s_axis_tvalid;", ""]
     for k, inst in enumerate(chain):
         plines = [f"        .{key}({_param_value(v)})" for key, v in inst.params.items()]
         comment = f"    // {inst.layer} ({inst.kind})" if inst.layer else "    // stream glue"
@@ -338,15 +348,15 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
             ",\n".join(plines),
             f"    ) u_{inst.name} (",
             "        .clk, .rst,",
-            f"        .s_axis_tdata(s{k}_tdata), .s_axis_tvalid(s{k}_tvalid), "
-            f".s_axis_tready(s{k}_tready),",
-            f"        .m_axis_tdata(s{k + 1}_tdata), .m_axis_tvalid(s{k + 1}_tvalid), "
-            f".m_axis_tready(s{k + 1}_tready)",
+            f"        .s_axis_tdata({names[k]}_tdata), .s_axis_tvalid({names[k]}_tvalid), "
+            f".s_axis_tready({names[k]}_tready),",
+            f"        .m_axis_tdata({names[k + 1]}_tdata), .m_axis_tvalid({names[k + 1]}_tvalid), "
+            f".m_axis_tready({names[k + 1]}_tready)",
             "    );",
             "",
         ]
     pad = out_w - last_w
-    data = f"{{{pad}'b0, s{n}_tdata}}" if pad else f"s{n}_tdata"
+    data = f"{{{pad}'b0, {names[n]}_tdata}}" if pad else f"{names[n]}_tdata"
     lines += [
         f"    assign m_axis_tdata = {data};",
         "",
@@ -357,8 +367,9 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         f"        .DEPTH({TLAST_DEPTH})",
         "    ) u_tlast (",
         "        .clk, .rst,",
-        "        .s_axis_tvalid, .s_axis_tlast, .s_axis_tready, .core_s_tready(s0_tready),",
-        f"        .core_m_tvalid(s{n}_tvalid), .core_m_tready(s{n}_tready),",
+        "        .s_axis_tvalid, .s_axis_tlast, .s_axis_tready,",
+        f"        .core_s_tready({names[0]}_tready),",
+        f"        .core_m_tvalid({names[n]}_tvalid), .core_m_tready({names[n]}_tready),",
         "        .m_axis_tvalid, .m_axis_tready, .m_axis_tlast",
         "    );",
         "",
@@ -403,7 +414,9 @@ def write(ir: DataflowIR, folder: Path, options: Any = None,
             "generator": "xnorflow.compile.rtl_codegen", "model": ir.name, "top": TOP,
             "files": files, "clock_mhz": ir.clock_mhz,
             "initiation_interval": ir.initiation_interval(),
+            "latency_cycles": sum(layer.exp_cycles() for layer in ir.layers),
             "interface": io,
+            "streams": stream_names(chain),
             "instances": [dataclasses.asdict(inst) for inst in chain],
         }
         (tmp / "rtl.json").write_text(json.dumps(desc, indent=1))

@@ -1,16 +1,23 @@
 // xnorflow: generic Verilator testbench of a generated accelerator top (xnorflow_top).
 //
 // Compiled once per design by host/verilator_sim.py; the design's stream sizes come from the
-// generated header tb_params.h (TB_IN_BYTES, TB_IN_BEATS, TB_OUT_BYTES, TB_OUT_BEATS).
+// generated header tb_params.h (TB_IN_BYTES, TB_IN_BEATS, TB_OUT_BYTES, TB_OUT_BEATS), and the
+// streams between its instances from TB_STREAMS(X): X(name, tvalid, tready) per stream, the
+// signals being the top's wires marked public_flat_rd.
 // It stays alive between requests and talks over stdin/stdout (little-endian binary):
-//   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct, batch  (n_frames = 0: exit)
+//   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct, batch  (n_frames = 0: exit),
+//             uint64 stall_limit (cycles without a handshake on any stream = deadlock),
 //             then n_frames * TB_IN_BEATS * TB_IN_BYTES bytes (host/packing.py beats)
-//   response: uint32 status (0 ok, 1 deadlock: no handshake for TB_STALL_LIMIT cycles),
+//   response: uint32 status (0 ok, 1 deadlock: no handshake for stall_limit cycles),
 //             uint32 tlast_errors (output beats whose TLAST is wrong),
 //             uint64 cycles (simulated for this request),
 //             n_frames * TB_OUT_BEATS * TB_OUT_BYTES bytes,
 //             n_frames uint64 cycle of each frame's first input beat,
-//             n_frames uint64 cycle of each frame's last output beat (cycles count from reset)
+//             n_frames uint64 cycle of each frame's last output beat (cycles count from reset),
+//             per stream of TB_STREAMS: uint64 cycle of its last handshake, uint64 handshakes
+//             so far, uint64 tvalid | tready << 1 now
+// Tracing (compiled with -DTB_TRACE and --trace-fst): argv "--trace FILE K" dumps every signal
+// to the FST file FILE from reset until K output frames have left, then closes it.
 // Back-pressure: each cycle the source raises tvalid with probability in_valid_pct % (and
 // holds it until accepted, as AXI4-Stream requires) and the sink raises tready with
 // probability out_ready_pct %, from a xorshift generator seeded by the request.
@@ -22,13 +29,23 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "Vxnorflow_top.h"
+#include "Vxnorflow_top___024root.h"
 #include "tb_params.h"
 #include "verilated.h"
+#ifdef TB_TRACE
+#include "verilated_fst_c.h"
+#endif
 
-static const uint64_t TB_STALL_LIMIT = 1000000;
+struct Stream {
+    const char* name;
+    const CData* valid;
+    const CData* ready;
+    uint64_t last_fire = 0, fires = 0;
+};
 
 // ---- tdata <-> bytes, for narrow (CData..QData) and wide (VlWide) signals ----------------
 template <class T>
@@ -85,10 +102,32 @@ int main(int argc, char** argv) {
     ctx->commandArgs(argc, argv);
     auto top = std::make_unique<Vxnorflow_top>(ctx.get());
     uint64_t cycle = 0;
+#define TB_STREAM_ENTRY(name, valid, ready) {name, &top->rootp->valid, &top->rootp->ready},
+    std::vector<Stream> streams = {TB_STREAMS(TB_STREAM_ENTRY)};
+#undef TB_STREAM_ENTRY
+#ifdef TB_TRACE
+    std::unique_ptr<VerilatedFstC> trace;
+    uint64_t trace_frames = 0, frames_out = 0;
+    for (int i = 1; i + 2 < argc; i++) {
+        if (std::string(argv[i]) == "--trace") {
+            ctx->traceEverOn(true);
+            trace = std::make_unique<VerilatedFstC>();
+            top->trace(trace.get(), 99);
+            trace->open(argv[i + 1]);
+            trace_frames = std::stoull(argv[i + 2]);
+        }
+    }
+    auto dump = [&](uint64_t t) {
+        if (trace) trace->dump(t);
+    };
+#else
+    auto dump = [](uint64_t) {};
+#endif
 
     auto tick = [&]() {
         top->clk = 1;
         top->eval();
+        dump(2 * cycle + 1);
         top->clk = 0;  // evaluated with the next inputs
         cycle++;
     };
@@ -109,7 +148,9 @@ int main(int argc, char** argv) {
 
     for (;;) {
         uint32_t hdr[5];
+        uint64_t stall_limit = 0;
         if (!read_all(hdr, sizeof hdr) || hdr[0] == 0) break;
+        if (!read_all(&stall_limit, sizeof stall_limit)) break;
         const uint64_t n = hdr[0];
         Rng rng(hdr[1]);
         const uint32_t in_pct = hdr[2], out_pct = hdr[3];
@@ -135,8 +176,17 @@ int main(int argc, char** argv) {
                                 packet_end(in_done / TB_IN_BEATS);
             top->m_axis_tready = ready;
             top->eval();
+            dump(2 * cycle);
             const bool in_fire = valid && top->s_axis_tready;
             const bool out_fire = ready && top->m_axis_tvalid;
+            bool moved = false;
+            for (auto& st : streams) {
+                if (*st.valid && *st.ready) {
+                    st.last_fire = cycle;
+                    st.fires++;
+                    moved = true;
+                }
+            }
             if (in_fire) {
                 if (in_done % TB_IN_BEATS == 0) first_in[in_done / TB_IN_BEATS] = cycle;
                 in_done++;
@@ -149,10 +199,19 @@ int main(int argc, char** argv) {
                 if (static_cast<bool>(top->m_axis_tlast) != want_last) tlast_errors++;
                 if (last_beat) last_out[out_done / TB_OUT_BEATS] = cycle;
                 out_done++;
+#ifdef TB_TRACE
+                if (last_beat) frames_out++;
+#endif
             }
-            idle = in_fire || out_fire ? 0 : idle + 1;
+            idle = in_fire || out_fire || moved ? 0 : idle + 1;
             tick();
-            if (idle > TB_STALL_LIMIT) {
+#ifdef TB_TRACE
+            if (trace && frames_out >= trace_frames) {  // after the edge that took the beat
+                trace->close();
+                trace.reset();
+            }
+#endif
+            if (idle > stall_limit) {
                 status = 1;
                 break;
             }
@@ -168,9 +227,18 @@ int main(int argc, char** argv) {
         fwrite(out.data(), 1, out.size(), stdout);
         fwrite(first_in.data(), 8, n, stdout);
         fwrite(last_out.data(), 8, n, stdout);
+        for (const auto& st : streams) {
+            const uint64_t probe[3] = {st.last_fire, st.fires,
+                                       static_cast<uint64_t>((*st.valid ? 1 : 0) |
+                                                             (*st.ready ? 2 : 0))};
+            fwrite(probe, 8, 3, stdout);
+        }
         fflush(stdout);
         if (status) break;
     }
+#ifdef TB_TRACE
+    if (trace) trace->close();
+#endif
     top->final();
     return 0;
 }
