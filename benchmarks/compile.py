@@ -93,7 +93,11 @@ def main() -> None:
                 "target_s": TARGETS_S.get(name),
                 "layers": len(rep["layers"]),
                 "backends": ",".join(rep["backends"]),
-                "ii_cycles_fold1": rep["initiation_interval_cycles"],
+                "default_ii_cycles": rep["initiation_interval_cycles"],
+                "default_fps_100mhz": round(rep["fps"]),
+                "fit_part": rep["fit"]["part"],
+                "fit_lut_pct": round(100 * rep["fit"]["lut_utilisation"], 1),
+                "fit_bram_pct": round(100 * rep["fit"]["bram_utilisation"], 1),
                 "exec_frames_per_s": round(fps, 1),
                 "exec_frames_per_cpu_s": round(fps_cpu, 1),
             })
@@ -102,6 +106,8 @@ def main() -> None:
     load = os.getloadavg()
     doc = {"compile": rows, "load_average_1min": round(load[0], 2), "cpus": os.cpu_count(),
            "note": "compile_s: a fresh `xnorflow compile` process to a complete build folder "
+                   "with the default folding (the fastest whose FINN estimates fit 80 % of the "
+                   "xc7z020: default_ii_cycles, fit_lut_pct, fit_bram_pct) "
                    "(wall clock; compile_cpu_s: its CPU time, what a quiet machine would see); "
                    "exec_frames_per_s: DataflowIR.run, best of --repeat, one thread, wall "
                    "clock; exec_frames_per_cpu_s: the same per CPU second of this process"}

@@ -87,30 +87,24 @@ def test_watchdog_scales_with_latency_and_backpressure():
 
 def _lz4_block(src: bytes, size: int) -> bytes:
     """Decompress one LZ4 block (the format FST's hierarchy uses)."""
+
+    def length(n: int, i: int) -> tuple[int, int]:  # a 4-bit length, extended by 255-bytes
+        if n == 15:
+            while src[i] == 255:
+                n, i = n + 255, i + 1
+            n, i = n + src[i], i + 1
+        return n, i
+
     out, i = bytearray(), 0
     while i < len(src):
         token = src[i]
-        i += 1
-        lit = token >> 4
-        if lit == 15:
-            while src[i] == 255:
-                lit += 255
-                i += 1
-            lit += src[i]
-            i += 1
+        lit, i = length(token >> 4, i + 1)
         out += src[i:i + lit]
         i += lit
         if i >= len(src) or len(out) >= size:
             break
         offset = src[i] | src[i + 1] << 8
-        i += 2
-        n = token & 15
-        if n == 15:
-            while src[i] == 255:
-                n += 255
-                i += 1
-            n += src[i]
-            i += 1
+        n, i = length(token & 15, i + 2)
         for _ in range(n + 4):
             out.append(out[-offset])
     return bytes(out)
