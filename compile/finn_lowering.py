@@ -146,6 +146,19 @@ def check_supported(model: Any, path: Path) -> None:
                     f"{path}: the output of node {node.name!r} ({node.op_type}) feeds "
                     f"{len(model.find_consumers(out))} nodes; branches and residual connections "
                     "are not supported, only a chain of layers")
+    for node in graph.node:  # element-wise maths must be affine: one side a constant
+        const = [model.get_initializer(i) is not None for i in node.input]
+        if node.op_type in ("Mul", "Add", "Sub", "Div") and not any(const):
+            raise CompileError(
+                f"{path}: node {node.name or node.output[0]!r} ({node.op_type}) combines two "
+                "computed tensors; only element-wise operations with a constant (scales, "
+                "offsets such as 2x - 1, BatchNorm) lower to thresholds — compute such "
+                "features before the model or drop the operation")
+        if node.op_type in ("Pow", "Sqrt") and not const[0]:
+            raise CompileError(
+                f"{path}: node {node.name or node.output[0]!r} ({node.op_type}) applies a "
+                "non-linear function to computed values; only affine maps (scale, offset) "
+                "may precede a quantizer — move it into the data pre-processing")
     seen_weight_layer = False
     for node in graph.node:  # qonnx keeps the graph topologically sorted
         if node.op_type in WEIGHT_OPS:

@@ -83,6 +83,20 @@ def _yowasp(cmd: str, dist: str) -> Callable[[], str | None]:
     return probe
 
 
+def _header(*names: str) -> Callable[[], str | None]:
+    """A C header the Verilator builds include (found in the usual system include folders)."""
+
+    def probe() -> str | None:
+        from pathlib import Path
+
+        for name in names:
+            if not any((Path(d) / name).is_file() for d in ("/usr/include", "/usr/local/include")):
+                return None
+        return "present"
+
+    return probe
+
+
 def _verilator() -> str | None:
     if which("verilator") is None:
         return None
@@ -117,6 +131,8 @@ CHECKS: list[Check] = [
         _command("iverilog", "-V", pattern=r"version (\d+\.\d+)"),
     ),
     Check("ccache", False, "apt-get install ccache", _command("ccache", "--version")),
+    Check("lz4 + zlib headers (simulate --trace)", False, "apt-get install liblz4-dev zlib1g-dev",
+          _header("lz4.h", "zlib.h")),
     Check(
         "nextpnr-ice40",
         False,

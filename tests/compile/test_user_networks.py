@@ -118,6 +118,16 @@ def test_unstreamable_reorder_is_named(tmp_path):
     assert not (tmp_path / "build").exists()
 
 
+@pytest.mark.parametrize(("reorder", "op", "why"), [
+    (lambda x: (x * x).flatten(1), "Mul", "combines two computed tensors"),
+    (lambda x: (x.flatten(1) + 1.0).sqrt(), "Sqrt", "applies a non-linear function"),
+])
+def test_non_affine_input_maths_is_named(tmp_path, reorder, op, why):
+    path = export(_mlp(reorder), (3, 5, 4), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match=rf"node '[^']+' \({op}\) {why}"):
+        compile_model(path, tmp_path / "build", backends=False)
+
+
 @pytest.mark.sim
 def test_user_mlp_in_simulation(tmp_path):
     """A Flatten-first MLP of Brevitas' own quantizers through RTL in Verilator."""
