@@ -26,9 +26,8 @@ def _check_user_net(seed: int, tmp_path) -> None:
         result = compile_model(path, tmp_path / "build", backends=False)
     except CompileError as err:
         raise AssertionError(f"seed {seed} ({style}): {err}") from err
-    figs = check_chain(model, result, random_images(result.ir, 8, seed=seed),
-                       with_qonnx=seed % 4 == 0)
-    assert figs["labels_equal"] >= 0.75, style
+    # integers bit for bit, labels equal up to ties (check_chain asserts both)
+    check_chain(model, result, random_images(result.ir, 8, seed=seed), with_qonnx=seed % 4 == 0)
 
 
 @pytest.mark.parametrize("seed", DEFAULT_SEEDS)
