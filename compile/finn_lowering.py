@@ -1,6 +1,7 @@
 """QONNX → FINN HW-layer graph, with FINN's own transformations.
 
-The sequence is the one of FINN's end-to-end BNN test (see /work/shared/TOOLCHAIN.md):
+The sequence is the one of FINN's end-to-end BNN test (tests/end2end/test_end2end_bnn_pynq.py
+in FINN's repository):
 
 1. load + check (corrupt file, dynamic shapes, float model, bit widths, unsupported ops) —
    before FINN sees the graph, so that a user mistake gives one clear `CompileError`;

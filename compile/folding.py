@@ -17,6 +17,7 @@ meaning here (ram_style, mem_mode, resType, ...) are ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -110,9 +111,7 @@ def apply_folding(ir: DataflowIR, spec: dict[str, dict[str, Any]], source: str) 
 
 
 def _with_layers(ir: DataflowIR, layers: list[Layer]) -> DataflowIR:
-    out = DataflowIR(name=ir.name, input_shape=ir.input_shape, input_layout=ir.input_layout,
-                     layers=layers, output_scale=ir.output_scale, output_bias=ir.output_bias,
-                     input_dtype=ir.input_dtype, clock_mhz=ir.clock_mhz, meta=dict(ir.meta))
+    out = dataclasses.replace(ir, layers=layers, meta=dict(ir.meta))
     out.validate()
     return out
 

@@ -41,6 +41,9 @@ class DataflowIR:
     input_dtype: DataType = dataclasses.field(default_factory=lambda: DataType.parse("UINT8"))
     clock_mhz: float = 100.0
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # the model's float input per uint8 unit (float input = image · input_scale); None: not
+    # known (a hand-built IR), taken as 1/255 where a float image must be quantized
+    input_scale: float | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(v) for v in self.input_shape)
@@ -147,6 +150,7 @@ class DataflowIR:
             "input_layout": self.input_layout,
             "input_dtype": self.input_dtype.name,
             "clock_mhz": self.clock_mhz,
+            "input_scale": self.input_scale,
             "output_scale": {"array": "output_scale"},
             "output_bias": {"array": "output_bias"},
             "initiation_interval": self.initiation_interval(),
@@ -185,6 +189,7 @@ class DataflowIR:
             input_dtype=DataType.parse(doc["input_dtype"]),
             clock_mhz=doc["clock_mhz"],
             meta=doc.get("meta", {}),
+            input_scale=doc.get("input_scale", doc.get("meta", {}).get("input_scale")),
         )
         ir.validate()
         return ir
@@ -196,6 +201,7 @@ class DataflowIR:
             and self.input_layout == other.input_layout
             and self.input_dtype == other.input_dtype
             and self.clock_mhz == other.clock_mhz
+            and self.input_scale == other.input_scale
             and len(self.layers) == len(other.layers)
             and all(a.equals(b) for a, b in zip(self.layers, other.layers, strict=True))
             and np.array_equal(self.output_scale, other.output_scale)

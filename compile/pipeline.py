@@ -142,8 +142,8 @@ def compile_model(
         ir_name = name or re.sub(r"\W", "_", model_path.stem) or "model"
         ir = ir_from_finn(finn["hw"], ir_name, model_path, clock_mhz=clock_mhz)
         side = read_sidecar(model_path)
-        ir.meta.update({"input_scale": scale, "part": fpga.name if fpga else part,
-                        "board": board})
+        ir.input_scale = scale
+        ir.meta.update({"part": fpga.name if fpga else part, "board": board})
         if "classes" in side:
             ir.meta["classes"] = side["classes"]
         if spec is not None:

@@ -104,9 +104,9 @@ def _stream_bytes(bd: dict[str, Any], port: str) -> int:
 
 
 def float_scale(ir: DataflowIR) -> float:
-    """uint8 units per unit of the model's float input: 1 / meta["input_scale"] (written by
+    """uint8 units per unit of the model's float input: 1 / ir.input_scale (recorded by
     `xnorflow compile`: float input = uint8 · input_scale), 255 when the IR does not say."""
-    scale = ir.meta.get("input_scale")
+    scale = ir.input_scale
     if isinstance(scale, (int, float)) and scale > 0:
         return 1.0 / float(scale)
     return 255.0

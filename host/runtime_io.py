@@ -12,7 +12,7 @@ Input conversion (documented contract, also written into runtime.json):
 - Other integer images are accepted if every value lies in the input type's range.
 - Float images are the model's float input (training feeds uint8 · input_scale, 1/255 by
   default: PyTorch's ToTensor convention): value = clip(round_half_even(x · float_scale), 0,
-  max) with float_scale = 1 / input_scale from the IR's meta (`xnorflow compile` records it),
+  max) with float_scale = 1 / the IR's input_scale (`xnorflow compile` records it),
   255 when absent. A float image made as uint8 · input_scale maps back to the same uint8.
 """
 

@@ -1,4 +1,4 @@
-"""IR layer records: one module per hardware layer (see STYLE.md)."""
+"""IR layer records: one module per hardware layer (docs/ir.md lists the kinds)."""
 
 from xnorflow.compile.layers.base import Layer, LayerError
 from xnorflow.compile.layers.label_select import LabelSelect

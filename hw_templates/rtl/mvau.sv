@@ -21,8 +21,8 @@
 //     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
 //     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,
 //     and the bank is selected over two cycles (4:1 within groups of four banks, then the
-//     group): a deep memory then has no block-RAM clock-to-out + wide depth-multiplexer path
-//     (CNV's ECP5 critical path when the memory was one array).
+//     group), so that no path runs from a block RAM's output through a wide depth multiplexer
+//     in one cycle (docs/hardware.md has the measurements behind this).
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 `default_nettype none
 
@@ -176,9 +176,7 @@ module mvau #(
     // stage 1 as seen by stage 2. One bank: stage 1 itself, and w_s2 registers the block-RAM
     // output (its clock-to-out is slow). Several banks: the select is split over two cycles:
     // a 4:1 select within each group of four banks straight from the block RAMs into a group
-    // register, then the select of the group into w_s2. A single select over all banks after the
-    // block RAMs was CNV's ECP5 critical path (36 banks), and a register after every bank cost
-    // a flip-flop per weight bit of every bank.
+    // register, then the select of the group into w_s2 — one register per group, not per bank.
     logic v_p, first_p, last_p;
     logic [NFW-1:0] nf_p;
     logic [IW-1:0] x_p;

@@ -102,7 +102,7 @@ def check_chain(model, result: CompileResult, images: np.ndarray, with_qonnx: bo
                 rtol: float = 1e-4) -> dict:
     """Run the whole chain on `images` and assert every equivalence; returns the figures."""
     ir = result.ir
-    scale = ir.meta["input_scale"]
+    scale = ir.input_scale
     ir_ints = ir.run(images)
     ir_logits = ir.logits(ir_ints)
     finn_ints, finn_logits = finn_outputs(result, images)

@@ -117,7 +117,7 @@ def test_trained_xnorflow_model_chain(trained_run, tmp_path, spec):
     set_weight_binarization(model, True)
     model.eval()
     result = compile_model(out / "model.onnx", tmp_path / "build", target_fps=10000)
-    assert result.ir.meta["input_scale"] == pytest.approx(1 / 255)  # read from model.json
+    assert result.ir.input_scale == pytest.approx(1 / 255)  # read from model.json
     figs = check_chain(model, result, images[:16])
     assert figs["labels_equal"] >= 15 / 16
     labels, _ = result.ir.predict(images)

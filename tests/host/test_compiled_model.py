@@ -51,7 +51,7 @@ def compiled(tmp_path_factory):
 def test_compile_writes_a_current_bundle(compiled):
     build, ir = compiled
     assert bundle_is_current(ir, build / "driver")
-    assert abs(ir.meta["input_scale"] * 255 - 1) < 1e-9
+    assert abs(ir.input_scale * 255 - 1) < 1e-9
 
 
 def test_three_backends_on_the_compiled_model(compiled):
@@ -65,7 +65,7 @@ def test_three_backends_on_the_compiled_model(compiled):
             with Accelerator.open(build, backend=backend, **options) as acc:
                 results[backend] = acc.predict(x)
                 # the model's float input (uint8 · input_scale) gives the same result
-                f_labels, f_scores = acc.predict(x * ir.meta["input_scale"])
+                f_labels, f_scores = acc.predict(x * ir.input_scale)
                 np.testing.assert_array_equal(f_scores, results[backend][1])
     finally:
         emu.configure(None, None)

@@ -112,7 +112,7 @@ def test_float_scale_follows_the_compilers_input_scale(irs):
     ir = irs["cnv"]
     x = random_images(ir, 3)
     for scale in (1 / 255, 1 / 256, 1 / 100):
-        ir2 = dataclasses.replace(ir, meta={**ir.meta, "input_scale": scale})
+        ir2 = dataclasses.replace(ir, input_scale=scale)
         spec = runtime_spec(ir2)
         assert spec.float_scale == pytest.approx(1 / scale)
         q = np.minimum(x, 100) if scale == 1 / 100 else x
