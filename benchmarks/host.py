@@ -39,22 +39,22 @@ def _best(fn, repeat: int = 3) -> float:
 
 
 def host_overhead(spec, images: np.ndarray) -> dict[str, float]:
-    from xnorflow.host import runtime_io
+    from xnorflow.compile import stream
 
     n = len(images)
-    beats = runtime_io.pack_input(spec, images)
+    beats = stream.pack_input(spec, images)
     out = np.zeros((n, spec.out_beats, spec.out_beat_bytes), np.uint8)
-    scores = runtime_io.unpack_output(spec, out)
+    scores = stream.unpack_output(spec, out)
     one = images[:1]
     singles = min(n, 200)
     return {
-        "pack_us_per_frame": 1e6 * _best(lambda: runtime_io.pack_input(spec, images)) / n,
-        "to_dma_us_per_frame": 1e6 * _best(lambda: runtime_io.beats_to_dma(spec, beats)) / n,
-        "unpack_us_per_frame": 1e6 * _best(lambda: runtime_io.unpack_output(spec, out)) / n,
-        "argmax_us_per_frame": 1e6 * _best(lambda: runtime_io.labels(spec, scores)) / n,
+        "pack_us_per_frame": 1e6 * _best(lambda: stream.pack_input(spec, images)) / n,
+        "to_dma_us_per_frame": 1e6 * _best(lambda: stream.beats_to_dma(spec, beats)) / n,
+        "unpack_us_per_frame": 1e6 * _best(lambda: stream.unpack_output(spec, out)) / n,
+        "argmax_us_per_frame": 1e6 * _best(lambda: stream.labels(spec, scores)) / n,
         "single_frame_pack_unpack_us": 1e6 * _best(lambda: [
-            runtime_io.unpack_output(spec, out[:1]) for _ in range(singles)
-            if runtime_io.pack_input(spec, one) is not None]) / singles,
+            stream.unpack_output(spec, out[:1]) for _ in range(singles)
+            if stream.pack_input(spec, one) is not None]) / singles,
     }
 
 
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "host.json"))
     args = ap.parse_args(argv)
 
+    from xnorflow.compile.interface import runtime_spec
     from xnorflow.compile.random_ir import random_images
-    from xnorflow.host.bundle import runtime_spec
     from xnorflow.host.demo_models import cnv_ir, tfc_ir
 
     makers = {"tfc": tfc_ir, "cnv": cnv_ir}

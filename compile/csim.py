@@ -3,7 +3,7 @@
 `build_csim(hls_dir)` compiles BUILD/hls/tb_xnorflow.cpp + xnorflow_top.cpp once with g++ -O2
 against the open Xilinx arbitrary-precision headers that ship in hls4ml (ap_int.h,
 hls_stream.h) into BUILD/hls/csim.bin, rebuilt only when the sources' hash changes.
-`run_csim(build, images)` packs the images with host/packing.py, runs the binary, unpacks its
+`run_csim(build, images)` packs the images with compile/stream.py, runs the binary, unpacks its
 output and compares every value with the IR's reference executor (`DataflowIR.run`).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from xnorflow.compile import hls_codegen
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.host.packing import pack_beats, unpack_beats
+from xnorflow.compile.stream import pack_beats, unpack_beats
 from xnorflow.tools import tool_env
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,9 @@ import numpy as np
 from xnorflow import __version__
 from xnorflow.compile.datatypes import DataType, smallest_type
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.interface import runtime_spec
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
-from xnorflow.host.packing import beat_bytes
 
 if TYPE_CHECKING:
     from xnorflow.compile.backends import BackendOptions
@@ -300,9 +300,9 @@ def dma_width(bits: int) -> int:
 class TopInterface:
     """The accelerator's stream geometry (what the testbench, Tcl scripts and host share).
 
-    A beat holds `in_width` meaningful bits; in memory (host/packing.py, the testbench files)
+    A beat holds `in_width` meaningful bits; in memory (compile/stream.py, the testbench files)
     it takes `in_bytes` bytes; the AXI4-Stream port is `in_axi_width` bits, the narrowest width
-    the AXI DMA supports (the host pads each beat to it, see host/runtime_io.beats_to_dma), or
+    the AXI DMA supports (the host pads each beat to it, see host/stream.beats_to_dma), or
     the beat in whole bytes when the DMA supports no width that large.
     """
 
@@ -317,18 +317,17 @@ class TopInterface:
 
     @staticmethod
     def of(ir: DataflowIR) -> TopInterface:
-        first, last = ir.layers[0], ir.layers[-1]
-        in_bytes = beat_bytes(first.in_dtype.bits, first.in_fold)
-        out_bytes = beat_bytes(last.out_dtype.bits, last.out_fold)
+        spec = runtime_spec(ir)
+        in_bytes, out_bytes = spec.in_beat_bytes, spec.out_beat_bytes
         return TopInterface(
-            in_width=first.in_width,
+            in_width=spec.in_bits * spec.in_fold,
             in_bytes=in_bytes,
             in_axi_width=dma_width(8 * in_bytes) or 8 * in_bytes,
-            in_beats=int(np.prod(first.in_shape)) // first.in_fold,
-            out_width=last.out_width,
+            in_beats=spec.in_beats,
+            out_width=spec.out_bits * spec.out_fold,
             out_bytes=out_bytes,
             out_axi_width=dma_width(8 * out_bytes) or 8 * out_bytes,
-            out_beats=int(np.prod(last.out_shape)) // last.out_fold,
+            out_beats=spec.out_beats,
         )
 
     def dma_problems(self) -> list[str]:
@@ -460,7 +459,7 @@ void {TOP}(hls::stream<in_axis_t> &in_stream, hls::stream<out_axis_t> &out_strea
 
 TESTBENCH = """
 // Usage: tb_xnorflow IN.bin OUT.bin N [BATCH]
-// IN.bin: N frames x XNORFLOW_IN_BEATS beats x XNORFLOW_IN_BYTES bytes (host/packing.py);
+// IN.bin: N frames x XNORFLOW_IN_BEATS beats x XNORFLOW_IN_BYTES bytes (compile/stream.py);
 // OUT.bin gets N frames x XNORFLOW_OUT_BEATS beats x XNORFLOW_OUT_BYTES bytes. The ports'
 // padding bytes (up to the AXI DMA's width) are zero on input and dropped on output.
 // The frames go in packets of BATCH frames (default and 0: all N in one), as DMA transfers

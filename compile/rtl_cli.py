@@ -46,7 +46,7 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     import numpy as np
 
     from xnorflow.compile.ir import DataflowIR
-    from xnorflow.host.packing import pack_beats, unpack_beats
+    from xnorflow.compile.stream import pack_beats, unpack_beats
     from xnorflow.host.verilator_sim import VerilatorAccelerator
 
     ir = DataflowIR.load(build)

@@ -5,7 +5,7 @@ parameters, the instantiations, the stream glue (width converters, FIFOs) and th
 memory files, plus `rtl.json`, the machine-readable description of the top's stream interface
 that the simulator (host/verilator_sim.py) and synthesis (compile/synth.py) read.
 
-Stream format of the top (the same as host/packing.py): input beat = the first layer's
+Stream format of the top (the same as compile/stream.py): input beat = the first layer's
 `in_fold` values of `in_dtype.bits` bits, element 0 in the LSBs, zero-padded to whole bytes;
 output beat = the last layer's `out_fold` values of `out_dtype.bits` bits (two's complement
 when signed), padded with zero bits to whole bytes. m_axis_tlast is high on the last beat of
@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.interface import runtime_spec
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
-from xnorflow.host.packing import beat_bytes, pack_beats
+from xnorflow.compile.stream import pack_beats
 
 TOP = "xnorflow_top"
 # the templates every top needs, whatever its layers (fifo is used inside the layers)
@@ -256,17 +257,14 @@ def build_chain(ir: DataflowIR, folder: Path, bank_depth: int | None = None) -> 
 
 
 def interface(ir: DataflowIR) -> dict[str, Any]:
-    """The top's stream interface, in host/packing.py terms."""
-    first, last = ir.layers[0], ir.layers[-1]
-    in_values = int(np.prod(first.in_shape))
-    out_values = int(np.prod(last.out_shape))
+    """The top's stream interface (rtl.json "interface"), from the design's RuntimeSpec."""
+    spec = runtime_spec(ir)
     return {
-        "in_bits": first.in_dtype.bits, "in_per_beat": first.in_fold,
-        "in_bytes": beat_bytes(first.in_dtype.bits, first.in_fold),
-        "in_beats": in_values // first.in_fold, "in_signed": first.in_dtype.signed,
-        "out_bits": last.out_dtype.bits, "out_per_beat": last.out_fold,
-        "out_bytes": beat_bytes(last.out_dtype.bits, last.out_fold),
-        "out_beats": out_values // last.out_fold, "out_signed": last.out_dtype.signed,
+        "in_bits": spec.in_bits, "in_per_beat": spec.in_fold, "in_bytes": spec.in_beat_bytes,
+        "in_beats": spec.in_beats, "in_signed": spec.in_signed,
+        "out_bits": spec.out_bits, "out_per_beat": spec.out_fold,
+        "out_bytes": spec.out_beat_bytes, "out_beats": spec.out_beats,
+        "out_signed": spec.out_signed, "fingerprint": spec.fingerprint,
     }
 
 
@@ -288,7 +286,7 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         f"// Analytic initiation interval {ir.initiation_interval()} cycles/frame "
         f"({ir.fps():.0f} frames/s at {ir.clock_mhz:g} MHz).",
         "//",
-        "// Stream format (host/packing.py):",
+        "// Stream format (compile/stream.py):",
         f"//   s_axis: {io['in_beats']} beats per frame; a beat = {io['in_per_beat']} values of "
         f"{io['in_bits']} bits ({'signed' if io['in_signed'] else 'unsigned'}), value i at bits",
         f"//           [i*{io['in_bits']}, (i+1)*{io['in_bits']}), padded to {in_w} bits "

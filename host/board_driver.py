@@ -5,7 +5,7 @@
 frames.npy: uint8 images (N, *input_shape) (or floats in [0, 1], see runtime.json). Writes
 labels, integer scores and logits to --output and prints a JSON summary (frames, seconds,
 frames/s, accuracy when --labels is given). Needs numpy and pynq only: this folder
-(driver.py, runtime_io.py, pynq_driver.py, packing.py, runtime.json, xnorflow.bit/.hwh) is
+(driver.py, stream.py, pynq_driver.py, runtime.json, xnorflow.bit/.hwh) is
 self-contained; `xnorflow compile` wrote it from the xnorflow host runtime's own modules.
 """
 
@@ -23,7 +23,7 @@ if str(HERE) not in sys.path:
 
 import numpy as np  # noqa: E402
 import pynq_driver  # noqa: E402
-import runtime_io  # noqa: E402
+import stream  # noqa: E402
 
 
 class UsageError(Exception):
@@ -48,12 +48,12 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runtime", type=Path, default=HERE / "runtime.json")
     args = parser.parse_args(argv)
 
-    spec = runtime_io.RuntimeSpec.load(args.runtime)
+    spec = stream.RuntimeSpec.load(args.runtime)
     images = _load_npy(args.input, "input")
     true = _load_npy(args.labels, "labels") if args.labels else None
     if true is not None and len(true) != len(images):
         raise UsageError(f"{len(true)} labels for {len(images)} images")
-    beats = runtime_io.pack_input(spec, images)  # checks shape and dtype first
+    beats = stream.pack_input(spec, images)  # checks shape and dtype first
     driver = pynq_driver.PynqDriver(spec, args.bitfile)
     try:
         t0 = time.perf_counter()
@@ -61,10 +61,10 @@ def run(argv: list[str] | None = None) -> dict:
         seconds = time.perf_counter() - t0
     finally:
         driver.close()
-    scores = runtime_io.unpack_output(spec, out)
-    labels = runtime_io.labels(spec, scores)
+    scores = stream.unpack_output(spec, out)
+    labels = stream.labels(spec, scores)
     tmp = args.output.with_name(args.output.name + ".partial.npz")
-    np.savez(tmp, labels=labels, scores=scores, logits=runtime_io.logits(spec, scores))
+    np.savez(tmp, labels=labels, scores=scores, logits=stream.logits(spec, scores))
     tmp.replace(args.output)
     summary = {
         "model": spec.model, "frames": int(len(labels)), "seconds": seconds,
@@ -78,7 +78,7 @@ def run(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(argv)
-    except (UsageError, runtime_io.HostInputError, runtime_io.RuntimeSpecError,
+    except (UsageError, stream.HostInputError, stream.RuntimeSpecError,
             pynq_driver.BitstreamMissingError, pynq_driver.BoardError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -42,10 +42,10 @@ def run(
     from rich.console import Console
     from rich.progress import Progress
 
+    from xnorflow.compile.stream import HostInputError, RuntimeSpecError
     from xnorflow.host.accelerator import Accelerator, BackendError
     from xnorflow.host.dataset_images import DatasetError, images_for
     from xnorflow.host.pynq_driver import BitstreamMissingError, BoardError
-    from xnorflow.host.runtime_io import HostInputError, RuntimeSpecError
     from xnorflow.train.errors import UserError
 
     console, err_console = Console(), Console(stderr=True, soft_wrap=True)

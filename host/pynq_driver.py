@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 try:
-    from xnorflow.host import runtime_io
+    from xnorflow.compile import stream
 except ImportError:  # inside the board bundle (BUILD/driver/)
-    import runtime_io  # type: ignore[no-redef]
+    import stream  # type: ignore[no-redef]
 
 # Xilinx AXI DMA: the buffer length register is 14..26 bits wide (set in Vivado); PYNQ's
 # images and our block design use 26 bits.
@@ -59,7 +59,7 @@ def missing_bitstream_message(bitfile: Path) -> str:
 class PynqDriver:
     """The accelerator behind one AXI DMA; `run_beats` streams whole batches through it."""
 
-    def __init__(self, spec: runtime_io.RuntimeSpec, bitfile: str | Path,
+    def __init__(self, spec: stream.RuntimeSpec, bitfile: str | Path,
                  pynq_module: Any = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> None:
         self.spec = spec
         bitfile = Path(bitfile)
@@ -109,13 +109,13 @@ class PynqDriver:
     def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
         """(N, in_beats, in_beat_bytes) uint8 → (N, out_beats, out_beat_bytes) uint8."""
         spec = self.spec
-        in_beats = runtime_io.check_input_beats(spec, in_beats)
+        in_beats = stream.check_input_beats(spec, in_beats)
         n = in_beats.shape[0]
         out = np.empty((n, spec.out_beats, spec.out_beat_bytes), dtype=np.uint8)
         for s in range(0, n, self.chunk):
             k = min(self.chunk, n - s)
             send, recv = self._buffers(k)
-            send[:] = runtime_io.beats_to_dma(spec, in_beats[s : s + k]).reshape(-1)
+            send[:] = stream.beats_to_dma(spec, in_beats[s : s + k]).reshape(-1)
             send.flush()
             # the receive first: the chunk's outputs end at the TLAST of its last frame
             self.dma.recvchannel.transfer(recv)
@@ -124,7 +124,7 @@ class PynqDriver:
             self.dma.recvchannel.wait()
             recv.invalidate()
             received = np.asarray(recv).reshape(k, spec.dma_out_frame_bytes)
-            out[s : s + k] = runtime_io.dma_to_beats(spec, received)
+            out[s : s + k] = stream.dma_to_beats(spec, received)
         return out
 
     def close(self) -> None:

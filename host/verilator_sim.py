@@ -5,7 +5,7 @@ SystemVerilog sources, the testbench and the Verilator version; weights and thre
 at start-up from BUILD/rtl/mem by $readmemh, so they are not part of the hash) with the generic
 C++ testbench hw_templates/rtl/tb/xnorflow_tb.cpp, starts it once and keeps it running: each
 `run()` sends a batch of frames over a pipe and reads back the output beats and per-frame cycle
-stamps. Frames are in host/packing.py's beat format (see BUILD/rtl/rtl.json "interface").
+stamps. Frames are in compile/stream.py's beat format (see BUILD/rtl/rtl.json "interface").
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def build_simulator(rtl_dir: Path, jobs: int = 2, trace: bool = False) -> Path:
 class VerilatorAccelerator:
     """The generated accelerator of a build folder, simulated cycle-accurately.
 
-    `run(input_beats)` takes (N, in_beats, in_bytes) uint8 beats (host/packing.pack_beats of
+    `run(input_beats)` takes (N, in_beats, in_bytes) uint8 beats (compile/stream.pack_beats of
     the frames) and returns ((N, out_beats, out_bytes) uint8 output beats, stats). Stats:
     cycles_total (simulated cycles of the call; also under the key "cycles"),
     cycles_per_frame_steady (spacing of the last output beats over the second half of the

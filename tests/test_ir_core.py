@@ -1,4 +1,4 @@
-"""The IR's own pieces: layer references against naive formulas, save/load, stream packing."""
+"""The IR's own pieces: layer references against naive formulas, save/load, stream stream."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from xnorflow.compile.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.ir import DataflowIR, IRError
 from xnorflow.compile.layers import MVAU, LayerError, MaxPool, SlidingWindow
 from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
-from xnorflow.host.packing import pack_beats, unpack_beats
+from xnorflow.compile.stream import pack_beats, unpack_beats
 
 
 @pytest.mark.parametrize("mw", [1, 63, 64, 65, 300])

@@ -1,6 +1,6 @@
 // xnorflow HLS templates: the accelerator's AXI4-Stream ports <-> the inner layer streams.
 //
-// Top-level beats follow host/packing.py: a layer's fold of values in the low bits, padded
+// Top-level beats follow compile/stream.py: a layer's fold of values in the low bits, padded
 // with zero bits to the port width (whole bytes, widened to a width the AXI DMA supports);
 // TKEEP/TSTRB all ones. TLAST: a DMA ends each transfer (a batch of frames) with TLAST, so the
 // TLAST of each input frame's last beat goes, through a frame-end flag stream, onto the last

@@ -1,7 +1,7 @@
 // xnorflow HLS templates: common types and bit helpers.
 //
 // Every kernel streams words of packed values: value i of a word sits at bits
-// [i*BITS, (i+1)*BITS), element 0 in the least significant bits (host/packing.py).
+// [i*BITS, (i+1)*BITS), element 0 in the least significant bits (compile/stream.py).
 // BIPOLAR values travel as one bit (1 = +1). Builds with Vitis HLS and, for C simulation,
 // with g++ and the open Xilinx arbitrary-precision headers (ap_int.h, hls_stream.h).
 #ifndef XNORFLOW_TYPES_HPP

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
+from xnorflow.compile.stream import HostInputError, RuntimeSpecError
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator, BackendError
 from xnorflow.host.pynq_driver import BitstreamMissingError
-from xnorflow.host.runtime_io import HostInputError, RuntimeSpecError
 
 from .conftest import make_build
 

@@ -45,7 +45,7 @@ def test_bundle_contents_are_copies(builds, irs):
     for dest, src in BUNDLE_MODULES.items():
         text = (folder / dest).read_text()
         assert text.startswith("# Copied by xnorflow")
-        source = Path(__file__).parents[2] / "host" / src
+        source = Path(__file__).parents[2] / src  # compile/stream.py, host/pynq_driver.py
         assert text.split("\n", 1)[1] == source.read_text()
     doc = json.loads((folder / "runtime.json").read_text())
     assert doc["model"] == irs["cnv"].name and doc["derived"]["in_beats"] == 64
@@ -56,7 +56,7 @@ def test_bundle_contents_are_copies(builds, irs):
 def test_bundle_keeps_bitstream_and_refreshes(fresh_build, irs):
     build = fresh_build("tfc")
     (build / "driver" / "xnorflow.bit").write_bytes(b"\x00bits")
-    (build / "driver" / "packing.py").write_text("# edited\n")
+    (build / "driver" / "stream.py").write_text("# edited\n")
     assert not bundle_is_current(irs["tfc"], build / "driver")
     ensure_driver(irs["tfc"], build)
     assert bundle_is_current(irs["tfc"], build / "driver")
@@ -66,9 +66,9 @@ def test_bundle_keeps_bitstream_and_refreshes(fresh_build, irs):
 
 def test_bundle_imports_without_xnorflow(builds, shim):
     """The bundle's modules import with numpy alone (no xnorflow, no pynq needed at import)."""
-    code = ("import sys; import driver, runtime_io, packing, pynq_driver; "
+    code = ("import sys; import driver, stream, pynq_driver; "
             "assert 'xnorflow' not in sys.modules, sorted(sys.modules); "
-            "assert 'pynq' not in sys.modules; print(runtime_io.__file__)")
+            "assert 'pynq' not in sys.modules; print(stream.__file__)")
     folder = builds["tfc"] / "driver"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join([str(folder), *emu.site_packages()])

@@ -1,4 +1,4 @@
-"""host/packing.py's whole-byte fast path (added for the host's hot path) against an oracle.
+"""compile/stream.py's whole-byte fast path (added for the host's hot path) against an oracle.
 
 The oracle builds each beat as a Python int, value k at bits [k*bits, (k+1)*bits), and takes
 its little-endian bytes: the format's definition, independent of either numpy path.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xnorflow.host import packing
+from xnorflow.compile import stream
 
 
 def _oracle(values: np.ndarray, bits: int, per_beat: int) -> np.ndarray:
     n, count = values.shape
-    nbytes = packing.beat_bytes(bits, per_beat)
+    nbytes = stream.beat_bytes(bits, per_beat)
     out = np.zeros((n, count // per_beat, nbytes), np.uint8)
     for i in range(n):
         for j in range(count // per_beat):
@@ -31,6 +31,6 @@ def test_pack_beats_matches_the_definition(bits, signed, per_beat):
     rng = np.random.default_rng(bits * 10 + per_beat)
     lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
     values = rng.integers(lo, hi, size=(3, per_beat * 5), dtype=np.int64)
-    beats = packing.pack_beats(values, bits, per_beat)
+    beats = stream.pack_beats(values, bits, per_beat)
     np.testing.assert_array_equal(beats, _oracle(values, bits, per_beat))
-    np.testing.assert_array_equal(packing.unpack_beats(beats, bits, per_beat, signed), values)
+    np.testing.assert_array_equal(stream.unpack_beats(beats, bits, per_beat, signed), values)

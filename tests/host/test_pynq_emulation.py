@@ -13,11 +13,11 @@ import shutil
 import numpy as np
 import pytest
 
+from xnorflow.compile import stream
+from xnorflow.compile.interface import runtime_spec
 from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
-from xnorflow.host import runtime_io
 from xnorflow.host.accelerator import Accelerator
-from xnorflow.host.bundle import runtime_spec
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def board(emulated_builds, irs):
 def _send_buffer(spec, frames, images=None):
     send = emu.allocate(shape=(frames * spec.dma_in_frame_bytes,), dtype=np.uint8)
     if images is not None:
-        send[:] = runtime_io.beats_to_dma(spec, runtime_io.pack_input(spec, images)).reshape(-1)
+        send[:] = stream.beats_to_dma(spec, stream.pack_input(spec, images)).reshape(-1)
     return send
 
 
@@ -52,7 +52,7 @@ def _run(dma, send, recv):
 
 def _scores(spec, recv, frames):
     data = np.asarray(recv).reshape(frames, -1)
-    return runtime_io.unpack_output(spec, runtime_io.dma_to_beats(spec, data))
+    return stream.unpack_output(spec, stream.dma_to_beats(spec, data))
 
 
 def test_correct_sequence(board):
@@ -155,7 +155,7 @@ def test_partial_frames_complete_across_transfers(board):
     """The stream has no frame boundaries: half a frame, then the rest, is one frame; the first
     transfer's TLAST falls inside the frame and is ignored, the second's ends the packet."""
     overlay, dma, spec, x, ref = board
-    data = runtime_io.beats_to_dma(spec, runtime_io.pack_input(spec, x[:1])).reshape(-1)
+    data = stream.beats_to_dma(spec, stream.pack_input(spec, x[:1])).reshape(-1)
     half = len(data) // 2
     a = emu.allocate(shape=(half,), dtype=np.uint8)
     b = emu.allocate(shape=(len(data) - half,), dtype=np.uint8)

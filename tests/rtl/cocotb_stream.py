@@ -2,7 +2,7 @@
 
 Run by tests/rtl/test_templates.py through cocotb_tools.runner; the case comes from the JSON
 file named by $XNF_CASE: input frames and expected output frames as lists of tdata integers
-(host/packing.py beats, computed from the layer's reference()), and the analytic cycles per
+(compile/stream.py beats, computed from the layer's reference()), and the analytic cycles per
 frame. Crossed over {no pause, periodic pause, seeded random pause} on the source side and
 the same on the sink side; every run ends with the sink empty; the run without pauses also
 checks that the measured cycles per frame match exp_cycles(). TLAST: frames are sent one per

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xnorflow.compile.random_ir import random_images
-from xnorflow.host.packing import pack_beats, unpack_beats
+from xnorflow.compile.stream import pack_beats, unpack_beats
 from xnorflow.host.verilator_sim import SimulationError, VerilatorAccelerator
 
 pytestmark = pytest.mark.sim

@@ -14,7 +14,7 @@ from xnorflow.compile.datatypes import BIPOLAR
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.layers import MaxPool
 from xnorflow.compile.random_ir import random_cnn, random_mlp
-from xnorflow.host.packing import beat_bytes
+from xnorflow.compile.stream import beat_bytes
 from xnorflow.tools import require, tool_env
 
 from . import nets

@@ -2,7 +2,7 @@
 
 Layer templates are tested inside a generated single-layer top (compile/rtl_codegen.py, random
 parameters from tests/rtl/layer_cases.py), the stream glue (dwc, fifo) directly. Expected
-outputs come from the layer's reference() and host/packing.py. One Verilator build per
+outputs come from the layer's reference() and compile/stream.py. One Verilator build per
 parameter set, kept under pytest's cache dir keyed by the sources' hash; the default suite
 builds one set per template (8 builds), `slow` adds more seeds.
 """
@@ -18,7 +18,7 @@ import pytest
 
 from xnorflow.compile import rtl_codegen
 from xnorflow.compile.layers import MVAU
-from xnorflow.host.packing import beats_to_ints, pack_beats
+from xnorflow.compile.stream import beats_to_ints, pack_beats
 
 from .layer_cases import KINDS, random_input, single_layer_ir
 

@@ -7,7 +7,7 @@
 // It stays alive between requests and talks over stdin/stdout (little-endian binary):
 //   request:  uint32 n_frames, seed, in_valid_pct, out_ready_pct, batch  (n_frames = 0: exit),
 //             uint64 stall_limit (cycles without a handshake on any stream = deadlock),
-//             then n_frames * TB_IN_BEATS * TB_IN_BYTES bytes (host/packing.py beats)
+//             then n_frames * TB_IN_BEATS * TB_IN_BYTES bytes (compile/stream.py beats)
 //   response: uint32 status (0 ok, 1 deadlock: no handshake for stall_limit cycles),
 //             uint32 tlast_errors (output beats whose TLAST is wrong),
 //             uint64 cycles (simulated for this request),

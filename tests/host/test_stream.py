@@ -1,14 +1,14 @@
-"""The shared host stream path: quantize, lay out, pack; unpack, affine, argmax."""
+"""The stream contract (compile/stream.py): quantize, lay out, pack; unpack, affine, argmax."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from xnorflow.compile import stream
+from xnorflow.compile.interface import ir_fingerprint, runtime_spec
 from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
-from xnorflow.host import packing, runtime_io
-from xnorflow.host.bundle import ir_fingerprint, runtime_spec
-from xnorflow.host.runtime_io import HostInputError, RuntimeSpec, RuntimeSpecError
+from xnorflow.compile.stream import HostInputError, RuntimeSpec, RuntimeSpecError
 
 
 def _all_irs(irs):
@@ -16,16 +16,16 @@ def _all_irs(irs):
 
 
 def test_pack_input_is_the_ir_frame_packed(irs):
-    """Input beats = packing.pack_beats of the IR's own frames, with the first layer's fold."""
+    """Input beats = stream.pack_beats of the IR's own frames, with the first layer's fold."""
     for ir in _all_irs(irs):
         spec = runtime_spec(ir)
         x = random_images(ir, 7, seed=3)
-        beats = runtime_io.pack_input(spec, x)
+        beats = stream.pack_input(spec, x)
         frames = ir.input_frames(x).reshape(7, -1)
         first = ir.layers[0]
         assert beats.shape == (7, spec.in_beats, spec.in_beat_bytes)
         assert spec.in_beat_bytes * 8 >= first.in_width
-        np.testing.assert_array_equal(beats, packing.pack_beats(frames, 8, first.in_fold))
+        np.testing.assert_array_equal(beats, stream.pack_beats(frames, 8, first.in_fold))
 
 
 def test_output_path_matches_ir_predict(irs):
@@ -35,30 +35,30 @@ def test_output_path_matches_ir_predict(irs):
         x = random_images(ir, 20, seed=1)
         ref_labels, ref_scores = ir.predict(x)
         last = ir.layers[-1]
-        beats = packing.pack_beats(ref_scores, last.out_dtype.bits, last.out_fold)
-        scores = runtime_io.unpack_output(spec, beats)
+        beats = stream.pack_beats(ref_scores, last.out_dtype.bits, last.out_fold)
+        scores = stream.unpack_output(spec, beats)
         np.testing.assert_array_equal(scores, ref_scores)
-        np.testing.assert_array_equal(runtime_io.labels(spec, scores), ref_labels)
-        np.testing.assert_allclose(runtime_io.logits(spec, scores), ir.logits(ref_scores))
+        np.testing.assert_array_equal(stream.labels(spec, scores), ref_labels)
+        np.testing.assert_allclose(stream.logits(spec, scores), ir.logits(ref_scores))
 
 
 def test_float_images_map_to_the_same_uint8(irs):
     spec = runtime_spec(irs["cnv"])
     x = random_images(irs["cnv"], 5)
     for f in (x / 255.0, (x / 255.0).astype(np.float32)):
-        np.testing.assert_array_equal(runtime_io.pack_input(spec, f),
-                                      runtime_io.pack_input(spec, x))
+        np.testing.assert_array_equal(stream.pack_input(spec, f),
+                                      stream.pack_input(spec, x))
     # out-of-range floats clip to the input type's range
-    q = runtime_io.quantize_images(spec, np.full((1, *spec.input_shape), 2.0))
+    q = stream.quantize_images(spec, np.full((1, *spec.input_shape), 2.0))
     assert q.max() == 255
-    q = runtime_io.quantize_images(spec, np.full((1, *spec.input_shape), -0.5))
+    q = stream.quantize_images(spec, np.full((1, *spec.input_shape), -0.5))
     assert q.min() == 0
 
 
 def test_one_image_without_batch_axis(irs):
     spec = runtime_spec(irs["tfc"])
     x = random_images(irs["tfc"], 1)
-    np.testing.assert_array_equal(runtime_io.pack_input(spec, x[0]), runtime_io.pack_input(spec, x))
+    np.testing.assert_array_equal(stream.pack_input(spec, x[0]), stream.pack_input(spec, x))
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -74,13 +74,13 @@ def test_one_image_without_batch_axis(irs):
 def test_bad_images_raise_clear_errors(irs, bad, match):
     spec = runtime_spec(irs["cnv"])
     with pytest.raises(HostInputError, match=match):
-        runtime_io.pack_input(spec, bad)
+        stream.pack_input(spec, bad)
 
 
 def test_wrong_output_beats_raise(irs):
     spec = runtime_spec(irs["tfc"])
     with pytest.raises(RuntimeSpecError, match="accelerator of 'tfc_random_0' sends"):
-        runtime_io.unpack_output(spec, np.zeros((2, spec.out_beats + 1, spec.out_beat_bytes),
+        stream.unpack_output(spec, np.zeros((2, spec.out_beats + 1, spec.out_beat_bytes),
                                                 np.uint8))
 
 
@@ -116,4 +116,4 @@ def test_float_scale_follows_the_compilers_input_scale(irs):
         spec = runtime_spec(ir2)
         assert spec.float_scale == pytest.approx(1 / scale)
         q = np.minimum(x, 100) if scale == 1 / 100 else x
-        np.testing.assert_array_equal(runtime_io.quantize_images(spec, q * scale), q)
+        np.testing.assert_array_equal(stream.quantize_images(spec, q * scale), q)

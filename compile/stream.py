@@ -1,11 +1,22 @@
-"""The host side of the accelerator's streams: one implementation for every backend and the board.
+"""The stream contract: how images become the accelerator's input beats and its output beats
+become labels — one module for the compiler, the host runtime and the board's driver.
 
-Images → input beats (quantize, lay out, pack) and output beats → integer scores → logits →
-labels. The reference, sim and pynq backends and the board bundle's driver.py all call these
-functions; only the thing between the beats differs.
+It depends on numpy only: `xnorflow compile` copies it into BUILD/driver/ as stream.py for a
+board that has no xnorflow installed, so the board runs the very code the tests run.
 
-This module depends on numpy and `packing` only, so that `xnorflow compile` can copy it, with
-host/packing.py, into BUILD/driver/ for a board that has no xnorflow installed.
+Beats. A frame's values (row-major NHWC, see compile/layers/base.py) are cut into beats of
+`per_beat` values; value i of a beat sits at bits [i*bits, (i+1)*bits) of tdata (element 0 in
+the least significant bits), two's complement for signed types. A beat is padded with zero
+bits to whole bytes and sent little-endian: byte 0 of a beat holds tdata[7:0]. The RTL top, the
+HLS top, the simulator's testbench and the PYNQ DMA buffers all use this.
+
+TLAST. The host marks the last beat of each packet of frames (a DMA transfer); the
+accelerator raises m_axis_tlast on the last beat of the output frame of each input frame whose
+last beat had s_axis_tlast.
+
+The spec. `RuntimeSpec` (runtime.json) is the interface of one design: input shape and
+layout, value widths and signedness, values per beat (folds) in and out, the output affine.
+compile/interface.py derives it from the IR.
 
 Input conversion (documented contract, also written into runtime.json):
 - uint8 images pass straight through (they are the accelerator's UINT8 input).
@@ -25,11 +36,59 @@ from typing import Any
 
 import numpy as np
 
-try:
-    from xnorflow.host import packing
-except ImportError:  # inside the board bundle (BUILD/driver/), beside a copy of packing.py
-    import packing  # type: ignore[no-redef]
 
+# --- beats ------------------------------------------------------------------------------------
+def beat_bytes(bits: int, per_beat: int) -> int:
+    return -(-bits * per_beat // 8)
+
+
+def pack_beats(values: np.ndarray, bits: int, per_beat: int) -> np.ndarray:
+    """(N, n_values) ints → (N, n_values // per_beat, beat_bytes) uint8."""
+    values = np.asarray(values, dtype=np.int64)
+    n, count = values.shape
+    if count % per_beat:
+        raise ValueError(f"{count} values per frame do not fill beats of {per_beat}")
+    beats = count // per_beat
+    if bits in (8, 16, 32, 64):
+        # whole-byte values fill whole-byte beats: a beat is its values' little-endian bytes in
+        # order (the general path below gives the same bytes, ~50x slower: the board's hot path)
+        raw = values.astype(np.dtype(f"<u{bits // 8}"))  # two's complement wrap, as the mask
+        return np.ascontiguousarray(raw).view(np.uint8).reshape(n, beats, per_beat * bits // 8)
+    raw = (values & ((1 << bits) - 1)).astype(np.uint64)
+    # bit matrix (N, beats, per_beat*bits), element-major, LSB first within each element
+    shifts = np.arange(bits, dtype=np.uint64)
+    bitmat = ((raw[..., None] >> shifts) & np.uint64(1)).astype(np.uint8)
+    bitmat = bitmat.reshape(n, beats, per_beat * bits)
+    nbytes = beat_bytes(bits, per_beat)
+    padded = np.zeros((n, beats, nbytes * 8), dtype=np.uint8)
+    padded[..., : per_beat * bits] = bitmat
+    return np.packbits(padded, axis=-1, bitorder="little")
+
+
+def unpack_beats(data: np.ndarray, bits: int, per_beat: int, signed: bool) -> np.ndarray:
+    """(N, beats, beat_bytes) uint8 → (N, beats * per_beat) int64; the inverse of pack_beats."""
+    data = np.asarray(data, dtype=np.uint8)
+    n, beats, _ = data.shape
+    bitmat = np.unpackbits(data, axis=-1, bitorder="little")[..., : per_beat * bits]
+    bitmat = bitmat.reshape(n, beats * per_beat, bits).astype(np.int64)
+    values = (bitmat << np.arange(bits, dtype=np.int64)).sum(axis=-1)
+    if signed:
+        values = np.where(values >= (1 << (bits - 1)), values - (1 << bits), values)
+    return values
+
+
+def beats_to_ints(data: np.ndarray) -> list[int]:
+    """(beats, beat_bytes) uint8 → Python ints (tdata values), for testbenches."""
+    return [int.from_bytes(bytes(b), "little") for b in np.asarray(data, dtype=np.uint8)]
+
+
+def ints_to_beats(words: list[int], nbytes: int) -> np.ndarray:
+    return np.array([list(w.to_bytes(nbytes, "little")) for w in words], dtype=np.uint8).reshape(
+        len(words), nbytes
+    )
+
+
+# --- the interface of one design, images → beats → labels -------------------------------
 RUNTIME_VERSION = 1
 
 
@@ -89,7 +148,7 @@ class RuntimeSpec:
 
     @property
     def in_beat_bytes(self) -> int:
-        return packing.beat_bytes(self.in_bits, self.in_fold)
+        return beat_bytes(self.in_bits, self.in_fold)
 
     @property
     def in_frame_bytes(self) -> int:
@@ -101,7 +160,7 @@ class RuntimeSpec:
 
     @property
     def out_beat_bytes(self) -> int:
-        return packing.beat_bytes(self.out_bits, self.out_fold)
+        return beat_bytes(self.out_bits, self.out_fold)
 
     @property
     def out_frame_bytes(self) -> int:
@@ -213,7 +272,7 @@ def images_to_frames(spec: RuntimeSpec, values: np.ndarray) -> np.ndarray:
 def pack_input(spec: RuntimeSpec, images: Any) -> np.ndarray:
     """Images → (N, in_beats, in_beat_bytes) uint8: exactly the accelerator's input stream."""
     frames = images_to_frames(spec, quantize_images(spec, images))
-    return packing.pack_beats(frames, spec.in_bits, spec.in_fold)
+    return pack_beats(frames, spec.in_bits, spec.in_fold)
 
 
 def check_input_beats(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
@@ -238,7 +297,7 @@ def unpack_output(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
             f"output of shape {beats.shape} received; the accelerator of {spec.model!r} sends "
             f"(N, {spec.out_beats}, {spec.out_beat_bytes})"
         )
-    return packing.unpack_beats(beats, spec.out_bits, spec.out_fold, spec.out_signed)
+    return unpack_beats(beats, spec.out_bits, spec.out_fold, spec.out_signed)
 
 
 def logits(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:
