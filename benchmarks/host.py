@@ -59,10 +59,10 @@ def host_overhead(spec, images: np.ndarray) -> dict[str, float]:
 
 
 def bench_model(name: str, ir, frames: int, use_sim: bool, root: Path) -> list[dict]:
+    from xnorflow.compile.driver_bundle import write_driver
     from xnorflow.compile.random_ir import random_images
     from xnorflow.host import pynq_emulation as emu
     from xnorflow.host.accelerator import Accelerator
-    from xnorflow.host.bundle import write_driver
 
     build = root / name
     ir.save(build)

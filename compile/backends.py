@@ -43,6 +43,6 @@ from xnorflow.compile import hls_codegen  # noqa: E402  (HLS C++ + Vitis/Vivado 
 
 BACKENDS.append(("hls", hls_codegen.write))  # before "driver": it reads BUILD/hls/bd.json
 
-from xnorflow.host.bundle import write_driver  # noqa: E402  (host runtime's board bundle)
+from xnorflow.compile.driver_bundle import write_driver  # noqa: E402  (host runtime's board bundle)
 
 BACKENDS.append(("driver", write_driver))

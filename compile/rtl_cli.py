@@ -46,8 +46,8 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     import numpy as np
 
     from xnorflow.compile.ir import DataflowIR
+    from xnorflow.compile.rtl_sim import VerilatorAccelerator
     from xnorflow.compile.stream import pack_beats, unpack_beats
-    from xnorflow.host.verilator_sim import VerilatorAccelerator
 
     ir = DataflowIR.load(build)
     ensure_rtl(build, ir)
@@ -123,10 +123,10 @@ def simulate(
     executor, writes BUILD/sim_report.json (frames, mismatches, accuracy, cycles/frame in steady
     state, latency, FPS at the clock). Exit 0 bit-exact, 1 on any mismatch, 2 on a usage error.
     """
+    from xnorflow.compile.dataset_images import DatasetError, images_for
     from xnorflow.compile.ir import DataflowIR, IRError
     from xnorflow.compile.rtl_codegen import RtlError
-    from xnorflow.host.dataset_images import DatasetError, images_for
-    from xnorflow.host.verilator_sim import DeadlockError, SimulationError
+    from xnorflow.compile.rtl_sim import DeadlockError, SimulationError
     from xnorflow.tools import ToolError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

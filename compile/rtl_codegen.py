@@ -3,7 +3,7 @@
 The templates (hw_templates/rtl/*.sv) are hand-written; this module only emits their
 parameters, the instantiations, the stream glue (width converters, FIFOs) and the $readmemh
 memory files, plus `rtl.json`, the machine-readable description of the top's stream interface
-that the simulator (host/verilator_sim.py) and synthesis (compile/synth.py) read.
+that the simulator (compile/rtl_sim.py) and synthesis (compile/synth.py) read.
 
 Stream format of the top (the same as compile/stream.py): input beat = the first layer's
 `in_fold` values of `in_dtype.bits` bits, element 0 in the LSBs, zero-padded to whole bytes;

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from xnorflow.host.dataset_images import RANDOM_DATASET
+from xnorflow.compile.dataset_images import RANDOM_DATASET
 
 
 class RunError(ValueError):
@@ -42,9 +42,9 @@ def run(
     from rich.console import Console
     from rich.progress import Progress
 
+    from xnorflow.compile.dataset_images import DatasetError, images_for
     from xnorflow.compile.stream import HostInputError, RuntimeSpecError
     from xnorflow.host.accelerator import Accelerator, BackendError
-    from xnorflow.host.dataset_images import DatasetError, images_for
     from xnorflow.host.pynq_driver import BitstreamMissingError, BoardError
     from xnorflow.train.errors import UserError
 

@@ -114,8 +114,8 @@ class _Hardware:
     """The accelerator behind the DMA: byte streams in and out, whole frames at a time."""
 
     def __init__(self, build: Path, backend: str) -> None:
+        from xnorflow.compile.driver_bundle import runtime_spec
         from xnorflow.host.accelerator import load_ir, open_backend
-        from xnorflow.host.bundle import runtime_spec
 
         ir = load_ir(build)
         self.spec = runtime_spec(ir, build)  # the hardware's own sizes, not the driver's

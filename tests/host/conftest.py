@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from xnorflow.compile.driver_bundle import write_driver
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.host.bundle import write_driver
 from xnorflow.host.demo_models import cnv_ir, tfc_ir
 
 MODELS = {"tfc": tfc_ir, "cnv": cnv_ir}
@@ -62,7 +62,7 @@ def sim_builds(tmp_path_factory, irs) -> dict[str, Path]:
     """Build folders with BUILD/rtl (the RTL backend's codegen) and a stand-in bitstream.
 
     The Verilator simulators themselves are compiled once per source hash by
-    host/verilator_sim.py (cached under ~/.cache/xnorflow/verilator, with ccache).
+    compile/rtl_sim.py (cached under ~/.cache/xnorflow/verilator, with ccache).
     """
     from xnorflow.compile import rtl_codegen
 

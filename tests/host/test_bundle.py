@@ -17,9 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xnorflow.compile.driver_bundle import (
+    BUNDLE_MODULES,
+    bundle_is_current,
+    ensure_driver,
+    write_driver,
+)
 from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
-from xnorflow.host.bundle import BUNDLE_MODULES, bundle_is_current, ensure_driver, write_driver
 
 
 def run_driver(build: Path, args: list[str], shim_dir: Path, backend: str = "reference",

@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from xnorflow.cli import app
+from xnorflow.compile.driver_bundle import bundle_is_current
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator
-from xnorflow.host.bundle import bundle_is_current
 
 from .conftest import STAND_IN_BITSTREAM
 

@@ -18,8 +18,8 @@ from xnorflow.compile import rtl_codegen
 from xnorflow.compile.datatypes import BIPOLAR
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.random_ir import _input_threshold, random_images, random_mlp, random_mvau
+from xnorflow.compile.rtl_sim import DeadlockError, VerilatorAccelerator, stall_limit
 from xnorflow.compile.stream import pack_beats, unpack_beats
-from xnorflow.host.verilator_sim import DeadlockError, VerilatorAccelerator, stall_limit
 
 pytestmark = pytest.mark.sim
 

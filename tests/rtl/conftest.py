@@ -1,7 +1,7 @@
 """Build folders of whole generated accelerators, made once per test session.
 
 Each design is a build folder (ir.json + rtl/) under pytest's cache dir; its Verilator testbench
-is compiled by host/verilator_sim.py into a cache keyed by the hash of the SystemVerilog
+is compiled by compile/rtl_sim.py into a cache keyed by the hash of the SystemVerilog
 sources (weights are loaded at start-up, so networks of the same shapes share one binary), with
 ccache (tool_env) for the C++.
 """

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from xnorflow.compile.random_ir import random_images
+from xnorflow.compile.rtl_sim import SimulationError, VerilatorAccelerator
 from xnorflow.compile.stream import pack_beats, unpack_beats
-from xnorflow.host.verilator_sim import SimulationError, VerilatorAccelerator
 
 pytestmark = pytest.mark.sim
 

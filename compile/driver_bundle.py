@@ -15,7 +15,7 @@ line), so the board runs the very code the tests run. Weights stay inside the bi
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,8 +38,13 @@ BITFILE = "xnorflow.bit"
 
 
 def _module_source(name: str) -> str:
+    """The text of xnorflow's module `name` ("host/pynq_driver.py"), found without importing
+    its package (compile does not import host)."""
     package, file = name.split("/")
-    return (importlib.resources.files(f"xnorflow.{package}") / file).read_text()
+    spec = importlib.util.find_spec(f"xnorflow.{package}")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"xnorflow.{package} is not installed")
+    return (Path(next(iter(spec.submodule_search_locations))) / file).read_text()
 
 
 def write_driver(ir: DataflowIR, folder: Path, options: Any = None) -> None:
