@@ -70,7 +70,7 @@ def bench_model(name: str, ir, frames: int, use_sim: bool, root: Path) -> list[d
     (build / "driver" / "xnorflow.bit").write_text("benchmark stand-in for the emulation\n")
     backends = ["reference", "pynq-emulated/reference"]
     if use_sim:
-        from xnorflow.compile import rtl_codegen
+        from xnorflow.compile.rtl import codegen as rtl_codegen
 
         rtl_codegen.write(ir, build / "rtl")
         backends += ["sim", "pynq-emulated/sim"]

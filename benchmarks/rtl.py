@@ -79,8 +79,8 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
               ecp5: bool = True) -> dict:
     from xnorflow.compile.ir import DataflowIR
     from xnorflow.compile.random_ir import random_images
-    from xnorflow.compile.rtl_cli import simulate_build
-    from xnorflow.compile.synth import SynthError, run_synth
+    from xnorflow.compile.rtl.cli import simulate_build
+    from xnorflow.compile.rtl.synth import SynthError, run_synth
 
     t = time.perf_counter()
     build = compile_with_folding(name, tmp)

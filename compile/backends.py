@@ -35,11 +35,11 @@ def write_backends(ir: DataflowIR, build: Path, options: BackendOptions) -> dict
     return written
 
 
-from xnorflow.compile import rtl_codegen  # noqa: E402  (SystemVerilog top + memory files)
+from xnorflow.compile.rtl import codegen as rtl_codegen  # noqa: E402  (SystemVerilog top)
 
 BACKENDS.append(("rtl", rtl_codegen.write))
 
-from xnorflow.compile import hls_codegen  # noqa: E402  (HLS C++ + Vitis/Vivado scripts)
+from xnorflow.compile.hls import codegen as hls_codegen  # noqa: E402  (HLS C++, Tcl)
 
 BACKENDS.append(("hls", hls_codegen.write))  # before "driver": it reads BUILD/hls/bd.json
 

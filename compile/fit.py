@@ -17,8 +17,8 @@ from typing import Any
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.estimates import estimate_layer, layer_nodes
-from xnorflow.compile.folding import candidate_cycles, fold_for_budget, layer_options
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.folding import candidate_cycles, fold_for_budget, layer_options
 from xnorflow.compile.parts import DEFAULT_PART, Part
 
 DEFAULT_HEADROOM = 0.8  # at most this fraction of the part's LUTs and block RAMs

@@ -1,7 +1,7 @@
 """`compile_model`: QONNX file → complete build folder (the Python API behind `xnorflow compile`).
 
-Steps: FINN lowering (compile/finn_lowering.py) → read into the IR (compile/from_finn.py) →
-folding (file, target FPS, or all 1) → FINN's resource estimates → write ir.json,
+Steps: FINN lowering (frontend/finn_lowering.py) → read into the IR (frontend/from_finn.py) →
+folding (file, target FPS, or the fastest that fits the part) → FINN's estimates → write ir.json,
 ir_arrays.npz, folding.json, report.json, finn_hw.onnx → the registered code generators
 (compile/backends.py: BUILD/rtl, BUILD/hls, ...).
 
@@ -92,7 +92,7 @@ def compile_model(
 ) -> CompileResult:
     """Compile the QONNX model at `model_path` into the build folder `build_dir`.
 
-    folding: a folding JSON path (or the parsed dict) — see compile/folding.py; target_fps:
+    folding: a folding JSON path (or the parsed dict) — see compile/ir/folding.py; target_fps:
     choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: the
     fastest folding whose FINN estimates fill at most `max_utilisation` of `part`'s LUTs and
     block RAMs (compile/fit.py; `part` is a part string or alias of compile/parts.py, Xilinx,
@@ -103,11 +103,11 @@ def compile_model(
     backends=False skips the code generators (the IR, report and folding are still written).
     Raises CompileError for anything the user can fix; nothing is left behind on error.
     """
-    from xnorflow.compile import folding as fold_mod
     from xnorflow.compile.backends import BackendOptions, write_backends
     from xnorflow.compile.estimates import estimate
-    from xnorflow.compile.finn_lowering import lower
-    from xnorflow.compile.from_finn import ir_from_finn
+    from xnorflow.compile.frontend.finn_lowering import lower
+    from xnorflow.compile.frontend.from_finn import ir_from_finn
+    from xnorflow.compile.ir import folding as fold_mod
     from xnorflow.compile.report import make_report
 
     model_path, build = Path(model_path), Path(build_dir)

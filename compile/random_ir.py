@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
 from xnorflow.compile.layers import MVAU, Layer, MaxPool, SlidingWindow, Thresholding
 from xnorflow.compile.layers.base import divisors
 

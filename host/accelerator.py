@@ -9,7 +9,7 @@ final affine and the argmax are done once, here (compile/stream.py), for all bac
 
 - reference: the IR's bit-exact executor, fed with the frames unpacked from the input beats;
   its output frames are packed into beats the way the hardware sends them.
-- sim: the accelerator RTL built with Verilator (compile/rtl_sim.py), kept alive across
+- sim: the accelerator RTL built with Verilator (compile/rtl/sim.py), kept alive across
   calls, streaming whole batches.
 - pynq: the bitstream on a PYNQ board through AXI DMA (host/pynq_driver.py); `pynq` is imported
   only when this backend is opened. Tests pass `pynq_module=host.pynq_emulation`.
@@ -90,12 +90,12 @@ class ReferenceBackend:
 
 
 class SimBackend:
-    """The generated RTL in Verilator (compile/rtl_sim.py), one process for all calls."""
+    """The generated RTL in Verilator (compile/rtl/sim.py), one process for all calls."""
 
     def __init__(self, build: Path, spec: RuntimeSpec) -> None:
         self.spec = spec
         try:
-            from xnorflow.compile.rtl_sim import (
+            from xnorflow.compile.rtl.sim import (
                 SimulationError,
                 VerilatorAccelerator,
                 load_rtl_desc,
@@ -155,7 +155,7 @@ class SimBackend:
 
     def stats(self) -> dict[str, Any]:
         """Frames and simulated cycles so far, and the last call's own statistics
-        (cycles_per_frame_steady, latency_cycles, ... from compile/rtl_sim.py)."""
+        (cycles_per_frame_steady, latency_cycles, ... from compile/rtl/sim.py)."""
         return {"frames": self._frames, "cycles": self._cycles, "last_call": self._last}
 
     def close(self) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
 from xnorflow.compile.layers import MaxPool, SlidingWindow, Thresholding
 from xnorflow.compile.random_ir import random_mvau
 

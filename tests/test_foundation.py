@@ -103,8 +103,8 @@ def test_compile_never_imports_host(tmp_path):
         assert "xnorflow.host" not in text and "from xnorflow import host" not in text, path
     code = (
         "import sys\n"
-        "import xnorflow.compile.cli, xnorflow.compile.pipeline, xnorflow.compile.rtl_cli\n"
-        "import xnorflow.compile.hls_cli, xnorflow.compile.csim, xnorflow.compile.rtl_sim\n"
+        "import xnorflow.compile.cli, xnorflow.compile.pipeline, xnorflow.compile.rtl.cli\n"
+        "import xnorflow.compile.hls.cli, xnorflow.compile.hls.csim, xnorflow.compile.rtl.sim\n"
         "from xnorflow.compile.driver_bundle import write_driver\n"
         "from xnorflow.compile.random_ir import random_mlp\n"
         f"write_driver(random_mlp(0), __import__('pathlib').Path({str(tmp_path)!r}))\n"

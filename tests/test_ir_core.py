@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from xnorflow.compile.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.ir import DataflowIR, IRError
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.layers import MVAU, LayerError, MaxPool, SlidingWindow
 from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
 from xnorflow.compile.stream import pack_beats, unpack_beats

@@ -4,7 +4,8 @@ import typer
 
 from xnorflow import __version__
 from xnorflow.compile import cli as compile_cli
-from xnorflow.compile import hls_cli, rtl_cli
+from xnorflow.compile.hls import cli as hls_cli
+from xnorflow.compile.rtl import cli as rtl_cli
 from xnorflow.host import cli as host_cli
 from xnorflow.train import cli as train_cli
 

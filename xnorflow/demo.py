@@ -62,10 +62,10 @@ def _torch_predictions(run_dir: Path, images: np.ndarray) -> tuple[np.ndarray, n
 
 def run_demo(cfg: DemoConfig, step: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Run every stage; returns the summary (also written to OUT/summary.json)."""
-    from xnorflow.compile.csim import run_csim
+    from xnorflow.compile.hls.csim import run_csim
     from xnorflow.compile.pipeline import compile_model
-    from xnorflow.compile.rtl_cli import simulate_build
-    from xnorflow.compile.synth import run_synth
+    from xnorflow.compile.rtl.cli import simulate_build
+    from xnorflow.compile.rtl.synth import run_synth
     from xnorflow.train.data import load_dataset
     from xnorflow.train.loop import TrainConfig, run_training
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from xnorflow.compile.datatypes import DataType
+from xnorflow.compile.ir.datatypes import DataType
 
 
 class LayerError(ValueError):

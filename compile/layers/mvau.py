@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.datatypes import DataType, smallest_type
+from xnorflow.compile.ir.datatypes import DataType, smallest_type
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
 

@@ -16,7 +16,7 @@
 // stalls the pipeline: an issue that completes an output needs a credit (a free output FIFO
 // entry), counted by pending_reg.
 //
-// Memories ($readmemh, one hex word per line, written by compile/rtl_codegen.py):
+// Memories ($readmemh, one hex word per line, written by compile/rtl/codegen.py):
 //   weights: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s],
 //     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
 //     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,

@@ -83,7 +83,7 @@ def finn_outputs(result: CompileResult, images: np.ndarray) -> tuple[np.ndarray,
     """(integer outputs of the last HW layer, logits) from FINN's python-mode execution."""
     from qonnx.core.onnx_exec import execute_onnx
 
-    from xnorflow.compile.finn_lowering import finn_scratch
+    from xnorflow.compile.frontend.finn_lowering import finn_scratch
 
     m = result.finn["hw"]
     iname, oname = m.graph.input[0].name, m.graph.output[0].name

@@ -14,7 +14,7 @@ from xnorflow.cli import app
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.estimates import estimate
 from xnorflow.compile.fit import fit_folding
-from xnorflow.compile.folding import candidate_cycles, fold_for_budget
+from xnorflow.compile.ir.folding import candidate_cycles, fold_for_budget
 from xnorflow.compile.parts import get_part
 from xnorflow.compile.pipeline import compile_model
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.compile.helpers import check_chain, export, randomize
-from xnorflow.compile.folding import apply_folding
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.folding import apply_folding
 from xnorflow.compile.pipeline import compile_model
 from xnorflow.compile.random_ir import random_images
 

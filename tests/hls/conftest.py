@@ -1,6 +1,6 @@
 """Builds of the HLS C-simulation, made once per test session.
 
-Each design is a build folder (ir.json + hls/) under pytest's cache dir; compile/csim.py keeps
+Each design is a build folder (ir.json + hls/) under pytest's cache dir; compile/hls/csim.py keeps
 its g++ binary there keyed by a hash of the generated sources, so an unchanged design is not
 recompiled on the next run, and ccache (set up by tool_env) speeds up a changed one. Without
 pytest-xdist the designs the session will need are compiled two at a time in the background
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from xnorflow.compile import csim, hls_codegen
 from xnorflow.compile.backends import BackendOptions
+from xnorflow.compile.hls import codegen as hls_codegen
+from xnorflow.compile.hls import csim
 from xnorflow.compile.ir import DataflowIR
 
 from . import nets

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xnorflow.cli import app
-from xnorflow.compile import csim
+from xnorflow.compile.hls import csim
 from xnorflow.compile.random_ir import random_mlp
 
 runner = CliRunner()

@@ -9,9 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from xnorflow.compile import hls_codegen
 from xnorflow.compile.backends import BACKENDS, BackendOptions, write_backends
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.random_ir import random_cnn, random_mlp
 
 from . import nets

@@ -17,7 +17,7 @@ import json
 import numpy as np
 import pytest
 
-from xnorflow.compile import csim
+from xnorflow.compile.hls import csim
 from xnorflow.compile.random_ir import random_images
 
 from . import nets

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from xnorflow.compile import hls_codegen
 from xnorflow.compile.backends import BackendOptions
+from xnorflow.compile.hls import codegen as hls_codegen
 
 from . import nets
 

@@ -62,9 +62,9 @@ def sim_builds(tmp_path_factory, irs) -> dict[str, Path]:
     """Build folders with BUILD/rtl (the RTL backend's codegen) and a stand-in bitstream.
 
     The Verilator simulators themselves are compiled once per source hash by
-    compile/rtl_sim.py (cached under ~/.cache/xnorflow/verilator, with ccache).
+    compile/rtl/sim.py (cached under ~/.cache/xnorflow/verilator, with ccache).
     """
-    from xnorflow.compile import rtl_codegen
+    from xnorflow.compile.rtl import codegen as rtl_codegen
 
     root = tmp_path_factory.mktemp("host_sim")
     out = {}

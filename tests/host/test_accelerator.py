@@ -131,7 +131,7 @@ def test_driver_bundle_is_created_on_demand(fresh_build, pynq_reference):
 def test_sim_needs_rtl_of_the_same_model(fresh_build, irs, tmp_path):
     """No BUILD/rtl, or BUILD/rtl generated from another model: clear errors, before any
     Verilator build."""
-    from xnorflow.compile import rtl_codegen
+    from xnorflow.compile.rtl import codegen as rtl_codegen
 
     build = fresh_build("tfc")
     with pytest.raises(BackendError, match=r"rtl/rtl.json not found.*xnorflow compile"):
@@ -145,8 +145,8 @@ def test_label_select_output(tmp_path, pynq_reference):
     """A network ending in LabelSelect sends the label itself; all paths agree."""
     import dataclasses
 
-    from xnorflow.compile.datatypes import DataType
     from xnorflow.compile.ir import DataflowIR
+    from xnorflow.compile.ir.datatypes import DataType
     from xnorflow.compile.layers import LabelSelect
 
     base = random_mlp(5)

@@ -31,7 +31,7 @@ def compiled(tmp_path_factory):
     from brevitas.export import export_qonnx
     from brevitas_examples.bnn_pynq.models import model_with_cfg
 
-    from xnorflow.compile import rtl_codegen
+    from xnorflow.compile.rtl import codegen as rtl_codegen
 
     root = tmp_path_factory.mktemp("compiled")
     torch.manual_seed(0)

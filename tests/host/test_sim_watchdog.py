@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from xnorflow.cli import app
-from xnorflow.compile import rtl_codegen
-from xnorflow.compile.datatypes import BIPOLAR
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.datatypes import BIPOLAR
 from xnorflow.compile.random_ir import _input_threshold, random_images, random_mlp, random_mvau
-from xnorflow.compile.rtl_sim import DeadlockError, VerilatorAccelerator, stall_limit
+from xnorflow.compile.rtl import codegen as rtl_codegen
+from xnorflow.compile.rtl.sim import DeadlockError, VerilatorAccelerator, stall_limit
 from xnorflow.compile.stream import pack_beats, unpack_beats
 
 pytestmark = pytest.mark.sim

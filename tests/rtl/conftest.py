@@ -1,7 +1,7 @@
 """Build folders of whole generated accelerators, made once per test session.
 
 Each design is a build folder (ir.json + rtl/) under pytest's cache dir; its Verilator testbench
-is compiled by compile/rtl_sim.py into a cache keyed by the hash of the SystemVerilog
+is compiled by compile/rtl/sim.py into a cache keyed by the hash of the SystemVerilog
 sources (weights are loaded at start-up, so networks of the same shapes share one binary), with
 ccache (tool_env) for the C++.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from xnorflow.compile import rtl_codegen
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.random_ir import random_cnn, random_mlp
+from xnorflow.compile.rtl import codegen as rtl_codegen
 
 from . import nets
 

@@ -1,7 +1,7 @@
 """Random single-layer IRs, one per template, for the template tests (seeded).
 
 Each function draws a layer of its kind with random shape, folding, datatypes and parameters
-and wraps it in a one-layer DataflowIR, so compile/rtl_codegen.py makes a top holding just that
+and wraps it in a one-layer DataflowIR, so compile/rtl/codegen.py makes a top holding just that
 template (plus its output FIFO) with byte-padded stream ports.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xnorflow.compile.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
 from xnorflow.compile.layers.base import divisors
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xnorflow.compile.random_ir import random_images
-from xnorflow.compile.rtl_sim import SimulationError, VerilatorAccelerator
+from xnorflow.compile.rtl.sim import SimulationError, VerilatorAccelerator
 from xnorflow.compile.stream import pack_beats, unpack_beats
 
 pytestmark = pytest.mark.sim

@@ -1,6 +1,6 @@
 """cocotb tests of every RTL template, through cocotb_tools.runner with Verilator.
 
-Layer templates are tested inside a generated single-layer top (compile/rtl_codegen.py, random
+Layer templates are tested inside a generated single-layer top (compile/rtl/codegen.py, random
 parameters from tests/rtl/layer_cases.py), the stream glue (dwc, fifo) directly. Expected
 outputs come from the layer's reference() and compile/stream.py. One Verilator build per
 parameter set, kept under pytest's cache dir keyed by the sources' hash; the default suite
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xnorflow.compile import rtl_codegen
 from xnorflow.compile.layers import MVAU
+from xnorflow.compile.rtl import codegen as rtl_codegen
 from xnorflow.compile.stream import beats_to_ints, pack_beats
 
 from .layer_cases import KINDS, random_input, single_layer_ir

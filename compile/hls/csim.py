@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xnorflow.compile import hls_codegen
+from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.stream import pack_beats, unpack_beats
 from xnorflow.tools import tool_env

@@ -29,9 +29,9 @@ def csim(
 
     Writes BUILD/csim_report.json. Exit 0 bit-exact, 1 on any mismatch, 2 on a usage error.
     """
-    from xnorflow.compile.csim import CsimError, run_csim
     from xnorflow.compile.dataset_images import DatasetError, images_for
     from xnorflow.compile.errors import CompileError
+    from xnorflow.compile.hls.csim import CsimError, run_csim
     from xnorflow.compile.ir import DataflowIR, IRError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xnorflow.compile.datatypes import DataType
+from xnorflow.compile.ir.datatypes import DataType
 from xnorflow.compile.layers import Layer, LayerError
 
 IR_VERSION = 1

@@ -24,7 +24,7 @@ def _fail(message: str) -> typer.Exit:
 
 def ensure_rtl(build: Path, ir: Any) -> Path:
     """BUILD/rtl, generated from the IR if `xnorflow compile` did not write it."""
-    from xnorflow.compile import rtl_codegen
+    from xnorflow.compile.rtl import codegen as rtl_codegen
 
     rtl = build / "rtl"
     if not (rtl / "rtl.json").is_file():
@@ -46,7 +46,7 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     import numpy as np
 
     from xnorflow.compile.ir import DataflowIR
-    from xnorflow.compile.rtl_sim import VerilatorAccelerator
+    from xnorflow.compile.rtl.sim import VerilatorAccelerator
     from xnorflow.compile.stream import pack_beats, unpack_beats
 
     ir = DataflowIR.load(build)
@@ -125,8 +125,8 @@ def simulate(
     """
     from xnorflow.compile.dataset_images import DatasetError, images_for
     from xnorflow.compile.ir import DataflowIR, IRError
-    from xnorflow.compile.rtl_codegen import RtlError
-    from xnorflow.compile.rtl_sim import DeadlockError, SimulationError
+    from xnorflow.compile.rtl.codegen import RtlError
+    from xnorflow.compile.rtl.sim import DeadlockError, SimulationError
     from xnorflow.tools import ToolError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -184,8 +184,8 @@ def synth(
     Exit 0 done, 2 on a usage error or a missing tool.
     """
     from xnorflow.compile.ir import DataflowIR, IRError
-    from xnorflow.compile.rtl_codegen import RtlError
-    from xnorflow.compile.synth import TARGETS, SynthError, run_synth
+    from xnorflow.compile.rtl.codegen import RtlError
+    from xnorflow.compile.rtl.synth import TARGETS, SynthError, run_synth
     from xnorflow.tools import ToolError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

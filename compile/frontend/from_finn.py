@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from xnorflow.compile.datatypes import BIPOLAR, DataType
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.ir import DataflowIR, IRError
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
 from xnorflow.compile.layers import (
     MVAU,
     LabelSelect,

@@ -1,0 +1,77 @@
+"""Reading FINN's HW-layer nodes: attributes, datatypes, thresholds and window geometry.
+
+Shared by the layer plugins' `read_finn` (compile/layers/) and the frontend's walk over the
+graph (compile/frontend/from_finn.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
+
+
+def node_attrs(node: Any) -> dict[str, Any]:
+    """The node's attributes as Python values (bytes decoded)."""
+    from onnx import helper
+
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+def ir_dtype(name: str) -> DataType:
+    """FINN datatype name → IR datatype (BINARY → BIPOLAR: bits that mean ±1)."""
+    return BIPOLAR if name in ("BINARY", "BIPOLAR") else DataType.parse(name)
+
+
+def integer_array(arr: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
+        raise CompileError(f"{what}: thresholds are not integers after FINN's "
+                           "RoundAndClipThresholds; the model's input or scaling is not integer")
+    return np.round(arr).astype(np.int64)
+
+
+def expand_thresholds(t: np.ndarray, channels: int, what: str) -> np.ndarray:
+    """(1 or C, T) → (C, T) int64, ascending rows."""
+    t = integer_array(t, what)
+    if t.ndim == 1:
+        t = t.reshape(1, -1)
+    if t.shape[0] == 1:
+        t = np.repeat(t, channels, axis=0)
+    if t.shape[0] != channels:
+        raise CompileError(f"{what}: {t.shape[0]} threshold rows for {channels} channels")
+    return np.sort(t, axis=1)
+
+
+def is_depthwise_window(node: Any) -> bool:
+    """A window generator that feeds a pool (FINN's depthwise ConvolutionInputGenerator, or
+    the Im2Col that InferPool leaves)."""
+    return node.op_type == "Im2Col" or (node.op_type == "ConvolutionInputGenerator"
+                                        and int(node_attrs(node).get("depthwise", 0)) == 1)
+
+
+def finn_window(node: Any, fail: Any) -> tuple[tuple[int, int], int, int, int]:
+    """(input (H, W), channels, kernel, stride) of a ConvolutionInputGenerator or Im2Col;
+    `fail(node, why)` makes the CompileError for geometry xnorflow does not build."""
+    a = node_attrs(node)
+    if node.op_type == "Im2Col":
+        shape = [int(v) for v in a["input_shape"].strip("()").split(",")]
+        ifm, ch = (shape[1], shape[2]), shape[3]
+        k, s = list(a["kernel_size"]), list(a["stride"])
+        if any(a.get("pad_amount", [0])):
+            raise fail(node, "pads its input; padding is not supported")
+        dil = list(a.get("dilations", [1, 1]))
+    else:
+        ifm, ch = tuple(a["IFMDim"]), int(a["IFMChannels"])
+        k, s, dil = list(a["ConvKernelDim"]), list(a["Stride"]), list(a.get("Dilation", [1, 1]))
+    if k[0] != k[1] or s[0] != s[1] or any(d != 1 for d in dil) or ifm[0] != ifm[1]:
+        raise fail(node, f"has kernel {k}, stride {s}, dilation {dil}, input {ifm}; "
+                   "supported: square kernels and images, equal strides, dilation 1")
+    return (int(ifm[0]), int(ifm[1])), ch, int(k[0]), int(s[0])
