@@ -11,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.parts import DEFAULT_BOARD, DEFAULT_PART
 
 
 @dataclasses.dataclass(frozen=True)
 class BackendOptions:
     clock_mhz: float = 100.0
-    part: str = "xc7z020clg400-1"  # PYNQ-Z1/Z2
-    board: str = "pynq-z2"  # or "kv260"
+    part: str = DEFAULT_PART
+    board: str = DEFAULT_BOARD
 
 
 Writer = Callable[[DataflowIR, Path, BackendOptions], None]

@@ -20,21 +20,19 @@ from xnorflow.compile.layers import Layer
 
 log = logging.getLogger(__name__)
 
-# FINN base op → specialised op whose estimate we use
-VARIANT = {
-    "MVAU": "hls", "Thresholding": "hls", "ConvolutionInputGenerator": "rtl", "Pool": "hls",
-    "LabelSelect": "hls",
-}
+def variant(op: str) -> str:
+    """The specialised variant (hls | rtl) of FINN op `op` whose estimate a layer plugin uses."""
+    return next(cls.finn_ops[op] for cls in Layer.registry.values() if op in cls.finn_ops)
 
 
 def _finn_op(node: Any, fold: dict[str, int]) -> Any:
     from onnx import helper
     from qonnx.custom_op.registry import getCustomOp
 
-    variant = VARIANT[node.op_type]
+    kind = variant(node.op_type)
     spec = copy.deepcopy(node)
-    spec.op_type = f"{node.op_type}_{variant}"
-    spec.domain = f"finn.custom_op.fpgadataflow.{variant}"
+    spec.op_type = f"{node.op_type}_{kind}"
+    spec.domain = f"finn.custom_op.fpgadataflow.{kind}"
     names = {a.name for a in spec.attribute}
     for key, value in fold.items():
         if key in names:
@@ -50,14 +48,11 @@ def estimate_layer(layer: Layer, finn_nodes: list[Any], part: str) -> dict[str, 
     lut = bram = 0
     ops = []
     for node in finn_nodes:
-        fold = dict(layer.folding())
-        if node.op_type == "ConvolutionInputGenerator" and layer.kind == "maxpool":
-            fold = {"SIMD": layer.folding()["PE"]}  # the pool's window moves PE channels
         try:
-            op = _finn_op(node, fold)
+            op = _finn_op(node, layer.finn_folding(node))
             lut += int(round(float(op.lut_estimation(part))))
             bram += int(round(float(op.bram_estimation(part))))
-            ops.append(f"{node.op_type}_{VARIANT[node.op_type]}")
+            ops.append(f"{node.op_type}_{variant(node.op_type)}")
         except Exception as err:  # an estimate FINN cannot make is reported, not fatal
             log.warning("FINN has no estimate for %s: %s", node.name, err)
             ops.append(f"{node.op_type} (no estimate: {type(err).__name__})")

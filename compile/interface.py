@@ -18,6 +18,8 @@ import numpy as np
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.stream import RuntimeSpec, RuntimeSpecError
 
+TOP = "xnorflow_top"  # the accelerator's top: RTL module, HLS function, simulator, synthesis
+
 
 def ir_fingerprint(ir: DataflowIR) -> str:
     """A hash of everything in the IR that the hardware depends on (records and arrays)."""

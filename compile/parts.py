@@ -70,6 +70,15 @@ PARTS: tuple[Part, ...] = (
 )
 DEFAULT_PART = "xc7z020clg400-1"
 
+# Zynq boards the Vivado block design (BUILD/hls/build_bitstream.tcl) targets:
+# board → (part, processing-system IP, Vivado board part)
+VIVADO_BOARDS = {
+    "pynq-z2": ("xc7z020clg400-1", "processing_system7", "tul.com.tw:pynq-z2:part0:1.0"),
+    "pynq-z1": ("xc7z020clg400-1", "processing_system7", "www.digilentinc.com:pynq-z1:part0:1.0"),
+    "kv260": ("xck26-sfvc784-2LV-c", "zynq_ultra_ps_e", "xilinx.com:kv260_som:part0:1.4"),
+}
+DEFAULT_BOARD = "pynq-z2"
+
 
 def find_part(name: str) -> Part | None:
     key = name.strip().lower()

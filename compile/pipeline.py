@@ -25,12 +25,11 @@ from typing import Any
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.fit import DEFAULT_HEADROOM, fit_folding
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.parts import DEFAULT_PART, find_part, get_part
+from xnorflow.compile.parts import DEFAULT_BOARD, DEFAULT_PART, VIVADO_BOARDS, find_part, get_part
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SCALE = 1.0 / 255.0
-BOARDS = ("pynq-z2", "kv260")
 
 
 @dataclasses.dataclass
@@ -85,7 +84,7 @@ def compile_model(
     clock_mhz: float = 100.0,
     input_scale: float | None = None,
     part: str = DEFAULT_PART,
-    board: str = "pynq-z2",
+    board: str = DEFAULT_BOARD,
     name: str | None = None,
     backends: bool = True,
     max_utilisation: float = DEFAULT_HEADROOM,
@@ -115,8 +114,9 @@ def compile_model(
         raise CompileError("give either --folding or --target-fps, not both")
     if not clock_mhz > 0:
         raise CompileError(f"--clock-mhz must be positive, got {clock_mhz}")
-    if board not in BOARDS:
-        raise CompileError(f"--board {board!r} is not supported; choose one of {', '.join(BOARDS)}")
+    if board not in VIVADO_BOARDS:
+        raise CompileError(f"--board {board!r} is not supported; choose one of "
+                           f"{', '.join(VIVADO_BOARDS)}")
     _check_build_target(build)
     fpga = find_part(part)
     if fpga is None and folding is None and target_fps is None:

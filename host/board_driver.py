@@ -6,7 +6,7 @@ frames.npy: uint8 images (N, *input_shape) (or floats in [0, 1], see runtime.jso
 labels, integer scores and logits to --output and prints a JSON summary (frames, seconds,
 frames/s, accuracy when --labels is given). Needs numpy and pynq only: this folder
 (driver.py, stream.py, pynq_driver.py, runtime.json, xnorflow.bit/.hwh) is
-self-contained; `xnorflow compile` wrote it from the xnorflow host runtime's own modules.
+self-contained; `xnorflow compile` wrote it from xnorflow's own modules.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+import numpy as np
 
-import numpy as np  # noqa: E402
-import pynq_driver  # noqa: E402
-import stream  # noqa: E402
+try:  # inside xnorflow
+    from xnorflow.compile import stream
+    from xnorflow.host import pynq_driver
+except ImportError:  # the board bundle (BUILD/driver/): its modules lie beside this file
+    HERE = Path(__file__).resolve().parent
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import pynq_driver  # type: ignore[no-redef]
+    import stream  # type: ignore[no-redef]
 
 
 class UsageError(Exception):

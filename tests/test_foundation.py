@@ -114,3 +114,21 @@ def test_compile_never_imports_host(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
     assert (tmp_path / "pynq_driver.py").is_file() and (tmp_path / "stream.py").is_file()
+
+
+@pytest.mark.parametrize("package", ["compile", "host"])
+def test_every_module_imports_first(package):
+    """Each module of compile/ and host/ imports in a fresh interpreter (no import cycle that
+    only the usual import order hides)."""
+    root = REPO / package
+    names = sorted(
+        "xnorflow." + ".".join((package, *p.relative_to(root).with_suffix("").parts))
+        for p in root.rglob("*.py") if p.name != "__init__.py"
+    )
+    bad = []
+    for name in names:
+        proc = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            bad.append(f"{name}: {proc.stderr.strip().splitlines()[-1]}")
+    assert not bad, "\n".join(bad)

@@ -14,17 +14,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .defaults import (
+    DEFAULT_OPTIMIZER,
+    RUN_DEFAULTS,
+    TWO_STEP_WEIGHT_DECAY,
+    hyper,
+)
 from .errors import UserError
 
 __all__ = ["TrainResult", "train", "new_config", "resume_config"]
 
-DEFAULTS = {  # per optimizer: lr (latent weights, or Adam for the real-valued parameters)
-    "filter": {"lr": 1e-2, "weight_decay": 0.0},
-    "bop": {"lr": 1e-2, "weight_decay": 0.0, "gamma": 1e-4},
-    "adam": {"lr": 1e-2, "weight_decay": 0.0},
-    "sgd": {"lr": 0.1, "weight_decay": 1e-4},
-}
-TWO_STEP_WD = 5e-6  # step 1 weight decay of the two-step recipe (Liu et al.)
 
 
 
@@ -66,7 +65,7 @@ def train(model: str | None = None, dataset: str | None = None, *,
 
     ``options`` are the CLI's other flags by their Python names: alpha, gamma, alpha_decay,
     tau, lr, weight_decay, bias_init, dropout, recipe, augment, shift, jitter, batch_size,
-    seed. Unset ones take the optimizer's defaults (:data:`DEFAULTS`). Raises
+    seed. Unset ones take the defaults of train/defaults.py. Raises
     :class:`~xnorflow.train.errors.UserError` for a bad setting or a run folder that already
     holds a run (unless ``resume`` or ``overwrite``), and
     :class:`~xnorflow.train.loop.TrainingDiverged` when the loss becomes NaN/inf.
@@ -104,10 +103,10 @@ def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N8
     from .augment import resolve_augment
     from .optimizers import DECAYS, OPTIMIZERS
 
-    opt = given.get("optimizer", "filter")
+    opt = given.get("optimizer", DEFAULT_OPTIMIZER)
     if opt not in OPTIMIZERS:
         raise UserError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
-    recipe = given.get("recipe", "one-step")
+    recipe = given.get("recipe", RUN_DEFAULTS["recipe"])
     allowed = {"filter": {"alpha", "gamma", "alpha_decay"}, "bop": {"gamma", "tau"},
                "adam": {"weight_decay"}, "sgd": {"weight_decay"}}[opt]
     if recipe == "two-step":
@@ -117,11 +116,11 @@ def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N8
             raise UserError(f"--{flag.replace('_', '-')} has no meaning with --optimizer {opt}"
                             + (" (weight decay applies to latent weights; use --recipe "
                                "two-step for step 1's)" if flag == "weight_decay" else ""))
-    if given.get("alpha_decay", "cosine") not in DECAYS:
+    if given.get("alpha_decay", hyper("filter", "alpha_decay")) not in DECAYS:
         raise UserError(f"unknown --alpha-decay {given['alpha_decay']!r}; choose one of "
                         f"{', '.join(DECAYS)}")
-    d = DEFAULTS[opt]
-    wd = given.get("weight_decay", TWO_STEP_WD if recipe == "two-step" else d["weight_decay"])
+    wd = given.get("weight_decay", TWO_STEP_WEIGHT_DECAY if recipe == "two-step"
+                   else hyper(opt, "weight_decay"))
     for name in ("lr", "alpha", "gamma", "tau"):
         if name in given and given[name] <= 0 and name != "tau":
             raise UserError(f"--{name} must be > 0, got {given[name]}")
@@ -129,8 +128,9 @@ def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N8
         raise UserError(f"--weight-decay must be >= 0, got {wd}")
     if "dropout" in given and not 0.0 <= given["dropout"] < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {given['dropout']}")
-    augment = given.get("augment", "auto")
-    resolve_augment(augment, given.get("dataset", "digits"))  # an unknown name is a UserError
+    augment = given.get("augment", RUN_DEFAULTS["augment"])
+    # an unknown name is a UserError
+    resolve_augment(augment, given.get("dataset", RUN_DEFAULTS["dataset"]))
     if "shift" in given:
         if augment != "shift":
             raise UserError("--shift has no meaning without --augment shift")
@@ -138,15 +138,15 @@ def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N8
             raise UserError(f"--shift must be 1..8 pixels, got {given['shift']}")
     if "jitter" in given and not 0.0 <= given["jitter"] <= 1.0:
         raise UserError(f"--jitter must be in [0, 1], got {given['jitter']}")
+    run = {k: given.get(k, v) for k, v in RUN_DEFAULTS.items()}
+    run.update(recipe=recipe, augment=augment,
+               epochs=RUN_DEFAULTS["epochs"] if epochs is None else epochs)
     cfg = TrainConfig(
-        model=given.get("model", "tfc"), dataset=given.get("dataset", "digits"), optimizer=opt,
-        lr=given.get("lr", d["lr"]), weight_decay=wd, alpha=given.get("alpha", 1e-3),
-        gamma=given.get("gamma", d.get("gamma", 1e-2)),
-        alpha_decay=given.get("alpha_decay", "cosine"), tau=given.get("tau", 1e-8),
-        bias_init=given.get("bias_init", 0.0), dropout=given.get("dropout"), recipe=recipe,
-        augment=augment, shift=given.get("shift", 1), jitter=given.get("jitter", 0.0),
-        epochs=10 if epochs is None else epochs, batch_size=given.get("batch_size", 100),
-        seed=given.get("seed", 0))
+        **run, optimizer=opt, lr=given.get("lr", hyper(opt, "lr")), weight_decay=wd,
+        alpha=given.get("alpha", hyper("filter", "alpha")),
+        gamma=given.get("gamma", hyper(opt, "gamma")),
+        alpha_decay=given.get("alpha_decay", hyper("filter", "alpha_decay")),
+        tau=given.get("tau", hyper("bop", "tau")), dropout=given.get("dropout"))
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise UserError("--epochs must be >= 1 and --batch-size >= 2")
     return cfg

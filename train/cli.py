@@ -11,7 +11,12 @@ from pathlib import Path
 
 import typer
 
+from .defaults import OPTIMIZER_DEFAULTS, TWO_STEP_WEIGHT_DECAY
+
 __all__ = ["train"]
+
+_D = OPTIMIZER_DEFAULTS
+_F, _B = _D["filter"], _D["bop"]
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
@@ -32,18 +37,22 @@ def train(
     optimizer: str = typer.Option(None, "--optimizer", help=(
         "filter (gradient filtering, no latent weights; default) | adam | sgd (latent weights "
         "clipped to [-1, 1]) | bop.")),
-    alpha: float = typer.Option(None, "--alpha", help="filter: rate of the 2nd EMA [1e-3]."),
+    alpha: float = typer.Option(None, "--alpha", help=(
+        f"filter: rate of the 2nd EMA [{_F['alpha']:g}].")),
     gamma: float = typer.Option(None, "--gamma", help=(
-        "filter: rate of the 1st EMA [1e-2]; bop: adaptivity rate [1e-4].")),
+        f"filter: rate of the 1st EMA [{_F['gamma']:g}]; bop: adaptivity rate "
+        f"[{_B['gamma']:g}].")),
     alpha_decay: str = typer.Option(None, "--alpha-decay", help=(
         "filter: cosine (default) | linear | none, over the run's steps.")),
-    tau: float = typer.Option(None, "--tau", help="bop: flip threshold [1e-8]."),
+    tau: float = typer.Option(None, "--tau", help=f"bop: flip threshold [{_B['tau']:g}]."),
     lr: float = typer.Option(None, "--lr", help=(
-        "Learning rate, cosine-decayed (adam 1e-2, sgd 0.1). With filter/bop: Adam's rate for "
-        "the real-valued parameters (BatchNorm) [1e-2].")),
+        f"Learning rate, cosine-decayed (adam {_D['adam']['lr']:g}, sgd {_D['sgd']['lr']:g}). "
+        f"With filter/bop: Adam's rate for the real-valued parameters (BatchNorm) "
+        f"[{_F['lr']:g}].")),
     weight_decay: float = typer.Option(None, "--weight-decay", help=(
-        "adam/sgd: weight decay on the latent weights (adam 0, sgd 1e-4). Two-step recipe: "
-        "step 1's weight decay [5e-6]; step 2 always uses 0.")),
+        f"adam/sgd: weight decay on the latent weights (adam {_D['adam']['weight_decay']:g}, "
+        f"sgd {_D['sgd']['weight_decay']:g}). Two-step recipe: step 1's weight decay "
+        f"[{TWO_STEP_WEIGHT_DECAY:g}]; step 2 always uses 0.")),
     bias_init: float = typer.Option(0.0, "--bias-init", help=(
         "λ: draw every BatchNorm shift feeding a binary activation from U[-λ, λ] (0 = usual).")),
     dropout: float = typer.Option(None, "--dropout", help=(

@@ -27,6 +27,7 @@ from torch import nn
 from .augment import augment_images, jitter, resolve_augment
 from .bias_init import random_bias_init
 from .data import INPUT_SCALE, class_names, load_dataset, to_model_input
+from .defaults import DEFAULT_OPTIMIZER, RUN_DEFAULTS, TWO_STEP_STEP1_LR, hyper
 from .errors import UserError
 from .export import check_qonnx, export_qonnx, write_model_json
 from .metrics import FlipCounter, SaturationMonitor, c2i_ratio, cam_sdam, weight_signs
@@ -48,27 +49,27 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     """Everything that determines a run (written to config.json)."""
 
-    model: str = "tfc"
-    dataset: str = "digits"
+    model: str = RUN_DEFAULTS["model"]
+    dataset: str = RUN_DEFAULTS["dataset"]
     data_dir: str | None = None
-    optimizer: str = "filter"
-    lr: float = 1e-2
-    weight_decay: float = 0.0
-    alpha: float = 1e-3
-    gamma: float = 1e-2
-    alpha_decay: str = "cosine"
-    tau: float = 1e-8
-    bias_init: float = 0.0
+    optimizer: str = DEFAULT_OPTIMIZER
+    lr: float = hyper(DEFAULT_OPTIMIZER, "lr")
+    weight_decay: float = hyper(DEFAULT_OPTIMIZER, "weight_decay")
+    alpha: float = hyper("filter", "alpha")
+    gamma: float = hyper("filter", "gamma")
+    alpha_decay: str = hyper("filter", "alpha_decay")
+    tau: float = hyper("bop", "tau")
+    bias_init: float = RUN_DEFAULTS["bias_init"]
     dropout: float | None = None  # None: the model's default (bnn_pynq's 0.2 for tfc/sfc/lfc)
-    recipe: str = "one-step"
-    epochs: int = 10
-    batch_size: int = 100
-    seed: int = 0
+    recipe: str = RUN_DEFAULTS["recipe"]
+    epochs: int = RUN_DEFAULTS["epochs"]
+    batch_size: int = RUN_DEFAULTS["batch_size"]
+    seed: int = RUN_DEFAULTS["seed"]
     device: str = "cpu"
     log_every: int = 0
-    augment: str = "auto"  # auto | none | crop-flip | shift (train/augment.py)
-    shift: int = 1  # pixels each way, with augment "shift"
-    jitter: float = 0.0  # per-image brightness offset U[-jitter, jitter] on the [0, 1] input
+    augment: str = RUN_DEFAULTS["augment"]  # auto | none | crop-flip | shift (train/augment.py)
+    shift: int = RUN_DEFAULTS["shift"]  # pixels each way, with augment "shift"
+    jitter: float = RUN_DEFAULTS["jitter"]  # per-image brightness offset U[-jitter, jitter]
     check_images: int = 16
     extra: dict = field(default_factory=dict)
 
@@ -127,7 +128,7 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module, plist: list[Phase], idx:
     phase = plist[idx]
     total = phase.epochs * steps
     if not phase.binary_weights:  # two-step, step 1: Adam on real weights with weight decay
-        lr = cfg.lr if cfg.optimizer == "adam" else cfg.extra.get("step1_lr", 1e-2)
+        lr = cfg.lr if cfg.optimizer == "adam" else cfg.extra.get("step1_lr", TWO_STEP_STEP1_LR)
         return build_optimizer(model, "adam", lr=lr, weight_decay=cfg.weight_decay,
                                total_steps=total)
     wd = 0.0 if cfg.recipe == "two-step" else cfg.weight_decay

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .defaults import OPTIMIZER_DEFAULTS
 from .errors import UserError
 from .models import binary_weight_layers
 
@@ -21,6 +22,7 @@ __all__ = ["DECAYS", "OPTIMIZERS", "Bop", "GradientFilter", "OptimizerSet", "bui
            "decay_factor", "sign_pm1"]
 
 OPTIMIZERS = ("filter", "adam", "sgd", "bop")
+_F, _B = OPTIMIZER_DEFAULTS["filter"], OPTIMIZER_DEFAULTS["bop"]
 DECAYS = ("cosine", "linear", "none")
 
 
@@ -55,7 +57,8 @@ class GradientFilter(torch.optim.Optimizer):
     uniformly random signs).
     """
 
-    def __init__(self, params: Iterable[nn.Parameter], alpha: float = 1e-3, gamma: float = 1e-2,
+    def __init__(self, params: Iterable[nn.Parameter], alpha: float = _F["alpha"],
+                 gamma: float = _F["gamma"],
                  alpha_decay: str = "cosine", total_steps: int = 0) -> None:
         if not 0 < alpha <= 1 or not 0 < gamma <= 1:
             raise UserError(f"--alpha and --gamma must be in (0, 1], got {alpha}, {gamma}")
@@ -103,8 +106,8 @@ class Bop(torch.optim.Optimizer):
     """Binary optimizer (Helwegen et al., NeurIPS 2019): ``m ← (1−γ)m + γ∇``; flip w where
     ``|m| > τ`` and ``sign(m) = sign(w)``. The parameters are set to ±1 on construction."""
 
-    def __init__(self, params: Iterable[nn.Parameter], gamma: float = 1e-4,
-                 tau: float = 1e-8) -> None:
+    def __init__(self, params: Iterable[nn.Parameter], gamma: float = _B["gamma"],
+                 tau: float = _B["tau"]) -> None:
         if not 0 < gamma <= 1 or tau < 0:
             raise UserError(f"Bop needs 0 < --gamma <= 1 and --tau >= 0, got {gamma}, {tau}")
         super().__init__(params, dict(gamma=gamma, tau=tau, t=0))
@@ -193,8 +196,9 @@ class OptimizerSet:
 
 
 def build_optimizer(model: nn.Module, kind: str, *, lr: float, weight_decay: float = 0.0,
-                    alpha: float = 1e-3, gamma: float = 1e-2, alpha_decay: str = "cosine",
-                    tau: float = 1e-8, momentum: float = 0.9, total_steps: int = 0
+                    alpha: float = _F["alpha"], gamma: float = _F["gamma"],
+                    alpha_decay: str = _F["alpha_decay"], tau: float = _B["tau"],
+                    momentum: float = OPTIMIZER_DEFAULTS["sgd"]["momentum"], total_steps: int = 0
                     ) -> OptimizerSet:
     """The optimizer set for ``kind`` ∈ {filter, adam, sgd, bop}; see :class:`OptimizerSet`.
 

@@ -336,18 +336,12 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    model = model.transform(AbsorbSignBiasIntoMultiThreshold())
-    model = model.transform(MoveScalarLinearPastInvariants())
-    model = model.transform(Streamline())
-    model = model.transform(LowerConvsToMatMul())
-    model = model.transform(MakeMaxPoolNHWC())
-    model = model.transform(AbsorbTransposeIntoMultiThreshold())
-    model = model.transform(MakeMaxPoolNHWC())
-    model = model.transform(AbsorbConsecutiveTransposes())
-    model = model.transform(ConvertBipolarMatMulToXnorPopcount())
-    model = model.transform(Streamline())
-    model = model.transform(RoundAndClipThresholds())
-    model = model.transform(InferDataLayouts())
+    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(),
+              LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
+              MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
+              ConvertBipolarMatMulToXnorPopcount(), Streamline(), RoundAndClipThresholds(),
+              InferDataLayouts()):
+        model = model.transform(t)
     return tidy_up(model)
 
 

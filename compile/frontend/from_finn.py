@@ -1,15 +1,8 @@
 """Read FINN's HW-layer graph once into the dataflow IR (plain numpy + dataclasses).
 
-FINN node → IR layer:
-- Thresholding → Thresholding (per-tensor thresholds expanded to every channel);
-- MVAU → MVAU: FINN stores weights as (MW, MH); the IR as (MH, MW) bits, 1 = +1. In XNOR
-  mode FINN's weights are BINARY {0, 1} already (ConvertBipolarMatMulToXnorPopcount); in the
-  first-layer mode they are BIPOLAR {-1, +1} → (w + 1) / 2. Negative BatchNorm scales were
-  absorbed by FINN into the weights' signs, so nothing is left to do for them here;
-- ConvolutionInputGenerator (depthwise=0) → SlidingWindow (FINN's im2col order (ky, kx, c) is
-  the IR's);
-- depthwise ConvolutionInputGenerator (or Im2Col) + Pool(MaxPool) → MaxPool;
-- LabelSelect → LabelSelect;
+FINN node → IR layer: each layer plugin (compile/layers/) claims the FINN HW nodes it reads
+(`claims_finn`, `read_finn`): Thresholding, MVAU, ConvolutionInputGenerator (SlidingWindow),
+a depthwise ConvolutionInputGenerator or Im2Col + Pool (MaxPool), LabelSelect. This walk adds:
 - leading data-movement nodes (Reshape, Flatten, Transpose, Squeeze, Unsqueeze) → the IR's
   input layout, found by applying them to the indices of one image;
 - trailing Mul/Add/Sub/Div by constants → output_scale / output_bias.
@@ -28,59 +21,18 @@ from typing import Any
 import numpy as np
 
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.frontend.finn_attrs import node_attrs
 from xnorflow.compile.ir import DataflowIR, IRError
-from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
-from xnorflow.compile.layers import (
-    MVAU,
-    LabelSelect,
-    Layer,
-    LayerError,
-    MaxPool,
-    SlidingWindow,
-    Thresholding,
-)
+from xnorflow.compile.ir.datatypes import DataType
+from xnorflow.compile.layers import Layer, LayerError
 
 AFFINE_OPS = ("Mul", "Add", "Sub", "Div")
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
-
-
-def ir_dtype(name: str) -> DataType:
-    """FINN datatype name → IR datatype (BINARY → BIPOLAR: bits that mean ±1)."""
-    return BIPOLAR if name in ("BINARY", "BIPOLAR") else DataType.parse(name)
-
-
-def integer_array(arr: np.ndarray, what: str) -> np.ndarray:
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
-        raise CompileError(f"{what}: thresholds are not integers after FINN's "
-                           "RoundAndClipThresholds; the model's input or scaling is not integer")
-    return np.round(arr).astype(np.int64)
-
-
-def expand_thresholds(t: np.ndarray, channels: int, what: str) -> np.ndarray:
-    """(1 or C, T) → (C, T) int64, ascending rows."""
-    t = integer_array(t, what)
-    if t.ndim == 1:
-        t = t.reshape(1, -1)
-    if t.shape[0] == 1:
-        t = np.repeat(t, channels, axis=0)
-    if t.shape[0] != channels:
-        raise CompileError(f"{what}: {t.shape[0]} threshold rows for {channels} channels")
-    return np.sort(t, axis=1)
-
-
 class _Reader:
-    """One pass over the HW graph, in node order."""
+    """One pass over the HW graph, in node order; each FINN node goes to the layer plugin
+    that claims it (Layer.claims_finn / read_finn)."""
 
     def __init__(self, model: Any, source: Path) -> None:
         self.model = model
@@ -94,101 +46,17 @@ class _Reader:
     def init(self, name: str) -> np.ndarray | None:
         return self.model.get_initializer(name)
 
-    def add(self, layer: Layer, *nodes: Any) -> None:
+    def read(self, node: Any, nxt: Any) -> int:
+        """Read the layer at `node`; returns how many FINN nodes it took."""
+        kinds = [cls for cls in Layer.registry.values() if cls.claims_finn(node)]
+        if not kinds:
+            ops = sorted({op for cls in Layer.registry.values() for op in cls.finn_ops})
+            raise self.fail(node, "has no xnorflow hardware layer; supported FINN layers: "
+                            + ", ".join(ops))
+        layer, nodes = kinds[0].read_finn(self, node, nxt)
         self.layers.append(layer)
         self.finn_nodes[layer.name] = [n.name for n in nodes]
-
-    # --- one method per FINN op --------------------------------------------------------
-    def thresholding(self, node: Any) -> None:
-        a = _attrs(node)
-        ch = int(a["NumChannels"])
-        thr = expand_thresholds(self.init(node.input[1]), ch, f"{self.source}: {node.name}")
-        in_dt = ir_dtype(a["inputDataType"])
-        if in_dt.bipolar:
-            raise self.fail(node, "thresholds bipolar values; only integer inputs are supported")
-        self.add(Thresholding(
-            name=node.name, in_dtype=in_dt, out_dtype=ir_dtype(a["outputDataType"]),
-            pixels=int(np.prod(a.get("numInputVectors", [1]))), channels=ch,
-            thresholds=thr, act_val=int(a.get("ActVal", 0)), pe=1,
-        ), node)
-
-    def mvau(self, node: Any) -> None:
-        a = _attrs(node)
-        mw, mh = int(a["MW"]), int(a["MH"])
-        w = np.asarray(self.init(node.input[1]), dtype=np.float64)
-        if w.shape != (mw, mh):
-            raise self.fail(node, f"has weights of shape {w.shape}, expected (MW, MH)=({mw}, {mh})")
-        wdt, idt = a["weightDataType"], a["inputDataType"]
-        xnor = int(a.get("binaryXnorMode", 0)) == 1
-        if xnor:
-            if not np.isin(w, (0, 1)).all():
-                raise self.fail(node, "is in XNOR mode but its weights are not {0, 1}")
-            bits = w.T
-            in_dt = BIPOLAR
-        else:
-            if wdt != "BIPOLAR" or not np.isin(w, (-1, 1)).all():
-                raise self.fail(node, f"has {wdt} weights; only binary (bipolar) weights are "
-                                "supported — quantize every layer's weights to 1 bit")
-            if idt in ("BINARY", "BIPOLAR"):
-                raise self.fail(node, f"takes {idt} input without XNOR mode; unsigned 1-bit "
-                                "activations are not supported, use bipolar (sign) activations")
-            bits = (w.T + 1) / 2
-            in_dt = DataType.parse(idt)
-        pixels = int(np.prod(a.get("numInputVectors", [1])))
-        no_act = int(a.get("noActivation", 0)) == 1 or len(node.input) < 3
-        probe = MVAU(name=node.name, in_dtype=in_dt, out_dtype=BIPOLAR, pixels=pixels, mw=mw,
-                     mh=mh, weights=bits.astype(np.uint8), thresholds=None)
-        if no_act:
-            thr, out_dt, act_val = None, probe.acc_dtype(), 0
-        else:
-            lo, hi = probe.acc_range()
-            thr = expand_thresholds(self.init(node.input[2]), mh, f"{self.source}: {node.name}")
-            thr = np.clip(thr, lo, hi + 1)
-            out_dt, act_val = ir_dtype(a["outputDataType"]), int(a.get("ActVal", 0))
-        self.add(MVAU(
-            name=node.name, in_dtype=in_dt, out_dtype=out_dt, pixels=pixels, mw=mw, mh=mh,
-            weights=bits.astype(np.uint8), thresholds=thr, act_val=act_val, pe=1, simd=1,
-        ), node)
-
-    def window(self, node: Any) -> tuple[tuple[int, int], int, int, int]:
-        a = _attrs(node)
-        if node.op_type == "Im2Col":
-            shape = [int(v) for v in a["input_shape"].strip("()").split(",")]
-            ifm, ch = (shape[1], shape[2]), shape[3]
-            k, s = list(a["kernel_size"]), list(a["stride"])
-            if any(a.get("pad_amount", [0])):
-                raise self.fail(node, "pads its input; padding is not supported")
-            dil = list(a.get("dilations", [1, 1]))
-        else:
-            ifm, ch = tuple(a["IFMDim"]), int(a["IFMChannels"])
-            k, s, dil = list(a["ConvKernelDim"]), list(a["Stride"]), list(a.get("Dilation", [1, 1]))
-        if k[0] != k[1] or s[0] != s[1] or any(d != 1 for d in dil) or ifm[0] != ifm[1]:
-            raise self.fail(node, f"has kernel {k}, stride {s}, dilation {dil}, input {ifm}; "
-                            "supported: square kernels and images, equal strides, dilation 1")
-        return (int(ifm[0]), int(ifm[1])), ch, int(k[0]), int(s[0])
-
-    def sliding_window(self, node: Any) -> None:
-        ifm, ch, k, s = self.window(node)
-        dt = ir_dtype(_attrs(node)["inputDataType"])
-        self.add(SlidingWindow(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=ifm,
-                               channels=ch, kernel=k, stride=s, simd=1), node)
-
-    def maxpool(self, swg: Any, pool: Any) -> None:
-        a = _attrs(pool)
-        if a.get("Function") != "MaxPool":
-            raise self.fail(pool, f"is a {a.get('Function')} pool; only max-pool is supported")
-        ifm, ch, k, s = self.window(swg)
-        dt = ir_dtype(a["InputDataType"])
-        self.add(MaxPool(name=pool.name, in_dtype=dt, out_dtype=dt, ifm_dim=ifm, channels=ch,
-                         kernel=k, stride=s, pe=1), swg, pool)
-
-    def label_select(self, node: Any) -> None:
-        a = _attrs(node)
-        if int(a.get("K", 1)) != 1:
-            raise self.fail(node, "selects top-K with K > 1; only K = 1 (argmax) is supported")
-        dt = ir_dtype(a["inputDataType"])
-        self.add(LabelSelect(name=node.name, in_dtype=dt, out_dtype=ir_dtype(a["outputDataType"]),
-                             labels=int(a["Labels"]), pe=1), node)
+        return len(nodes)
 
 
 RESHAPE_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity")
@@ -196,7 +64,7 @@ RESHAPE_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Ident
 
 def _apply_reshape(model: Any, node: Any, x: np.ndarray) -> np.ndarray:
     """One data-movement node of ONNX on the array `x` (batch first)."""
-    a = _attrs(node)
+    a = node_attrs(node)
     op = node.op_type
     if op == "Identity":
         return x
@@ -319,25 +187,7 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
         if node.domain != HW_DOMAIN and op != "Im2Col":
             raise reader.fail(node, "was not converted to a hardware layer by FINN; supported "
                               "layers: binary linear/conv + BatchNorm + sign, max-pool")
-        nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-        depthwise = op == "Im2Col" or int(_attrs(node).get("depthwise", 0)) == 1
-        if op in ("ConvolutionInputGenerator", "Im2Col") and depthwise:
-            if nxt is None or nxt.op_type != "Pool":
-                raise reader.fail(node, "is a depthwise window not followed by a Pool")
-            reader.maxpool(node, nxt)
-            i += 2
-            continue
-        handler = {
-            "Thresholding": reader.thresholding, "MVAU": reader.mvau,
-            "ConvolutionInputGenerator": reader.sliding_window,
-            "LabelSelect": reader.label_select,
-        }.get(op)
-        if handler is None:
-            raise reader.fail(node, "has no xnorflow hardware layer; supported FINN layers: "
-                              "Thresholding, MVAU, ConvolutionInputGenerator, Pool (max), "
-                              "LabelSelect")
-        handler(node)
-        i += 1
+        i += reader.read(node, nodes[i + 1] if i + 1 < len(nodes) else None)
     layout = _input_layout(model, nodes[:first], nodes[first], source)
     n_out = int(np.prod(reader.layers[-1].out_shape))
     scale, bias = _fold_affine(model, nodes[last + 1 :], n_out, source)

@@ -31,108 +31,35 @@ import numpy as np
 
 from xnorflow import __version__
 from xnorflow.compile.errors import CompileError
-from xnorflow.compile.interface import runtime_spec
+from xnorflow.compile.interface import TOP, runtime_spec
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.ir.datatypes import DataType, smallest_type
-from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
+from xnorflow.compile.layers import Layer
+from xnorflow.compile.parts import VIVADO_BOARDS
 
 if TYPE_CHECKING:
     from xnorflow.compile.backends import BackendOptions
 
 log = logging.getLogger(__name__)
 
-TOP = "xnorflow_top"
 IP_NAME = "xnorflow_top_0"  # the IP's instance name in the Vivado block design
 DMA_NAME = "axi_dma_0"
 FRAME_LAST_DEPTH = 32  # frames whose input TLAST waits for their output (axis_io.hpp)
-TEMPLATE_FILES = (
-    "xnorflow_types.hpp",
-    "axis_io.hpp",
-    "thresholding.hpp",
-    "mvau.hpp",
-    "sliding_window.hpp",
-    "maxpool.hpp",
-    "dwc.hpp",
-    "label_select.hpp",
-)
-BOARDS = {
-    # board: (part, processing system IP, Vivado board part or "" when none is needed)
-    "pynq-z2": ("xc7z020clg400-1", "processing_system7", "tul.com.tw:pynq-z2:part0:1.0"),
-    "pynq-z1": ("xc7z020clg400-1", "processing_system7", "www.digilentinc.com:pynq-z1:part0:1.0"),
-    "kv260": ("xck26-sfvc784-2LV-c", "zynq_ultra_ps_e", "xilinx.com:kv260_som:part0:1.4"),
-}
+# the kernels every top needs, then each layer kind's (its plugin names it)
+COMMON_TEMPLATES = ("xnorflow_types.hpp", "axis_io.hpp", "dwc.hpp")
+TEMPLATE_FILES = COMMON_TEMPLATES + tuple(sorted(
+    {cls.hls_template for cls in Layer.registry.values() if cls.hls_template}))
 
 
 def effective_part(options: BackendOptions) -> str:
     """The FPGA part: --part for the Zynq-7000 boards (default xc7z020clg400-1), the K26 SOM's
     part for the KV260 (a Zynq-7000 part cannot sit on that board)."""
-    return BOARDS["kv260"][0] if options.board == "kv260" else options.part
+    return VIVADO_BOARDS["kv260"][0] if options.board == "kv260" else options.part
 
 
-# --- names and types ---------------------------------------------------------------------
+# --- names ----------------------------------------------------------------------------------
 def c_name(index: int, layer: Layer) -> str:
     """A C++ identifier for a layer: 'l<index>_<name with non-word characters as _>'."""
     return f"l{index}_" + re.sub(r"\W", "_", layer.name)
-
-
-def c_type(dtype: DataType) -> str:
-    """The ap_int type holding one stored value of dtype (BIPOLAR: ap_uint<1>)."""
-    return f"ap_int<{dtype.bits}>" if dtype.signed else f"ap_uint<{dtype.bits}>"
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Bits of the narrowest two's-complement type holding [lo, hi]."""
-    dt = smallest_type(min(int(lo), -1), int(hi))
-    return dt.bits
-
-
-def _int_literal(v: int) -> str:
-    v = int(v)
-    return f"{v}LL" if not -(2**31) <= v < 2**31 else str(v)
-
-
-def _nested(arr: np.ndarray, fmt) -> str:
-    """A C initializer list for an n-d array, one innermost row per line."""
-    if arr.ndim == 1:
-        return "{" + ", ".join(fmt(v) for v in arr) + "}"
-    inner = ",\n".join(_nested(a, fmt) for a in arr)
-    return "{\n" + inner + "}"
-
-
-# --- layout conversions (the order the kernels read their memories) ------------------------
-def mvau_weight_words(layer: MVAU) -> list[list[int]]:
-    """Weights as [pe][nf * SF + sf] SIMD-bit words.
-
-    Steps: W (mh, mw) → (NF, PE, SF, SIMD) with row o = nf·PE + p and column sf·SIMD + j →
-    transpose to (PE, NF, SF, SIMD) → each SIMD-bit group becomes an integer, bit j = column j.
-    """
-    pe, simd = layer.pe, layer.simd
-    nf, sf = layer.mh // pe, layer.mw // simd
-    w = layer.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
-    nbytes = -(-simd // 8)
-    padded = np.zeros((pe, nf * sf, nbytes * 8), np.uint8)
-    padded[..., :simd] = w
-    packed = np.packbits(padded, axis=-1, bitorder="little")
-    return [[int.from_bytes(bytes(word), "little") for word in row] for row in packed]
-
-
-def interleave_thresholds(thresholds: np.ndarray, pe: int) -> np.ndarray:
-    """(C, T) thresholds → (PE, C / PE, T): channel c goes to PE c % PE, fold c // PE."""
-    c, t = thresholds.shape
-    return thresholds.reshape(c // pe, pe, t).transpose(1, 0, 2)
-
-
-def _words_literal(simd: int):
-    if simd <= 64:
-        return lambda v: f"0x{v:x}ULL"
-    return lambda v: f'ap_uint<{simd}>("{v:x}", 16)'
-
-
-# --- per-layer emitters ----------------------------------------------------------------
-@dataclasses.dataclass
-class Emitted:
-    header: str  # params/<name>.hpp contents
-    call: str  # the call line in the top function
 
 
 def _header(ir: DataflowIR, name: str, layer: Layer, body: str) -> str:
@@ -143,148 +70,8 @@ def _header(ir: DataflowIR, name: str, layer: Layer, body: str) -> str:
         f"// Layer {layer.name!r} ({layer.kind}): {layer.in_shape} {layer.in_dtype} -> "
         f"{layer.out_shape} {layer.out_dtype}, folding {fold}.\n"
         f"#ifndef {guard}\n#define {guard}\n\n"
-        f"#include \"{_template_of(layer)}\"\n\n{body}\n#endif\n"
+        f"#include \"{type(layer).hls_template}\"\n\n{body}\n#endif\n"
     )
-
-
-def _template_of(layer: Layer) -> str:
-    return {
-        "thresholding": "thresholding.hpp",
-        "mvau": "mvau.hpp",
-        "sliding_window": "sliding_window.hpp",
-        "maxpool": "maxpool.hpp",
-        "label_select": "label_select.hpp",
-    }[layer.kind]
-
-
-def _count_bits(n_thr: int, act_val: int) -> int:
-    return signed_bits(min(0, act_val), n_thr + max(0, act_val))
-
-
-def emit_thresholding(name: str, layer: Thresholding) -> tuple[str, str]:
-    t = layer.thresholds
-    thr_bits = signed_bits(
-        min(int(t.min()), layer.in_dtype.min()), max(int(t.max()), layer.in_dtype.max() + 1)
-    )
-    if layer.n_thresholds == 0:
-        raise CompileError(f"layer {layer.name!r}: a thresholding layer needs thresholds")
-    thr_init = _nested(interleave_thresholds(t, layer.pe), _int_literal)
-    cfg = f"""struct {name}_config : xnorflow::thresholding_config {{
-    static const unsigned pixels = {layer.pixels};
-    static const unsigned channels = {layer.channels};
-    static const unsigned pe = {layer.pe};
-    static const unsigned n_thresholds = {layer.n_thresholds};
-    static const unsigned in_bits = {layer.in_dtype.bits};
-    static const unsigned out_bits = {layer.out_dtype.bits};
-    static const int act_val = {layer.act_val};
-    typedef {c_type(layer.in_dtype)} in_t;
-    typedef ap_int<{thr_bits}> thr_t;
-    static const unsigned thr_bits = {thr_bits};
-    typedef ap_int<{_count_bits(layer.n_thresholds, layer.act_val)}> count_t;
-}};
-
-static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds\
-[{layer.pe}][{layer.channels // layer.pe}][{layer.n_thresholds}] = {thr_init};
-"""
-    return cfg, f"xnorflow::thresholding<{name}_config>({{i}}, {{o}}, {name}_thresholds);"
-
-
-def emit_mvau(name: str, layer: MVAU) -> tuple[str, str]:
-    lo, hi = layer.acc_range()
-    t = layer.thresholds
-    n_thr = int(t.shape[1])
-    thr_dim = max(n_thr, 1)
-    if n_thr:
-        thr_bits = signed_bits(min(int(t.min()), lo), max(int(t.max()), hi + 1))
-        thr = interleave_thresholds(t, layer.pe)
-    else:  # no activation: the kernel ignores this array; C++ has no zero-length arrays
-        thr_bits = 2
-        thr = np.zeros((layer.pe, layer.mh // layer.pe, 1), np.int64)
-    nf, sf = layer.mh // layer.pe, layer.mw // layer.simd
-    words = np.empty((layer.pe, nf * sf), dtype=object)
-    words[:] = mvau_weight_words(layer)
-    cfg = f"""struct {name}_config : xnorflow::mvau_config {{
-    static const unsigned pixels = {layer.pixels};
-    static const unsigned mw = {layer.mw};
-    static const unsigned mh = {layer.mh};
-    static const unsigned pe = {layer.pe};
-    static const unsigned simd = {layer.simd};
-    static const bool xnor = {"true" if layer.xnor else "false"};
-    static const unsigned in_bits = {layer.in_dtype.bits};
-    static const unsigned out_bits = {layer.out_dtype.bits};
-    static const unsigned n_thresholds = {n_thr};
-    static const unsigned thr_dim = {thr_dim};
-    static const int act_val = {layer.act_val};
-    typedef {c_type(layer.in_dtype)} in_t;
-    typedef ap_int<{signed_bits(lo, hi)}> acc_t;
-    typedef ap_int<{thr_bits}> thr_t;
-    static const unsigned thr_bits = {thr_bits};
-    typedef ap_int<{_count_bits(n_thr, layer.act_val)}> count_t;
-}};
-
-// weights[p][nf * {sf} + sf] bit j = W[nf * {layer.pe} + p][sf * {layer.simd} + j]
-static const xnorflow::uint_rom<{layer.simd}>::type {name}_weights[{layer.pe}][{nf * sf}] = \
-{_nested(words, _words_literal(layer.simd))};
-
-static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds[{layer.pe}][{nf}][{thr_dim}] = \
-{_nested(thr, _int_literal)};
-"""
-    return cfg, f"xnorflow::mvau<{name}_config>({{i}}, {{o}}, {name}_weights, {name}_thresholds);"
-
-
-def emit_sliding_window(name: str, layer: SlidingWindow) -> tuple[str, str]:
-    cfg = f"""struct {name}_config : xnorflow::sliding_window_config {{
-    static const unsigned ifm_h = {layer.ifm_dim[0]};
-    static const unsigned ifm_w = {layer.ifm_dim[1]};
-    static const unsigned channels = {layer.channels};
-    static const unsigned kernel = {layer.kernel};
-    static const unsigned stride = {layer.stride};
-    static const unsigned simd = {layer.simd};
-    static const unsigned bits = {layer.in_dtype.bits};
-}};
-"""
-    return cfg, f"xnorflow::sliding_window<{name}_config>({{i}}, {{o}});"
-
-
-def emit_maxpool(name: str, layer: MaxPool) -> tuple[str, str]:
-    cfg = f"""struct {name}_config : xnorflow::maxpool_config {{
-    static const unsigned ifm_h = {layer.ifm_dim[0]};
-    static const unsigned ifm_w = {layer.ifm_dim[1]};
-    static const unsigned channels = {layer.channels};
-    static const unsigned kernel = {layer.kernel};
-    static const unsigned stride = {layer.stride};
-    static const unsigned pe = {layer.pe};
-    static const unsigned bits = {layer.in_dtype.bits};
-    typedef {c_type(layer.in_dtype)} in_t;
-}};
-"""
-    return cfg, f"xnorflow::maxpool<{name}_config>({{i}}, {{o}});"
-
-
-def emit_label_select(name: str, layer: LabelSelect) -> tuple[str, str]:
-    if layer.out_dtype.max() < layer.labels - 1:
-        raise CompileError(
-            f"layer {layer.name!r}: output type {layer.out_dtype} cannot hold label "
-            f"{layer.labels - 1}"
-        )
-    cfg = f"""struct {name}_config : xnorflow::label_select_config {{
-    static const unsigned labels = {layer.labels};
-    static const unsigned pe = {layer.pe};
-    static const unsigned in_bits = {layer.in_dtype.bits};
-    static const unsigned out_bits = {layer.out_dtype.bits};
-    typedef {c_type(layer.in_dtype)} in_t;
-}};
-"""
-    return cfg, f"xnorflow::label_select<{name}_config>({{i}}, {{o}});"
-
-
-EMITTERS = {
-    "thresholding": emit_thresholding,
-    "mvau": emit_mvau,
-    "sliding_window": emit_sliding_window,
-    "maxpool": emit_maxpool,
-    "label_select": emit_label_select,
-}
 
 
 # --- the top function --------------------------------------------------------------------
@@ -380,11 +167,8 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
     prev: Layer | None = None
     for idx, layer in enumerate(ir.layers):
         name = c_name(idx, layer)
-        if layer.kind not in EMITTERS:
-            raise CompileError(
-                f"layer {layer.name!r}: kind {layer.kind!r} has no HLS template; supported: "
-                f"{', '.join(EMITTERS)}"
-            )
+        if not type(layer).hls_template:
+            raise CompileError(f"layer {layer.name!r}: kind {layer.kind!r} has no HLS template")
         if prev is not None and prev.out_fold != layer.in_fold:
             bits = layer.in_dtype.bits
             values = int(np.prod(layer.in_shape))
@@ -398,7 +182,7 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
             )
             calls.append(f"    xnorflow::dwc<dwc{idx}_config>({cur}, {nxt});")
             cur = nxt
-        body, call = EMITTERS[layer.kind](name, layer)
+        body, call = layer.hls_emit(name)
         files[f"params/{name}.hpp"] = _header(ir, name, layer, body)
         includes.append(f'#include "params/{name}.hpp"')
         out = new_stream(layer.out_width, name)
@@ -556,7 +340,7 @@ exit
 
 def build_bitstream_tcl(ir: DataflowIR, options: BackendOptions, iface: TopInterface) -> str:
     board = options.board
-    _, ps_ip, board_part = BOARDS[board]
+    _, ps_ip, board_part = VIVADO_BOARDS[board]
     part = effective_part(options)
     if board == "kv260":
         ps = f"""set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:{ps_ip}:* zynq_ultra_ps_e_0]
@@ -661,10 +445,10 @@ def source_hash(folder: Path) -> str:
 def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
     """Write BUILD/hls (see the module docstring). Writes into a temporary sibling folder and
     renames it, so a failure leaves no half-written folder."""
-    if options.board not in BOARDS:
+    if options.board not in VIVADO_BOARDS:
         raise CompileError(
             f"--board {options.board!r} is not supported by the HLS backend; choose one of "
-            f"{', '.join(BOARDS)}"
+            f"{', '.join(VIVADO_BOARDS)}"
         )
     ir.validate()
     folder = Path(folder)

@@ -35,8 +35,6 @@ FINN_ONLY_KEYS = {
     "depth_trigger_bram", "impl_style", "parallel_window", "inFIFODepths", "outFIFODepths",
     "ram_style_thresholds", "preferred_impl_style",
 }
-KIND_TO_FINN = {"mvau": "MVAU", "thresholding": "Thresholding", "sliding_window":
-                "ConvolutionInputGenerator", "maxpool": "Pool", "label_select": "LabelSelect"}
 
 
 def _canonical(name: str) -> str:
@@ -61,7 +59,7 @@ def load_folding(path: Path) -> dict[str, dict[str, Any]]:
 
 def _default_value(value: Any, layer: Layer) -> int | None:
     if isinstance(value, list) and len(value) == 2 and isinstance(value[1], list):
-        base = KIND_TO_FINN[layer.kind]
+        base = type(layer).finn_name
         if not any(o in ("all", base) or o.startswith(base + "_") for o in value[1]):
             return None
         value = value[0]

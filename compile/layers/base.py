@@ -9,11 +9,15 @@ value i of a beat at bits [i*bits, (i+1)*bits) — element 0 in the least signif
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from xnorflow.compile.ir.datatypes import DataType
+
+if TYPE_CHECKING:
+    from xnorflow.compile.rtl.common import Instance, RtlOptions
 
 
 class LayerError(ValueError):
@@ -26,10 +30,25 @@ def divisors(n: int) -> list[int]:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Layer:
-    """Base of IR layer records. Subclasses set `kind` and add their own fields."""
+    """Base of IR layer records: one plugin per layer kind.
+
+    A subclass sets `kind` and adds its fields, its reference, folding rules, and:
+    - its FINN mapping: `finn_ops` (FINN op type → the specialised variant whose resource
+      estimate stands for it), `finn_name` (the op name of folding files' Defaults), and
+      `read_finn` (FINN node(s) → the record; `claims_finn` says which nodes it reads);
+    - its RTL writer `rtl_instance` with its template `rtl_template` (hw_templates/rtl/,
+      default "<kind>.sv");
+    - its HLS emitter `hls_emit` with its kernel `hls_template` (hw_templates/hls/, default
+      "<kind>.hpp").
+    Every stage dispatches on these; none keeps a table of kinds.
+    """
 
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Layer]]] = {}
+    finn_ops: ClassVar[dict[str, str]] = {}
+    finn_name: ClassVar[str] = ""
+    rtl_template: ClassVar[str] = ""
+    hls_template: ClassVar[str] = ""
 
     name: str
     in_dtype: DataType
@@ -37,8 +56,35 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if cls.kind:  # templates named after the kind, FINN's name its first op, unless set
+            cls.rtl_template = cls.__dict__.get("rtl_template") or f"{cls.kind}.sv"
+            cls.hls_template = cls.__dict__.get("hls_template") or f"{cls.kind}.hpp"
+            cls.finn_name = cls.__dict__.get("finn_name") or next(iter(cls.finn_ops), "")
             Layer.registry[cls.kind] = cls
+
+    # --- FINN mapping, RTL writer, HLS emitter (overridden) -------------------------------
+    @classmethod
+    def claims_finn(cls, node: Any) -> bool:
+        """Whether this kind reads the FINN HW node `node` (with the node after it)."""
+        return node.op_type in cls.finn_ops
+
+    @classmethod
+    def read_finn(cls, reader: Any, node: Any, nxt: Any) -> tuple[Layer, list[Any]]:
+        """(the record, the FINN nodes it came from) for `node` (and `nxt` if it takes it);
+        `reader` (frontend/from_finn.py) gives initializers (`init`) and errors (`fail`)."""
+        raise NotImplementedError
+
+    def finn_folding(self, node: Any) -> dict[str, int]:
+        """The FINN node's folding attributes for this layer's folding (for its estimate)."""
+        return dict(self.folding())
+
+    def rtl_instance(self, ident: str, folder: Path, options: RtlOptions) -> Instance:
+        """The instance of `rtl_template` for this layer; memory files go under folder/mem."""
+        raise NotImplementedError
+
+    def hls_emit(self, name: str) -> tuple[str, str]:
+        """(the params header's body: config struct + arrays, the call line with {i}/{o})."""
+        raise NotImplementedError
 
     # --- shape and stream interface (overridden) ---------------------------------------
     @property

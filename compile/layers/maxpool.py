@@ -10,13 +10,23 @@ import dataclasses
 
 import numpy as np
 
+from xnorflow.compile.frontend.finn_attrs import (
+    finn_window,
+    ir_dtype,
+    is_depthwise_window,
+    node_attrs,
+)
+from xnorflow.compile.hls import common as hls
 from xnorflow.compile.layers.base import LayerError, divisors
 from xnorflow.compile.layers.window import WindowLayer
+from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MaxPool(WindowLayer):
     kind = "maxpool"
+    finn_ops = {"ConvolutionInputGenerator": "rtl", "Pool": "hls"}
+    finn_name = "Pool"
 
     kernel: int = 2
     stride: int = 2
@@ -52,3 +62,52 @@ class MaxPool(WindowLayer):
         x = self.check_input(x)
         (oh, ow) = self.ofm_dim
         return np.maximum.reduce(self.window_taps(x)).reshape(x.shape[0], oh * ow, self.channels)
+
+    # --- FINN: the depthwise window generator and the Pool after it ------------------------
+    @classmethod
+    def claims_finn(cls, node) -> bool:
+        return is_depthwise_window(node)
+
+    @classmethod
+    def read_finn(cls, reader, node, nxt):
+        if nxt is None or nxt.op_type != "Pool":
+            raise reader.fail(node, "is a depthwise window not followed by a Pool")
+        a = node_attrs(nxt)
+        if a.get("Function") != "MaxPool":
+            raise reader.fail(nxt, f"is a {a.get('Function')} pool; only max-pool is supported")
+        ifm, ch, k, s = finn_window(node, reader.fail)
+        dt = ir_dtype(a["InputDataType"])
+        return cls(name=nxt.name, in_dtype=dt, out_dtype=dt, ifm_dim=ifm, channels=ch,
+                   kernel=k, stride=s, pe=1), [node, nxt]
+
+    def finn_folding(self, node) -> dict[str, int]:
+        if node.op_type == "ConvolutionInputGenerator":
+            return {"SIMD": self.pe}  # the pool's window moves PE channels
+        return dict(self.folding())
+
+    # --- RTL and HLS ---------------------------------------------------------------------
+    def rtl_instance(self, ident, folder, options):
+        if self.kernel != self.stride:
+            raise rtl.RtlError(
+                f"layer {self.name!r}: the RTL max-pool needs kernel == stride (got kernel "
+                f"{self.kernel}, stride {self.stride}); use a pool with kernel == stride")
+        params = {
+            "IFM_H": self.ifm_dim[0], "IFM_W": self.ifm_dim[1], "CHANNELS": self.channels,
+            "PE": self.pe, "BITS": self.in_dtype.bits, "SIGNED": int(self.in_dtype.signed),
+            "KERNEL": self.kernel,
+        }
+        return rtl.Instance("maxpool", ident, params, self.in_width, self.out_width)
+
+    def hls_emit(self, name):
+        cfg = f"""struct {name}_config : xnorflow::maxpool_config {{
+    static const unsigned ifm_h = {self.ifm_dim[0]};
+    static const unsigned ifm_w = {self.ifm_dim[1]};
+    static const unsigned channels = {self.channels};
+    static const unsigned kernel = {self.kernel};
+    static const unsigned stride = {self.stride};
+    static const unsigned pe = {self.pe};
+    static const unsigned bits = {self.in_dtype.bits};
+    typedef {hls.c_type(self.in_dtype)} in_t;
+}};
+"""
+        return cfg, f"xnorflow::maxpool<{name}_config>({{i}}, {{o}});"

@@ -15,14 +15,18 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.ir.datatypes import DataType, smallest_type
+from xnorflow.compile.frontend.finn_attrs import expand_thresholds, ir_dtype, node_attrs
+from xnorflow.compile.hls import common as hls
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
+from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MVAU(Layer):
     kind = "mvau"
+    finn_ops = {"MVAU": "hls"}
 
     pixels: int = 1
     mw: int = 1
@@ -116,6 +120,139 @@ class MVAU(Layer):
         if not self.has_activation:
             return acc
         return threshold_counts(acc, self.thresholds) + self.act_val
+
+    # --- FINN ----------------------------------------------------------------------------
+    @classmethod
+    def read_finn(cls, reader, node, nxt):
+        """FINN stores weights as (MW, MH); the IR as (MH, MW) bits, 1 = +1. In XNOR mode
+        FINN's weights are BINARY {0, 1} already (ConvertBipolarMatMulToXnorPopcount); in the
+        first-layer mode they are BIPOLAR {-1, +1} → (w + 1) / 2. Negative BatchNorm scales
+        were absorbed by FINN into the weights' signs."""
+        a = node_attrs(node)
+        mw, mh = int(a["MW"]), int(a["MH"])
+        w = np.asarray(reader.init(node.input[1]), dtype=np.float64)
+        if w.shape != (mw, mh):
+            raise reader.fail(node, f"has weights of shape {w.shape}, expected (MW, MH)=({mw}, "
+                              f"{mh})")
+        wdt, idt = a["weightDataType"], a["inputDataType"]
+        if int(a.get("binaryXnorMode", 0)) == 1:
+            if not np.isin(w, (0, 1)).all():
+                raise reader.fail(node, "is in XNOR mode but its weights are not {0, 1}")
+            bits, in_dt = w.T, BIPOLAR
+        else:
+            if wdt != "BIPOLAR" or not np.isin(w, (-1, 1)).all():
+                raise reader.fail(node, f"has {wdt} weights; only binary (bipolar) weights are "
+                                  "supported — quantize every layer's weights to 1 bit")
+            if idt in ("BINARY", "BIPOLAR"):
+                raise reader.fail(node, f"takes {idt} input without XNOR mode; unsigned 1-bit "
+                                  "activations are not supported, use bipolar (sign) activations")
+            bits, in_dt = (w.T + 1) / 2, DataType.parse(idt)
+        pixels = int(np.prod(a.get("numInputVectors", [1])))
+        no_act = int(a.get("noActivation", 0)) == 1 or len(node.input) < 3
+        probe = cls(name=node.name, in_dtype=in_dt, out_dtype=BIPOLAR, pixels=pixels, mw=mw,
+                    mh=mh, weights=bits.astype(np.uint8), thresholds=None)
+        if no_act:
+            thr, out_dt, act_val = None, probe.acc_dtype(), 0
+        else:
+            lo, hi = probe.acc_range()
+            thr = expand_thresholds(reader.init(node.input[2]), mh,
+                                    f"{reader.source}: {node.name}")
+            thr = np.clip(thr, lo, hi + 1)
+            out_dt, act_val = ir_dtype(a["outputDataType"]), int(a.get("ActVal", 0))
+        return cls(name=node.name, in_dtype=in_dt, out_dtype=out_dt, pixels=pixels, mw=mw,
+                   mh=mh, weights=bits.astype(np.uint8), thresholds=thr, act_val=act_val,
+                   pe=1, simd=1), [node]
+
+    # --- RTL -----------------------------------------------------------------------------
+    def rtl_instance(self, ident, folder, options):
+        sf, nf = self.mw // self.simd, self.mh // self.pe
+        lo, hi = self.acc_range()
+        acc_bits = rtl.signed_bits(lo, hi + 1)
+        obits = self.out_dtype.bits
+        if not self.has_activation:
+            acc_bits = max(acc_bits, obits)
+        # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
+        w = self.weights.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3)
+        words = rtl.hex_words(w.reshape(nf * sf, -1), 1)
+        bank_depth = options.bank_depth or rtl.weight_bank_depth(self.pe * self.simd)
+        for b, start in enumerate(range(0, len(words), bank_depth)):
+            rtl.write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + bank_depth])
+        n_thr = self.thresholds.shape[1]
+        params = {
+            "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
+            "XNOR": int(self.xnor), "IBITS": self.in_dtype.bits,
+            "IN_SIGNED": int(self.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
+            "OBITS": obits, "ACT_VAL": int(self.act_val),
+            "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
+        }
+        if n_thr:
+            t = rtl.clipped_thresholds(self.thresholds, lo, hi)
+            params["THRESH_FILE"] = rtl.write_mem(
+                folder, f"{ident}_t.mem", rtl.hex_words(t.reshape(nf, self.pe * n_thr), acc_bits))
+        return rtl.Instance("mvau", ident, params, self.in_width, self.out_width)
+
+    # --- HLS -----------------------------------------------------------------------------
+    def weight_words(self) -> list[list[int]]:
+        """Weights as [pe][nf * SF + sf] SIMD-bit words, the order the HLS kernel reads them.
+
+        W (mh, mw) → (NF, PE, SF, SIMD) with row o = nf·PE + p and column sf·SIMD + j →
+        transpose to (PE, NF, SF, SIMD) → each SIMD-bit group becomes an integer, bit j =
+        column j.
+        """
+        pe, simd = self.pe, self.simd
+        nf, sf = self.mh // pe, self.mw // simd
+        w = self.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf,
+                                                                                 simd)
+        nbytes = -(-simd // 8)
+        padded = np.zeros((pe, nf * sf, nbytes * 8), np.uint8)
+        padded[..., :simd] = w
+        packed = np.packbits(padded, axis=-1, bitorder="little")
+        return [[int.from_bytes(bytes(word), "little") for word in row] for row in packed]
+
+    def hls_emit(self, name):
+        lo, hi = self.acc_range()
+        t = self.thresholds
+        n_thr = int(t.shape[1])
+        thr_dim = max(n_thr, 1)
+        if n_thr:
+            thr_bits = hls.signed_bits(min(int(t.min()), lo), max(int(t.max()), hi + 1))
+            thr = hls.interleave_thresholds(t, self.pe)
+        else:  # no activation: the kernel ignores this array; C++ has no zero-length arrays
+            thr_bits = 2
+            thr = np.zeros((self.pe, self.mh // self.pe, 1), np.int64)
+        nf, sf = self.mh // self.pe, self.mw // self.simd
+        words = np.empty((self.pe, nf * sf), dtype=object)
+        words[:] = self.weight_words()
+        word = (lambda v: f"0x{v:x}ULL") if self.simd <= 64 else \
+            (lambda v: f'ap_uint<{self.simd}>("{v:x}", 16)')
+        cfg = f"""struct {name}_config : xnorflow::mvau_config {{
+    static const unsigned pixels = {self.pixels};
+    static const unsigned mw = {self.mw};
+    static const unsigned mh = {self.mh};
+    static const unsigned pe = {self.pe};
+    static const unsigned simd = {self.simd};
+    static const bool xnor = {"true" if self.xnor else "false"};
+    static const unsigned in_bits = {self.in_dtype.bits};
+    static const unsigned out_bits = {self.out_dtype.bits};
+    static const unsigned n_thresholds = {n_thr};
+    static const unsigned thr_dim = {thr_dim};
+    static const int act_val = {self.act_val};
+    typedef {hls.c_type(self.in_dtype)} in_t;
+    typedef ap_int<{hls.signed_bits(lo, hi)}> acc_t;
+    typedef ap_int<{thr_bits}> thr_t;
+    static const unsigned thr_bits = {thr_bits};
+    typedef ap_int<{hls.count_bits(n_thr, self.act_val)}> count_t;
+}};
+
+// weights[p][nf * {sf} + sf] bit j = W[nf * {self.pe} + p][sf * {self.simd} + j]
+static const xnorflow::uint_rom<{self.simd}>::type {name}_weights[{self.pe}][{nf * sf}] = \
+{hls.nested(words, word)};
+
+static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds[{self.pe}][{nf}][{thr_dim}] = \
+{hls.nested(thr, hls.int_literal)};
+"""
+        return cfg, (f"xnorflow::mvau<{name}_config>({{i}}, {{o}}, {name}_weights, "
+                     f"{name}_thresholds);")
 
 
 def pack_rows(bits: np.ndarray) -> np.ndarray:

@@ -12,13 +12,21 @@ import dataclasses
 
 import numpy as np
 
+from xnorflow.compile.frontend.finn_attrs import (
+    finn_window,
+    ir_dtype,
+    is_depthwise_window,
+    node_attrs,
+)
 from xnorflow.compile.layers.base import divisors
 from xnorflow.compile.layers.window import WindowLayer
+from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SlidingWindow(WindowLayer):
     kind = "sliding_window"
+    finn_ops = {"ConvolutionInputGenerator": "rtl"}
 
     simd: int = 1
 
@@ -50,3 +58,37 @@ class SlidingWindow(WindowLayer):
         x = self.check_input(x)
         n, (oh, ow), k = x.shape[0], self.ofm_dim, self.kernel
         return np.stack(self.window_taps(x), axis=3).reshape(n, oh * ow, k * k * self.channels)
+
+    # --- FINN ----------------------------------------------------------------------------
+    @classmethod
+    def claims_finn(cls, node) -> bool:
+        return node.op_type == "ConvolutionInputGenerator" and not is_depthwise_window(node)
+
+    @classmethod
+    def read_finn(cls, reader, node, nxt):
+        ifm, ch, k, s = finn_window(node, reader.fail)
+        dt = ir_dtype(node_attrs(node)["inputDataType"])
+        return cls(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=ifm, channels=ch,
+                   kernel=k, stride=s, simd=1), [node]
+
+    # --- RTL and HLS ---------------------------------------------------------------------
+    def rtl_instance(self, ident, folder, options):
+        params = {
+            "IFM_H": self.ifm_dim[0], "IFM_W": self.ifm_dim[1], "CHANNELS": self.channels,
+            "SIMD": self.simd, "BITS": self.in_dtype.bits, "KERNEL": self.kernel,
+            "STRIDE": self.stride,
+        }
+        return rtl.Instance("sliding_window", ident, params, self.in_width, self.out_width)
+
+    def hls_emit(self, name):
+        cfg = f"""struct {name}_config : xnorflow::sliding_window_config {{
+    static const unsigned ifm_h = {self.ifm_dim[0]};
+    static const unsigned ifm_w = {self.ifm_dim[1]};
+    static const unsigned channels = {self.channels};
+    static const unsigned kernel = {self.kernel};
+    static const unsigned stride = {self.stride};
+    static const unsigned simd = {self.simd};
+    static const unsigned bits = {self.in_dtype.bits};
+}};
+"""
+        return cfg, f"xnorflow::sliding_window<{name}_config>({{i}}, {{o}});"

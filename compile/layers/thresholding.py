@@ -10,12 +10,17 @@ import dataclasses
 
 import numpy as np
 
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.frontend.finn_attrs import expand_thresholds, ir_dtype, node_attrs
+from xnorflow.compile.hls import common as hls
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Thresholding(Layer):
     kind = "thresholding"
+    finn_ops = {"Thresholding": "hls"}
 
     pixels: int = 1
     channels: int = 1
@@ -73,6 +78,86 @@ class Thresholding(Layer):
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         return threshold_counts(self.check_input(x), self.thresholds) + self.act_val
+
+    # --- FINN ----------------------------------------------------------------------------
+    @classmethod
+    def read_finn(cls, reader, node, nxt):
+        a = node_attrs(node)
+        ch = int(a["NumChannels"])
+        thr = expand_thresholds(reader.init(node.input[1]), ch, f"{reader.source}: {node.name}")
+        in_dt = ir_dtype(a["inputDataType"])
+        if in_dt.bipolar:
+            raise reader.fail(node, "thresholds bipolar values; only integer inputs are supported")
+        return cls(name=node.name, in_dtype=in_dt, out_dtype=ir_dtype(a["outputDataType"]),
+                   pixels=int(np.prod(a.get("numInputVectors", [1]))), channels=ch,
+                   thresholds=thr, act_val=int(a.get("ActVal", 0)), pe=1), [node]
+
+    # --- RTL -----------------------------------------------------------------------------
+    def use_table(self) -> bool:
+        """Table mode for narrow inputs with many thresholds: a 2^bits-entry ROM per channel is
+        cheaper than N_THR comparators (CNV's 8-bit input quantizer: 255 thresholds)."""
+        return self.in_dtype.bits <= 8 and self.n_thresholds >= 8
+
+    def table(self) -> np.ndarray:
+        """(PE*CF*2^bits,) outputs: entry ((p*CF + cf) << bits) + v for stored input pattern v."""
+        bits, cf, pe = self.in_dtype.bits, self.channels // self.pe, self.pe
+        patterns = np.arange(1 << bits, dtype=np.int64)
+        values = patterns - (1 << bits) * (patterns >= (1 << (bits - 1))) if self.in_dtype.signed \
+            else patterns
+        x = np.broadcast_to(values[:, None, None], (len(values), self.pixels, self.channels))
+        out = self.reference(x.copy())[:, 0, :]  # (2^bits, channels)
+        table = out.T.reshape(cf, pe, 1 << bits).transpose(1, 0, 2)  # (pe, cf, 2^bits)
+        return table.reshape(-1)
+
+    def rtl_instance(self, ident, folder, options):
+        lo, hi = self.in_dtype.min(), self.in_dtype.max()
+        tbits = rtl.signed_bits(lo, hi + 1)
+        n_thr = self.n_thresholds
+        if n_thr < 1:
+            raise rtl.RtlError(f"layer {self.name!r}: a thresholding layer needs at least one "
+                               "threshold")
+        cf = self.channels // self.pe
+        table = self.use_table()
+        if table:
+            words = rtl.hex_words(self.table().reshape(-1, 1), self.out_dtype.bits)
+        else:
+            t = rtl.clipped_thresholds(self.thresholds, lo, hi)
+            words = rtl.hex_words(t.reshape(cf, self.pe * n_thr), tbits)
+        tfile = rtl.write_mem(folder, f"{ident}_t.mem", words)
+        params = {
+            "CHANNELS": self.channels, "PE": self.pe, "IBITS": self.in_dtype.bits,
+            "IN_SIGNED": int(self.in_dtype.signed), "TBITS": tbits, "N_THR": n_thr,
+            "OBITS": self.out_dtype.bits, "ACT_VAL": int(self.act_val), "TABLE": int(table),
+            "THRESH_FILE": tfile,
+        }
+        return rtl.Instance("thresholding", ident, params, self.in_width, self.out_width)
+
+    # --- HLS -----------------------------------------------------------------------------
+    def hls_emit(self, name):
+        t = self.thresholds
+        if self.n_thresholds == 0:
+            raise CompileError(f"layer {self.name!r}: a thresholding layer needs thresholds")
+        thr_bits = hls.signed_bits(min(int(t.min()), self.in_dtype.min()),
+                                   max(int(t.max()), self.in_dtype.max() + 1))
+        thr_init = hls.nested(hls.interleave_thresholds(t, self.pe), hls.int_literal)
+        cfg = f"""struct {name}_config : xnorflow::thresholding_config {{
+    static const unsigned pixels = {self.pixels};
+    static const unsigned channels = {self.channels};
+    static const unsigned pe = {self.pe};
+    static const unsigned n_thresholds = {self.n_thresholds};
+    static const unsigned in_bits = {self.in_dtype.bits};
+    static const unsigned out_bits = {self.out_dtype.bits};
+    static const int act_val = {self.act_val};
+    typedef {hls.c_type(self.in_dtype)} in_t;
+    typedef ap_int<{thr_bits}> thr_t;
+    static const unsigned thr_bits = {thr_bits};
+    typedef ap_int<{hls.count_bits(self.n_thresholds, self.act_val)}> count_t;
+}};
+
+static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds\
+[{self.pe}][{self.channels // self.pe}][{self.n_thresholds}] = {thr_init};
+"""
+        return cfg, f"xnorflow::thresholding<{name}_config>({{i}}, {{o}}, {name}_thresholds);"
 
 
 def threshold_counts(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

@@ -125,7 +125,7 @@ def simulate(
     """
     from xnorflow.compile.dataset_images import DatasetError, images_for
     from xnorflow.compile.ir import DataflowIR, IRError
-    from xnorflow.compile.rtl.codegen import RtlError
+    from xnorflow.compile.rtl.common import RtlError
     from xnorflow.compile.rtl.sim import DeadlockError, SimulationError
     from xnorflow.tools import ToolError
 
@@ -184,7 +184,7 @@ def synth(
     Exit 0 done, 2 on a usage error or a missing tool.
     """
     from xnorflow.compile.ir import DataflowIR, IRError
-    from xnorflow.compile.rtl.codegen import RtlError
+    from xnorflow.compile.rtl.common import RtlError
     from xnorflow.compile.rtl.synth import TARGETS, SynthError, run_synth
     from xnorflow.tools import ToolError
 

@@ -20,209 +20,27 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from xnorflow.compile.errors import CompileError
-from xnorflow.compile.interface import runtime_spec
+from xnorflow.compile.interface import TOP, runtime_spec
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.layers import MVAU, LabelSelect, Layer, MaxPool, SlidingWindow, Thresholding
-from xnorflow.compile.stream import pack_beats
+from xnorflow.compile.layers import MVAU, Layer
+from xnorflow.compile.rtl.common import Instance, RtlError, RtlOptions, ident
 
-TOP = "xnorflow_top"
 # the templates every top needs, whatever its layers (fifo is used inside the layers)
 COMMON_TEMPLATES = ("fifo.sv", "dwc.sv", "tlast_tracker.sv")
 TLAST_DEPTH = 32  # frame-end flags the top queues (tlast_tracker.sv)
 # upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
 MAX_FIFO_DEPTH = 256
-# (depth, width) shapes of one 16/18-Kbit block RAM (ECP5 DP16KD, Xilinx RAMB18)
-BRAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 
-class RtlError(CompileError, ValueError):
-    """The IR holds something the RTL backend cannot build; the message says what to change."""
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Bits of a two's complement number holding every integer in [lo, hi]."""
-    return max(int(-min(lo, 0) - 1).bit_length(), int(max(hi, 0)).bit_length()) + 1
-
-
-def clipped_thresholds(thresholds: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Clip thresholds into [lo, hi + 1] for inputs in [lo, hi]: every `x >= T` stays the same
-    (T > hi is never reached, as hi + 1 is not; T <= lo is always reached, as lo is)."""
-    return np.clip(np.asarray(thresholds, dtype=np.int64), lo, hi + 1)
-
-
-def hex_words(values: np.ndarray, bits: int) -> list[str]:
-    """(words, fields) integers → one hex string per word, field i at bits [i*bits, (i+1)*bits)."""
-    values = np.asarray(values, dtype=np.int64)
-    per_word = values.shape[1]
-    packed = pack_beats(values, bits, per_word)[:, 0, :]  # (words, bytes), little-endian
-    digits = -(-bits * per_word // 4)
-    return [format(int.from_bytes(bytes(row), "little"), f"0{digits}x") for row in packed]
-
-
-def _ident(name: str) -> str:
-    ident = re.sub(r"\W", "_", name)
-    return ident if re.match(r"[A-Za-z_]", ident) else f"l_{ident}"
-
-
-@dataclasses.dataclass
-class Instance:
-    """One template instance of the top: module name, instance name, parameters, widths."""
-
-    module: str
-    name: str
-    params: dict[str, Any]
-    in_w: int
-    out_w: int
-    layer: str = ""
-    kind: str = ""
-
-
-def _write_mem(folder: Path, name: str, lines: list[str]) -> str:
-    (folder / "mem").mkdir(parents=True, exist_ok=True)
-    rel = f"mem/{name}"
-    (folder / rel).write_text("\n".join(lines) + "\n")
-    return rel
-
-
-def weight_bank_depth(width: int) -> int:
-    """Words per MVAU weight bank for words of ``width`` bits: one block RAM deep.
-
-    The deepest block-RAM shape that holds a whole word in one column (512 x 36 for words of
-    36 bits and more, which then take several columns): a bank maps to block RAMs without a
-    depth cascade (no multiplexer inside a bank), the template selects among the banks in two
-    registered steps (hw_templates/rtl/mvau.sv), and narrow memories keep few banks.
-    """
-    return next((d for d, w in BRAM_SHAPES if w >= width), BRAM_SHAPES[-1][0])
-
-
-def _mvau(layer: MVAU, ident: str, folder: Path, bank_depth: int | None = None) -> Instance:
-    sf, nf = layer.mw // layer.simd, layer.mh // layer.pe
-    lo, hi = layer.acc_range()
-    acc_bits = signed_bits(lo, hi + 1)
-    obits = layer.out_dtype.bits
-    if not layer.has_activation:
-        acc_bits = max(acc_bits, obits)
-    # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
-    w = layer.weights.reshape(nf, layer.pe, sf, layer.simd).transpose(0, 2, 1, 3)
-    words = hex_words(w.reshape(nf * sf, -1), 1)
-    bank_depth = bank_depth or weight_bank_depth(layer.pe * layer.simd)
-    for b, start in enumerate(range(0, len(words), bank_depth)):
-        _write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + bank_depth])
-    n_thr = layer.thresholds.shape[1]
-    params: dict[str, Any] = {
-        "MW": layer.mw, "MH": layer.mh, "PE": layer.pe, "SIMD": layer.simd,
-        "XNOR": int(layer.xnor), "IBITS": layer.in_dtype.bits,
-        "IN_SIGNED": int(layer.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
-        "OBITS": obits, "ACT_VAL": int(layer.act_val),
-        "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
-    }
-    if n_thr:
-        t = clipped_thresholds(layer.thresholds, lo, hi)
-        params["THRESH_FILE"] = _write_mem(
-            folder, f"{ident}_t.mem", hex_words(t.reshape(nf, layer.pe * n_thr), acc_bits)
-        )
-    return Instance("mvau", ident, params, layer.in_width, layer.out_width)
-
-
-def use_threshold_table(layer: Thresholding) -> bool:
-    """Table mode for narrow inputs with many thresholds: a 2^bits-entry ROM per channel is
-    cheaper than N_THR comparators (CNV's 8-bit input quantizer: 255 thresholds)."""
-    return layer.in_dtype.bits <= 8 and layer.n_thresholds >= 8
-
-
-def threshold_table(layer: Thresholding) -> np.ndarray:
-    """(PE*CF*2^bits,) outputs: entry ((p*CF + cf) << bits) + v for stored input pattern v."""
-    bits, cf, pe = layer.in_dtype.bits, layer.channels // layer.pe, layer.pe
-    patterns = np.arange(1 << bits, dtype=np.int64)
-    values = patterns - (1 << bits) * (patterns >= (1 << (bits - 1))) if layer.in_dtype.signed \
-        else patterns
-    x = np.broadcast_to(values[:, None, None], (len(values), layer.pixels, layer.channels))
-    out = layer.reference(x.copy())[:, 0, :]  # (2^bits, channels)
-    table = out.T.reshape(cf, pe, 1 << bits).transpose(1, 0, 2)  # (pe, cf, 2^bits)
-    return table.reshape(-1)
-
-
-def _thresholding(layer: Thresholding, ident: str, folder: Path) -> Instance:
-    lo, hi = layer.in_dtype.min(), layer.in_dtype.max()
-    tbits = signed_bits(lo, hi + 1)
-    n_thr = layer.n_thresholds
-    if n_thr < 1:
-        raise RtlError(f"layer {layer.name!r}: a thresholding layer needs at least one threshold")
-    cf = layer.channels // layer.pe
-    table = use_threshold_table(layer)
-    if table:
-        words = hex_words(threshold_table(layer).reshape(-1, 1), layer.out_dtype.bits)
-    else:
-        t = clipped_thresholds(layer.thresholds, lo, hi)
-        words = hex_words(t.reshape(cf, layer.pe * n_thr), tbits)
-    tfile = _write_mem(folder, f"{ident}_t.mem", words)
-    params = {
-        "CHANNELS": layer.channels, "PE": layer.pe, "IBITS": layer.in_dtype.bits,
-        "IN_SIGNED": int(layer.in_dtype.signed), "TBITS": tbits, "N_THR": n_thr,
-        "OBITS": layer.out_dtype.bits, "ACT_VAL": int(layer.act_val), "TABLE": int(table),
-        "THRESH_FILE": tfile,
-    }
-    return Instance("thresholding", ident, params, layer.in_width, layer.out_width)
-
-
-def _sliding_window(layer: SlidingWindow, ident: str, folder: Path) -> Instance:
-    params = {
-        "IFM_H": layer.ifm_dim[0], "IFM_W": layer.ifm_dim[1], "CHANNELS": layer.channels,
-        "SIMD": layer.simd, "BITS": layer.in_dtype.bits, "KERNEL": layer.kernel,
-        "STRIDE": layer.stride,
-    }
-    return Instance("sliding_window", ident, params, layer.in_width, layer.out_width)
-
-
-def _maxpool(layer: MaxPool, ident: str, folder: Path) -> Instance:
-    if layer.kernel != layer.stride:
-        raise RtlError(
-            f"layer {layer.name!r}: the RTL max-pool needs kernel == stride "
-            f"(got kernel {layer.kernel}, stride {layer.stride}); use a pool with kernel == stride"
-        )
-    params = {
-        "IFM_H": layer.ifm_dim[0], "IFM_W": layer.ifm_dim[1], "CHANNELS": layer.channels,
-        "PE": layer.pe, "BITS": layer.in_dtype.bits, "SIGNED": int(layer.in_dtype.signed),
-        "KERNEL": layer.kernel,
-    }
-    return Instance("maxpool", ident, params, layer.in_width, layer.out_width)
-
-
-def _label_select(layer: LabelSelect, ident: str, folder: Path) -> Instance:
-    if (1 << layer.out_dtype.bits) < layer.labels or layer.out_dtype.signed:
-        raise RtlError(
-            f"layer {layer.name!r}: output type {layer.out_dtype} cannot hold label indices "
-            f"0..{layer.labels - 1}; use UINT{max(1, (layer.labels - 1).bit_length())} or wider"
-        )
-    params = {
-        "LABELS": layer.labels, "PE": layer.pe, "IBITS": layer.in_dtype.bits,
-        "IN_SIGNED": int(layer.in_dtype.signed), "OBITS": layer.out_dtype.bits,
-    }
-    return Instance("label_select", ident, params, layer.in_width, layer.out_width)
-
-
-LAYER_WRITERS = {
-    MVAU: _mvau, Thresholding: _thresholding, SlidingWindow: _sliding_window,
-    MaxPool: _maxpool, LabelSelect: _label_select,
-}
-
-
-def layer_instance(layer: Layer, folder: Path, bank_depth: int | None = None) -> Instance:
-    writer = LAYER_WRITERS.get(type(layer))
-    if writer is None:
+def layer_instance(layer: Layer, folder: Path, options: RtlOptions) -> Instance:
+    """The layer plugin's instance of its template, tagged with the layer's name and kind."""
+    if not type(layer).rtl_template:
         raise RtlError(f"layer {layer.name!r}: kind {layer.kind!r} has no RTL template")
-    if isinstance(layer, MVAU):
-        inst = _mvau(layer, _ident(layer.name), folder, bank_depth)
-    else:
-        inst = writer(layer, _ident(layer.name), folder)
+    inst = layer.rtl_instance(ident(layer.name), folder, options)
     inst.layer, inst.kind = layer.name, layer.kind
     return inst
 
@@ -238,7 +56,7 @@ def glue_fifo_depth(nxt: Layer) -> int:
     return 0
 
 
-def build_chain(ir: DataflowIR, folder: Path, bank_depth: int | None = None) -> list[Instance]:
+def build_chain(ir: DataflowIR, folder: Path, options: RtlOptions) -> list[Instance]:
     """The top's instances in stream order: layers with width converters and FIFOs between."""
     chain: list[Instance] = []
     for i, layer in enumerate(ir.layers):
@@ -252,7 +70,7 @@ def build_chain(ir: DataflowIR, folder: Path, bank_depth: int | None = None) -> 
                 chain.append(Instance("fifo", f"fifo_{i}", {"WIDTH": layer.in_width,
                                                              "DEPTH": depth},
                                       layer.in_width, layer.in_width))
-        chain.append(layer_instance(layer, folder, bank_depth))
+        chain.append(layer_instance(layer, folder, options))
     return chain
 
 
@@ -388,7 +206,7 @@ def write(ir: DataflowIR, folder: Path, options: Any = None,
     """Write BUILD/rtl: templates, memory files, the top, filelist.f and rtl.json.
 
     Everything goes to a temporary sibling first, so a failure leaves no half-written folder.
-    ``bank_depth`` (a power of two) overrides :func:`weight_bank_depth` for every MVAU; the
+    ``bank_depth`` (a power of two) overrides rtl/common.weight_bank_depth for every MVAU; the
     tests make it small to exercise several banks on small layers.
     """
     if bank_depth is not None and (bank_depth < 1 or bank_depth & (bank_depth - 1)):
@@ -399,7 +217,7 @@ def write(ir: DataflowIR, folder: Path, options: Any = None,
     tmp.mkdir(parents=True)
     try:
         ir.validate()
-        chain = build_chain(ir, tmp, bank_depth)
+        chain = build_chain(ir, tmp, RtlOptions(bank_depth=bank_depth))
         io = interface(ir)
         modules = {inst.module for inst in chain}
         files = sorted({f"{m}.sv" for m in modules} | set(COMMON_TEMPLATES))

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from xnorflow.compile.interface import TOP
 from xnorflow.tools import require, tool_env
 
 log = logging.getLogger(__name__)
 
 TB_SOURCE = "xnorflow_tb.cpp"
-TOP = "xnorflow_top"
 BATCH = 4096  # frames per request to the testbench, at most
 REQUEST_CYCLES = 20_000_000  # fewer frames per request for slow designs: progress, responsive
 PROGRESS_CYCLES = 200_000_000  # a progress bar for calls of more simulated cycles than this

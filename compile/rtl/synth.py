@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from xnorflow.compile.interface import TOP
 from xnorflow.tools import tool_env, which
 
 log = logging.getLogger(__name__)
 
 TARGETS = ("xilinx", "ecp5", "ice40")
-TOP = "xnorflow_top"
 WRAPPER = "pnr_wrapper"
 
 # cell type → (category, weight): LUTs used as memory counted in LUTs as FINN's estimates do

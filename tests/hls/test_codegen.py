@@ -12,6 +12,7 @@ import pytest
 from xnorflow.compile.backends import BACKENDS, BackendOptions, write_backends
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.hls import codegen as hls_codegen
+from xnorflow.compile.hls import common as hls_common
 from xnorflow.compile.random_ir import random_cnn, random_mlp
 
 from . import nets
@@ -25,7 +26,7 @@ def test_mvau_weight_words_match_kernel_order(seed):
     pe, simd = int(rng.choice([d for d in range(1, layer.mh + 1) if layer.mh % d == 0])), 1
     simd = int(rng.choice([d for d in range(1, layer.mw + 1) if layer.mw % d == 0]))
     layer = layer.with_folding(PE=pe, SIMD=simd)
-    words = hls_codegen.mvau_weight_words(layer)
+    words = layer.weight_words()
     nf, sf = layer.mh // pe, layer.mw // simd
     assert len(words) == pe and all(len(row) == nf * sf for row in words)
     for p in range(pe):
@@ -38,15 +39,15 @@ def test_mvau_weight_words_match_kernel_order(seed):
 
 def test_wide_simd_words_use_string_literals():
     layer = nets.tfc().layers[1].with_folding(PE=4, SIMD=784)
-    words = hls_codegen.mvau_weight_words(layer)
+    words = layer.weight_words()
     assert max(max(row) for row in words).bit_length() > 64
-    header, _ = hls_codegen.emit_mvau("fc0", layer)
+    header, _ = layer.hls_emit("fc0")
     assert 'ap_uint<784>("' in header
 
 
 def test_interleave_thresholds():
     t = np.arange(12).reshape(6, 2)
-    out = hls_codegen.interleave_thresholds(t, 3)
+    out = hls_common.interleave_thresholds(t, 3)
     assert out.shape == (3, 2, 2)
     for c in range(6):
         assert (out[c % 3, c // 3] == t[c]).all()
@@ -116,7 +117,7 @@ def test_label_select_too_narrow_is_a_user_error():
     ir = nets.edge_cases()
     narrow = dataclasses.replace(ir.layers[-1], out_dtype=ir.layers[-1].out_dtype.parse("UINT2"))
     with pytest.raises(CompileError, match="cannot hold label 47"):
-        hls_codegen.emit_label_select("top1", narrow)
+        narrow.hls_emit("top1")
 
 
 def test_registered_before_the_driver_bundle(tmp_path):

@@ -14,6 +14,7 @@ from xnorflow.compile.ir.datatypes import BIPOLAR
 from xnorflow.compile.layers import MaxPool
 from xnorflow.compile.random_ir import random_cnn, random_mlp
 from xnorflow.compile.rtl import codegen as rtl_codegen
+from xnorflow.compile.rtl import common as rtl_common
 from xnorflow.compile.stream import beat_bytes
 from xnorflow.tools import require, tool_env
 
@@ -66,7 +67,7 @@ def test_weight_and_threshold_files_round_trip(tmp_path, bank_depth):
     rtl = rtl_codegen.write(ir, tmp_path / "rtl", bank_depth=bank_depth)
     for layer in ir.layers[1:]:
         nf, sf = layer.mh // layer.pe, layer.mw // layer.simd
-        depth = bank_depth or rtl_codegen.weight_bank_depth(layer.pe * layer.simd)
+        depth = bank_depth or rtl_common.weight_bank_depth(layer.pe * layer.simd)
         bits = _read_weight_banks(rtl, layer, depth)
         w = bits.reshape(nf, sf, layer.pe, layer.simd).transpose(0, 2, 1, 3).reshape(layer.mh, -1)
         np.testing.assert_array_equal(w, layer.weights)
@@ -78,7 +79,7 @@ def test_weight_and_threshold_files_round_trip(tmp_path, bank_depth):
     np.testing.assert_array_equal(vals, np.clip(thr.thresholds[:, 0], 0, 256))
     top = (rtl / "xnorflow_top.sv").read_text()
     assert f".WEIGHT_PREFIX(\"mem/{ir.layers[1].name}_w\")" in top
-    depth = bank_depth or rtl_codegen.weight_bank_depth(ir.layers[1].pe * ir.layers[1].simd)
+    depth = bank_depth or rtl_common.weight_bank_depth(ir.layers[1].pe * ir.layers[1].simd)
     assert f".WBANK_DEPTH({depth})" in top
 
 
@@ -86,12 +87,12 @@ def test_weight_and_threshold_files_round_trip(tmp_path, bank_depth):
                                                (9, 2048), (18, 1024), (32, 512), (36, 512),
                                                (1024, 512)])
 def test_weight_bank_is_one_block_ram_deep(width, depth):
-    assert rtl_codegen.weight_bank_depth(width) == depth
+    assert rtl_common.weight_bank_depth(width) == depth
 
 
 @pytest.mark.parametrize("depth", [0, 3, 100])
 def test_weight_bank_depth_must_be_a_power_of_two(tmp_path, depth):
-    with pytest.raises(rtl_codegen.RtlError, match="power of two"):
+    with pytest.raises(rtl_common.RtlError, match="power of two"):
         rtl_codegen.write(random_mlp(1), tmp_path / "rtl", bank_depth=depth)
     assert not (tmp_path / "rtl").exists()
 
@@ -100,10 +101,10 @@ def test_threshold_clipping_keeps_every_comparison():
     rng = np.random.default_rng(0)
     t = rng.integers(-1000, 1000, size=(5, 3))
     x = np.arange(-20, 31)
-    c = rtl_codegen.clipped_thresholds(t, -20, 30)
+    c = rtl_common.clipped_thresholds(t, -20, 30)
     assert c.min() >= -20 and c.max() <= 31
     np.testing.assert_array_equal(x[:, None, None] >= t, x[:, None, None] >= c)
-    assert rtl_codegen.signed_bits(0, 256) == 10 and rtl_codegen.signed_bits(-128, 128) == 9
+    assert rtl_common.signed_bits(0, 256) == 10 and rtl_common.signed_bits(-128, 128) == 9
 
 
 def test_unsupported_maxpool_is_a_clear_error(tmp_path):
@@ -111,7 +112,7 @@ def test_unsupported_maxpool_is_a_clear_error(tmp_path):
                    kernel=3, stride=2, pe=2)
     ir = DataflowIR(name="pool", input_shape=(4, 7, 7), input_layout="nhwc", layers=[pool],
                     output_scale=np.ones(1), output_bias=np.zeros(1), input_dtype=BIPOLAR)
-    with pytest.raises(rtl_codegen.RtlError, match="'pool0'.*kernel == stride"):
+    with pytest.raises(rtl_common.RtlError, match="'pool0'.*kernel == stride"):
         rtl_codegen.write(ir, tmp_path / "rtl")
     assert not (tmp_path / "rtl").exists() and not (tmp_path / "rtl.tmp").exists()
 
