@@ -27,12 +27,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from xnorflow import __version__
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.interface import TOP, runtime_spec
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.ir.glue import plan_glue
 from xnorflow.compile.layers import Layer
 from xnorflow.compile.parts import VIVADO_BOARDS
 
@@ -149,12 +148,12 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
     decls, calls, includes, dwc_structs = [], [], [], []
     stream_idx = 0
 
-    def new_stream(width: int, what: str) -> str:
+    def new_stream(width: int, what: str, depth: int = 2) -> str:
         nonlocal stream_idx
         s = f"s{stream_idx}"
         stream_idx += 1
         decls.append(f'    hls::stream<ap_uint<{width}>> {s}("{s}_{what}");')
-        decls.append(f"#pragma HLS STREAM variable = {s} depth = 2")
+        decls.append(f"#pragma HLS STREAM variable = {s} depth = {depth}")
         return s
 
     cur = new_stream(iface.in_width, "in")
@@ -164,30 +163,31 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         f"    xnorflow::axis_to_stream<{iface.in_axi_width}, {iface.in_width}, {iface.in_beats}>"
         f"(in_stream, {cur}, frame_last);"
     )
-    prev: Layer | None = None
+    glue = {g.index: g for g in plan_glue(ir)}  # the same glue as the RTL top's
     for idx, layer in enumerate(ir.layers):
         name = c_name(idx, layer)
         if not type(layer).hls_template:
             raise CompileError(f"layer {layer.name!r}: kind {layer.kind!r} has no HLS template")
-        if prev is not None and prev.out_fold != layer.in_fold:
-            bits = layer.in_dtype.bits
-            values = int(np.prod(layer.in_shape))
-            nxt = new_stream(layer.in_width, f"dwc{idx}")
+        g = glue.get(idx)
+        if g is not None and g.converter:
+            nxt = new_stream(layer.in_width, f"dwc{idx}", max(2, g.fifo_depth))
             dwc_structs.append(
                 f"struct dwc{idx}_config : xnorflow::dwc_config {{\n"
-                f"    static const unsigned values = {values};\n"
-                f"    static const unsigned in_fold = {prev.out_fold};\n"
-                f"    static const unsigned out_fold = {layer.in_fold};\n"
-                f"    static const unsigned bits = {bits};\n}};\n"
+                f"    static const unsigned values = {g.values};\n"
+                f"    static const unsigned in_fold = {g.in_fold};\n"
+                f"    static const unsigned out_fold = {g.out_fold};\n"
+                f"    static const unsigned bits = {g.bits};\n}};\n"
             )
             calls.append(f"    xnorflow::dwc<dwc{idx}_config>({cur}, {nxt});")
             cur = nxt
         body, call = layer.hls_emit(name)
         files[f"params/{name}.hpp"] = _header(ir, name, layer, body)
         includes.append(f'#include "params/{name}.hpp"')
-        out = new_stream(layer.out_width, name)
+        nxt_glue = glue.get(idx + 1)  # without a converter, this stream is the next one's FIFO
+        depth = 2 if nxt_glue is None or nxt_glue.converter else max(2, nxt_glue.fifo_depth)
+        out = new_stream(layer.out_width, name, depth)
         calls.append("    " + call.format(i=cur, o=out))
-        cur, prev = out, layer
+        cur = out
     calls.append(
         f"    xnorflow::stream_to_axis<{iface.out_width}, {iface.out_axi_width}, "
         f"{iface.out_beats}>({cur}, frame_last, out_stream);"

@@ -26,14 +26,13 @@ from typing import Any
 
 from xnorflow.compile.interface import TOP, runtime_spec
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.layers import MVAU, Layer
+from xnorflow.compile.ir.glue import plan_glue
+from xnorflow.compile.layers import Layer
 from xnorflow.compile.rtl.common import Instance, RtlError, RtlOptions, ident
 
 # the templates every top needs, whatever its layers (fifo is used inside the layers)
 COMMON_TEMPLATES = ("fifo.sv", "dwc.sv", "tlast_tracker.sv")
 TLAST_DEPTH = 32  # frame-end flags the top queues (tlast_tracker.sv)
-# upper bound of the FIFO placed in front of an MVAU that re-reads its input (NF > 1)
-MAX_FIFO_DEPTH = 256
 
 
 def layer_instance(layer: Layer, folder: Path, options: RtlOptions) -> Instance:
@@ -45,31 +44,20 @@ def layer_instance(layer: Layer, folder: Path, options: RtlOptions) -> Instance:
     return inst
 
 
-def glue_fifo_depth(nxt: Layer) -> int:
-    """Entries of the FIFO in front of `nxt` (0 = none).
-
-    An MVAU with NF > 1 row folds takes a vector's SF beats in a burst (fold 0) and then none
-    for (NF-1)·SF cycles; a FIFO of SF beats lets its producer keep running meanwhile.
-    """
-    if isinstance(nxt, MVAU) and nxt.mh // nxt.pe > 1:
-        return min(MAX_FIFO_DEPTH, max(2, nxt.mw // nxt.simd))
-    return 0
-
-
 def build_chain(ir: DataflowIR, folder: Path, options: RtlOptions) -> list[Instance]:
-    """The top's instances in stream order: layers with width converters and FIFOs between."""
-    chain: list[Instance] = []
-    for i, layer in enumerate(ir.layers):
-        if i:
-            prev_w = chain[-1].out_w
-            if prev_w != layer.in_width:
-                chain.append(Instance("dwc", f"dwc_{i}", {"IN_W": prev_w, "OUT_W": layer.in_width},
-                                      prev_w, layer.in_width))
-            depth = glue_fifo_depth(layer)
-            if depth:
-                chain.append(Instance("fifo", f"fifo_{i}", {"WIDTH": layer.in_width,
-                                                             "DEPTH": depth},
-                                      layer.in_width, layer.in_width))
+    """The top's instances in stream order: layers with the glue of ir/glue.py between them
+    (a width converter where the folds differ, a FIFO where the plan has one)."""
+    chain: list[Instance] = [layer_instance(ir.layers[0], folder, options)]
+    for glue in plan_glue(ir):
+        layer = ir.layers[glue.index]
+        if glue.converter:
+            chain.append(Instance("dwc", f"dwc_{glue.index}", {"IN_W": chain[-1].out_w,
+                                                               "OUT_W": layer.in_width},
+                                  chain[-1].out_w, layer.in_width))
+        if glue.fifo_depth:
+            chain.append(Instance("fifo", f"fifo_{glue.index}", {"WIDTH": layer.in_width,
+                                                                  "DEPTH": glue.fifo_depth},
+                                  layer.in_width, layer.in_width))
         chain.append(layer_instance(layer, folder, options))
     return chain
 

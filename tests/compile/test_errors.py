@@ -191,7 +191,8 @@ def test_unreachable_target_fps(tmp_path, mlp_onnx):
 
 
 def test_unknown_board(tmp_path, mlp_onnx):
-    assert_user_error(tmp_path, [mlp_onnx, "--board", "zcu104"], "zcu104", "pynq-z2, pynq-z1, kv260")
+    assert_user_error(tmp_path, [mlp_onnx, "--board", "zcu104"], "zcu104",
+                      "pynq-z2, pynq-z1, kv260")
 
 
 def test_foreign_output_folder_left_alone(tmp_path, mlp_onnx):
