@@ -1,6 +1,6 @@
 """Host runtime benchmark: frames/s per backend and the host-side cost per frame.
 
-For a TFC- and a small CNV-shaped network (random weights; host/demo_models.py) it measures:
+For a TFC- and a small CNV-shaped network (random weights; tests/nets.py) it measures:
 - host overhead per frame, batched and for single frames: quantize+pack the input (the exact
   DMA bytes), unpack the output, affine+argmax — the Python work the board's CPU does;
 - frames/s of each backend through `Accelerator.predict`: reference (numpy), sim (Verilator,
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests/nets.py builds the networks
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -59,8 +60,8 @@ def host_overhead(spec, images: np.ndarray) -> dict[str, float]:
 
 
 def bench_model(name: str, ir, frames: int, use_sim: bool, root: Path) -> list[dict]:
+    from tests.nets import random_images
     from xnorflow.compile.driver_bundle import write_driver
-    from xnorflow.compile.random_ir import random_images
     from xnorflow.host import pynq_emulation as emu
     from xnorflow.host.accelerator import Accelerator
 
@@ -131,11 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "host.json"))
     args = ap.parse_args(argv)
 
+    from tests.nets import affine_tfc_ir, random_images, uint2_cnv_ir
     from xnorflow.compile.interface import runtime_spec
-    from xnorflow.compile.random_ir import random_images
-    from xnorflow.host.demo_models import cnv_ir, tfc_ir
 
-    makers = {"tfc": tfc_ir, "cnv": cnv_ir}
+    makers = {"tfc": affine_tfc_ir, "cnv": uint2_cnv_ir}
     overhead, backends = [], []
     with tempfile.TemporaryDirectory(prefix="xnorflow-host-bench-") as tmp:
         for name in args.models.split(","):

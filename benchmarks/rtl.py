@@ -77,8 +77,8 @@ def compile_with_folding(name: str, tmp: Path) -> Path:
 
 def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
               ecp5: bool = True) -> dict:
+    from tests.nets import random_images
     from xnorflow.compile.ir import DataflowIR
-    from xnorflow.compile.random_ir import random_images
     from xnorflow.compile.rtl.cli import simulate_build
     from xnorflow.compile.rtl.synth import SynthError, run_synth
 

@@ -106,11 +106,11 @@ def test_compile_never_imports_host(tmp_path):
         "import xnorflow.compile.cli, xnorflow.compile.pipeline, xnorflow.compile.rtl.cli\n"
         "import xnorflow.compile.hls.cli, xnorflow.compile.hls.csim, xnorflow.compile.rtl.sim\n"
         "from xnorflow.compile.driver_bundle import write_driver\n"
-        "from xnorflow.compile.random_ir import random_mlp\n"
+        "from tests.nets import random_mlp\n"
         f"write_driver(random_mlp(0), __import__('pathlib').Path({str(tmp_path)!r}))\n"
         "print(sorted(m for m in sys.modules if m.startswith('xnorflow.host')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
     assert (tmp_path / "pynq_driver.py").is_file() and (tmp_path / "stream.py").is_file()

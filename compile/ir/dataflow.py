@@ -1,8 +1,12 @@
 """The dataflow IR: the one seam between FINN's graph and everything after it.
 
-An ordered chain of layers (compile/layers/). Consecutive layers agree on the frame size and
-datatype; a change of (pixels, channels) shape between them is a pure reshape (the stream
-order — row-major, NHWC — is unchanged), as when a flatten feeds the first FC layer.
+A graph of layers (compile/layers/) joined by streams, kept in topological order in `layers`.
+Each layer's output is one stream named after the layer; a layer takes the streams named in its
+`inputs` — by default the stream of the layer before it in the list (a chain, the common case,
+as simple to build and read as a list). The model's input is the stream GRAPH_INPUT; its
+output is the last layer's stream. On every edge producer and consumer agree on the frame size
+and datatype; a change of (pixels, channels) shape across an edge is a pure reshape (the
+stream order — row-major, NHWC — is unchanged), as when a flatten feeds the first FC layer.
 
 Input: uint8 images. `input_layout` says how an image becomes the first layer's frame:
 "nhwc" (convolutional: pixels = H·W, channels = C) or "flat" (MLP: one pixel holding the
@@ -24,6 +28,7 @@ from xnorflow.compile.ir.datatypes import DataType
 from xnorflow.compile.layers import Layer, LayerError
 
 IR_VERSION = 1
+GRAPH_INPUT = "input"  # the name of the model's input stream
 
 
 class IRError(ValueError):
@@ -52,23 +57,64 @@ class DataflowIR:
 
     # --- consistency -------------------------------------------------------------------
     def validate(self) -> None:
+        """Check every edge of the graph; IRError naming the layer and what is wrong."""
         if self.input_layout not in ("nhwc", "flat"):
             raise IRError(f"input_layout must be 'nhwc' or 'flat', got {self.input_layout!r}")
         if not self.layers:
             raise IRError("the IR has no layers")
-        shape, dtype = self.frame_shape(), self.input_dtype
-        for layer in self.layers:
+        produced = {GRAPH_INPUT: (self.frame_shape(), self.input_dtype)}
+        consumed: dict[str, int] = {}
+        for i, layer in enumerate(self.layers):
             layer.validate()
-            if np.prod(layer.in_shape) != np.prod(shape) or layer.in_dtype != dtype:
-                raise IRError(
-                    f"layer {layer.name!r} takes {layer.in_shape} {layer.in_dtype} but receives "
-                    f"{shape} {dtype}"
-                )
-            shape, dtype = layer.out_shape, layer.out_dtype
+            if layer.name in produced:
+                raise IRError(f"two streams are named {layer.name!r}: layer names must be unique "
+                              f"and differ from {GRAPH_INPUT!r}")
+            sources = self.sources(i)
+            if len(sources) != type(layer).n_inputs:
+                raise IRError(f"layer {layer.name!r} ({layer.kind}) takes "
+                              f"{type(layer).n_inputs} stream(s), {len(sources)} given")
+            for src in sources:
+                if src not in produced:
+                    raise IRError(f"layer {layer.name!r} takes stream {src!r}, which no earlier "
+                                  "layer produces (the layers must be in topological order)")
+                shape, dtype = produced[src]
+                if np.prod(layer.in_shape) != np.prod(shape) or layer.in_dtype != dtype:
+                    raise IRError(
+                        f"layer {layer.name!r} takes {layer.in_shape} {layer.in_dtype} but "
+                        f"receives {shape} {dtype} from {src!r}"
+                    )
+                consumed[src] = consumed.get(src, 0) + 1
+            produced[layer.name] = (layer.out_shape, layer.out_dtype)
+        unused = [n for n in produced if n != self.layers[-1].name and not consumed.get(n)]
+        if unused:
+            raise IRError(f"stream(s) {', '.join(map(repr, unused))} reach no layer; every "
+                          "stream but the last layer's must be consumed")
+        if consumed.get(self.layers[-1].name):
+            raise IRError(f"the output layer {self.layers[-1].name!r} feeds another layer; the "
+                          "model's output must be the last layer in the list")
         n_out = self.n_out
         for what, arr in (("output_scale", self.output_scale), ("output_bias", self.output_bias)):
             if arr.size not in (1, n_out):
                 raise IRError(f"{what} has {arr.size} values, expected 1 or {n_out}")
+
+    # --- the graph -----------------------------------------------------------------------
+    def sources(self, i: int) -> tuple[str, ...]:
+        """The streams layer i takes: its `inputs`, or the stream of the layer before it."""
+        layer = self.layers[i]
+        if layer.inputs:
+            return tuple(layer.inputs)
+        return (self.layers[i - 1].name,) if i else (GRAPH_INPUT,)
+
+    def is_chain(self) -> bool:
+        """Every layer takes the stream of the layer before it, and only it takes it."""
+        return all(self.sources(i) == ((self.layers[i - 1].name,) if i else (GRAPH_INPUT,))
+                   for i in range(len(self.layers)))
+
+    def require_chain(self, who: str) -> None:
+        """IRError unless the graph is a chain (what the code generators build today)."""
+        if not self.is_chain():
+            raise IRError(f"{who} builds chains of layers only; this IR branches (stream fork "
+                          "and join layers are not there yet)")
 
     def frame_shape(self) -> tuple[int, int]:
         """(pixels, channels) of the input frame."""
@@ -92,11 +138,14 @@ class DataflowIR:
         return images.transpose(0, 2, 3, 1).reshape(n, *self.frame_shape()).astype(np.int64)
 
     def run_frames(self, frames: np.ndarray, upto: int | None = None) -> list[np.ndarray]:
-        """Outputs of every layer (or of the first `upto`) for input frames."""
-        outs, x = [], frames
-        for layer in self.layers[:upto]:
-            x = layer.reference(x.reshape(x.shape[0], *layer.in_shape))
-            outs.append(x)
+        """Outputs of every layer (or of the first `upto`) for input frames, in list order."""
+        streams = {GRAPH_INPUT: frames}
+        outs = []
+        for i, layer in enumerate(self.layers[:upto]):
+            args = [streams[s].reshape(frames.shape[0], *layer.in_shape) for s in self.sources(i)]
+            out = layer.reference(*args)
+            streams[layer.name] = out
+            outs.append(out)
         return outs
 
     def run(self, images: np.ndarray, batch: int = 1024) -> np.ndarray:

@@ -43,7 +43,8 @@ def fifo_depth(consumer: Layer) -> int:
 
 
 def plan_glue(ir: DataflowIR) -> list[Boundary]:
-    """The boundaries between consecutive layers, in order."""
+    """The boundaries between consecutive layers, in order (a chain: IRError otherwise)."""
+    ir.require_chain("the stream glue pass")
     out = []
     for i in range(1, len(ir.layers)):
         prev, layer = ir.layers[i - 1], ir.layers[i]

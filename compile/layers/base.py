@@ -45,6 +45,7 @@ class Layer:
 
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Layer]]] = {}
+    n_inputs: ClassVar[int] = 1  # streams the layer takes (a join takes 2)
     finn_ops: ClassVar[dict[str, str]] = {}
     finn_name: ClassVar[str] = ""
     rtl_template: ClassVar[str] = ""
@@ -53,6 +54,9 @@ class Layer:
     name: str
     in_dtype: DataType
     out_dtype: DataType
+    # the layers whose output streams this one takes, by name (DataflowIR's GRAPH_INPUT for the
+    # model's input); () = the layer before it in the IR's list (a chain, the common case)
+    inputs: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -169,6 +173,8 @@ class Layer:
         arrays: dict[str, np.ndarray] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "inputs" and not v:
+                continue  # a chain's records stay as they were (and the IR's fingerprint)
             if isinstance(v, np.ndarray):
                 key = f"{self.name}/{f.name}"
                 arrays[key] = v

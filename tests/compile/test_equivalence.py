@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.compile.helpers import bnn_pynq, check_chain, export
+from tests.nets import random_images
 from xnorflow.compile.pipeline import compile_model
-from xnorflow.compile.random_ir import random_images
 
 
 def _compile_bnn(tmp_path_factory, name: str, seed: int = 0, **kw):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from tests.compile.helpers import export, randomize
+from tests.nets import random_cnn, random_images, random_mlp
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.folding import _cost, apply_folding, auto_folding, folding_json
 from xnorflow.compile.layers import MVAU, MaxPool, SlidingWindow, Thresholding
 from xnorflow.compile.pipeline import compile_model
-from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
 
 
 def _random_irs(n: int):

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from tests.nets import random_cnn, random_mlp
 from xnorflow.compile.backends import BackendOptions
 from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.ir.glue import MAX_FIFO_DEPTH, plan_glue
 from xnorflow.compile.layers import MVAU
-from xnorflow.compile.random_ir import random_cnn, random_mlp
 from xnorflow.compile.rtl import codegen as rtl_codegen
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.compile.helpers import check_chain, export, randomize
+from tests.nets import random_images
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.folding import apply_folding
 from xnorflow.compile.pipeline import compile_model
-from xnorflow.compile.random_ir import random_images
 
 DEFAULT_SEEDS = list(range(12))
 SLOW_SEEDS = list(range(12, 64))

@@ -11,9 +11,9 @@ import pytest
 
 from tests.compile.helpers import check_chain, export, randomize
 from tests.compile.user_nets import FLATTENS, user_net
+from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
-from xnorflow.compile.random_ir import random_images
 
 DEFAULT_SEEDS = list(range(10))
 SLOW_SEEDS = list(range(10, 80))

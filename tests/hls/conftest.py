@@ -17,15 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests import nets
 from xnorflow.compile.backends import BackendOptions
 from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.hls import csim
 from xnorflow.compile.ir import DataflowIR
 
-from . import nets
-
 FIXED = {
-    "tfc": nets.tfc,
+    "tfc": nets.tfc_converters_ir,
     "cnv_like": nets.cnv_like,
     "edge_cases": nets.edge_cases,
     "windows": nets.windows,

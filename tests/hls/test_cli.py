@@ -9,9 +9,9 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from tests.nets import random_mlp
 from xnorflow.cli import app
 from xnorflow.compile.hls import csim
-from xnorflow.compile.random_ir import random_mlp
 
 runner = CliRunner()
 

@@ -9,13 +9,12 @@ import re
 import numpy as np
 import pytest
 
+from tests import nets
+from tests.nets import random_cnn, random_mlp
 from xnorflow.compile.backends import BACKENDS, BackendOptions, write_backends
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.hls import common as hls_common
-from xnorflow.compile.random_ir import random_cnn, random_mlp
-
-from . import nets
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -38,7 +37,7 @@ def test_mvau_weight_words_match_kernel_order(seed):
 
 
 def test_wide_simd_words_use_string_literals():
-    layer = nets.tfc().layers[1].with_folding(PE=4, SIMD=784)
+    layer = nets.tfc_converters_ir().layers[1].with_folding(PE=4, SIMD=784)
     words = layer.weight_words()
     assert max(max(row) for row in words).bit_length() > 64
     header, _ = layer.hls_emit("fc0")
@@ -84,7 +83,7 @@ def test_write_hls_folder(tmp_path):
 
 
 def test_stream_widths_are_bytes(tmp_path):
-    for ir in (random_mlp(3), random_cnn(4), nets.tfc(), nets.edge_cases()):
+    for ir in (random_mlp(3), random_cnn(4), nets.tfc_converters_ir(), nets.edge_cases()):
         iface = hls_codegen.TopInterface.of(ir)
         for width, nbytes, axi in ((iface.in_width, iface.in_bytes, iface.in_axi_width),
                                    (iface.out_width, iface.out_bytes, iface.out_axi_width)):
@@ -94,7 +93,7 @@ def test_stream_widths_are_bytes(tmp_path):
 
 def test_beats_wider_than_the_dma(tmp_path):
     """C++ is still generated; the Vivado script stops at once saying what to change."""
-    ir = nets.tfc()
+    ir = nets.tfc_converters_ir()
     ir.layers[0] = ir.layers[0].with_folding(PE=196)  # 196 x 8 = 1568-bit input beats
     ir.layers[1] = ir.layers[1].with_folding(SIMD=196)
     hls_codegen.write(ir, tmp_path / "hls", BackendOptions())
@@ -109,7 +108,8 @@ def test_beats_wider_than_the_dma(tmp_path):
 
 def test_unknown_board_is_a_user_error(tmp_path):
     with pytest.raises(CompileError, match="--board 'zcu104'.*pynq-z2"):
-        hls_codegen.write(nets.tfc(), tmp_path / "hls", BackendOptions(board="zcu104"))
+        hls_codegen.write(nets.tfc_converters_ir(), tmp_path / "hls",
+                          BackendOptions(board="zcu104"))
     assert not (tmp_path / "hls").exists()
 
 

@@ -1,6 +1,6 @@
 """g++ C-simulation of whole generated accelerators, bit-exact against the reference executor.
 
-Designs: TFC (random weights), a small CNV-like net, an edge-case net (tests/hls/nets.py) and
+Designs: TFC (random weights), a small CNV-like net, an edge-case net (tests/nets.py) and
 10 random IRs from the compiler's generator (5 MLPs, 5 CNNs, random foldings) in the default
 suite; 20 larger random IRs (foldings up to full parallelism) under `slow`.
 Cost: each design is one g++ -O2 compile of about 4-10 s CPU (TFC the largest); the 15
@@ -17,10 +17,9 @@ import json
 import numpy as np
 import pytest
 
+from tests import nets
+from tests.nets import random_images
 from xnorflow.compile.hls import csim
-from xnorflow.compile.random_ir import random_images
-
-from . import nets
 
 DEFAULT = ["tfc", "cnv_like", "edge_cases", "windows", *nets.default_random()]
 SLOW = list(nets.slow_random())

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import nets
 from xnorflow.compile.backends import BackendOptions
 from xnorflow.compile.hls import codegen as hls_codegen
-
-from . import nets
 
 STUBS = Path(__file__).with_name("tcl_stubs.tcl")
 TCLSH = shutil.which("tclsh")

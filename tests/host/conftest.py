@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.nets import affine_tfc_ir, uint2_cnv_ir
 from xnorflow.compile.driver_bundle import write_driver
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.host.demo_models import cnv_ir, tfc_ir
 
-MODELS = {"tfc": tfc_ir, "cnv": cnv_ir}
+MODELS = {"tfc": affine_tfc_ir, "cnv": uint2_cnv_ir}
 STAND_IN_BITSTREAM = "xnorflow pynq-emulation stand-in; not a bitstream\n"
 
 

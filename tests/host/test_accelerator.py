@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
+from tests.nets import random_cnn, random_images, random_mlp
 from xnorflow.compile.stream import HostInputError, RuntimeSpecError
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator, BackendError

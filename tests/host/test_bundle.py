@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.nets import random_images
 from xnorflow.compile.driver_bundle import (
     BUNDLE_MODULES,
     bundle_is_current,
     ensure_driver,
     write_driver,
 )
-from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
 
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.nets import affine_tfc_ir
 from xnorflow.cli import app
 from xnorflow.host import pynq_emulation as emu
-from xnorflow.host.demo_models import tfc_ir
 
 from .conftest import make_build
 
@@ -58,7 +58,7 @@ def test_run_pynq_emulated_no_mismatch(emulated_builds, fake_pynq, tmp_path):
 
 def test_run_reports_mismatches_with_exit_1(emulated_builds, fake_pynq, tmp_path):
     """Hardware made from another model of the same shape: every check runs, exit code 1."""
-    other = make_build(tfc_ir(seed=1), tmp_path / "other")
+    other = make_build(affine_tfc_ir(seed=1), tmp_path / "other")
     fake_pynq.configure(other, "reference")
     out = tmp_path / "p.json"
     res = runner.invoke(app, ["run", str(emulated_builds["tfc"]), "--backend", "pynq", "--n", "40",

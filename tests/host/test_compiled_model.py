@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.nets import random_images
 from xnorflow.cli import app
 from xnorflow.compile.driver_bundle import bundle_is_current
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator
 

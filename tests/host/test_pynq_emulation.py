@@ -13,9 +13,9 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.nets import random_images
 from xnorflow.compile import stream
 from xnorflow.compile.interface import runtime_spec
-from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator
 

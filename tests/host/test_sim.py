@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.nets import random_images
 from xnorflow.cli import app
-from xnorflow.compile.random_ir import random_images
 from xnorflow.host import pynq_emulation as emu
 from xnorflow.host.accelerator import Accelerator
 

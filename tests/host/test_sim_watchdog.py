@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.nets import random_images, random_input_threshold, random_mlp, random_mvau
 from xnorflow.cli import app
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.datatypes import BIPOLAR
-from xnorflow.compile.random_ir import _input_threshold, random_images, random_mlp, random_mvau
 from xnorflow.compile.rtl import codegen as rtl_codegen
 from xnorflow.compile.rtl.sim import DeadlockError, VerilatorAccelerator, stall_limit
 from xnorflow.compile.stream import pack_beats, unpack_beats
@@ -28,7 +28,7 @@ def _slow_ir() -> DataflowIR:
     """fc0 (1024 -> 1100, PE = SIMD = 1) needs 1,126,400 cycles before fc1 has a whole input
     vector: the top's streams are silent for longer than the old fixed 1M-cycle watchdog."""
     rng = np.random.default_rng(4)
-    layers = [_input_threshold(rng, "thr_in", 1, 1024, 1, 1),
+    layers = [random_input_threshold(rng, "thr_in", 1, 1024, 1, 1),
               random_mvau(rng, "fc0", BIPOLAR, 1, 1024, 1100),
               random_mvau(rng, "fc1", BIPOLAR, 1, 1100, 3, last=True)]
     ir = DataflowIR(name="slow", input_shape=(1024,), input_layout="flat", layers=layers,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.nets import random_cnn, random_images, random_mlp
 from xnorflow.compile import stream
 from xnorflow.compile.interface import ir_fingerprint, runtime_spec
-from xnorflow.compile.random_ir import random_cnn, random_images, random_mlp
 from xnorflow.compile.stream import HostInputError, RuntimeSpec, RuntimeSpecError
 
 
@@ -100,9 +100,9 @@ def test_spec_json_round_trip_and_version(tmp_path, irs):
 
 
 def test_fingerprint_tells_models_apart(irs):
-    from xnorflow.host.demo_models import tfc_ir
-    assert ir_fingerprint(irs["tfc"]) == ir_fingerprint(tfc_ir(0))
-    assert ir_fingerprint(irs["tfc"]) != ir_fingerprint(tfc_ir(1))
+    from tests.nets import affine_tfc_ir
+    assert ir_fingerprint(irs["tfc"]) == ir_fingerprint(affine_tfc_ir(0))
+    assert ir_fingerprint(irs["tfc"]) != ir_fingerprint(affine_tfc_ir(1))
     assert ir_fingerprint(irs["tfc"]) != ir_fingerprint(irs["cnv"])
 
 

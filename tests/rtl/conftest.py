@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import nets
+from tests.nets import random_cnn, random_mlp
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.random_ir import random_cnn, random_mlp
 from xnorflow.compile.rtl import codegen as rtl_codegen
-
-from . import nets
 
 DESIGNS: dict[str, Callable[[], DataflowIR]] = {
     "tfc": nets.tfc_ir,

@@ -1,7 +1,7 @@
 """Whole generated accelerators in Verilator against the reference executor.
 
 TFC (FINN's test folding), a small CNV-like network and random networks from
-compile/random_ir.py: every output value bit-exact, without and with random input gaps and
+tests/nets.py: every output value bit-exact, without and with random input gaps and
 output back-pressure; TLAST where the input's packets end (one packet per call, or packets of
 three frames); measured cycles/frame within 5 % of the IR's initiation interval.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xnorflow.compile.random_ir import random_images
+from tests.nets import random_images
 from xnorflow.compile.rtl.sim import SimulationError, VerilatorAccelerator
 from xnorflow.compile.stream import pack_beats, unpack_beats
 

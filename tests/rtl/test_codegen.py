@@ -8,17 +8,16 @@ import subprocess
 import numpy as np
 import pytest
 
+from tests import nets
+from tests.nets import random_cnn, random_mlp
 from xnorflow.compile.backends import BACKENDS
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.datatypes import BIPOLAR
 from xnorflow.compile.layers import MaxPool
-from xnorflow.compile.random_ir import random_cnn, random_mlp
 from xnorflow.compile.rtl import codegen as rtl_codegen
 from xnorflow.compile.rtl import common as rtl_common
 from xnorflow.compile.stream import beat_bytes
 from xnorflow.tools import require, tool_env
-
-from . import nets
 
 
 def _read_hex(path, bits_per_word):
