@@ -34,7 +34,7 @@ from xnorflow.host.pynq_driver import (
     missing_bitstream_message,
 )
 
-BACKEND_NAMES = ("reference", "sim", "pynq")
+BACKEND_NAMES = ("reference", "sim", "csim", "pynq")
 
 __all__ = [
     "Accelerator", "BACKEND_NAMES", "BackendError", "BitstreamMissingError", "BoardError",
@@ -188,12 +188,47 @@ class PynqBackend:
         self.driver.close()
 
 
+class CsimBackend:
+    """The generated HLS C++ compiled with g++ (compile/hls/csim.py): its testbench streams
+    the beats through the HLS top function, as Vitis HLS's C-simulation would."""
+
+    def __init__(self, build: Path, ir: DataflowIR, spec: RuntimeSpec) -> None:
+        from xnorflow.compile.hls.csim import CsimError, csim_beats, ensure_csim
+
+        self.ir, self.spec, self._run = ir, spec, csim_beats
+        try:
+            self.binary = ensure_csim(build, ir)
+        except CsimError as err:
+            raise BackendError(f"cannot build the C-simulation of {build}/hls: {err}") from err
+        self.frames = 0
+        self.seconds = 0.0
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        in_beats = stream.check_input_beats(self.spec, in_beats)
+        if not in_beats.shape[0]:
+            return np.zeros((0, self.spec.out_beats, self.spec.out_beat_bytes), np.uint8)
+        t0 = time.perf_counter()
+        out = self._run(self.ir, self.binary, in_beats)
+        self.seconds += time.perf_counter() - t0
+        self.frames += in_beats.shape[0]
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"frames": self.frames, "binary": str(self.binary),
+                "csim_seconds": round(self.seconds, 4)}
+
+    def close(self) -> None:
+        pass
+
+
 def open_backend(name: str, build: Path, ir: DataflowIR, spec: RuntimeSpec,
                  **options: Any) -> Backend:
     if name == "reference":
         return ReferenceBackend(ir, spec)
     if name == "sim":
         return SimBackend(build, spec)
+    if name == "csim":
+        return CsimBackend(build, ir, spec)
     if name == "pynq":
         return PynqBackend(build, ir, spec, **options)
     raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")

@@ -22,7 +22,8 @@ def _batches(n: int, batch: int):
 def run(
     build: Path = typer.Argument(..., help="Build folder made by `xnorflow compile`."),
     backend: str = typer.Option("reference", "--backend", "-b",
-                                help="reference (numpy), sim (Verilator) or pynq (board)."),
+                                help="reference (numpy), sim (Verilator: the RTL), csim (g++: "
+                                "the HLS C++) or pynq (board)."),
     dataset: str = typer.Option(RANDOM_DATASET, "--dataset", "-d",
                                 help="random, digits, mnist, fashion-mnist or cifar10."),
     data_dir: Path | None = typer.Option(None, "--data-dir",

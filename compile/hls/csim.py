@@ -107,46 +107,64 @@ class CsimReport:
         return dataclasses.asdict(self)
 
 
-def hls_outputs(
-    ir: DataflowIR, binary: Path, images: np.ndarray, timeout: float | None = None,
-    tlast_batch: int = 0,
-) -> np.ndarray:
-    """Run the C-simulation binary on images → (N, n_out) integer outputs.
+def csim_beats(ir: DataflowIR, binary: Path, beats: np.ndarray, timeout: float | None = None,
+               tlast_batch: int = 0) -> np.ndarray:
+    """Run the C-simulation binary on (N, in_beats, in_bytes) input beats → (N, out_beats,
+    out_bytes) output beats (compile/stream.py's format).
 
     `timeout` (seconds) turns a hanging simulation (a kernel that never finishes its frame)
     into a CsimError. The testbench sends the frames in packets of `tlast_batch` frames (0: one
     packet) with TLAST on each packet's last beat and fails unless the output's TLAST is on
     exactly the last beat of each packet.
     """
-    first, last = ir.layers[0], ir.layers[-1]
-    frames = ir.input_frames(images).reshape(len(images), -1)
-    beats = pack_beats(frames, first.in_dtype.bits, first.in_fold)
+    n = beats.shape[0]
     iface = hls_codegen.TopInterface.of(ir)
     with tempfile.TemporaryDirectory(prefix="xnorflow_csim_") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        fin.write_bytes(beats.tobytes())
+        fin.write_bytes(np.ascontiguousarray(beats, dtype=np.uint8).tobytes())
         try:
             res = subprocess.run(
-                [str(binary), str(fin), str(fout), str(len(images)), str(tlast_batch)],
+                [str(binary), str(fin), str(fout), str(n), str(tlast_batch)],
                 capture_output=True,
                 text=True,
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired as err:
             raise CsimError(
-                f"the C-simulation {binary} did not finish {len(images)} frames in {timeout} s"
+                f"the C-simulation {binary} did not finish {n} frames in {timeout} s"
             ) from err
         if res.returncode != 0:
             raise CsimError(
                 f"the C-simulation {binary} failed (exit {res.returncode}): {res.stderr.strip()}"
             )
         raw = np.frombuffer(fout.read_bytes(), dtype=np.uint8)
-    out_bytes = iface.out_bytes
-    expected = len(images) * iface.out_beats * out_bytes
+    expected = n * iface.out_beats * iface.out_bytes
     if raw.size != expected:
         raise CsimError(f"the C-simulation wrote {raw.size} bytes, expected {expected}")
-    raw = raw.reshape(len(images), iface.out_beats, out_bytes)
+    return raw.reshape(n, iface.out_beats, iface.out_bytes)
+
+
+def hls_outputs(
+    ir: DataflowIR, binary: Path, images: np.ndarray, timeout: float | None = None,
+    tlast_batch: int = 0,
+) -> np.ndarray:
+    """Run the C-simulation binary on images → (N, n_out) integer outputs (see csim_beats)."""
+    first, last = ir.layers[0], ir.layers[-1]
+    frames = ir.input_frames(images).reshape(len(images), -1)
+    beats = pack_beats(frames, first.in_dtype.bits, first.in_fold)
+    raw = csim_beats(ir, binary, beats, timeout, tlast_batch)
     return unpack_beats(raw, last.out_dtype.bits, last.out_fold, last.out_dtype.signed)
+
+
+def ensure_csim(build: Path, ir: DataflowIR) -> Path:
+    """The compiled C-simulation of BUILD/hls (generated from the IR when missing)."""
+    hls_dir = Path(build) / "hls"
+    if not (hls_dir / "xnorflow_top.cpp").is_file():
+        log.info("%s has no HLS sources: generating them from %s", build, Path(build) / "ir.json")
+        from xnorflow.compile.backends import BackendOptions
+
+        hls_codegen.write(ir, hls_dir, BackendOptions(clock_mhz=ir.clock_mhz))
+    return build_csim(hls_dir)
 
 
 def run_csim(
@@ -164,14 +182,8 @@ def run_csim(
     if not build.is_dir():
         raise CsimError(f"build folder {build} not found: make one with `xnorflow compile`")
     ir = DataflowIR.load(build)
-    hls_dir = build / "hls"
-    if not (hls_dir / "xnorflow_top.cpp").is_file():
-        log.info("%s has no HLS sources: generating them from %s", build, build / "ir.json")
-        from xnorflow.compile.backends import BackendOptions
-
-        hls_codegen.write(ir, hls_dir, BackendOptions(clock_mhz=ir.clock_mhz))
     t0 = time.perf_counter()
-    binary = build_csim(hls_dir)
+    binary = ensure_csim(build, ir)
     t1 = time.perf_counter()
     got = hls_outputs(ir, binary, images, timeout)
     t2 = time.perf_counter()
