@@ -5,12 +5,13 @@ What it writes (one folder, self-contained):
 - `params/<layer>.hpp`: per layer, a config struct (derived from the kernel's documented default
   config) and its weights/thresholds as `static const` arrays, in the order the kernel reads them;
 - `xnorflow_top.hpp/.cpp`: the top function `xnorflow_top(in_stream, out_stream)` with
-  `#pragma HLS DATAFLOW`, one `hls::stream` between layers, width converters where a layer's
-  out_fold differs from the next in_fold, AXI4-Stream ports and `ap_ctrl_none`;
+  `#pragma HLS DATAFLOW`, one `hls::stream` between layers, the stream glue of ir/glue.py
+  (width converters, stream depths), AXI4-Stream ports and `ap_ctrl_none`;
 - `tb_xnorflow.cpp`: a C++ testbench (input beats file → output beats file), used by
-  `xnorflow csim` with g++ and by Vitis HLS `csim_design`;
+  `xnorflow csim` with g++ and by Vitis HLS `csim_design` (hw_templates/hls/tb_xnorflow.cpp.in);
 - `run_hls.tcl` (Vitis HLS: csim, csynth, export IP), `build_bitstream.tcl` (Vivado: Zynq PS +
-  AXI DMA + the IP → bitstream, .bit/.hwh copied to BUILD/driver/) and `bd.json` (the names the
+  AXI DMA + the IP → bitstream, .bit/.hwh copied to BUILD/driver/), both from
+  hw_templates/hls/*.tcl.in, and `bd.json` (the names the
   host's PYNQ backend needs). Vivado/Vitis are not installed here: these scripts are generated
   and checked in tclsh with stub commands only (tests/hls/test_tcl.py).
 """
@@ -34,6 +35,7 @@ from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.glue import plan_glue
 from xnorflow.compile.layers import Layer
 from xnorflow.compile.parts import VIVADO_BOARDS
+from xnorflow.compile.templating import render
 
 if TYPE_CHECKING:
     from xnorflow.compile.backends import BackendOptions
@@ -241,190 +243,35 @@ void {TOP}(hls::stream<in_axis_t> &in_stream, hls::stream<out_axis_t> &out_strea
     return files
 
 
-TESTBENCH = """
-// Usage: tb_xnorflow IN.bin OUT.bin N [BATCH]
-// IN.bin: N frames x XNORFLOW_IN_BEATS beats x XNORFLOW_IN_BYTES bytes (compile/stream.py);
-// OUT.bin gets N frames x XNORFLOW_OUT_BEATS beats x XNORFLOW_OUT_BYTES bytes. The ports'
-// padding bytes (up to the AXI DMA's width) are zero on input and dropped on output.
-// The frames go in packets of BATCH frames (default and 0: all N in one), as DMA transfers
-// send them: TLAST on each packet's last input beat, and it must come out on exactly the last
-// output beat of each packet.
-// Exit status: 0 done, 2 bad arguments or files, 3 the accelerator broke the stream protocol.
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
 
-#include "xnorflow_top.hpp"
-
-int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) {
-        std::fprintf(stderr, "usage: %s IN.bin OUT.bin N [BATCH]\\n", argv[0]);
-        return 2;
-    }
-    const long n = std::atol(argv[3]);
-    const long batch = argc == 5 && std::atol(argv[4]) > 0 ? std::atol(argv[4]) : n;
-    const unsigned in_bytes = XNORFLOW_IN_BYTES, out_bytes = XNORFLOW_OUT_BYTES;
-    std::FILE *fin = std::fopen(argv[1], "rb");
-    std::FILE *fout = std::fopen(argv[2], "wb");
-    if (!fin || !fout) {
-        std::fprintf(stderr, "cannot open %s or %s\\n", argv[1], argv[2]);
-        return 2;
-    }
-    std::vector<unsigned char> in_buf(in_bytes), out_buf(out_bytes);
-    hls::stream<in_axis_t> in_stream("in_stream");
-    hls::stream<out_axis_t> out_stream("out_stream");
-    for (long f = 0; f < n; f++) {
-        const bool packet_end = (f + 1) % batch == 0 || f + 1 == n;
-        for (unsigned b = 0; b < XNORFLOW_IN_BEATS; b++) {
-            if (std::fread(in_buf.data(), 1, in_bytes, fin) != in_bytes) {
-                std::fprintf(stderr, "%s: frame %ld is incomplete\\n", argv[1], f);
-                return 2;
-            }
-            in_axis_t beat;
-            beat.data = 0;
-            for (unsigned k = 0; k < in_bytes; k++)
-                beat.data.range(8 * k + 7, 8 * k) = in_buf[k];
-            beat.keep = -1;
-            beat.strb = -1;
-            beat.last = (b == XNORFLOW_IN_BEATS - 1 && packet_end) ? 1 : 0;
-            in_stream.write(beat);
-        }
-        xnorflow_top(in_stream, out_stream);
-        if (!in_stream.empty() || out_stream.size() != XNORFLOW_OUT_BEATS) {
-            std::fprintf(stderr, "frame %ld: %lu input beats left, %lu output beats, want %d\\n", f,
-                         (unsigned long)in_stream.size(), (unsigned long)out_stream.size(),
-                         XNORFLOW_OUT_BEATS);
-            return 3;
-        }
-        for (unsigned b = 0; b < XNORFLOW_OUT_BEATS; b++) {
-            out_axis_t beat = out_stream.read();
-            if (beat.last != (b == XNORFLOW_OUT_BEATS - 1 && packet_end ? 1 : 0)) {
-                std::fprintf(stderr, "frame %ld beat %u: wrong TLAST\\n", f, b);
-                return 3;
-            }
-            for (unsigned k = 0; k < out_bytes; k++)
-                out_buf[k] = (unsigned char)beat.data.range(8 * k + 7, 8 * k).to_uint();
-            std::fwrite(out_buf.data(), 1, out_bytes, fout);
-        }
-    }
-    std::fclose(fin);
-    return std::fclose(fout) == 0 ? 0 : 2;
-}
-"""
 
 
 # --- Tcl scripts ---------------------------------------------------------------------------
 def run_hls_tcl(ir: DataflowIR, files: list[str], options: BackendOptions) -> str:
-    period = 1000.0 / options.clock_mhz
     adds = "\n".join(f'add_files "$here/{f}" -cflags "-I$here -I$here/templates"' for f in files)
-    return (
-        _file_header(ir, "Vitis HLS project (csim, csynth, IP export)", "#")
-        + f"""# Run: vitis_hls -f run_hls.tcl   (from any directory; Vitis HLS 2022.2 or newer)
-# Not run on the machines xnorflow is developed on: Vitis is not installed there.
-set here [file dirname [file normalize [info script]]]
-open_project -reset "$here/prj"
-set_top {TOP}
-{adds}
-add_files -tb "$here/tb_xnorflow.cpp" -cflags "-I$here -I$here/templates"
-open_solution -reset sol1 -flow_target vivado
-set_part {{{effective_part(options)}}}
-create_clock -period {period:.3f} -name default
-csim_design -argv "$here/csim_in.bin $here/csim_out.bin 1"
-csynth_design
-export_design -format ip_catalog -vendor xnorflow.org -library hls -ipname {TOP} \
--version 1.0 -output "$here/ip"
-exit
-"""
-    )
+    return _file_header(ir, "Vitis HLS project (csim, csynth, IP export)", "#") + render(
+        "hls", "run_hls.tcl.in", TOP=TOP, ADD_FILES=adds, PART=effective_part(options),
+        PERIOD_NS=f"{1000.0 / options.clock_mhz:.3f}")
 
 
 def build_bitstream_tcl(ir: DataflowIR, options: BackendOptions, iface: TopInterface) -> str:
     board = options.board
     _, ps_ip, board_part = VIVADO_BOARDS[board]
-    part = effective_part(options)
     if board == "kv260":
-        ps = f"""set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:{ps_ip}:* zynq_ultra_ps_e_0]
-apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {{apply_board_preset "1"}} $ps
-set_property -dict [list CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__M_AXI_GP1 {{0}} \
-CONFIG.PSU__USE__M_AXI_GP2 {{0}} CONFIG.PSU__USE__S_AXI_GP2 {{1}}] $ps
-set ps_master "/zynq_ultra_ps_e_0/M_AXI_HPM0_FPD"
-set ps_slave "/zynq_ultra_ps_e_0/S_AXI_HP0_FPD"
-set ps_clk "/zynq_ultra_ps_e_0/pl_clk0"
-"""
+        ps = render("hls", "ps_zynqmp.tcl.in", PS_IP=ps_ip)
     else:
-        ps = f"""set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:{ps_ip}:* processing_system7_0]
-apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
--config {{make_external "FIXED_IO, DDR" apply_board_preset "1"}} $ps
-set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} \
-CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{options.clock_mhz:g}}}] $ps
-set ps_master "/processing_system7_0/M_AXI_GP0"
-set ps_slave "/processing_system7_0/S_AXI_HP0"
-set ps_clk "/processing_system7_0/FCLK_CLK0"
-"""
+        ps = render("hls", "ps_zynq7.tcl.in", PS_IP=ps_ip, CLOCK_MHZ=f"{options.clock_mhz:g}")
     stop = ""
     if iface.dma_problems():
         # the C++ and its C-simulation are fine; only this DMA-based block design cannot exist
         why = "; ".join(iface.dma_problems())
         log.warning("build_bitstream.tcl will stop at once: %s", why)
         stop = f'error "xnorflow: no AXI DMA block design for this model: {why}"\n'
-    return (
-        _file_header(ir, f"Vivado block design and bitstream for {board}", "#")
-        + stop
-        + f"""# Run after run_hls.tcl: vivado -mode batch -source build_bitstream.tcl
-# Block design: Zynq PS + AXI DMA ({DMA_NAME}, simple mode, MM2S -> in_stream,
-# out_stream -> S2MM) + the accelerator ({IP_NAME}, ap_ctrl_none: no control registers).
-# Writes BUILD/driver/xnorflow.bit and BUILD/driver/xnorflow.hwh for the host's PYNQ backend.
-# Not run on the machines xnorflow is developed on: Vivado is not installed there.
-set here [file dirname [file normalize [info script]]]
-set build [file dirname $here]
-create_project -force xnorflow_{board.replace("-", "_")} "$here/vivado" -part {{{part}}}
-if {{[lsearch [get_board_parts] "{board_part}"] >= 0}} {{
-    set_property board_part {{{board_part}}} [current_project]
-}}
-set_property ip_repo_paths [list "$here/ip"] [current_project]
-update_ip_catalog
-create_bd_design xnorflow_bd
-
-{ps}
-set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:* {DMA_NAME}]
-set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_include_stscntrl_strm {{0}} \
-CONFIG.c_include_mm2s {{1}} CONFIG.c_include_s2mm {{1}} \
-CONFIG.c_m_axis_mm2s_tdata_width {{{iface.in_axi_width}}} \
-CONFIG.c_s_axis_s2mm_tdata_width {{{iface.out_axi_width}}} \
-CONFIG.c_mm2s_burst_size {{16}} CONFIG.c_s2mm_burst_size {{16}} \
-CONFIG.c_sg_length_width {{26}}] $dma
-set accel [create_bd_cell -type ip -vlnv xnorflow.org:hls:{TOP}:1.0 {IP_NAME}]
-
-connect_bd_intf_net [get_bd_intf_pins {DMA_NAME}/M_AXIS_MM2S] \
-[get_bd_intf_pins {IP_NAME}/in_stream]
-connect_bd_intf_net [get_bd_intf_pins {IP_NAME}/out_stream] \
-[get_bd_intf_pins {DMA_NAME}/S_AXIS_S2MM]
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
--config [list Master $ps_master Clk $ps_clk] [get_bd_intf_pins {DMA_NAME}/S_AXI_LITE]
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
--config [list Slave $ps_slave Clk $ps_clk] [get_bd_intf_pins {DMA_NAME}/M_AXI_MM2S]
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
--config [list Slave $ps_slave Clk $ps_clk] [get_bd_intf_pins {DMA_NAME}/M_AXI_S2MM]
-apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Clk $ps_clk] \
-[get_bd_pins {IP_NAME}/ap_clk]
-validate_bd_design
-save_bd_design
-
-set bd_file [get_files xnorflow_bd.bd]
-make_wrapper -files $bd_file -top
-add_files -norecurse [file join [file dirname $bd_file] hdl xnorflow_bd_wrapper.v]
-set_property top xnorflow_bd_wrapper [current_fileset]
-launch_runs impl_1 -to_step write_bitstream -jobs 4
-wait_on_run impl_1
-
-file mkdir "$build/driver"
-set impl_dir [get_property DIRECTORY [get_runs impl_1]]
-file copy -force [file join $impl_dir xnorflow_bd_wrapper.bit] "$build/driver/xnorflow.bit"
-file copy -force [file join [file dirname $bd_file] hw_handoff xnorflow_bd.hwh] \
-"$build/driver/xnorflow.hwh"
-exit
-"""
-    )
+    return (_file_header(ir, f"Vivado block design and bitstream for {board}", "#") + stop
+            + render("hls", "build_bitstream.tcl.in", DMA=DMA_NAME, IP=IP_NAME, TOP=TOP,
+                     PROJECT=f"xnorflow_{board.replace('-', '_')}", PART=effective_part(options),
+                     BOARD_PART=board_part, PS=ps, IN_AXI_WIDTH=iface.in_axi_width,
+                     OUT_AXI_WIDTH=iface.out_axi_width))
 
 
 # --- entry point -------------------------------------------------------------------------
@@ -454,7 +301,8 @@ def write(ir: DataflowIR, folder: Path, options: BackendOptions) -> None:
     folder = Path(folder)
     files = top_sources(ir)
     iface = TopInterface.of(ir)
-    files["tb_xnorflow.cpp"] = _file_header(ir, "C++ testbench") + TESTBENCH
+    files["tb_xnorflow.cpp"] = (_file_header(ir, "C++ testbench")
+                                + render("hls", "tb_xnorflow.cpp.in"))
     files["run_hls.tcl"] = run_hls_tcl(ir, ["xnorflow_top.cpp"], options)
     files["build_bitstream.tcl"] = build_bitstream_tcl(ir, options, iface)
     part = effective_part(options)
