@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from xnorflow.compile.ir import DataflowIR
 
 
@@ -54,6 +56,25 @@ def make_report(ir: DataflowIR, estimates: dict[str, dict[str, Any]] | None,
         "timings_s": timings or {},
         **(extra or {}),
     }
+
+
+def comparison(ir: DataflowIR, got: np.ndarray, want: np.ndarray,
+               labels: np.ndarray | None = None) -> dict[str, Any]:
+    """A hardware model's integer outputs against the reference's: the block every report of
+    `simulate`, `csim` and `run` carries under "comparison", in one format."""
+    got, want = np.asarray(got), np.asarray(want)
+    diff = got != want
+    bad = np.flatnonzero(diff.any(axis=1)) if diff.size else np.zeros(0, np.int64)
+    pred, ref_pred = ir.labels_of(got), ir.labels_of(want)
+    acc = ref_acc = None
+    if labels is not None and len(labels):
+        labels = np.asarray(labels)
+        acc = float(np.mean(pred == labels))
+        ref_acc = float(np.mean(ref_pred == labels))
+    return {"frames": int(len(got)), "mismatching_frames": int(bad.size),
+            "mismatching_values": int(diff.sum()), "mismatching_labels":
+            int(np.sum(pred != ref_pred)), "first_mismatch": int(bad[0]) if bad.size else None,
+            "accuracy": acc, "reference_accuracy": ref_acc, "bit_exact": not bad.size}
 
 
 def print_summary(report: dict[str, Any], build: Path | None = None) -> None:

@@ -44,6 +44,7 @@ def run(
     from rich.progress import Progress
 
     from xnorflow.compile.dataset_images import DatasetError, images_for
+    from xnorflow.compile.report import comparison
     from xnorflow.compile.stream import HostInputError, RuntimeSpecError
     from xnorflow.host.accelerator import Accelerator, BackendError
     from xnorflow.host.pynq_driver import BitstreamMissingError, BoardError
@@ -109,9 +110,11 @@ def run(
     mismatches = 0
     if ref_pred:
         rl, rs = np.concatenate(ref_pred), np.concatenate(ref_scores)
-        label_mm = int(np.sum(rl != pred_a))
+        comp = comparison(acc.ir, scores_a, rs, labels)
         frame_mm = int(np.sum(np.any(rs != scores_a, axis=1) | (rl != pred_a)))
-        result["mismatches_vs_reference"] = {"frames": frame_mm, "labels": label_mm}
+        result["mismatches_vs_reference"] = {"frames": frame_mm,
+                                             "labels": comp["mismatching_labels"]}
+        result["comparison"] = comp
         mismatches = frame_mm
     out_path = output or Path(build) / f"run_{backend}_{dataset}.json"
     tmp = out_path.with_name(out_path.name + ".partial")

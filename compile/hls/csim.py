@@ -23,6 +23,7 @@ import numpy as np
 
 from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.ir import DataflowIR
+from xnorflow.compile.report import comparison
 from xnorflow.compile.stream import pack_beats, unpack_beats
 from xnorflow.tools import tool_env
 
@@ -102,6 +103,7 @@ class CsimReport:
     seconds: float  # running the binary (compile excluded)
     compile_seconds: float
     first_mismatch: int | None
+    comparison: dict  # the same block as sim_report.json's and run's (compile/report.py)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -187,23 +189,17 @@ def run_csim(
     t1 = time.perf_counter()
     got = hls_outputs(ir, binary, images, timeout)
     t2 = time.perf_counter()
-    want = ir.run(images)
-    diff = got != want
-    bad_frames = np.flatnonzero(diff.any(axis=1))
-    acc = ref_acc = None
-    if labels is not None and len(labels):
-        labels = np.asarray(labels)
-        acc = float(np.mean(ir.labels_of(got) == labels))
-        ref_acc = float(np.mean(ir.labels_of(want) == labels))
+    comp = comparison(ir, got, ir.run(images), labels)
     report = CsimReport(
         frames=len(images),
-        mismatches=int(bad_frames.size),
-        value_mismatches=int(diff.sum()),
-        accuracy=acc,
-        reference_accuracy=ref_acc,
+        mismatches=comp["mismatching_frames"],
+        value_mismatches=comp["mismatching_values"],
+        accuracy=comp["accuracy"],
+        reference_accuracy=comp["reference_accuracy"],
         seconds=round(t2 - t1, 4),
         compile_seconds=round(t1 - t0, 4),
-        first_mismatch=int(bad_frames[0]) if bad_frames.size else None,
+        first_mismatch=comp["first_mismatch"],
+        comparison=comp,
     )
     if write_report:
         (build / "csim_report.json").write_text(json.dumps(report.to_json(), indent=1))

@@ -43,9 +43,9 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     that percentage (seeded) and checks bit-exactness again. `trace`: an FST file that gets
     the waveforms of pass 1 from reset until `trace_frames` frames have left the design.
     """
-    import numpy as np
 
     from xnorflow.compile.ir import DataflowIR
+    from xnorflow.compile.report import comparison
     from xnorflow.compile.rtl.sim import VerilatorAccelerator
     from xnorflow.compile.stream import pack_beats, unpack_beats
 
@@ -57,30 +57,26 @@ def simulate_build(build: Path, images: Any, labels: Any = None, backpressure: i
     reference = ir.run(images)
     passes = [("steady", 100)] + ([("backpressure", 100 - backpressure)] if backpressure else [])
     results: dict[str, Any] = {}
-    first_mismatch = None
-    mismatches = 0
+    worst: dict[str, Any] | None = None
     with VerilatorAccelerator(build, seed=seed, trace=trace, trace_frames=trace_frames) as sim:
         for name, pct in passes:
             out, stats = sim.run(in_beats, in_valid_pct=pct, out_ready_pct=pct)
             values = unpack_beats(out, last.out_dtype.bits, last.out_fold, last.out_dtype.signed)
-            bad = np.flatnonzero((values != reference).any(axis=1))
-            mismatches = max(mismatches, len(bad))
-            if len(bad) and first_mismatch is None:
-                first_mismatch = int(bad[0])
-            results[name] = {"valid_ready_pct": pct, "mismatches": int(len(bad)), **stats}
-            if name == "steady":
-                sim_values = values
+            comp = comparison(ir, values, reference, labels)
+            if worst is None or comp["mismatching_frames"] > worst["mismatching_frames"]:
+                worst = comp  # the report's "comparison": the pass with the most mismatches
+            results[name] = {"valid_ready_pct": pct, "mismatches": comp["mismatching_frames"],
+                             **stats, "comparison": comp}
     steady = results["steady"]
     ii = ir.initiation_interval()
     cpf = steady["cycles_per_frame_steady"]
-    accuracy = ref_accuracy = None
-    if labels is not None and len(labels):
-        accuracy = float(np.mean(ir.labels_of(sim_values) == labels))
-        ref_accuracy = float(np.mean(ir.labels_of(reference) == labels))
+    assert worst is not None
+    first_bad = next((r["comparison"]["first_mismatch"] for r in results.values()
+                      if r["comparison"]["first_mismatch"] is not None), None)
     report = {
-        "model": ir.name, "frames": len(images), "mismatches": mismatches,
-        "first_mismatch": first_mismatch, "accuracy": accuracy,
-        "reference_accuracy": ref_accuracy,
+        "model": ir.name, "frames": len(images), "mismatches": worst["mismatching_frames"],
+        "first_mismatch": first_bad, "accuracy": results["steady"]["comparison"]["accuracy"],
+        "reference_accuracy": worst["reference_accuracy"], "comparison": worst,
         "cycles_per_frame_steady": cpf, "latency_cycles": steady["latency_cycles"],
         "analytic_initiation_interval": ii,
         "cycles_ratio": cpf / ii if cpf else None,

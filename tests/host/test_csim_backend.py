@@ -33,3 +33,23 @@ def test_csim_backend_equals_reference(ir, tmp_path):
     res = CliRunner().invoke(app, ["run", str(build), "--backend", "csim", "--n", "20"])
     assert res.exit_code == 0, res.output
     assert "0 mismatching frames" in res.output
+
+
+def test_simulate_csim_and_run_report_one_comparison(tmp_path):
+    """sim_report.json, csim_report.json and run's results carry the same "comparison" block."""
+    import json
+
+    ir = random_mlp(13)
+    build = make_build(ir, tmp_path / "b")
+    runner = CliRunner()
+    for args in (["simulate", str(build), "--n", "16", "--backpressure", "0"],
+                 ["csim", str(build), "--n", "16"],
+                 ["run", str(build), "--backend", "csim", "--n", "16", "-o",
+                  str(tmp_path / "run.json")]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+    blocks = [json.loads(p.read_text())["comparison"] for p in
+              (build / "sim_report.json", build / "csim_report.json", tmp_path / "run.json")]
+    assert all(b.keys() == blocks[0].keys() for b in blocks)
+    assert all(b["frames"] == 16 and b["bit_exact"] and b["mismatching_values"] == 0
+               for b in blocks)
