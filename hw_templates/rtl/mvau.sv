@@ -91,13 +91,16 @@ module mvau #(
     localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
     localparam int BAW = BD > 1 ? $clog2(BD) : 1;
     localparam int NBW = NB > 1 ? $clog2(NB) : 1;
+    // issue to output FIFO (see the pipeline above): one more with the bank select stage
+    localparam int LATENCY = NB > 1 ? 8 : 7;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
             $fatal(1, "mvau %m: SIMD must divide MW and PE must divide MH");
         if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
-        if (OUT_FIFO_DEPTH < 10) $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= 10");
+        if (OUT_FIFO_DEPTH < LATENCY + 2)
+            $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= the pipeline latency + 2");
         if (NB > 1 && (WBANK_DEPTH & (WBANK_DEPTH - 1)) != 0)
             $fatal(1, "mvau %m: WBANK_DEPTH must be a power of two");
         if (NB > 1000) $fatal(1, "mvau %m: more than 1000 weight banks; raise WBANK_DEPTH");

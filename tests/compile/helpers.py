@@ -131,3 +131,10 @@ def check_chain(model, result: CompileResult, images: np.ndarray, with_qonnx: bo
     return {"n": len(images), "max_abs_diff": float(np.abs(ir_logits - ref).max()),
             "qonnx_diff": q_diff, "labels_equal": float(np.mean(ir_labels == ref_labels)),
             "distinct_outputs": len({tuple(r) for r in ir_ints})}
+
+
+def seed_params(default: list[int], slow: list[int]) -> list:
+    """Seeds for one parametrized test: `default` in the default suite, `slow` marked slow."""
+    import pytest
+
+    return [*default, *(pytest.param(s, marks=pytest.mark.slow) for s in slow)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.compile.helpers import check_chain, export, randomize
+from tests.compile.helpers import check_chain, export, randomize, seed_params
 from tests.nets import random_images
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.ir.folding import apply_folding
@@ -78,12 +78,6 @@ def _check_seed(seed: int, tmp_path) -> None:
     assert np.array_equal(loaded.run(images), ir.run(images)), desc
 
 
-@pytest.mark.parametrize("seed", DEFAULT_SEEDS)
+@pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
 def test_random_model_chain(seed, tmp_path):
-    _check_seed(seed, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SLOW_SEEDS)
-def test_random_model_chain_slow(seed, tmp_path):
     _check_seed(seed, tmp_path)

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.compile.helpers import check_chain, export, randomize
+from tests.compile.helpers import check_chain, export, randomize, seed_params
 from tests.compile.user_nets import FLATTENS, user_net
 from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
@@ -30,14 +30,8 @@ def _check_user_net(seed: int, tmp_path) -> None:
     check_chain(model, result, random_images(result.ir, 8, seed=seed), with_qonnx=seed % 4 == 0)
 
 
-@pytest.mark.parametrize("seed", DEFAULT_SEEDS)
+@pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
 def test_user_network_chain(seed, tmp_path):
-    _check_user_net(seed, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SLOW_SEEDS)
-def test_user_network_chain_slow(seed, tmp_path):
     _check_user_net(seed, tmp_path)
 
 
