@@ -9,78 +9,9 @@ import pytest
 
 from tests.nets import random_cnn, random_images, random_mlp, random_mvau
 from xnorflow.compile.ir import DataflowIR, IRError
-from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
-from xnorflow.compile.layers import MVAU, LayerError, MaxPool, SlidingWindow
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
+from xnorflow.compile.layers import LayerError
 from xnorflow.compile.stream import pack_beats, unpack_beats
-
-
-@pytest.mark.parametrize("mw", [1, 63, 64, 65, 300])
-def test_xnor_popcount_is_the_bipolar_dot_product(mw):
-    rng = np.random.default_rng(mw)
-    w = rng.integers(0, 2, (9, mw), dtype=np.uint8)
-    x = rng.integers(0, 2, (5, 4, mw))
-    layer = MVAU(
-        name="m",
-        in_dtype=BIPOLAR,
-        out_dtype=BIPOLAR,
-        pixels=4,
-        mw=mw,
-        mh=9,
-        weights=w,
-        thresholds=None,
-    )
-    dot = (2 * x - 1) @ (2 * w.astype(np.int64) - 1).T
-    np.testing.assert_array_equal(2 * layer.accumulate(x) - mw, dot)
-
-
-def test_first_layer_mode_and_thresholds():
-    rng = np.random.default_rng(1)
-    int4 = DataType.parse("INT4")
-    w = rng.integers(0, 2, (6, 27), dtype=np.uint8)
-    x = rng.integers(-8, 8, (3, 5, 27))
-    thr = np.sort(rng.integers(-20, 20, (6, 3)), axis=1)
-    layer = MVAU(
-        name="c",
-        in_dtype=int4,
-        out_dtype=DataType.parse("INT2"),
-        pixels=5,
-        mw=27,
-        mh=6,
-        weights=w,
-        thresholds=thr,
-        act_val=-1,
-    )
-    acc = x @ (2 * w.astype(np.int64) - 1).T
-    expect = (acc[..., None] >= thr[None, None]).sum(-1) - 1
-    np.testing.assert_array_equal(layer.reference(x), expect)
-    assert layer.acc_dtype() == smallest_type(-27 * 8, 27 * 8)
-
-
-def test_sliding_window_and_maxpool_match_loops():
-    rng = np.random.default_rng(2)
-    x = rng.integers(0, 2, (2, 7 * 6, 3))
-    swg = SlidingWindow(
-        name="s",
-        in_dtype=BIPOLAR,
-        out_dtype=BIPOLAR,
-        ifm_dim=(7, 6),
-        channels=3,
-        kernel=3,
-        stride=1,
-    )
-    out = swg.reference(x)
-    img = x.reshape(2, 7, 6, 3)
-    for oy in range(5):
-        for ox in range(4):
-            np.testing.assert_array_equal(
-                out[:, oy * 4 + ox], img[:, oy : oy + 3, ox : ox + 3].reshape(2, -1)
-            )
-    pool = MaxPool(name="p", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(7, 6), channels=3)
-    got = pool.reference(x).reshape(2, 3, 3, 3)
-    for oy in range(3):
-        for ox in range(3):
-            win = img[:, 2 * oy : 2 * oy + 2, 2 * ox : 2 * ox + 2].reshape(2, 4, 3)
-            np.testing.assert_array_equal(got[:, oy, ox], win.max(axis=1))
 
 
 def test_invalid_folding_names_layer_and_allowed_values():

@@ -1,7 +1,8 @@
 """cocotb test of one stream module (a template, or a generated single-layer top).
 
-Run by tests/rtl/test_templates.py through cocotb_tools.runner; the case comes from the JSON
-file named by $XNF_CASE: input frames and expected output frames as lists of tdata integers
+Run through cocotb_tools.runner by tests/layers/harness.py (each layer kind) and
+tests/rtl/test_templates.py (the stream glue); the case comes from the JSON file named by
+$XNF_CASE: input frames and expected output frames as lists of tdata integers
 (compile/stream.py beats, computed from the layer's reference()), and the analytic cycles per
 frame. Crossed over {no pause, periodic pause, seeded random pause} on the source side and
 the same on the sink side; every run ends with the sink empty; the run without pauses also

@@ -1,0 +1,71 @@
+"""Thresholding: its random records (compare mode; table mode as CNV's input quantizer), the RTL
+template under cocotb and the HLS kernel in C-simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.layers.harness import check_hls, check_rtl, pick
+from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
+from xnorflow.compile.layers import Layer, Thresholding
+from xnorflow.compile.layers.base import divisors
+
+
+def thresholding(rng) -> Layer:
+    ch = int(rng.integers(1, 25))
+    in_dt = DataType.parse(str(rng.choice(["UINT8", "INT4", "UINT3", "INT8"])))
+    out_bits = int(rng.choice([1, 2, 3]))  # < 8 thresholds: compare mode
+    n_thr = 1 if out_bits == 1 else int(rng.integers(1, (1 << out_bits)))
+    # thresholds partly outside the input range, to cover the clipping
+    thr = np.sort(rng.integers(in_dt.min() - 3, in_dt.max() + 4, size=(ch, n_thr)), axis=1)
+    if out_bits == 1:
+        out_dt, act = BIPOLAR, 0
+    else:
+        act = int(rng.integers(-(1 << (out_bits - 1)), 1))
+        out_dt = smallest_type(act, act + n_thr)
+    return Thresholding(name="thr", in_dtype=in_dt, out_dtype=out_dt,
+                        pixels=int(rng.integers(1, 5)), channels=ch, thresholds=thr,
+                        act_val=act, pe=pick(rng, divisors(ch)))
+
+
+def thresholding_table(rng) -> Layer:
+    """Many thresholds on a narrow input (as CNV's input quantizer): the RTL's table mode."""
+    ch = int(rng.integers(1, 7))
+    in_dt = DataType.parse(str(rng.choice(["UINT8", "INT6"])))
+    thr = np.sort(rng.integers(in_dt.min(), in_dt.max() + 2, size=(ch, 255)), axis=1)
+    return Thresholding(name="thr", in_dtype=in_dt, out_dtype=DataType.parse("INT8"),
+                        pixels=int(rng.integers(1, 4)), channels=ch, thresholds=thr,
+                        act_val=-128, pe=pick(rng, divisors(ch)))
+
+
+CASES = {"thresholding": thresholding, "thresholding_table": thresholding_table}
+
+
+def test_reference_counts_thresholds():
+    rng = np.random.default_rng(3)
+    layer = thresholding(rng)
+    x = rng.integers(layer.in_dtype.min(), layer.in_dtype.max() + 1, (4, *layer.in_shape))
+    expect = (x[..., None] >= layer.thresholds[None, None]).sum(-1) + layer.act_val
+    np.testing.assert_array_equal(layer.reference(x), expect)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rtl_template(name, rtl_cache):
+    check_rtl(CASES[name], name, 1, rtl_cache)
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.parametrize("seed", [2, 3, 4])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rtl_template_more_seeds(name, seed, rtl_cache):
+    check_rtl(CASES[name], name, seed, rtl_cache)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hls_kernel(name, seed, tmp_path):
+    check_hls(CASES[name], name, seed, tmp_path)
