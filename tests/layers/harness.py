@@ -122,3 +122,31 @@ def check_hls(case: Case, kind: str, seed: int, folder: Path) -> None:
     out = csim.csim_beats(ir, binary, beats, tlast_batch=2)
     got = unpack_beats(out, layer.out_dtype.bits, layer.out_fold, layer.out_dtype.signed)
     np.testing.assert_array_equal(got, layer.reference(x).reshape(n, -1))
+
+
+def layer_tests(cases: dict[str, Case]) -> tuple[Callable, Callable, Callable]:
+    """The RTL and HLS tests of a layer kind's `cases`, for its test module to bind as
+    test_rtl_template, test_rtl_template_more_seeds (slow) and test_hls_kernel."""
+    import pytest
+
+    names = pytest.mark.parametrize("name", sorted(cases))
+
+    @pytest.mark.sim
+    @names
+    def rtl_template(name, rtl_cache):
+        check_rtl(cases[name], name, 1, rtl_cache)
+
+    @pytest.mark.slow
+    @pytest.mark.sim
+    @pytest.mark.parametrize("seed", [2, 3, 4])
+    @names
+    def rtl_template_more_seeds(name, seed, rtl_cache):
+        check_rtl(cases[name], name, seed, rtl_cache)
+
+    @pytest.mark.sim
+    @pytest.mark.parametrize("seed", [1, 2])
+    @names
+    def hls_kernel(name, seed, tmp_path):
+        check_hls(cases[name], name, seed, tmp_path)
+
+    return rtl_template, rtl_template_more_seeds, hls_kernel

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.layers.harness import check_hls, check_rtl, fields, pick
+from tests.layers.harness import fields, layer_tests, pick
 from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.layers import MVAU, Layer
 from xnorflow.compile.layers.base import divisors
@@ -84,22 +84,5 @@ def test_first_layer_mode_and_thresholds():
     assert layer.acc_dtype() == smallest_type(-27 * 8, 27 * 8)
 
 
-@pytest.mark.sim
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_rtl_template(name, rtl_cache):
-    check_rtl(CASES[name], name, 1, rtl_cache)
-
-
-@pytest.mark.slow
-@pytest.mark.sim
-@pytest.mark.parametrize("seed", [2, 3, 4])
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_rtl_template_more_seeds(name, seed, rtl_cache):
-    check_rtl(CASES[name], name, seed, rtl_cache)
-
-
-@pytest.mark.sim
-@pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_hls_kernel(name, seed, tmp_path):
-    check_hls(CASES[name], name, seed, tmp_path)
+# the RTL template under cocotb (more seeds under slow) and the HLS kernel, per case
+test_rtl_template, test_rtl_template_more_seeds, test_hls_kernel = layer_tests(CASES)
