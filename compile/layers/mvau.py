@@ -1,9 +1,12 @@
 """MVAU: the matrix-vector-activation unit (FINN's MatrixVectorActivation).
 
-Binary weights W (mh × mw, bit 1 = +1). Two modes:
-- XNOR (BIPOLAR input): acc = popcount(XNOR(x, w)) over the mw bits, in [0, mw]. The bipolar
-  dot product is 2·acc − mw; FINN folds that affine map into the thresholds.
-- first layer (INTk/UINTk input, binary weights): acc = Σ (2w−1)·x, a signed integer.
+Weights W (mh × mw) of `weight_dtype`: BIPOLAR (stored as bits, 1 = +1) or a signed INTk
+(k ≤ 8, stored as the integers). Two modes:
+- XNOR (BIPOLAR input and weights): acc = popcount(XNOR(x, w)) over the mw bits, in [0, mw].
+  The bipolar dot product is 2·acc − mw; FINN folds that affine map into the thresholds.
+- multiply-accumulate (INTk/UINTk input, any weights): acc = Σ w·x, a signed integer (a binary
+  weight multiplies by ±1). Bipolar activations that meet multi-bit weights, zero padding or a
+  global pool arrive here as INT2 {−1, +1} (compile/frontend/finn_passes.py).
 Then either thresholds (out = #{k: acc >= T[c,k]} + act_val, BIPOLAR when one threshold) or
 no activation (out = acc, the last layer). Folding: PE rows and SIMD columns per cycle; the
 input vector is read once per pixel and reused for the mh/pe row folds.
@@ -31,18 +34,25 @@ class MVAU(Layer):
     pixels: int = 1
     mw: int = 1
     mh: int = 1
-    weights: np.ndarray = None  # (mh, mw) uint8 bits, 1 = +1
+    weights: np.ndarray = None  # (mh, mw): bits (1 = +1) for BIPOLAR, else signed integers
     thresholds: np.ndarray = None  # (mh, T) int64 ascending; T = 0 means no activation
     act_val: int = 0
     pe: int = 1
     simd: int = 1
+    weight_dtype: DataType = BIPOLAR
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights)
-        if w.shape != (self.mh, self.mw) or not np.isin(w, (0, 1)).all():
+        wdt = self.weight_dtype
+        if w.shape != (self.mh, self.mw):
             raise LayerError(
-                f"layer {self.name!r}: weights must be ({self.mh}, {self.mw}) bits, got {w.shape}"
-            )
+                f"layer {self.name!r}: weights must be ({self.mh}, {self.mw}), got {w.shape}")
+        if not (wdt.bipolar or (wdt.signed and 2 <= wdt.bits <= 8)):
+            raise LayerError(f"layer {self.name!r}: weight type {wdt} is not supported; weights "
+                             "are BIPOLAR or signed INT2..INT8")
+        if w.size and (w.min() < wdt.min() or w.max() > wdt.max()):
+            raise LayerError(f"layer {self.name!r}: weights in [{w.min()}, {w.max()}] do not fit "
+                             f"{wdt} (stored values [{wdt.min()}, {wdt.max()}])")
         t = np.zeros((self.mh, 0), np.int64) if self.thresholds is None else self.thresholds
         t = np.asarray(t, dtype=np.int64)
         if t.ndim != 2 or t.shape[0] != self.mh:
@@ -53,12 +63,20 @@ class MVAU(Layer):
             raise LayerError(f"layer {self.name!r}: thresholds must be ascending per row")
         if self.in_dtype.bits == 1 and not self.in_dtype.bipolar:
             raise LayerError(f"layer {self.name!r}: BINARY input is not supported, use BIPOLAR")
-        object.__setattr__(self, "weights", w.astype(np.uint8))
+        if self.in_dtype.bipolar and not wdt.bipolar:
+            raise LayerError(f"layer {self.name!r}: BIPOLAR input with {wdt} weights; the "
+                             "frontend re-types such activations as INT2")
+        object.__setattr__(self, "weights", w.astype(np.uint8 if wdt.bipolar else np.int8))
         object.__setattr__(self, "thresholds", t)
 
     @property
     def xnor(self) -> bool:
-        return self.in_dtype.bipolar
+        return self.in_dtype.bipolar and self.weight_dtype.bipolar
+
+    @property
+    def weight_values(self) -> np.ndarray:
+        """The weights as the integers they stand for (bipolar bit b → 2b − 1)."""
+        return self.weight_dtype.decode(self.weights)
 
     @property
     def has_activation(self) -> bool:
@@ -83,8 +101,10 @@ class MVAU(Layer):
     def acc_range(self) -> tuple[int, int]:
         if self.xnor:
             return 0, self.mw
-        bound = self.mw * max(abs(self.in_dtype.min()), abs(self.in_dtype.max()))
-        return -bound, bound
+        xs = (self.in_dtype.value_min(), self.in_dtype.max())
+        ws = (self.weight_dtype.value_min(), self.weight_dtype.max())
+        products = [x * w for x in xs for w in ws]
+        return self.mw * min(products), self.mw * max(products)
 
     def acc_dtype(self) -> DataType:
         return smallest_type(*self.acc_range())
@@ -100,7 +120,7 @@ class MVAU(Layer):
 
     def weight_bits(self) -> int:
         thr_bits = self.acc_dtype().bits + 1
-        return self.mw * self.mh + int(self.thresholds.size) * thr_bits
+        return self.mw * self.mh * self.weight_dtype.bits + int(self.thresholds.size) * thr_bits
 
     def accumulate(self, x: np.ndarray) -> np.ndarray:
         """(N, pixels, mw) → (N, pixels, mh) accumulators, bit-exact."""
@@ -111,7 +131,7 @@ class MVAU(Layer):
             acc = self.mw - mismatch_counts(pack_rows(rows), pack_rows(self.weights))
         else:
             # integer products; float64 is exact for |acc| < 2**53, far beyond any layer here
-            w = 2.0 * self.weights.astype(np.float64) - 1.0
+            w = self.weight_values.astype(np.float64)
             acc = np.rint(rows.astype(np.float64) @ w.T).astype(np.int64)
         return acc.reshape(n, self.pixels, self.mh)
 
@@ -124,10 +144,10 @@ class MVAU(Layer):
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
     def read_finn(cls, reader, node, nxt):
-        """FINN stores weights as (MW, MH); the IR as (MH, MW) bits, 1 = +1. In XNOR mode
-        FINN's weights are BINARY {0, 1} already (ConvertBipolarMatMulToXnorPopcount); in the
-        first-layer mode they are BIPOLAR {-1, +1} → (w + 1) / 2. Negative BatchNorm scales
-        were absorbed by FINN into the weights' signs."""
+        """FINN stores weights as (MW, MH); the IR as (MH, MW). In XNOR mode FINN's weights
+        are BINARY {0, 1} already (ConvertBipolarMatMulToXnorPopcount); otherwise weights of
+        only ±1 become bipolar bits (w + 1) / 2 and other weights stay signed integers of
+        FINN's type. Negative BatchNorm scales were absorbed by FINN into the weights' signs."""
         a = node_attrs(node)
         mw, mh = int(a["MW"]), int(a["MH"])
         w = np.asarray(reader.init(node.input[1]), dtype=np.float64)
@@ -138,19 +158,26 @@ class MVAU(Layer):
         if int(a.get("binaryXnorMode", 0)) == 1:
             if not np.isin(w, (0, 1)).all():
                 raise reader.fail(node, "is in XNOR mode but its weights are not {0, 1}")
-            bits, in_dt = w.T, BIPOLAR
+            stored, w_dt, in_dt = w.T, BIPOLAR, BIPOLAR
         else:
-            if wdt != "BIPOLAR" or not np.isin(w, (-1, 1)).all():
-                raise reader.fail(node, f"has {wdt} weights; only binary (bipolar) weights are "
-                                  "supported — quantize every layer's weights to 1 bit")
             if idt in ("BINARY", "BIPOLAR"):
                 raise reader.fail(node, f"takes {idt} input without XNOR mode; unsigned 1-bit "
                                   "activations are not supported, use bipolar (sign) activations")
-            bits, in_dt = (w.T + 1) / 2, DataType.parse(idt)
+            in_dt = DataType.parse(idt)
+            if np.isin(w, (-1, 1)).all():  # binary, whatever FINN's type (an INT2 ±1 layer)
+                stored, w_dt = (w.T + 1) / 2, BIPOLAR
+            else:
+                w_dt = DataType.parse(wdt) if wdt != "BIPOLAR" else BIPOLAR
+                if w_dt.bipolar or not w_dt.signed or w_dt.bits > 8 \
+                        or not np.array_equal(w, np.round(w)):
+                    raise reader.fail(node, f"has {wdt} weights; supported: binary (bipolar) or "
+                                      "signed integer weights of 2..8 bits")
+                stored = w.T
         pixels = int(np.prod(a.get("numInputVectors", [1])))
         no_act = int(a.get("noActivation", 0)) == 1 or len(node.input) < 3
+        stored = np.rint(stored).astype(np.int64)
         probe = cls(name=node.name, in_dtype=in_dt, out_dtype=BIPOLAR, pixels=pixels, mw=mw,
-                    mh=mh, weights=bits.astype(np.uint8), thresholds=None)
+                    mh=mh, weights=stored, thresholds=None, weight_dtype=w_dt)
         if no_act:
             thr, out_dt, act_val = None, probe.acc_dtype(), 0
         else:
@@ -160,8 +187,8 @@ class MVAU(Layer):
             thr = np.clip(thr, lo, hi + 1)
             out_dt, act_val = ir_dtype(a["outputDataType"]), int(a.get("ActVal", 0))
         return cls(name=node.name, in_dtype=in_dt, out_dtype=out_dt, pixels=pixels, mw=mw,
-                   mh=mh, weights=bits.astype(np.uint8), thresholds=thr, act_val=act_val,
-                   pe=1, simd=1), [node]
+                   mh=mh, weights=stored, thresholds=thr, act_val=act_val, pe=1, simd=1,
+                   weight_dtype=w_dt), [node]
 
     # --- RTL -----------------------------------------------------------------------------
     def rtl_instance(self, ident, folder, options):
@@ -171,16 +198,17 @@ class MVAU(Layer):
         obits = self.out_dtype.bits
         if not self.has_activation:
             acc_bits = max(acc_bits, obits)
-        # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s
+        # weight word nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] as field p*SIMD+s of WBITS bits
+        wbits = self.weight_dtype.bits
         w = self.weights.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3)
-        words = rtl.hex_words(w.reshape(nf * sf, -1), 1)
-        bank_depth = options.bank_depth or rtl.weight_bank_depth(self.pe * self.simd)
+        words = rtl.hex_words(w.reshape(nf * sf, -1), wbits)
+        bank_depth = options.bank_depth or rtl.weight_bank_depth(self.pe * self.simd * wbits)
         for b, start in enumerate(range(0, len(words), bank_depth)):
             rtl.write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + bank_depth])
         n_thr = self.thresholds.shape[1]
         params = {
             "MW": self.mw, "MH": self.mh, "PE": self.pe, "SIMD": self.simd,
-            "XNOR": int(self.xnor), "IBITS": self.in_dtype.bits,
+            "XNOR": int(self.xnor), "IBITS": self.in_dtype.bits, "WBITS": wbits,
             "IN_SIGNED": int(self.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
             "OBITS": obits, "ACT_VAL": int(self.act_val),
             "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
@@ -193,19 +221,19 @@ class MVAU(Layer):
 
     # --- HLS -----------------------------------------------------------------------------
     def weight_words(self) -> list[list[int]]:
-        """Weights as [pe][nf * SF + sf] SIMD-bit words, the order the HLS kernel reads them.
-
-        W (mh, mw) → (NF, PE, SF, SIMD) with row o = nf·PE + p and column sf·SIMD + j →
-        transpose to (PE, NF, SF, SIMD) → each SIMD-bit group becomes an integer, bit j =
-        column j.
+        """Weights as [pe][nf * SF + sf] words of SIMD fields of w_bits, the order the HLS
+        kernel reads them: W (mh, mw) → (NF, PE, SF, SIMD) with row o = nf·PE + p and column
+        sf·SIMD + j → transpose to (PE, NF, SF, SIMD) → each SIMD group becomes an integer,
+        field j (two's complement) = column j.
         """
-        pe, simd = self.pe, self.simd
+        pe, simd, wbits = self.pe, self.simd, self.weight_dtype.bits
         nf, sf = self.mh // pe, self.mw // simd
-        w = self.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf,
-                                                                                 simd)
-        nbytes = -(-simd // 8)
+        w = self.weights.astype(np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3)
+        bits = (w[..., None] >> np.arange(wbits)) & 1  # two's complement, LSB first
+        bits = bits.reshape(pe, nf * sf, simd * wbits).astype(np.uint8)
+        nbytes = -(-simd * wbits // 8)
         padded = np.zeros((pe, nf * sf, nbytes * 8), np.uint8)
-        padded[..., :simd] = w
+        padded[..., :simd * wbits] = bits
         packed = np.packbits(padded, axis=-1, bitorder="little")
         return [[int.from_bytes(bytes(word), "little") for word in row] for row in packed]
 
@@ -223,8 +251,9 @@ class MVAU(Layer):
         nf, sf = self.mh // self.pe, self.mw // self.simd
         words = np.empty((self.pe, nf * sf), dtype=object)
         words[:] = self.weight_words()
-        word = (lambda v: f"0x{v:x}ULL") if self.simd <= 64 else \
-            (lambda v: f'ap_uint<{self.simd}>("{v:x}", 16)')
+        wword = self.simd * self.weight_dtype.bits
+        word = (lambda v: f"0x{v:x}ULL") if wword <= 64 else \
+            (lambda v: f'ap_uint<{wword}>("{v:x}", 16)')
         cfg = f"""struct {name}_config : xnorflow::mvau_config {{
     static const unsigned pixels = {self.pixels};
     static const unsigned mw = {self.mw};
@@ -233,6 +262,7 @@ class MVAU(Layer):
     static const unsigned simd = {self.simd};
     static const bool xnor = {"true" if self.xnor else "false"};
     static const unsigned in_bits = {self.in_dtype.bits};
+    static const unsigned w_bits = {self.weight_dtype.bits};
     static const unsigned out_bits = {self.out_dtype.bits};
     static const unsigned n_thresholds = {n_thr};
     static const unsigned thr_dim = {thr_dim};
@@ -244,8 +274,8 @@ class MVAU(Layer):
     typedef ap_int<{hls.count_bits(n_thr, self.act_val)}> count_t;
 }};
 
-// weights[p][nf * {sf} + sf] bit j = W[nf * {self.pe} + p][sf * {self.simd} + j]
-static const xnorflow::uint_rom<{self.simd}>::type {name}_weights[{self.pe}][{nf * sf}] = \
+// weights[p][nf * {sf} + sf] field j = W[nf * {self.pe} + p][sf * {self.simd} + j]
+static const xnorflow::uint_rom<{wword}>::type {name}_weights[{self.pe}][{nf * sf}] = \
 {hls.nested(words, word)};
 
 static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds[{self.pe}][{nf}][{thr_dim}] = \

@@ -3,7 +3,9 @@
 // Computes, for every input vector x (MW values, SIMD per input beat) and every output channel
 // c (MH of them, PE per output beat), acc[c] = sum_i f(x[i], W[c][i]) with
 //   XNOR mode (XNOR=1, bipolar bits):  f = XNOR(x, w)           (acc = popcount, in [0, MW])
-//   first-layer mode (XNOR=0):         f = w ? x : -x          (x an IBITS-bit integer)
+//   multiply-accumulate (XNOR=0):      f = w ? x : -x  (WBITS=1, binary weights)
+//                                      f = w * x       (WBITS>1, signed weights)
+//   with x an IBITS-bit integer (signed if IN_SIGNED)
 // then out[c] = #{k : acc >= T[c][k]} + ACT_VAL (N_THR > 0), or out[c] = acc (N_THR = 0).
 //
 // Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
@@ -17,7 +19,8 @@
 // entry), counted by pending_reg.
 //
 // Memories ($readmemh, one hex word per line, written by compile/rtl/codegen.py):
-//   weights: NF*SF words of PE*SIMD bits; word nf*SF+sf, bit p*SIMD+s = W[nf*PE+p][sf*SIMD+s],
+//   weights: NF*SF words of PE*SIMD*WBITS bits; word nf*SF+sf, field p*SIMD+s of WBITS bits =
+//     W[nf*PE+p][sf*SIMD+s] (a bit, 1 = +1, when WBITS=1; two's complement otherwise),
 //     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
 //     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,
 //     and the bank is selected over two cycles (4:1 within groups of four banks, then the
@@ -35,12 +38,14 @@ module mvau #(
     parameter int PE = 4,
     // Input values consumed per cycle (values per input beat).
     parameter int SIMD = 4,
-    // 1: XNOR-popcount on bipolar bits (IBITS must be 1); 0: first-layer mode.
+    // 1: XNOR-popcount on bipolar bits (IBITS and WBITS must be 1); 0: multiply-accumulate.
     parameter bit XNOR = 1,
     // Bits of one input value (1 in XNOR mode).
     parameter int IBITS = 1,
-    // First-layer mode: the input values are signed (INTk) rather than unsigned (UINTk).
+    // Multiply-accumulate mode: the input values are signed (INTk) rather than unsigned (UINTk).
     parameter bit IN_SIGNED = 0,
+    // Bits of one weight: 1 = binary (+1/-1), more = a signed integer.
+    parameter int WBITS = 1,
     // Bits of the signed accumulator; holds every accumulator value and every threshold.
     parameter int ACC_BITS = 8,
     // Thresholds per channel; 0 = no activation (output the accumulator).
@@ -82,6 +87,7 @@ module mvau #(
     localparam int NFW = NF > 1 ? $clog2(NF) : 1;
     localparam int WAW = WD > 1 ? $clog2(WD) : 1;
     localparam int IW = SIMD * IBITS;
+    localparam int WW = PE * SIMD * WBITS;  // a weight memory word
     localparam int NCH = (SIMD + CHUNK - 1) / CHUNK;
     localparam int CW = XNOR ? $clog2(CHUNK + 1) : ACC_BITS;
     localparam int NG = (NCH + GROUP - 1) / GROUP;
@@ -97,7 +103,7 @@ module mvau #(
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
             $fatal(1, "mvau %m: SIMD must divide MW and PE must divide MH");
-        if (XNOR && IBITS != 1) $fatal(1, "mvau %m: XNOR mode needs IBITS = 1");
+        if (XNOR && (IBITS != 1 || WBITS != 1)) $fatal(1, "mvau %m: XNOR mode needs IBITS = WBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
         if (OUT_FIFO_DEPTH < LATENCY + 2)
             $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= the pipeline latency + 2");
@@ -164,12 +170,12 @@ module mvau #(
     localparam int BSH = BD > 1 ? $clog2(BD) : 0;
     wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
     wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
-    logic [PE*SIMD-1:0] wq_s1 [NB];
+    logic [WW-1:0] wq_s1 [NB];
     for (genvar b = 0; b < NB; b++) begin : g_bank
         localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
         localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
                            8'(48 + b % 10), ".mem"};
-        logic [PE*SIMD-1:0] wmem [DEPTH];
+        logic [WW-1:0] wmem [DEPTH];
         initial $readmemh(FILE, wmem);
         always_ff @(posedge clk) begin
             if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
@@ -183,16 +189,16 @@ module mvau #(
     logic v_p, first_p, last_p;
     logic [NFW-1:0] nf_p;
     logic [IW-1:0] x_p;
-    logic [PE*SIMD-1:0] w_p;
+    logic [WW-1:0] w_p;
     if (NB > 1) begin : g_select_stage
         localparam int BGW = 2;  // log2 of the banks per group
         localparam int NGRP = (NB + (1 << BGW) - 1) >> BGW;
         localparam int GW = NGRP > 1 ? $clog2(NGRP) : 1;
         localparam int SW = NBW > BGW ? NBW : BGW;
         logic [SW-1:0] bank_s1;
-        logic [PE*SIMD-1:0] grp_r [NGRP];
+        logic [WW-1:0] grp_r [NGRP];
         for (genvar g = 0; g < NGRP; g++) begin : g_group
-            logic [PE*SIMD-1:0] cand [1 << BGW];
+            logic [WW-1:0] cand [1 << BGW];
             for (genvar k = 0; k < (1 << BGW); k++) begin : g_cand
                 if (g * (1 << BGW) + k < NB) begin : g_bank_k
                     assign cand[k] = wq_s1[g * (1 << BGW) + k];
@@ -220,7 +226,7 @@ module mvau #(
     end
 
     logic [IW-1:0] x_s2;
-    logic [PE*SIMD-1:0] w_s2;
+    logic [WW-1:0] w_s2;
     always_ff @(posedge clk) begin
         x_s2 <= x_p;
         w_s2 <= w_p;
@@ -256,7 +262,7 @@ module mvau #(
 
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire [SIMD-1:0] w = w_s2[p*SIMD +: SIMD];
+        wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
         logic [NCH*CW-1:0] chunk_s3;
         logic [NG*ACC_BITS-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
@@ -281,7 +287,17 @@ module mvau #(
                         logic signed [ACC_BITS-1:0] xv;
                         if (IN_SIGNED) xv = ACC_BITS'($signed(x_s2[i*IBITS +: IBITS]));
                         else xv = ACC_BITS'($signed({1'b0, x_s2[i*IBITS +: IBITS]}));
-                        sum = w[i] ? sum + xv : sum - xv;
+                        if (WBITS == 1) begin
+                            sum = w[i] ? sum + xv : sum - xv;
+                        end else begin
+                            // the product at its own width: (IBITS+1) x WBITS bits, signed
+                            logic signed [IBITS:0] xs;
+                            logic signed [IBITS+WBITS:0] prod;
+                            xs = IN_SIGNED ? $signed({x_s2[i*IBITS + IBITS - 1], x_s2[i*IBITS +: IBITS]})
+                                           : $signed({1'b0, x_s2[i*IBITS +: IBITS]});
+                            prod = xs * $signed(w[i*WBITS +: WBITS]);
+                            sum = sum + ACC_BITS'(prod);
+                        end
                     end
                 end
                 always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;

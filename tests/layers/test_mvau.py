@@ -12,12 +12,12 @@ from xnorflow.compile.layers import MVAU, Layer
 from xnorflow.compile.layers.base import divisors
 
 
-def _mvau(rng, in_dt) -> Layer:
+def _mvau(rng, in_dt, w_dt=BIPOLAR) -> Layer:
     mw, mh = int(rng.integers(2, 70)), int(rng.integers(1, 20))
-    w = rng.integers(0, 2, size=(mh, mw), dtype=np.uint8)
+    w = rng.integers(w_dt.min(), w_dt.max() + 1, size=(mh, mw))
     layer = MVAU(name="mvau", in_dtype=in_dt, out_dtype=BIPOLAR, pixels=int(rng.integers(1, 4)),
                  mw=mw, mh=mh, weights=w, pe=pick(rng, divisors(mh)),
-                 simd=pick(rng, divisors(mw)))
+                 simd=pick(rng, divisors(mw)), weight_dtype=w_dt)
     lo, hi = layer.acc_range()
     mode = rng.integers(0, 3)
     if mode == 0:  # no activation: the accumulator leaves
@@ -39,7 +39,13 @@ def mvau_int(rng) -> Layer:
     return _mvau(rng, DataType.parse(str(rng.choice(["INT8", "UINT4", "INT2"]))))
 
 
-CASES = {"mvau_xnor": mvau_xnor, "mvau_int": mvau_int}
+def mvau_multibit(rng) -> Layer:
+    """Multi-bit weights (INT2..INT4) against multi-bit activations, signed or not."""
+    w_dt = DataType.parse(f"INT{int(rng.integers(2, 5))}")
+    return _mvau(rng, DataType.parse(str(rng.choice(["INT2", "UINT2", "INT4", "UINT3"]))), w_dt)
+
+
+CASES = {"mvau_xnor": mvau_xnor, "mvau_int": mvau_int, "mvau_multibit": mvau_multibit}
 
 
 @pytest.mark.parametrize("mw", [1, 63, 64, 65, 300])
@@ -59,6 +65,25 @@ def test_xnor_popcount_is_the_bipolar_dot_product(mw):
     )
     dot = (2 * x - 1) @ (2 * w.astype(np.int64) - 1).T
     np.testing.assert_array_equal(2 * layer.accumulate(x) - mw, dot)
+
+
+def test_multibit_weights_are_the_integer_dot_product():
+    rng = np.random.default_rng(3)
+    int3, uint2 = DataType.parse("INT3"), DataType.parse("UINT2")
+    w = rng.integers(-4, 4, (7, 40))
+    x = rng.integers(0, 4, (2, 3, 40))
+    layer = MVAU(name="m", in_dtype=uint2, out_dtype=BIPOLAR, pixels=3, mw=40, mh=7, weights=w,
+                 weight_dtype=int3)
+    np.testing.assert_array_equal(layer.accumulate(x), x @ w.T)
+    lo, hi = layer.acc_range()
+    assert (lo, hi) == (40 * 3 * -4, 40 * 3 * 3)
+    assert layer.weight_bits() == 7 * 40 * 3
+
+
+def test_weights_outside_their_type_are_rejected():
+    with pytest.raises(ValueError, match="do not fit INT2"):
+        MVAU(name="m", in_dtype=DataType.parse("INT2"), out_dtype=BIPOLAR, mw=2, mh=1,
+             weights=np.array([[2, 0]]), weight_dtype=DataType.parse("INT2"))
 
 
 def test_first_layer_mode_and_thresholds():
