@@ -1,10 +1,18 @@
-"""Binary neural networks in the form FINN lowers, and a builder for any width/depth.
+"""Quantized neural networks in the form FINN lowers, and a builder for any width/depth.
 
-Every hidden block is: quantized layer without bias → BatchNorm → binary activation
-(QuantIdentity with a 1-bit bipolar quantizer). The network starts with ``2x − 1`` and an input
-quantizer (1 bit for the MLPs, 8 bit Q1.7 for the CNNs, as in ``brevitas_examples.bnn_pynq``)
-and ends with a binary-weight linear layer without bias followed by a scalar TensorNorm.
-Convolutions are 3x3 without padding, max-pool 2x2, as in CNV.
+Every hidden block is: quantized layer without bias → BatchNorm → quantized activation
+(QuantIdentity). The network starts with ``2x − 1`` and an input quantizer (1 bit for the MLPs,
+8 bit Q1.7 for the CNNs, as in ``brevitas_examples.bnn_pynq``) and ends with a quantized linear
+layer without bias followed by a scalar TensorNorm.
+
+Bit widths: weights and hidden activations have 1 to 4 bits (default 1W1A, a BNN). One bit is
+the bipolar ±1 of :mod:`.quantizers` (BipolarQuant in QONNX); k = 2..4 bits are bnn_pynq's
+signed narrow-range integers scaled into [−1, 1] (a Quant node). As in bnn_pynq's FC models,
+an MLP's input quantizer has the activations' bit width (1W2A/2W2A MLPs take a 2-bit input);
+CNNs keep the 8-bit input.
+
+Convolutions are k×k (default 3x3, no padding, stride 1, as in CNV) with optional zero
+padding and stride; max-pool 2x2; an optional global average pool ends the conv stage.
 
 The model's input is a float tensor in [0, 1]: the uint8 image divided by 255 (see
 :mod:`xnorflow.train.data`).
@@ -21,9 +29,16 @@ from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from torch import nn
 
 from .errors import UserError
-from .quantizers import BinaryActQuant, BinaryWeightQuant, Int8InputQuant
+from .quantizers import (
+    BinaryActQuant,
+    BinaryWeightQuant,
+    Int8InputQuant,
+    IntActQuant,
+    IntWeightQuant,
+)
 
 __all__ = [
+    "BITS",
     "BinaryNet",
     "TensorNorm",
     "ZOO",
@@ -32,11 +47,19 @@ __all__ = [
     "build_cnn",
     "build_mlp",
     "get_model",
+    "hidden_activations",
     "preactivation_norms",
+    "quant_weight_layers",
+    "resolve_bits",
     "set_weight_binarization",
+    "set_weight_quantization",
+    "weight_bits_of",
+    "weight_codes",
 ]
 
-_BINARY_ACT_FLAG = "_xnorflow_binary_act"
+BITS = (1, 2, 3, 4)  # the weight and activation bit widths the models support
+_HIDDEN_ACT_FLAG = "_xnorflow_binary_act"  # name kept: checkpoints do not store it, code reads it
+_WEIGHT_BITS_ATTR = "_xnorflow_weight_bits"
 
 
 class TensorNorm(nn.Module):
@@ -69,9 +92,19 @@ class TensorNorm(nn.Module):
             + self.bias
 
 
-def _binary_act() -> QuantIdentity:
-    act = QuantIdentity(act_quant=BinaryActQuant)
-    setattr(act, _BINARY_ACT_FLAG, True)
+def _check_bits(what: str, bits: int) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in BITS:
+        raise UserError(f"--{what}-bits must be one of {', '.join(map(str, BITS))}, got {bits!r}")
+    return bits
+
+
+def _hidden_act(bits: int = 1) -> QuantIdentity:
+    """The activation after each hidden BatchNorm: sign (1 bit) or k-bit hard-tanh levels."""
+    if bits == 1:
+        act = QuantIdentity(act_quant=BinaryActQuant)
+    else:
+        act = QuantIdentity(act_quant=IntActQuant, bit_width=bits)
+    setattr(act, _HIDDEN_ACT_FLAG, True)
     return act
 
 
@@ -80,11 +113,14 @@ def _input_quant(bits: int) -> QuantIdentity:
         return QuantIdentity(act_quant=BinaryActQuant)
     if bits == 8:
         return QuantIdentity(act_quant=Int8InputQuant)
-    raise UserError(f"input bits must be 1 or 8, got {bits}")
+    if bits in BITS:  # bnn_pynq's FC input at 2 bits: CommonActQuant in [-1, 1]
+        return QuantIdentity(act_quant=IntActQuant, bit_width=bits)
+    raise UserError(f"input bits must be 1..4 or 8, got {bits}")
 
 
 class BinaryNet(nn.Module):
-    """``x ↦ fc(flatten(conv(q_in(2x − 1))))`` with binary weights and activations.
+    """``x ↦ fc(flatten(conv(q_in(2x − 1))))`` with quantized weights and activations (binary
+    by default; ``arch["weight_bits"]``/``arch["act_bits"]`` say how many bits).
 
     ``in_shape`` is (C, H, W) of one image; ``arch`` records how it was built (for config.json).
     """
@@ -109,70 +145,121 @@ class BinaryNet(nn.Module):
         return self.fc_features(x)
 
 
-def _linear(n_in: int, n_out: int) -> QuantLinear:
-    return QuantLinear(n_in, n_out, bias=False, weight_quant=BinaryWeightQuant)
+def _weight_quant(bits: int) -> dict:
+    if bits == 1:
+        return {"weight_quant": BinaryWeightQuant}
+    return {"weight_quant": IntWeightQuant, "weight_bit_width": bits}
+
+
+def _linear(n_in: int, n_out: int, bits: int = 1) -> QuantLinear:
+    layer = QuantLinear(n_in, n_out, bias=False, **_weight_quant(bits))
+    setattr(layer, _WEIGHT_BITS_ATTR, bits)
+    return layer
+
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int,
+          bits: int = 1) -> QuantConv2d:
+    layer = QuantConv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False,
+                        **_weight_quant(bits))
+    setattr(layer, _WEIGHT_BITS_ATTR, bits)
+    return layer
 
 
 def _init_latent(model: nn.Module) -> None:
-    # bnn_pynq's init: latent weights uniform in [-1, 1].
-    for m in binary_weight_layers(model):
+    # bnn_pynq's init: latent weights uniform in [-1, 1] (for every bit width).
+    for m in quant_weight_layers(model):
         nn.init.uniform_(m.weight, -1.0, 1.0)
 
 
 def _fc_stack(n_in: int, hidden: Sequence[int], n_classes: int, dropout: float,
-              eps: float) -> nn.Sequential:
+              eps: float, weight_bits: int = 1, act_bits: int = 1) -> nn.Sequential:
     layers: list[nn.Module] = []
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     for width in hidden:
-        layers += [_linear(n_in, width), nn.BatchNorm1d(width, eps=eps), _binary_act()]
+        layers += [_linear(n_in, width, weight_bits), nn.BatchNorm1d(width, eps=eps),
+                   _hidden_act(act_bits)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         n_in = width
-    layers += [_linear(n_in, n_classes), TensorNorm()]
+    layers += [_linear(n_in, n_classes, weight_bits), TensorNorm()]
     return nn.Sequential(*layers)
 
 
 def build_mlp(in_shape: int | Sequence[int], hidden: Sequence[int], n_classes: int,
-              in_bits: int = 1, dropout: float = 0.0, bn_eps: float = 1e-5) -> BinaryNet:
-    """A binary MLP: flatten → 2x−1 → input quantizer → [linear → BN → sign] × len(hidden) →
-    linear → TensorNorm. ``in_shape`` is an int (features) or the image shape (C, H, W)."""
+              in_bits: int | None = None, dropout: float = 0.0, bn_eps: float = 1e-5, *,
+              weight_bits: int = 1, act_bits: int = 1) -> BinaryNet:
+    """A quantized MLP: flatten → 2x−1 → input quantizer → [linear → BN → act] × len(hidden) →
+    linear → TensorNorm. ``in_shape`` is an int (features) or the image shape (C, H, W).
+
+    ``weight_bits``/``act_bits`` (1..4) set every linear layer's weights and every hidden
+    activation; ``in_bits`` defaults to ``act_bits`` (bnn_pynq's FC models: 1 for 1W1A, 2 for
+    1W2A and 2W2A).
+    """
+    _check_bits("weight", weight_bits)
+    _check_bits("act", act_bits)
+    in_bits = act_bits if in_bits is None else in_bits
     shape = (int(in_shape),) if isinstance(in_shape, int) else tuple(int(s) for s in in_shape)
     if not hidden or any(int(h) <= 0 for h in hidden):
         raise UserError(f"an MLP needs at least one positive hidden width, got {list(hidden)}")
     n_in = math.prod(shape)
-    fc = _fc_stack(n_in, [int(h) for h in hidden], n_classes, dropout, bn_eps)
+    fc = _fc_stack(n_in, [int(h) for h in hidden], n_classes, dropout, bn_eps, weight_bits,
+                   act_bits)
     arch = {"kind": "mlp", "hidden": [int(h) for h in hidden], "in_bits": in_bits,
-            "dropout": dropout}
+            "dropout": dropout, "weight_bits": weight_bits, "act_bits": act_bits}
     net = BinaryNet(shape, _input_quant(in_bits), nn.Sequential(), fc, arch)
     _init_latent(net)
     return net
 
 
+def _per_layer(name: str, value: int | Sequence[int], n: int) -> list[int]:
+    values = [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
+    if len(values) != n:
+        raise UserError(f"{name}: {len(values)} values for {n} conv layers")
+    return values
+
+
 def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
               pool_after: Sequence[int] | Sequence[bool], fc_hidden: Sequence[int],
-              n_classes: int, in_bits: int = 8, kernel_size: int = 3, dropout: float = 0.0,
-              bn_eps: float = 1e-4) -> BinaryNet:
-    """A binary CNN: 2x−1 → input quantizer → [conv k×k (no padding) → BN → sign (→ maxpool 2)]
-    per entry of ``conv_channels`` → flatten → binary MLP head → TensorNorm.
+              n_classes: int, in_bits: int = 8, kernel_size: int | Sequence[int] = 3,
+              dropout: float = 0.0, bn_eps: float = 1e-4, *,
+              stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+              global_pool: bool = False, weight_bits: int = 1, act_bits: int = 1) -> BinaryNet:
+    """A quantized CNN: 2x−1 → input quantizer → [conv k×k → BN → act (→ maxpool 2)] per entry
+    of ``conv_channels`` (→ global average pool) → flatten → MLP head → TensorNorm.
 
     ``pool_after`` lists the indices of the conv layers followed by a 2x2 max-pool (or is one
-    bool per conv layer). Raises :class:`UserError` if the image is too small for the stack.
+    bool per conv layer). ``kernel_size``, ``stride`` and ``padding`` (zero padding, as
+    nn.Conv2d's) are one int for every conv layer or one per layer; defaults 3, 1, 0 (CNV).
+    ``global_pool`` averages each channel over the last map (nn.AdaptiveAvgPool2d(1), a
+    GlobalAveragePool in ONNX) before the head. ``weight_bits``/``act_bits`` (1..4) set every
+    layer's weights and hidden activations; the input stays ``in_bits`` (8). Raises
+    :class:`UserError` if the image is too small for the stack.
     """
+    _check_bits("weight", weight_bits)
+    _check_bits("act", act_bits)
     c, h, w = (int(s) for s in in_shape)
     channels = [int(ch) for ch in conv_channels]
+    kernels = _per_layer("kernel_size", kernel_size, len(channels))
+    strides = _per_layer("stride", stride, len(channels))
+    pads = _per_layer("padding", padding, len(channels))
     if pool_after and isinstance(list(pool_after)[0], bool):
         pools = {i for i, p in enumerate(pool_after) if p}
     else:
         pools = {int(i) for i in pool_after}
     layers: list[nn.Module] = []
     for i, out_ch in enumerate(channels):
-        h, w = h - kernel_size + 1, w - kernel_size + 1
+        k, st, pad = kernels[i], strides[i], pads[i]
+        if out_ch < 1 or k < 1 or st < 1 or not 0 <= pad < k:
+            raise UserError(f"conv layer {i}: need channels, kernel and stride >= 1 and "
+                            f"0 <= padding < kernel, got {out_ch} channels, kernel {k}, stride "
+                            f"{st}, padding {pad}")
+        h, w = (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
         if h < 1 or w < 1:
             raise UserError(f"input {tuple(in_shape)} is too small: conv layer {i} "
-                            f"({kernel_size}x{kernel_size}, no padding) has no output pixels")
-        layers += [QuantConv2d(c, out_ch, kernel_size, bias=False, weight_quant=BinaryWeightQuant),
-                   nn.BatchNorm2d(out_ch, eps=bn_eps), _binary_act()]
+                            f"({k}x{k}, stride {st}, padding {pad}) has no output pixels")
+        layers += [_conv(c, out_ch, k, st, pad, weight_bits), nn.BatchNorm2d(out_ch, eps=bn_eps),
+                   _hidden_act(act_bits)]
         c = out_ch
         if i in pools:
             if h < 2 or w < 2:
@@ -180,72 +267,161 @@ def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
                                 f"layer {i} gets a {h}x{w} map")
             layers.append(nn.MaxPool2d(2))
             h, w = h // 2, w // 2
-    fc = _fc_stack(c * h * w, [int(f) for f in fc_hidden], n_classes, dropout, bn_eps)
+    if global_pool:
+        if not channels:
+            raise UserError("a global average pool needs a conv layer before it")
+        layers.append(nn.AdaptiveAvgPool2d(1))
+        h = w = 1
+    fc = _fc_stack(c * h * w, [int(f) for f in fc_hidden], n_classes, dropout, bn_eps,
+                   weight_bits, act_bits)
+    uniform = len(set(kernels)) <= 1
     arch = {"kind": "cnn", "conv_channels": channels, "pool_after": sorted(pools),
             "fc_hidden": [int(f) for f in fc_hidden], "in_bits": in_bits,
-            "kernel_size": kernel_size, "dropout": dropout}
+            "kernel_size": kernels[0] if uniform and kernels else kernels,
+            "stride": strides, "padding": pads, "global_pool": bool(global_pool),
+            "dropout": dropout, "weight_bits": weight_bits, "act_bits": act_bits}
+    if not channels:
+        arch["kernel_size"] = int(kernel_size) if isinstance(kernel_size, int) else kernels
     net = BinaryNet((int(s) for s in in_shape), _input_quant(in_bits), nn.Sequential(*layers),
                     fc, arch)
     _init_latent(net)
     return net
 
 
-# FINN's reference BNNs (brevitas_examples.bnn_pynq), 1-bit weights and activations.
-ZOO: dict[str, str] = {
-    "tfc": "MLP 3x64, 1-bit input, dropout 0.2 (TFC-1W1A)",
-    "sfc": "MLP 3x256, 1-bit input, dropout 0.2 (SFC-1W1A)",
-    "lfc": "MLP 3x1024, 1-bit input, dropout 0.2 (LFC-1W1A)",
-    "cnv": "CNN 64,64,P,128,128,P,256,256 + FC 512,512, 8-bit input (CNV-1W1A)",
+# FINN's reference networks (brevitas_examples.bnn_pynq): the name alone is 1W1A; "-XwYa" sets
+# X weight bits and Y activation bits (1..4). The entries listed are the ones bnn_pynq defines.
+_ZOO_BASE = {
+    "tfc": "MLP 3x64, dropout 0.2",
+    "sfc": "MLP 3x256, dropout 0.2",
+    "lfc": "MLP 3x1024, dropout 0.2",
+    "cnv": "CNN 64,64,P,128,128,P,256,256 + FC 512,512, 8-bit input",
 }
+_BNN_PYNQ_BITS = {"tfc": ("1w1a", "1w2a", "2w2a"), "sfc": ("1w1a", "1w2a", "2w2a"),
+                  "lfc": ("1w1a", "1w2a"), "cnv": ("1w1a", "1w2a", "2w2a")}
 
-_SPEC_HELP = ("tfc | sfc | lfc | cnv | mlp:W1,W2,... (hidden widths, 1-bit input) | "
-              "cnn:C1,C2,P,C3,...[/F1,F2] (3x3 convs, P = 2x2 max-pool, /F = FC hidden widths, "
-              "8-bit input)")
+
+def _zoo_entry(base: str, bits: str) -> tuple[str, str]:
+    name = base if bits == "1w1a" else f"{base}-{bits}"
+    w, a = int(bits[0]), int(bits[2])
+    inp = "" if base == "cnv" else f", {a}-bit input"
+    return name, f"{_ZOO_BASE[base]}{inp} ({base.upper()}-{w}W{a}A)"
+
+
+ZOO: dict[str, str] = dict(_zoo_entry(b, bits) for b, all_bits in _BNN_PYNQ_BITS.items()
+                           for bits in all_bits)
+
+SPEC_HELP = (
+    "tfc | sfc | lfc | cnv (bnn_pynq's BNNs; NAME-XwYa for X-bit weights and Y-bit "
+    "activations, e.g. tfc-2w2a, cnv-1w2a) | mlp:W1,W2,... (hidden widths) | "
+    "cnn:C1,C2,P,C3,...,G/F1,F2 (conv layers by output channels: C = 3x3, no padding, stride "
+    "1; suffixes kK, sS, pP set kernel, stride and zero padding, e.g. 64p1, 64s2, 64k5p2; "
+    "P = 2x2 max-pool; G = global average pool, last; after '/' the FC hidden widths)")
+_SPEC_HELP = SPEC_HELP
+_ZOO_RE = re.compile(r"(tfc|sfc|lfc|cnv)(?:-(\d+)w(\d+)a)?")
+_CONV_RE = re.compile(r"(\d+)((?:[ksp]\d+)*)")
+
+
+def resolve_bits(name: str, weight_bits: int | None = None,
+                 act_bits: int | None = None) -> tuple[int, int]:
+    """The (weight, activation) bit widths of model ``name`` with the flags given (None = the
+    model's own: the ``-XwYa`` suffix of a zoo name, else 1). A flag that contradicts the
+    name's suffix, or a width outside 1..4, is a :class:`UserError`."""
+    key = name.strip().lower()
+    m = _ZOO_RE.fullmatch(key)
+    own = (int(m.group(2)), int(m.group(3))) if m and m.group(2) else None
+    out = []
+    for what, flag, i in (("weight", weight_bits, 0), ("act", act_bits, 1)):
+        if flag is not None:
+            _check_bits(what, flag)
+            if own is not None and own[i] != flag:
+                raise UserError(f"--{what}-bits {flag} contradicts model {name!r} "
+                                f"({own[i]}-bit {'weights' if i == 0 else 'activations'}); "
+                                f"drop the flag or name the model {m.group(1)}-"
+                                f"{flag if i == 0 else own[0]}w{own[1] if i == 0 else flag}a")
+            out.append(flag)
+        else:
+            out.append(_check_bits(what, own[i]) if own else 1)
+    return out[0], out[1]
 
 
 def get_model(name: str, in_shape: Sequence[int], n_classes: int,
-              dropout: float | None = None) -> BinaryNet:
-    """Build a model by name: ``tfc``, ``sfc``, ``lfc``, ``cnv`` or a builder spec.
+              dropout: float | None = None, weight_bits: int | None = None,
+              act_bits: int | None = None) -> BinaryNet:
+    """Build a model by name: a zoo name (:data:`ZOO`, ``tfc``, ``cnv-2w2a``, ...) or a builder
+    spec (``mlp:...``, ``cnn:...``; see :data:`SPEC_HELP`).
 
     ``dropout`` is the rate of the dropout in front of every FC layer of the MLP head (a
     training choice: it is not part of the exported graph); ``None`` takes the model's default,
-    bnn_pynq's 0.2 for tfc/sfc/lfc and 0 for the rest.
+    bnn_pynq's 0.2 for tfc/sfc/lfc and 0 for the rest. ``weight_bits``/``act_bits`` (1..4):
+    None takes the model's own (:func:`resolve_bits`). Zoo MLPs take an input of the
+    activations' bit width, as bnn_pynq's; ``mlp:`` specs too; CNNs an 8-bit input.
 
-    Specs: ``mlp:64,64`` (hidden widths); ``cnn:16,P,32,P/64`` (conv channels, ``P`` a 2x2
-    max-pool after the previous conv, and after ``/`` the FC hidden widths; default none).
+    Specs: ``mlp:64,64`` (hidden widths); ``cnn:16p1,P,32s2p1,G/64``: conv layers by output
+    channels with optional kernel (``k5``), stride (``s2``) and zero padding (``p1``) suffixes
+    (default 3x3, stride 1, no padding), ``P`` a 2x2 max-pool after the previous conv, ``G``
+    a global average pool (the last item of the conv part), and after ``/`` the FC hidden
+    widths (default none).
     """
     key = name.strip().lower()
     if dropout is not None and not 0.0 <= dropout < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {dropout}")
-    if key in ("tfc", "sfc", "lfc"):
-        width = {"tfc": 64, "sfc": 256, "lfc": 1024}[key]
-        net = build_mlp(in_shape, [width] * 3, n_classes, in_bits=1,
-                        dropout=0.2 if dropout is None else dropout)
-    elif key == "cnv":
+    wbits, abits = resolve_bits(name, weight_bits, act_bits)
+    bits = {"weight_bits": wbits, "act_bits": abits}
+    zoo = _ZOO_RE.fullmatch(key)
+    if zoo and zoo.group(1) in ("tfc", "sfc", "lfc"):
+        width = {"tfc": 64, "sfc": 256, "lfc": 1024}[zoo.group(1)]
+        net = build_mlp(in_shape, [width] * 3, n_classes, in_bits=abits,
+                        dropout=0.2 if dropout is None else dropout, **bits)
+    elif zoo:
         net = build_cnn(in_shape, [64, 64, 128, 128, 256, 256], [1, 3], [512, 512], n_classes,
-                        in_bits=8, dropout=dropout or 0.0)
+                        in_bits=8, dropout=dropout or 0.0, **bits)
     elif key.startswith("mlp:"):
-        net = build_mlp(in_shape, _ints(key[4:], name), n_classes, in_bits=1,
-                        dropout=dropout or 0.0)
+        net = build_mlp(in_shape, _ints(key[4:], name), n_classes, dropout=dropout or 0.0,
+                        **bits)
     elif key.startswith("cnn:"):
-        conv_part, _, fc_part = key[4:].partition("/")
-        channels: list[int] = []
-        pools: list[int] = []
-        for tok in filter(None, (t.strip() for t in conv_part.split(","))):
-            if tok == "p":
-                if not channels:
-                    raise UserError(f"model spec {name!r}: 'P' must follow a conv layer")
-                pools.append(len(channels) - 1)
-            else:
-                channels.extend(_ints(tok, name))
-        if not channels:
-            raise UserError(f"model spec {name!r} has no conv layer")
-        net = build_cnn(in_shape, channels, pools, _ints(fc_part, name) if fc_part else [],
-                        n_classes, in_bits=8, dropout=dropout or 0.0)
+        net = _build_cnn_spec(name, key[4:], in_shape, n_classes, dropout or 0.0, bits)
     else:
-        raise UserError(f"unknown model {name!r}; choose {_SPEC_HELP}")
+        raise UserError(f"unknown model {name!r}; choose {SPEC_HELP}")
     net.arch["name"] = key
     return net
+
+
+def _build_cnn_spec(name: str, spec: str, in_shape: Sequence[int], n_classes: int,
+                    dropout: float, bits: dict) -> BinaryNet:
+    conv_part, _, fc_part = spec.partition("/")
+    channels: list[int] = []
+    conv: dict[str, list[int]] = {"k": [], "s": [], "p": []}
+    pools: list[int] = []
+    global_pool = False
+    for tok in filter(None, (t.strip() for t in conv_part.split(","))):
+        if global_pool:
+            raise UserError(f"model spec {name!r}: 'G' (global average pool) must be the last "
+                            "item before '/'")
+        if tok == "p":
+            if not channels:
+                raise UserError(f"model spec {name!r}: 'P' must follow a conv layer")
+            pools.append(len(channels) - 1)
+        elif tok == "g":
+            if not channels:
+                raise UserError(f"model spec {name!r}: 'G' must follow a conv layer")
+            global_pool = True
+        else:
+            m = _CONV_RE.fullmatch(tok)
+            opts = re.findall(r"([ksp])(\d+)", m.group(2)) if m else []
+            letters = [k for k, _ in opts]
+            if not m or len(set(letters)) != len(letters):
+                raise UserError(f"model spec {name!r}: bad conv item {tok!r}; expected "
+                                "channels with optional kK, sS, pP (e.g. 64, 64s2, 64k5p2), "
+                                "P or G")
+            given = {k: int(v) for k, v in opts}
+            channels.append(int(m.group(1)))
+            for k, default in (("k", 3), ("s", 1), ("p", 0)):
+                conv[k].append(given.get(k, default))
+    if not channels:
+        raise UserError(f"model spec {name!r} has no conv layer")
+    return build_cnn(in_shape, channels, pools, _ints(fc_part, name) if fc_part else [],
+                     n_classes, in_bits=8, kernel_size=conv["k"], dropout=dropout,
+                     stride=conv["s"], padding=conv["p"], global_pool=global_pool, **bits)
 
 
 def _ints(text: str, spec: str) -> list[int]:
@@ -254,24 +430,52 @@ def _ints(text: str, spec: str) -> list[int]:
     return [int(t) for t in text.split(",")]
 
 
-def binary_weight_layers(model: nn.Module) -> list[nn.Module]:
-    """The QuantLinear/QuantConv2d layers whose weights are binarised."""
+def quant_weight_layers(model: nn.Module) -> list[nn.Module]:
+    """The QuantLinear/QuantConv2d layers (their weights are quantized: binary or k-bit)."""
     return [m for m in model.modules() if isinstance(m, QuantLinear | QuantConv2d)]
 
 
-def binary_activations(model: nn.Module) -> list[QuantIdentity]:
-    """The hidden sign activations (not the input quantizer)."""
-    return [m for m in model.modules() if getattr(m, _BINARY_ACT_FLAG, False)]
+binary_weight_layers = quant_weight_layers  # the name from 1-bit-only days
+
+
+def weight_bits_of(layer: nn.Module) -> int:
+    """The weight bit width of a QuantLinear/QuantConv2d built here (1 for other layers)."""
+    return int(getattr(layer, _WEIGHT_BITS_ATTR, 1))
+
+
+def weight_codes(model: nn.Module) -> list[torch.Tensor]:
+    """The quantized weight of every layer as the integer level it takes, from the latent
+    weights: 1 bit → a bool tensor (True = +1, sign(0) = +1); k bits →
+    round(clamp(w, −1, 1)·n) with n = 2^(k−1)−1 (int8), as :class:`~.quantizers.IntWeightQuant`
+    computes it. Two snapshots differ exactly where a weight moved to another level."""
+    out = []
+    for m in quant_weight_layers(model):
+        w = m.weight.detach()
+        bits = weight_bits_of(m)
+        if bits == 1:
+            out.append(w >= 0)
+        else:
+            n = 2 ** (bits - 1) - 1
+            out.append(torch.round(w.clamp(-1.0, 1.0) * n).to(torch.int8))
+    return out
+
+
+def hidden_activations(model: nn.Module) -> list[QuantIdentity]:
+    """The hidden quantized activations (sign or k-bit; not the input quantizer)."""
+    return [m for m in model.modules() if getattr(m, _HIDDEN_ACT_FLAG, False)]
+
+
+binary_activations = hidden_activations  # the name from 1-bit-only days
 
 
 def preactivation_norms(model: nn.Module) -> list[nn.Module]:
-    """The BatchNorms whose output feeds a binary activation (their bias is the pre-activation
+    """The BatchNorms whose output feeds a hidden activation (their bias is the pre-activation
     shift that random bias initialisation draws)."""
     found: list[nn.Module] = []
     for seq in _sequentials(model):
         mods = list(seq)
         for a, b in zip(mods, mods[1:], strict=False):
-            if isinstance(a, nn.BatchNorm1d | nn.BatchNorm2d) and getattr(b, _BINARY_ACT_FLAG,
+            if isinstance(a, nn.BatchNorm1d | nn.BatchNorm2d) and getattr(b, _HIDDEN_ACT_FLAG,
                                                                           False):
                 found.append(a)
     return found
@@ -281,7 +485,11 @@ def _sequentials(model: nn.Module) -> Iterator[nn.Sequential]:
     return (m for m in model.modules() if isinstance(m, nn.Sequential))
 
 
-def set_weight_binarization(model: nn.Module, enabled: bool) -> None:
-    """Switch the weight quantizers on (binary weights) or off (real weights, two-step step 1)."""
-    for m in binary_weight_layers(model):
+def set_weight_quantization(model: nn.Module, enabled: bool) -> None:
+    """Switch the weight quantizers on (binary/k-bit weights) or off (real weights, two-step
+    step 1)."""
+    for m in quant_weight_layers(model):
         m.weight_quant.disable_quant = not enabled
+
+
+set_weight_binarization = set_weight_quantization  # the name from 1-bit-only days
