@@ -57,9 +57,11 @@ def is_depthwise_window(node: Any) -> bool:
                                         and int(node_attrs(node).get("depthwise", 0)) == 1)
 
 
-def finn_window(node: Any, fail: Any) -> tuple[tuple[int, int], int, int, int]:
-    """(input (H, W), channels, kernel, stride) of a ConvolutionInputGenerator or Im2Col;
-    `fail(node, why)` makes the CompileError for geometry xnorflow does not build."""
+def finn_window(node: Any, fail: Any
+                ) -> tuple[tuple[int, int], int, tuple[int, int], tuple[int, int]]:
+    """(input (H, W), channels, kernel (kh, kw), stride (sh, sw)) of a ConvolutionInputGenerator
+    or Im2Col; `fail(node, why)` makes the CompileError for geometry xnorflow does not build
+    (padding inside the window generator, dilation != 1)."""
     a = node_attrs(node)
     if node.op_type == "Im2Col":
         shape = [int(v) for v in a["input_shape"].strip("()").split(",")]
@@ -71,7 +73,10 @@ def finn_window(node: Any, fail: Any) -> tuple[tuple[int, int], int, int, int]:
     else:
         ifm, ch = tuple(a["IFMDim"]), int(a["IFMChannels"])
         k, s, dil = list(a["ConvKernelDim"]), list(a["Stride"]), list(a.get("Dilation", [1, 1]))
-    if k[0] != k[1] or s[0] != s[1] or any(d != 1 for d in dil) or ifm[0] != ifm[1]:
-        raise fail(node, f"has kernel {k}, stride {s}, dilation {dil}, input {ifm}; "
-                   "supported: square kernels and images, equal strides, dilation 1")
-    return (int(ifm[0]), int(ifm[1])), ch, int(k[0]), int(s[0])
+    if any(int(d) != 1 for d in dil):
+        raise fail(node, f"has dilation {dil} (kernel {k}, stride {s}, input {list(ifm)}); "
+                   "only dilation 1 is supported")
+    if len(k) != 2 or len(s) != 2 or len(ifm) != 2:
+        raise fail(node, f"has kernel {k}, stride {s}, input {list(ifm)}; expected 2-D")
+    return ((int(ifm[0]), int(ifm[1])), int(ch), (int(k[0]), int(k[1])),
+            (int(s[0]), int(s[1])))

@@ -10,11 +10,14 @@ in FINN's repository):
    graph input marked UINT8 — the IR's input is the uint8 image and the input quantizer
    becomes integer thresholds on it;
 4. streamline: MoveScalarLinearPastInvariants, Streamline, LowerConvsToMatMul, MakeMaxPoolNHWC,
-   AbsorbTransposeIntoMultiThreshold, ConvertBipolarMatMulToXnorPopcount, Streamline,
-   RoundAndClipThresholds;
+   AbsorbTransposeIntoMultiThreshold, BipolarToTernaryWhereZeroMatters (ours: bipolar values
+   that meet zero padding, a global pool or multi-bit weights become INT2, see
+   finn_passes.py), ConvertBipolarMatMulToXnorPopcount, Streamline, RoundAndClipThresholds,
+   InferGlobalAccPoolLayer + Streamline (its 1/N scale moves past the next MatMul);
 5. HW layers: InferBinaryMatrixVectorActivation, InferQuantizedMatrixVectorActivation,
    InferThresholdingLayer, InferPool, InferConvInpGen (after InferPool, so that the pool's
-   depthwise Im2Col becomes a ConvolutionInputGenerator too), RemoveCNVtoFCFlatten.
+   depthwise Im2Col becomes a ConvolutionInputGenerator too; padding becomes FMPadding),
+   RemoveCNVtoFCFlatten.
 
 FINN's Vivado-only steps (HLS synthesis, rtlsim, the builder) are never called; `finn.builder`
 is never imported. FINN writes its scratch files under `scratch` (FINN_BUILD_DIR and
@@ -40,8 +43,10 @@ log = logging.getLogger(__name__)
 SUPPORTED_OPS = (
     "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
     "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
-    "Squeeze", "Unsqueeze", "Dropout",
+    "Squeeze", "Unsqueeze", "Dropout", "GlobalAveragePool", "ReduceMean", "AveragePool",
 )
+MAX_WEIGHT_BITS = 8  # signed weights the MVAU multiplies (1 = binary, XNOR where it can)
+MAX_ACT_BITS = 8     # activations between layers (2^bits - 1 thresholds per channel)
 QUANT_OPS = ("Quant", "BipolarQuant")
 WEIGHT_OPS = ("MatMul", "Gemm", "Conv")
 
@@ -132,8 +137,9 @@ def check_supported(model: Any, path: Path) -> None:
         n = bad[0]
         raise CompileError(
             f"{path}: node {n.name or n.output[0]!r} is a {n.op_type}, which xnorflow does not "
-            f"compile; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of binary "
-            "linear/conv layers with BatchNorm, sign activations and max-pool, no branches)")
+            f"compile; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of quantized "
+            "linear/conv layers with BatchNorm, quantized activations, max-pool and global "
+            "average pool, no branches)")
     quants = [n for n in graph.node if n.op_type in QUANT_OPS]
     if not quants:
         raise CompileError(f"{path}: the model is not quantized (no Quant/BipolarQuant node): "
@@ -171,25 +177,35 @@ def check_supported(model: Any, path: Path) -> None:
                     "weights; every weight must go through a 1-bit Brevitas weight quantizer "
                     "(e.g. SignedBinaryWeightPerTensorConst)")
             bits = _quant_bits(model, w_src)
-            if bits != 1:
+            if not 1 <= bits <= MAX_WEIGHT_BITS:
                 raise CompileError(
                     f"{path}: node {node.name!r} ({node.op_type}) has {bits}-bit weights "
-                    f"(quantizer {w_src.name!r}); xnorflow supports 1-bit (binary) weights only")
+                    f"(quantizer {w_src.name!r}); xnorflow supports weights of 1 (binary) to "
+                    f"{MAX_WEIGHT_BITS} bits — lower the weight quantizer's bit_width")
             if node.op_type == "Conv":
                 _check_conv(model, node, path)
         elif node.op_type in QUANT_OPS and model.get_initializer(node.input[0]) is None:
             bits = _quant_bits(model, node)
-            if seen_weight_layer and bits != 1:
+            if seen_weight_layer and not 1 <= bits <= MAX_ACT_BITS:
                 raise CompileError(
                     f"{path}: activation quantizer {node.name!r} is {bits}-bit; hidden "
-                    "activations must be 1-bit (binary); only the input quantizer may have "
-                    "up to 8 bits")
+                    f"activations may have 1 (binary) to {MAX_ACT_BITS} bits — lower its "
+                    "bit_width")
             if not seen_weight_layer and not 1 <= bits <= 8:
                 raise CompileError(
                     f"{path}: input quantizer {node.name!r} is {bits}-bit; the input may be "
                     "quantized to 1..8 bits")
         elif node.op_type == "MaxPool":
             _check_pool(node, path)
+        elif node.op_type in ("ReduceMean", "AveragePool"):
+            from xnorflow.compile.frontend.finn_passes import global_pool_axes
+
+            if not global_pool_axes(model, node):
+                raise CompileError(
+                    f"{path}: node {node.name!r} ({node.op_type}) averages over part of the "
+                    "feature map; only a global average pool (over all of H and W, e.g. "
+                    "nn.AdaptiveAvgPool2d(1) or x.mean((2, 3))) is supported — use max-pool "
+                    "or a strided convolution to downsample")
     if not seen_weight_layer:
         raise CompileError(f"{path}: the model has no MatMul/Gemm/Conv layer to compile")
 
@@ -205,26 +221,27 @@ def _attr(node: Any, name: str, default: Any) -> Any:
 
 def _check_conv(model: Any, node: Any, path: Path) -> None:
     k = list(_attr(node, "kernel_shape", []))
-    pads = list(_attr(node, "pads", [0, 0, 0, 0]))
-    strides = list(_attr(node, "strides", [1, 1]))
     group = int(_attr(node, "group", 1))
     dil = list(_attr(node, "dilations", [1, 1]))
-    if (len(k) != 2 or k[0] != k[1] or any(pads) or strides[0] != strides[1] or group != 1
-            or any(d != 1 for d in dil)):
+    auto_pad = _attr(node, "auto_pad", "NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if len(k) != 2 or group != 1 or any(d != 1 for d in dil) or auto_pad not in ("NOTSET", ""):
         raise CompileError(
-            f"{path}: conv node {node.name!r} has kernel {k}, pads {pads}, strides {strides}, "
-            f"group {group}, dilations {dil}; supported: square 2-D kernels, equal strides, no "
-            "padding, group 1, dilation 1")
+            f"{path}: conv node {node.name!r} has kernel {k}, group {group}, dilations {dil}, "
+            f"auto_pad {auto_pad}; supported: 2-D kernels (any size, rectangular too), any "
+            "stride and zero padding, group 1 (no depthwise), dilation 1, explicit pads")
 
 
 def _check_pool(node: Any, path: Path) -> None:
     k = list(_attr(node, "kernel_shape", []))
     pads = list(_attr(node, "pads", [0, 0, 0, 0]))
-    strides = list(_attr(node, "strides", k))
-    if len(k) != 2 or k[0] != k[1] or any(pads) or strides[0] != strides[1]:
+    ceil = int(_attr(node, "ceil_mode", 0))
+    dil = list(_attr(node, "dilations", [1, 1]))
+    if len(k) != 2 or any(pads) or ceil or any(d != 1 for d in dil):
         raise CompileError(
-            f"{path}: max-pool node {node.name!r} has kernel {k}, pads {pads}, strides "
-            f"{strides}; supported: square kernels, equal strides, no padding")
+            f"{path}: max-pool node {node.name!r} has kernel {k}, pads {pads}, ceil_mode "
+            f"{ceil}, dilations {dil}; supported: 2-D kernels with any stride, no padding, "
+            "ceil_mode off, dilation 1")
 
 
 # --- the FINN transformation sequence -------------------------------------------------------
@@ -249,6 +266,9 @@ def to_finn(model: Any) -> Any:
     """QONNX (Quant/BipolarQuant) → FINN-ONNX (MultiThreshold, bipolar initializers)."""
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
+    from xnorflow.compile.frontend.finn_passes import ReduceMeanToGlobalAveragePool
+
+    model = model.transform(ReduceMeanToGlobalAveragePool())
     return tidy_up(model.transform(ConvertQONNXtoFINN()))
 
 
@@ -321,6 +341,9 @@ def streamline(model: Any) -> Any:
 
 
 def _streamline(model: Any) -> Any:
+    from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import (
+        InferGlobalAccPoolLayer,
+    )
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.absorb import (
         AbsorbConsecutiveTransposes,
@@ -336,17 +359,24 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from xnorflow.compile.frontend.finn_passes import BipolarToTernaryWhereZeroMatters
+
     for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(),
               LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
               MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
-              ConvertBipolarMatMulToXnorPopcount(), Streamline(), RoundAndClipThresholds(),
-              InferDataLayouts()):
+              BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
+              Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)
+    if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
+        for t in (InferGlobalAccPoolLayer(), Streamline(), RoundAndClipThresholds(),
+                  InferDataLayouts()):
+            model = model.transform(t)
     return tidy_up(model)
 
 
 def to_hw_layers(model: Any) -> Any:
-    """Streamlined graph → FINN HW layers (MVAU, Thresholding, ConvolutionInputGenerator, Pool)."""
+    """Streamlined graph → FINN HW layers (MVAU, Thresholding, ConvolutionInputGenerator,
+    FMPadding, Pool, GlobalAccPool)."""
     from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
         InferBinaryMatrixVectorActivation,
     )
