@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .defaults import (
+    DEFAULT_MULTIBIT_OPTIMIZER,
     DEFAULT_OPTIMIZER,
     RUN_DEFAULTS,
     TWO_STEP_WEIGHT_DECAY,
@@ -61,19 +62,22 @@ def train(model: str | None = None, dataset: str | None = None, *,
           epochs: int | None = None, out: str | Path | None = None, resume: bool = False,
           overwrite: bool = False, device: str = "cpu", log_every: int = 0,
           progress: bool = False, **options: Any) -> TrainResult:
-    """Train a BNN and export it to QONNX, as ``xnorflow train`` does.
+    """Train a BNN (or a 1–4-bit network) and export it to QONNX, as ``xnorflow train`` does.
 
-    ``options`` are the CLI's other flags by their Python names: alpha, gamma, alpha_decay,
-    tau, lr, weight_decay, bias_init, dropout, recipe, augment, shift, jitter, batch_size,
-    seed. Unset ones take the defaults of train/defaults.py. Raises
+    ``options`` are the CLI's other flags by their Python names: weight_bits, act_bits, alpha,
+    gamma, alpha_decay, tau, lr, weight_decay, bias_init, dropout, recipe, augment, shift,
+    jitter, batch_size, seed. Unset ones take the defaults of train/defaults.py (1-bit weights
+    and activations unless the model name says otherwise, e.g. ``tfc-2w2a``; the optimizer
+    ``filter`` for 1-bit weights, ``adam`` for multi-bit ones). Raises
     :class:`~xnorflow.train.errors.UserError` for a bad setting or a run folder that already
     holds a run (unless ``resume`` or ``overwrite``), and
     :class:`~xnorflow.train.loop.TrainingDiverged` when the loss becomes NaN/inf.
     """
     from .loop import TrainConfig, run_training
 
-    known = {"alpha", "gamma", "alpha_decay", "tau", "lr", "weight_decay", "bias_init",
-             "dropout", "recipe", "augment", "shift", "jitter", "batch_size", "seed"}
+    known = {"weight_bits", "act_bits", "alpha", "gamma", "alpha_decay", "tau", "lr",
+             "weight_decay", "bias_init", "dropout", "recipe", "augment", "shift", "jitter",
+             "batch_size", "seed"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise UserError(f"unknown training option(s) {', '.join(unknown)}; known: "
@@ -101,11 +105,15 @@ def train(model: str | None = None, dataset: str | None = None, *,
 def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N803
     """A new run's TrainConfig from the flags given (names as TrainConfig's)."""
     from .augment import resolve_augment
-    from .optimizers import DECAYS, OPTIMIZERS
+    from .models import resolve_bits
+    from .optimizers import DECAYS, OPTIMIZERS, check_optimizer_bits
 
-    opt = given.get("optimizer", DEFAULT_OPTIMIZER)
+    wbits, abits = resolve_bits(given.get("model", RUN_DEFAULTS["model"]),
+                                given.get("weight_bits"), given.get("act_bits"))
+    opt = given.get("optimizer", DEFAULT_OPTIMIZER if wbits == 1 else DEFAULT_MULTIBIT_OPTIMIZER)
     if opt not in OPTIMIZERS:
         raise UserError(f"unknown optimizer {opt!r}; choose one of {', '.join(OPTIMIZERS)}")
+    check_optimizer_bits(opt, wbits)
     recipe = given.get("recipe", RUN_DEFAULTS["recipe"])
     allowed = {"filter": {"alpha", "gamma", "alpha_decay"}, "bop": {"gamma", "tau"},
                "adam": {"weight_decay"}, "sgd": {"weight_decay"}}[opt]
@@ -146,7 +154,8 @@ def new_config(given: dict, epochs: int | None, TrainConfig) -> Any:  # noqa: N8
         alpha=given.get("alpha", hyper("filter", "alpha")),
         gamma=given.get("gamma", hyper(opt, "gamma")),
         alpha_decay=given.get("alpha_decay", hyper("filter", "alpha_decay")),
-        tau=given.get("tau", hyper("bop", "tau")), dropout=given.get("dropout"))
+        tau=given.get("tau", hyper("bop", "tau")), dropout=given.get("dropout"),
+        weight_bits=wbits, act_bits=abits)
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise UserError("--epochs must be >= 1 and --batch-size >= 2")
     return cfg
@@ -161,9 +170,13 @@ def resume_config(out: Path | None, given: dict, epochs: int | None,
     if not path.exists() or not (Path(out) / "checkpoint.pt").exists():
         raise UserError(f"--resume: no checkpoint in {out} (expected config.json and "
                         "checkpoint.pt)")
+    from .models import resolve_bits
+
     saved = json.loads(path.read_text())
     saved.pop("derived", None)
     cfg = TrainConfig(**saved)
+    # runs from before the bit-width flags: their model's own widths
+    cfg.weight_bits, cfg.act_bits = resolve_bits(cfg.model, cfg.weight_bits, cfg.act_bits)
     for k, v in given.items():
         if getattr(cfg, k) != v:
             flag = "--" + k.replace("_", "-")

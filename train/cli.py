@@ -26,17 +26,30 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 
 def train(
     model: str = typer.Option(None, "--model", "-m", help=(
-        "tfc | sfc | lfc | cnv (FINN's bnn_pynq BNNs) | mlp:W1,W2,.. (hidden widths) | "
-        "cnn:C1,C2,P,C3,../F1,F2 (3x3 convs without padding, P = 2x2 max-pool after the "
-        "previous conv, after '/' the FC hidden widths). Default tfc.")),
+        "tfc | sfc | lfc | cnv (FINN's bnn_pynq BNNs, 1W1A) | NAME-XwYa (X-bit weights, Y-bit "
+        "activations: tfc-1w2a, tfc-2w2a, sfc-1w2a, sfc-2w2a, lfc-1w2a, cnv-1w2a, cnv-2w2a as "
+        "in bnn_pynq; X, Y in 1..4) | mlp:W1,W2,.. (hidden widths) | cnn:C1,C2,P,C3,..,G/F1,F2 "
+        "(conv layers by output channels, 3x3 without padding, stride 1; suffixes kK, sS, pP "
+        "set kernel, stride and zero padding, e.g. 64p1, 64s2, 64k5p2; P = 2x2 max-pool after "
+        "the previous conv; G = global average pool, last before '/'; after '/' the FC hidden "
+        "widths). Default tfc.")),
+    weight_bits: int = typer.Option(None, "--weight-bits", help=(
+        "Bits of every layer's weights, 1..4 (1 = binary ±1; k = signed narrow-range levels "
+        "in [-1, 1], bnn_pynq's). Default: the model's (1, or X of NAME-XwYa). filter and bop "
+        "train 1-bit weights only.")),
+    act_bits: int = typer.Option(None, "--act-bits", help=(
+        "Bits of every hidden activation, 1..4 (1 = sign; k = hard-tanh to [-1, 1] then k-bit "
+        "levels). Default: the model's (1, or Y of NAME-XwYa). MLPs take an input of the same "
+        "width (bnn_pynq's FC); CNNs an 8-bit input.")),
     dataset: str = typer.Option(None, "--dataset", "-d", help=(
         "digits (built in, default) | mnist | fashion-mnist | cifar10.")),
     data_dir: Path = typer.Option(None, "--data-dir", help=(
         "Folder with the data set's files (idx files for MNIST/Fashion-MNIST; for CIFAR-10 "
         "cifar10-jpeg.npz, the pickle batches, train|test/<class>/ images or a tar of them).")),
     optimizer: str = typer.Option(None, "--optimizer", help=(
-        "filter (gradient filtering, no latent weights; default) | adam | sgd (latent weights "
-        "clipped to [-1, 1]) | bop.")),
+        "filter (gradient filtering, no latent weights; default for 1-bit weights) | adam "
+        "(default for multi-bit weights) | sgd (latent weights clipped to [-1, 1]) | bop. "
+        "filter and bop train 1-bit weights only.")),
     alpha: float = typer.Option(None, "--alpha", help=(
         f"filter: rate of the 2nd EMA [{_F['alpha']:g}].")),
     gamma: float = typer.Option(None, "--gamma", help=(
@@ -88,7 +101,8 @@ def train(
         "Also log loss/FF ratio every N steps to steps.jsonl (0 = per epoch only).")),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:
-    """Train a binary neural network and export the best model to QONNX (model.onnx).
+    """Train a binary (or 1-4-bit) neural network and export the best model to QONNX
+    (model.onnx).
 
     Writes OUT/config.json, metrics.jsonl (per epoch: loss, accuracy, FF and C2I ratios,
     saturation, CAM/SDAM, alpha or lr, seconds), checkpoint.pt, best.pt, model.onnx,
@@ -107,7 +121,8 @@ def train(
         result = train_run(
             model, dataset, data_dir=data_dir, optimizer=optimizer, epochs=epochs, out=out,
             resume=resume, overwrite=overwrite, device=device, log_every=log_every,
-            progress=progress, alpha=alpha, gamma=gamma, alpha_decay=alpha_decay, tau=tau,
+            progress=progress, weight_bits=weight_bits, act_bits=act_bits, alpha=alpha,
+            gamma=gamma, alpha_decay=alpha_decay, tau=tau,
             lr=lr, weight_decay=weight_decay, bias_init=bias_init, dropout=dropout,
             recipe=recipe, augment=augment, shift=shift, jitter=jitter, batch_size=batch_size,
             seed=seed)

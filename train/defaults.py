@@ -17,6 +17,7 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, float | str]] = {
     "sgd": {"lr": 0.1, "weight_decay": 1e-4, "momentum": 0.9},
 }
 DEFAULT_OPTIMIZER = "filter"
+DEFAULT_MULTIBIT_OPTIMIZER = "adam"  # filter and bop train 1-bit weights only
 TWO_STEP_WEIGHT_DECAY = 5e-6  # step 1 of the two-step recipe (Liu et al.)
 TWO_STEP_STEP1_LR = 1e-2  # step 1's Adam rate when step 2 is not Adam
 RUN_DEFAULTS = {"model": "tfc", "dataset": "digits", "recipe": "one-step", "epochs": 10,

@@ -31,7 +31,7 @@ from .defaults import DEFAULT_OPTIMIZER, RUN_DEFAULTS, TWO_STEP_STEP1_LR, hyper
 from .errors import UserError
 from .export import check_qonnx, export_qonnx, write_model_json
 from .metrics import FlipCounter, SaturationMonitor, c2i_ratio, cam_sdam, weight_signs
-from .models import BinaryNet, get_model, set_weight_binarization
+from .models import BinaryNet, get_model, set_weight_quantization
 from .optimizers import OptimizerSet, build_optimizer
 from .plots import plot_metrics
 from .recipes import Phase, phases
@@ -61,6 +61,8 @@ class TrainConfig:
     tau: float = hyper("bop", "tau")
     bias_init: float = RUN_DEFAULTS["bias_init"]
     dropout: float | None = None  # None: the model's default (bnn_pynq's 0.2 for tfc/sfc/lfc)
+    weight_bits: int | None = None  # 1..4; None: the model's own (1, or a zoo name's -XwYa)
+    act_bits: int | None = None  # 1..4, the hidden activations; None as weight_bits
     recipe: str = RUN_DEFAULTS["recipe"]
     epochs: int = RUN_DEFAULTS["epochs"]
     batch_size: int = RUN_DEFAULTS["batch_size"]
@@ -139,7 +141,8 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module, plist: list[Phase], idx:
 
 def build_model_for(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int) -> BinaryNet:
     """The model of ``cfg`` for the data set's shape (raises UserError if it does not fit)."""
-    return get_model(cfg.model, in_shape, n_classes, dropout=cfg.dropout)
+    return get_model(cfg.model, in_shape, n_classes, dropout=cfg.dropout,
+                     weight_bits=cfg.weight_bits, act_bits=cfg.act_bits)
 
 
 RUN_FILES = ("config.json", "metrics.jsonl", "steps.jsonl", "checkpoint.pt", "best.pt",
@@ -203,6 +206,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     model = build_model_for(cfg, in_shape, len(classes))
+    plist = phases(cfg.recipe, cfg.epochs, model.arch["weight_bits"])
     gen = torch.Generator().manual_seed(cfg.seed)
     random_bias_init(model, cfg.bias_init, generator=gen)
     model.to(device)
@@ -219,7 +223,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         model.load_state_dict(ck["model"])
         start_epoch = int(ck["epoch"])
         phase_idx = int(ck["phase"])
-        set_weight_binarization(model, plist[phase_idx].binary_weights)
+        set_weight_quantization(model, plist[phase_idx].binary_weights)
         opt = _make_optimizer(cfg, model, plist, phase_idx, steps)
         opt.load_state_dict(ck["optimizer"])
         opt.set_total_steps(plist[phase_idx].epochs * steps)  # --epochs may have grown
@@ -239,7 +243,8 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
             "input_uint8_scale": INPUT_SCALE,
             "input_mapping": "x = image_uint8 (N,C,H,W) / 255 as float32; the model then "
                              "computes 2x-1 and its input quantizer",
-            "input_bits": model.arch["in_bits"], "model": cfg.model, "arch": model.arch,
+            "input_bits": model.arch["in_bits"], "weight_bits": model.arch["weight_bits"],
+            "act_bits": model.arch["act_bits"], "model": cfg.model, "arch": model.arch,
             "n_train": len(ytr), "n_test": len(yte), "steps_per_epoch": steps,
             "phases": [dataclasses.asdict(p) for p in plist]}
     (out / "config.json").write_text(json.dumps({**cfg.to_dict(), **{"derived": info}},
@@ -260,7 +265,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         idx = _phase_of(plist, epoch)
         if idx != phase_idx:
             phase_idx = idx
-            set_weight_binarization(model, plist[idx].binary_weights)
+            set_weight_quantization(model, plist[idx].binary_weights)
             opt = _make_optimizer(cfg, model, plist, idx, steps)
             init_signs = weight_signs(model)
         assert opt is not None and init_signs is not None
@@ -344,7 +349,7 @@ def _finish(cfg: TrainConfig, model: BinaryNet, out: Path, xte: torch.Tensor, in
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     model = model.cpu()
     model.load_state_dict(best["model"])
-    set_weight_binarization(model, True)
+    set_weight_quantization(model, True)
     model.eval()
     onnx_path = export_qonnx(model, out / "model.onnx")
     images = to_model_input(xte[: cfg.check_images].numpy())

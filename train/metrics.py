@@ -1,5 +1,9 @@
 """BNN training diagnostics (Liu et al., ICML 2021): flip-flop ratio, C2I ratio, channel-wise
 absolute mean of the latent weights (CAM) and its spread (SDAM), and activation saturation.
+
+For k-bit weights (k = 2..4) a "flip" is a change of the quantized level (the integer
+round(clamp(w, −1, 1)·(2^(k−1)−1))), for 1-bit weights a change of sign: FF and C2I count
+the weights whose quantized value changes, whatever the bit width.
 """
 
 from __future__ import annotations
@@ -7,26 +11,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import binary_activations, binary_weight_layers
+from .models import hidden_activations, quant_weight_layers, weight_codes
 
 __all__ = ["FlipCounter", "SaturationMonitor", "c2i_ratio", "cam_sdam", "flip_fraction",
-           "weight_signs"]
+           "weight_codes", "weight_signs"]
 
 
 def weight_signs(model: nn.Module) -> list[torch.Tensor]:
-    """The signs of the binary-layer weights as bool tensors (True = +1, sign(0) = +1)."""
-    return [m.weight.detach() >= 0 for m in binary_weight_layers(model)]
+    """The quantized weights' levels (:func:`~.models.weight_codes`): for binary layers their
+    signs as bool tensors (True = +1, sign(0) = +1), for k-bit layers the integer levels."""
+    return weight_codes(model)
 
 
 def flip_fraction(before: list[torch.Tensor], after: list[torch.Tensor]) -> float:
-    """Fraction of binary weights whose sign differs between two snapshots."""
+    """Fraction of quantized weights whose value (sign, or k-bit level) differs between two
+    snapshots."""
     changed = sum(int((a != b).sum()) for a, b in zip(before, after, strict=True))
     total = sum(a.numel() for a in before)
     return changed / total if total else 0.0
 
 
 def c2i_ratio(initial: list[torch.Tensor], current: list[torch.Tensor]) -> float:
-    """C2I ratio = 1 − (fraction of binary weights whose current sign differs from the initial).
+    """C2I ratio = 1 − (fraction of weights whose current sign, or k-bit level, differs from the
+    initial).
 
     Liu et al.'s printed formula carries an extra factor ½ in front of the fraction of changed
     signs, which the values in their own table contradict; this is the table's meaning (1 when
@@ -38,8 +45,8 @@ def c2i_ratio(initial: list[torch.Tensor], current: list[torch.Tensor]) -> float
 
 
 class FlipCounter:
-    """Averages the flip-flop (FF) ratio — the fraction of binary weights that change sign in
-    one optimizer step — over the steps since the last :meth:`reset`."""
+    """Averages the flip-flop (FF) ratio — the fraction of quantized weights that change sign
+    (k bits: level) in one optimizer step — over the steps since the last :meth:`reset`."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -70,7 +77,7 @@ def cam_sdam(model: nn.Module) -> tuple[float, float]:
     """Channel-wise absolute mean of the latent weights (mean over each output channel's fan-in
     of |w|), averaged over all channels of all layers (CAM), and its standard deviation across
     those channels (SDAM). With ±1 weights (filter, Bop) CAM is 1 and SDAM 0 by construction."""
-    per_channel = [m.weight.detach().abs().flatten(1).mean(1) for m in binary_weight_layers(model)]
+    per_channel = [m.weight.detach().abs().flatten(1).mean(1) for m in quant_weight_layers(model)]
     if not per_channel:
         return 0.0, 0.0
     allc = torch.cat(per_channel)
@@ -78,11 +85,12 @@ def cam_sdam(model: nn.Module) -> tuple[float, float]:
 
 
 class SaturationMonitor:
-    """Forward hooks on the inputs of the hidden binary activations: the fraction of
-    pre-activations with |a| > 1 (where the hard-tanh STE passes no gradient), per layer."""
+    """Forward hooks on the inputs of the hidden activations: the fraction of pre-activations
+    with |a| > 1 (where the hard-tanh STE passes no gradient; a k-bit activation's STE still
+    passes it up to |a| = 1 + 1/(2(2^(k−1)−1)), where rounding reaches ±1), per layer."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.acts = binary_activations(model)
+        self.acts = hidden_activations(model)
         self.handles = [a.register_forward_pre_hook(self._hook(i))
                         for i, a in enumerate(self.acts)]
         self.enabled = True

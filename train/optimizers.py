@@ -1,9 +1,13 @@
-"""Optimizers for binary weights: the gradient filter (no latent weights), Bop, and the latent
-Adam/SGD baselines with clipping — all behind one :class:`OptimizerSet` the loop steps.
+"""Optimizers for quantized weights: the gradient filter (no latent weights), Bop, and the
+latent Adam/SGD baselines with clipping — all behind one :class:`OptimizerSet` the loop steps.
 
-The binary weights are the ``weight`` parameters of the QuantLinear/QuantConv2d layers; every
-other parameter (BatchNorm, TensorNorm) is real-valued and trains with Adam (for ``filter`` and
-``bop``) or with the same latent optimizer (``adam``, ``sgd``).
+The quantized weights are the ``weight`` parameters of the QuantLinear/QuantConv2d layers;
+every other parameter (BatchNorm, TensorNorm) is real-valued and trains with Adam (for
+``filter`` and ``bop``) or with the same latent optimizer (``adam``, ``sgd``).
+
+``filter`` and ``bop`` store ±1 in the weight itself (no latent weight), so they train binary
+(1-bit) weights only; k-bit weights (k = 2..4) need a latent weight that the quantizer rounds
+to its levels: ``adam`` or ``sgd`` (:func:`check_optimizer_bits`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from torch import nn
 
 from .defaults import OPTIMIZER_DEFAULTS
 from .errors import UserError
-from .models import binary_weight_layers
+from .models import quant_weight_layers, weight_bits_of
 
-__all__ = ["DECAYS", "OPTIMIZERS", "Bop", "GradientFilter", "OptimizerSet", "build_optimizer",
-           "decay_factor", "sign_pm1"]
+__all__ = ["BINARY_ONLY", "DECAYS", "OPTIMIZERS", "Bop", "GradientFilter", "OptimizerSet",
+           "build_optimizer", "check_optimizer_bits", "decay_factor", "sign_pm1"]
 
 OPTIMIZERS = ("filter", "adam", "sgd", "bop")
+BINARY_ONLY = ("filter", "bop")  # no latent weight: they hold ±1 in the parameter
 _F, _B = OPTIMIZER_DEFAULTS["filter"], OPTIMIZER_DEFAULTS["bop"]
 DECAYS = ("cosine", "linear", "none")
 
@@ -39,6 +44,18 @@ def decay_factor(kind: str, t: int, total: int) -> float:
     if kind == "linear":
         return 1.0 - frac
     raise UserError(f"unknown decay {kind!r}; choose one of {', '.join(DECAYS)}")
+
+
+def check_optimizer_bits(kind: str, weight_bits: int) -> None:
+    """A :class:`UserError` if optimizer ``kind`` cannot train ``weight_bits``-bit weights."""
+    if kind in BINARY_ONLY and weight_bits > 1:
+        how = ("sets each weight to the sign of its filtered gradient"
+               if kind == "filter" else "flips the sign of ±1 weights")
+        raise UserError(
+            f"--optimizer {kind} trains binary weights only: it {how} and keeps no latent "
+            f"weight to round to {weight_bits}-bit levels. With --weight-bits {weight_bits} "
+            "use --optimizer adam (the default for multi-bit weights) or sgd, which train "
+            "latent weights clipped to [-1, 1]; or train 1-bit weights with --weight-bits 1")
 
 
 def sign_pm1(x: torch.Tensor) -> torch.Tensor:
@@ -202,9 +219,12 @@ def build_optimizer(model: nn.Module, kind: str, *, lr: float, weight_decay: flo
                     ) -> OptimizerSet:
     """The optimizer set for ``kind`` ∈ {filter, adam, sgd, bop}; see :class:`OptimizerSet`.
 
-    ``weight_decay`` applies to the binary-layer weights only (latent Adam/SGD).
+    ``weight_decay`` applies to the quantized layers' weights only (latent Adam/SGD). Raises
+    :class:`UserError` for filter/bop on a model with multi-bit weights.
     """
-    weights = [m.weight for m in binary_weight_layers(model)]
+    layers = quant_weight_layers(model)
+    check_optimizer_bits(kind, max((weight_bits_of(m) for m in layers), default=1))
+    weights = [m.weight for m in layers]
     ids = {id(p) for p in weights}
     real = [p for p in model.parameters() if id(p) not in ids]
     if kind == "filter":
