@@ -1,7 +1,9 @@
 """Max-pool on a stream (FINN's Pool with max, fed by its depthwise sliding window).
 
-For bipolar bits max is OR (+1 wins). The compiler folds FINN's depthwise
-ConvolutionInputGenerator + Pool pair into this one layer. No padding.
+Max over each kh × kw window with strides (sh, sw) — overlapping (kernel > stride), tiling
+or with gaps (kernel < stride) — of any integer type; for bipolar bits max is OR (+1 wins).
+The compiler folds FINN's depthwise ConvolutionInputGenerator + Pool pair into this one layer
+(e.g. nn.MaxPool2d(3, 2)). No padding.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ class MaxPool(WindowLayer):
     finn_ops = {"ConvolutionInputGenerator": "rtl", "Pool": "hls"}
     finn_name = "Pool"
 
-    kernel: int = 2
-    stride: int = 2
+    kernel: int | tuple[int, int] = 2
+    stride: int | tuple[int, int] = 2
     pe: int = 1
 
     def __post_init__(self) -> None:
@@ -87,25 +89,13 @@ class MaxPool(WindowLayer):
 
     # --- RTL and HLS ---------------------------------------------------------------------
     def rtl_instance(self, ident, folder, options):
-        if self.kernel != self.stride:
-            raise rtl.RtlError(
-                f"layer {self.name!r}: the RTL max-pool needs kernel == stride (got kernel "
-                f"{self.kernel}, stride {self.stride}); use a pool with kernel == stride")
-        params = {
-            "IFM_H": self.ifm_dim[0], "IFM_W": self.ifm_dim[1], "CHANNELS": self.channels,
-            "PE": self.pe, "BITS": self.in_dtype.bits, "SIGNED": int(self.in_dtype.signed),
-            "KERNEL": self.kernel,
-        }
+        params = {**self.window_params(), "PE": self.pe, "BITS": self.in_dtype.bits,
+                  "SIGNED": int(self.in_dtype.signed)}
         return rtl.Instance("maxpool", ident, params, self.in_width, self.out_width)
 
     def hls_emit(self, name):
         cfg = f"""struct {name}_config : xnorflow::maxpool_config {{
-    static const unsigned ifm_h = {self.ifm_dim[0]};
-    static const unsigned ifm_w = {self.ifm_dim[1]};
-    static const unsigned channels = {self.channels};
-    static const unsigned kernel = {self.kernel};
-    static const unsigned stride = {self.stride};
-    static const unsigned pe = {self.pe};
+{self.window_config()}    static const unsigned pe = {self.pe};
     static const unsigned bits = {self.in_dtype.bits};
     typedef {hls.c_type(self.in_dtype)} in_t;
 }};

@@ -1,9 +1,9 @@
 """Sliding-window generator (FINN's ConvolutionInputGenerator): im2col on a stream.
 
 Input: an ih × iw image of C channels (NHWC). Output: for each output pixel (oy, ox), in
-row-major order, the window's k·k·C values in (ky, kx, c) order — the column order FINN's
-LowerConvsToMatMul gives the weight matrix, so an MVAU with mw = k·k·C follows directly.
-No padding (CNV needs none).
+row-major order, the kh × kw window's kh·kw·C values in (ky, kx, c) order — the column order
+FINN's LowerConvsToMatMul gives the weight matrix (and qonnx's Im2Col), so an MVAU with
+mw = kh·kw·C follows directly. Strides (sh, sw); no padding (a padding layer goes before it).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class SlidingWindow(WindowLayer):
 
     @property
     def out_shape(self) -> tuple[int, int]:
-        return (self.ofm_dim[0] * self.ofm_dim[1], self.kernel * self.kernel * self.channels)
+        (oh, ow), (kh, kw) = self.ofm_dim, self.kernel_hw
+        return (oh * ow, kh * kw * self.channels)
 
     @property
     def in_fold(self) -> int:
@@ -56,8 +57,7 @@ class SlidingWindow(WindowLayer):
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
-        n, (oh, ow), k = x.shape[0], self.ofm_dim, self.kernel
-        return np.stack(self.window_taps(x), axis=3).reshape(n, oh * ow, k * k * self.channels)
+        return np.stack(self.window_taps(x), axis=3).reshape(x.shape[0], *self.out_shape)
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
@@ -73,21 +73,12 @@ class SlidingWindow(WindowLayer):
 
     # --- RTL and HLS ---------------------------------------------------------------------
     def rtl_instance(self, ident, folder, options):
-        params = {
-            "IFM_H": self.ifm_dim[0], "IFM_W": self.ifm_dim[1], "CHANNELS": self.channels,
-            "SIMD": self.simd, "BITS": self.in_dtype.bits, "KERNEL": self.kernel,
-            "STRIDE": self.stride,
-        }
+        params = {**self.window_params(), "SIMD": self.simd, "BITS": self.in_dtype.bits}
         return rtl.Instance("sliding_window", ident, params, self.in_width, self.out_width)
 
     def hls_emit(self, name):
         cfg = f"""struct {name}_config : xnorflow::sliding_window_config {{
-    static const unsigned ifm_h = {self.ifm_dim[0]};
-    static const unsigned ifm_w = {self.ifm_dim[1]};
-    static const unsigned channels = {self.channels};
-    static const unsigned kernel = {self.kernel};
-    static const unsigned stride = {self.stride};
-    static const unsigned simd = {self.simd};
+{self.window_config()}    static const unsigned simd = {self.simd};
     static const unsigned bits = {self.in_dtype.bits};
 }};
 """

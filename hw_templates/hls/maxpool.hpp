@@ -1,10 +1,17 @@
 // xnorflow HLS templates: max-pool on a stream (compile/layers/maxpool.py).
 //
 // Input: an ih x iw image, pe values per word (NHWC). Output: the max over each
-// kernel x kernel window (stride `stride`, no padding), NHWC, pe values per word. On BIPOLAR
-// bits (in_t = ap_uint<1>) max is OR. Like sliding_window.hpp: a circular buffer of
-// kernel + stride rows, reading the next rows while reducing the current windows, one window
-// element per cycle (out_pixels * kernel^2 * channels / pe cycles, or the reads if more).
+// kernel_h x kernel_w window (strides stride_h, stride_w, no padding; windows may overlap or
+// leave gaps), NHWC, pe values per word. On BIPOLAR bits (in_t = ap_uint<1>) max is OR.
+//
+// Separable and streaming, like hw_templates/rtl/maxpool.sv: one input word per cycle
+// (ifm_h * ifm_w * channels / pe cycles, the IR's exp_cycles()).
+// - horizontal: window ox goes to slot ox % NC (NC = ceil(kernel_w / stride_w)); windows of
+//   one slot never overlap, so an input pixel updates at most one window per slot. hpart keeps
+//   each slot's partial maximum per channel word; a window row completes on its last column
+//   (at most one per input word).
+// - vertical: the same over rows (NR = ceil(kernel_h / stride_h) slots), vpart keeping a slot's
+//   partial maxima of one output row; on a window's last row its maximum is written out.
 #ifndef XNORFLOW_MAXPOOL_HPP
 #define XNORFLOW_MAXPOOL_HPP
 
@@ -16,84 +23,115 @@ struct maxpool_config {
     static const unsigned ifm_h = 2;
     static const unsigned ifm_w = 2;
     static const unsigned channels = 1;
-    static const unsigned kernel = 2;
-    static const unsigned stride = 2;
+    static const unsigned kernel_h = 2; // window height, <= ifm_h
+    static const unsigned kernel_w = 2; // window width, <= ifm_w
+    static const unsigned stride_h = 2;
+    static const unsigned stride_w = 2;
     static const unsigned pe = 1;   // values per word; divides channels
     static const unsigned bits = 1; // bits of a value
     typedef ap_uint<1> in_t;        // a value: ap_uint<bits> or ap_int<bits>
 };
 
+// Where position p falls along one axis (windows of size K, stride S, O of them, N slots):
+// for slot j, whether p lies in the slot's window (cover) and is its first / last position.
+template <unsigned K, unsigned S, unsigned O, unsigned N>
+void maxpool_slots(unsigned p, bool cover[N], bool first[N], bool last[N]) {
+#pragma HLS INLINE
+    unsigned hi = p / S < O - 1 ? p / S : O - 1; // the last window starting at or before p
+Slot_Loop:
+    for (unsigned j = 0; j < N; j++) {
+#pragma HLS UNROLL
+        unsigned d = (hi % N + N - j) % N; // the slot's window: hi - d
+        bool ok = d <= hi && p < (hi - d) * S + K;
+        unsigned start = (hi - d) * S;
+        cover[j] = ok;
+        first[j] = ok && p == start;
+        last[j] = ok && p == start + K - 1;
+    }
+}
+
 template <class CONFIG_T>
 void maxpool(hls::stream<ap_uint<CONFIG_T::pe * CONFIG_T::bits>> &in,
              hls::stream<ap_uint<CONFIG_T::pe * CONFIG_T::bits>> &out) {
     static_assert(CONFIG_T::channels % CONFIG_T::pe == 0, "maxpool: pe must divide channels");
-    static_assert(CONFIG_T::kernel <= CONFIG_T::ifm_h && CONFIG_T::kernel <= CONFIG_T::ifm_w,
-                  "maxpool: kernel larger than the image");
+    static_assert(CONFIG_T::kernel_h >= 1 && CONFIG_T::kernel_w >= 1 &&
+                      CONFIG_T::kernel_h <= CONFIG_T::ifm_h && CONFIG_T::kernel_w <= CONFIG_T::ifm_w,
+                  "maxpool: kernel empty or larger than the image");
+    static_assert(CONFIG_T::stride_h >= 1 && CONFIG_T::stride_w >= 1, "maxpool: stride < 1");
     const unsigned CF = CONFIG_T::channels / CONFIG_T::pe;
-    const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
-    const unsigned OH = (CONFIG_T::ifm_h - K) / S + 1;
-    const unsigned OW = (CONFIG_T::ifm_w - K) / S + 1;
-    const unsigned ROW = CONFIG_T::ifm_w * CF; // words per image row
-    const unsigned R = (K + S < CONFIG_T::ifm_h) ? K + S : CONFIG_T::ifm_h; // buffered rows
-    const unsigned READS = CONFIG_T::ifm_h * ROW;
-    const unsigned STEPS = OH * OW * CF * K * K; // one window element per step
-    typedef ap_uint<CONFIG_T::pe * CONFIG_T::bits> word_t;
+    const unsigned KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
+    const unsigned SH = CONFIG_T::stride_h, SW = CONFIG_T::stride_w;
+    const unsigned OH = (CONFIG_T::ifm_h - KH) / SH + 1;
+    const unsigned OW = (CONFIG_T::ifm_w - KW) / SW + 1;
+    const unsigned NC = (KW + SW - 1) / SW; // window slots along x
+    const unsigned NR = (KH + SH - 1) / SH; // window slots along y
+    const unsigned PE = CONFIG_T::pe;
+    typedef typename CONFIG_T::in_t value_t;
+    typedef ap_uint<PE * CONFIG_T::bits> word_t;
 
-    word_t buf[R * ROW];
-    typename CONFIG_T::in_t best[CONFIG_T::pe];
-#pragma HLS ARRAY_PARTITION variable = best complete
-    unsigned reads = 0, steps = 0;
-    unsigned read_row = 0, read_col = 0, read_slot = 0; // next word to read
-    unsigned oy = 0, ox = 0, cf = 0, k = 0;             // next window element to reduce
+    value_t hpart[NC][CF][PE];
+    value_t vpart[NR][OW * CF][PE];
+#pragma HLS ARRAY_PARTITION variable = hpart complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = hpart complete dim = 3
+#pragma HLS ARRAY_PARTITION variable = vpart complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = vpart complete dim = 3
+    bool hcover[NC], hfirst[NC], hlast[NC], vcover[NR], vfirst[NR], vlast[NR];
+#pragma HLS ARRAY_PARTITION variable = hcover complete
+#pragma HLS ARRAY_PARTITION variable = hfirst complete
+#pragma HLS ARRAY_PARTITION variable = hlast complete
+#pragma HLS ARRAY_PARTITION variable = vcover complete
+#pragma HLS ARRAY_PARTITION variable = vfirst complete
+#pragma HLS ARRAY_PARTITION variable = vlast complete
+    unsigned y = 0, x = 0, cf = 0;
+    unsigned vaddr = 0; // ox * CF + cf of the next completed window row
 Pool_Loop:
-    while (steps < STEPS || reads < READS) {
+    for (unsigned i = 0; i < CONFIG_T::ifm_h * CONFIG_T::ifm_w * CF; i++) {
 #pragma HLS PIPELINE II = 1
-        bool can_read = reads < READS && (steps == STEPS || read_row < oy * S + R);
-        unsigned y = oy * S + k / K, x = ox * S + k % K;
-        bool can_step = steps < STEPS && (y < read_row || (y == read_row && x * CF + cf < read_col));
-        if (can_step) {
-            word_t w = buf[((y % R) * CONFIG_T::ifm_w + x) * CF + cf];
-        PE_Loop:
-            for (unsigned p = 0; p < CONFIG_T::pe; p++) {
+        maxpool_slots<KW, SW, OW, NC>(x, hcover, hfirst, hlast);
+        maxpool_slots<KH, SH, OH, NR>(y, vcover, vfirst, vlast);
+        bool hdone = false, emit = false; // a window row completes; a window completes
+        for (unsigned j = 0; j < NC; j++)
+            hdone = hdone || hlast[j];
+        for (unsigned r = 0; r < NR; r++)
+            emit = emit || (hdone && vlast[r]);
+        word_t w = in.read(), y_word = 0;
+    PE_Loop:
+        for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-                typename CONFIG_T::in_t v = get_value<typename CONFIG_T::in_t, CONFIG_T::bits>(w, p);
-                if (k == 0 || v > best[p])
-                    best[p] = v;
-            }
-            steps++;
-            if (k != K * K - 1) {
-                k++;
-            } else {
-                word_t y_word = 0;
-            Out_Loop:
-                for (unsigned p = 0; p < CONFIG_T::pe; p++) {
-#pragma HLS UNROLL
-                    set_value<CONFIG_T::bits>(y_word, p, best[p]);
+            value_t v = get_value<value_t, CONFIG_T::bits>(w, p);
+            value_t hval = v;
+            for (unsigned j = 0; j < NC; j++) {
+                if (hcover[j]) {
+                    value_t m = (hfirst[j] || v > hpart[j][cf][p]) ? v : hpart[j][cf][p];
+                    hpart[j][cf][p] = m;
+                    if (hlast[j])
+                        hval = m;
                 }
-                out.write(y_word);
-                k = 0;
-                if (cf != CF - 1) {
-                    cf++;
-                } else {
-                    cf = 0;
-                    if (ox != OW - 1) {
-                        ox++;
-                    } else {
-                        ox = 0;
-                        oy++;
-                    }
+            }
+            for (unsigned r = 0; r < NR && hdone; r++) {
+                if (vcover[r]) {
+                    value_t old = vpart[r][vaddr][p];
+                    value_t m = (vfirst[r] || hval > old) ? hval : old;
+                    vpart[r][vaddr][p] = m;
+                    if (vlast[r])
+                        set_value<CONFIG_T::bits>(y_word, p, m);
                 }
             }
         }
-        if (can_read) {
-            buf[read_slot * ROW + read_col] = in.read();
-            reads++;
-            if (read_col != ROW - 1) {
-                read_col++;
+        if (emit)
+            out.write(y_word);
+        if (hdone)
+            vaddr++;
+        if (cf != CF - 1) {
+            cf++;
+        } else {
+            cf = 0;
+            if (x != CONFIG_T::ifm_w - 1) {
+                x++;
             } else {
-                read_col = 0;
-                read_row++;
-                read_slot = (read_slot == R - 1) ? 0 : read_slot + 1;
+                x = 0;
+                vaddr = 0;
+                y++;
             }
         }
     }

@@ -2,10 +2,10 @@
 // (compile/layers/sliding_window.py).
 //
 // Input: an ih x iw image of `channels` values per pixel, simd values per word (NHWC order).
-// Output: for each output pixel (oy, ox), row-major, its kernel x kernel window in (ky, kx, c)
-// order, simd values per word. No padding.
+// Output: for each output pixel (oy, ox), row-major, its kernel_h x kernel_w window in
+// (ky, kx, c) order, simd values per word. Strides stride_h, stride_w; no padding.
 //
-// A circular buffer of kernel + stride image rows: input row y lives in buffer row y % R.
+// A circular buffer of kernel_h + stride_h image rows: input row y lives in buffer row y % R.
 // Each cycle reads one input word if its row may be overwritten (no window of the current
 // output row needs it any more) and writes one output word if its pixel has been read, so
 // reading the next rows overlaps writing the current windows: about max(reads, writes)
@@ -21,8 +21,10 @@ struct sliding_window_config {
     static const unsigned ifm_h = 1;    // input height
     static const unsigned ifm_w = 1;    // input width
     static const unsigned channels = 1; // values per pixel
-    static const unsigned kernel = 1;   // square kernel size, <= ifm_h and ifm_w
-    static const unsigned stride = 1;
+    static const unsigned kernel_h = 1; // window height, <= ifm_h
+    static const unsigned kernel_w = 1; // window width, <= ifm_w
+    static const unsigned stride_h = 1;
+    static const unsigned stride_w = 1;
     static const unsigned simd = 1;     // values per word; divides channels
     static const unsigned bits = 1;     // bits of a value
 };
@@ -32,16 +34,19 @@ void sliding_window(hls::stream<ap_uint<CONFIG_T::simd * CONFIG_T::bits>> &in,
                     hls::stream<ap_uint<CONFIG_T::simd * CONFIG_T::bits>> &out) {
     static_assert(CONFIG_T::channels % CONFIG_T::simd == 0,
                   "sliding_window: simd must divide channels");
-    static_assert(CONFIG_T::kernel <= CONFIG_T::ifm_h && CONFIG_T::kernel <= CONFIG_T::ifm_w,
-                  "sliding_window: kernel larger than the image");
+    static_assert(CONFIG_T::kernel_h >= 1 && CONFIG_T::kernel_w >= 1 &&
+                      CONFIG_T::kernel_h <= CONFIG_T::ifm_h && CONFIG_T::kernel_w <= CONFIG_T::ifm_w,
+                  "sliding_window: kernel empty or larger than the image");
+    static_assert(CONFIG_T::stride_h >= 1 && CONFIG_T::stride_w >= 1, "sliding_window: stride < 1");
     const unsigned CF = CONFIG_T::channels / CONFIG_T::simd;
-    const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
-    const unsigned OH = (CONFIG_T::ifm_h - K) / S + 1;
-    const unsigned OW = (CONFIG_T::ifm_w - K) / S + 1;
+    const unsigned KH = CONFIG_T::kernel_h, KW = CONFIG_T::kernel_w;
+    const unsigned SH = CONFIG_T::stride_h, SW = CONFIG_T::stride_w;
+    const unsigned OH = (CONFIG_T::ifm_h - KH) / SH + 1;
+    const unsigned OW = (CONFIG_T::ifm_w - KW) / SW + 1;
     const unsigned ROW = CONFIG_T::ifm_w * CF; // words per image row
-    const unsigned R = (K + S < CONFIG_T::ifm_h) ? K + S : CONFIG_T::ifm_h; // buffered rows
+    const unsigned R = (KH + SH < CONFIG_T::ifm_h) ? KH + SH : CONFIG_T::ifm_h; // buffered rows
     const unsigned READS = CONFIG_T::ifm_h * ROW;
-    const unsigned WRITES = OH * OW * K * K * CF;
+    const unsigned WRITES = OH * OW * KH * KW * CF;
 
     ap_uint<CONFIG_T::simd * CONFIG_T::bits> buf[R * ROW];
     unsigned reads = 0, writes = 0;
@@ -51,8 +56,8 @@ Window_Loop:
     while (writes < WRITES || reads < READS) {
 #pragma HLS PIPELINE II = 1
         // input row read_row overwrites row read_row - R: allowed once no window needs it
-        bool can_read = reads < READS && (writes == WRITES || read_row < oy * S + R);
-        unsigned y = oy * S + ky, x = ox * S + kx;
+        bool can_read = reads < READS && (writes == WRITES || read_row < oy * SH + R);
+        unsigned y = oy * SH + ky, x = ox * SW + kx;
         bool can_write = writes < WRITES && (y < read_row || (y == read_row && x * CF + cf < read_col));
         if (can_write) {
             out.write(buf[((y % R) * CONFIG_T::ifm_w + x) * CF + cf]);
@@ -61,11 +66,11 @@ Window_Loop:
                 cf++;
             } else {
                 cf = 0;
-                if (kx != K - 1) {
+                if (kx != KW - 1) {
                     kx++;
                 } else {
                     kx = 0;
-                    if (ky != K - 1) {
+                    if (ky != KH - 1) {
                         ky++;
                     } else {
                         ky = 0;

@@ -2,8 +2,9 @@
 // (compile/layers/sliding_window.py).
 //
 // Input: an IFM_H x IFM_W image of CHANNELS values (NHWC, SIMD values per beat). Output: for
-// each output pixel (oy, ox), row-major, the KERNEL*KERNEL*CHANNELS window values in
-// (ky, kx, c) order, SIMD per beat. No padding.
+// each output pixel (oy, ox), row-major, the KERNEL_H*KERNEL_W*CHANNELS window values in
+// (ky, kx, c) order, SIMD per beat. Strides STRIDE_H, STRIDE_W; no padding:
+// OH = (IFM_H - KERNEL_H) / STRIDE_H + 1, OW = (IFM_W - KERNEL_W) / STRIDE_W + 1.
 // Two frame banks (ping-pong): the next frame is written into one bank while the windows of
 // the previous one are read from the other, so a frame costs max(writes, reads) cycles.
 // The bank memory has one write and one registered read port (block-RAM friendly).
@@ -19,9 +20,11 @@ module sliding_window #(
     parameter int SIMD = 1,
     // Bits of one value.
     parameter int BITS = 1,
-    // Window size (KERNEL x KERNEL) and stride; KERNEL <= IFM_H, IFM_W.
-    parameter int KERNEL = 3,
-    parameter int STRIDE = 1,
+    // Window height and width (KERNEL_H <= IFM_H, KERNEL_W <= IFM_W) and strides.
+    parameter int KERNEL_H = 3,
+    parameter int KERNEL_W = 3,
+    parameter int STRIDE_H = 1,
+    parameter int STRIDE_W = 1,
     // Output FIFO entries.
     parameter int OUT_FIFO_DEPTH = 4
 ) (
@@ -38,22 +41,24 @@ module sliding_window #(
 );
 
     localparam int CF = CHANNELS / SIMD;
-    localparam int OH = (IFM_H - KERNEL) / STRIDE + 1;
-    localparam int OW = (IFM_W - KERNEL) / STRIDE + 1;
+    localparam int OH = (IFM_H - KERNEL_H) / STRIDE_H + 1;
+    localparam int OW = (IFM_W - KERNEL_W) / STRIDE_W + 1;
     localparam int D = IFM_H * IFM_W * CF;  // words per bank
     localparam int AW = $clog2(2 * D);
     localparam int W = SIMD * BITS;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     // counter widths (at least 1 bit)
     localparam int CFW = CF > 1 ? $clog2(CF) : 1;
-    localparam int KW = KERNEL > 1 ? $clog2(KERNEL) : 1;
+    localparam int KHW = KERNEL_H > 1 ? $clog2(KERNEL_H) : 1;
+    localparam int KWW = KERNEL_W > 1 ? $clog2(KERNEL_W) : 1;
     localparam int OHW = OH > 1 ? $clog2(OH) : 1;
     localparam int OWW = OW > 1 ? $clog2(OW) : 1;
 
     initial begin
         if (CHANNELS % SIMD != 0) $fatal(1, "sliding_window %m: SIMD must divide CHANNELS");
-        if (KERNEL > IFM_H || KERNEL > IFM_W || STRIDE < 1)
-            $fatal(1, "sliding_window %m: KERNEL larger than the image, or STRIDE < 1");
+        if (KERNEL_H < 1 || KERNEL_W < 1 || KERNEL_H > IFM_H || KERNEL_W > IFM_W)
+            $fatal(1, "sliding_window %m: kernel empty or larger than the image");
+        if (STRIDE_H < 1 || STRIDE_W < 1) $fatal(1, "sliding_window %m: stride < 1");
         if (OUT_FIFO_DEPTH < 4) $fatal(1, "sliding_window %m: OUT_FIFO_DEPTH must be >= 4");
     end
 
@@ -75,25 +80,27 @@ module sliding_window #(
     logic rbank_reg;
     logic [OHW-1:0] oy_reg;
     logic [OWW-1:0] ox_reg;
-    logic [KW-1:0] ky_reg, kx_reg;
+    logic [KHW-1:0] ky_reg;
+    logic [KWW-1:0] kx_reg;
     logic [CFW-1:0] cf_reg;
     logic [CRW-1:0] pending_reg;
 
     wire rlast_cf = cf_reg == CFW'(CF - 1);
-    wire rlast_kx = kx_reg == KW'(KERNEL - 1);
-    wire rlast_ky = ky_reg == KW'(KERNEL - 1);
+    wire rlast_kx = kx_reg == KWW'(KERNEL_W - 1);
+    wire rlast_ky = ky_reg == KHW'(KERNEL_H - 1);
     wire rlast_ox = ox_reg == OWW'(OW - 1);
     wire rlast_oy = oy_reg == OHW'(OH - 1);
     wire rlast = rlast_cf && rlast_kx && rlast_ky && rlast_ox && rlast_oy;
     wire pop = m_axis_tvalid && m_axis_tready;
     wire issue = full_reg[rbank_reg] && pending_reg < CRW'(OUT_FIFO_DEPTH);
 
-    // Word address of (oy*STRIDE + ky, ox*STRIDE + kx, cf) in the read bank, kept in registers
-    // that step by constants (no multiplier in front of the memory's address port):
-    // row_reg = oy*STRIDE*IFM_W*CF, win_reg = row_reg + ox*STRIDE*CF, off_reg = (ky*IFM_W + kx)*CF + cf.
-    localparam int ROW_STEP = STRIDE * IFM_W * CF;
-    localparam int WIN_STEP = STRIDE * CF;
-    localparam int KY_STEP = (IFM_W - KERNEL) * CF + 1;  // last (kx, cf) of a window row → next row
+    // Word address of (oy*STRIDE_H + ky, ox*STRIDE_W + kx, cf) in the read bank, kept in
+    // registers that step by constants (no multiplier in front of the memory's address port):
+    // row_reg = oy*STRIDE_H*IFM_W*CF, win_reg = row_reg + ox*STRIDE_W*CF,
+    // off_reg = (ky*IFM_W + kx)*CF + cf.
+    localparam int ROW_STEP = STRIDE_H * IFM_W * CF;
+    localparam int WIN_STEP = STRIDE_W * CF;
+    localparam int KY_STEP = (IFM_W - KERNEL_W) * CF + 1;  // last (kx, cf) of a window row → next row
     logic [AW-1:0] row_reg, win_reg, off_reg;
     wire [AW-1:0] raddr = (rbank_reg ? AW'(D) : '0) + win_reg + off_reg;
 
