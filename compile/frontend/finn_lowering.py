@@ -44,6 +44,7 @@ SUPPORTED_OPS = (
     "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
     "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
     "Squeeze", "Unsqueeze", "Dropout", "GlobalAveragePool", "ReduceMean", "AveragePool",
+    "Relu",
 )
 MAX_WEIGHT_BITS = 8  # signed weights the MVAU multiplies (1 = binary, XNOR where it can)
 MAX_ACT_BITS = 8     # activations between layers (2^bits - 1 thresholds per channel)

@@ -54,6 +54,28 @@ def test_sfc_chain_bit_exact(tmp_path_factory, name):
     check_chain(model, result, random_images(result.ir, 12, seed=4))
 
 
+# Brevitas' bnn_pynq models in every published precision (1W1A above): multi-bit activations
+# (INT2 = {-1, 0, 1}) and ternary weights; the large ones under `slow`
+MULTIBIT = ["tfc_1w2a", "tfc_2w2a", "sfc_1w2a", "sfc_2w2a",
+            *(pytest.param(n, marks=pytest.mark.slow) for n in ("lfc_1w2a", "cnv_1w2a",
+                                                               "cnv_2w2a"))]
+
+
+@pytest.mark.parametrize("name", MULTIBIT)
+def test_bnn_pynq_multibit_chain_bit_exact(tmp_path_factory, name):
+    model, result = _compile_bnn(tmp_path_factory, name, seed=9,
+                                 **({"target_fps": 1000} if name.startswith("cnv") else {}))
+    figs = check_chain(model, result, random_images(result.ir, 6, seed=10))
+    assert figs["distinct_outputs"] > 1
+    mvaus = [layer for layer in result.ir.layers if layer.kind == "mvau"]
+    w_bits, a_bits = int(name[-4]), int(name[-2])
+    assert not any(m.xnor for m in mvaus)  # 2-bit activations: multiply-accumulate
+    assert all(m.in_dtype.name == "INT2" for m in mvaus[1:])
+    assert all(m.out_dtype.name == "INT2" for m in mvaus[:-1])
+    assert {m.weight_dtype.name for m in mvaus} == ({"BIPOLAR"} if w_bits == 1 else {"INT2"})
+    assert a_bits == 2
+
+
 @pytest.mark.slow
 def test_lfc_chain_bit_exact(tmp_path_factory):
     model, result = _compile_bnn(tmp_path_factory, "lfc_1w1a", seed=5)
