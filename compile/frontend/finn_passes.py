@@ -1,0 +1,127 @@
+"""xnorflow's own graph transformations, run between FINN's (compile/frontend/finn_lowering.py).
+
+Each is a qonnx `Transformation`: FINN's passes leave two gaps that these close.
+
+- `ReduceMeanToGlobalAveragePool`: PyTorch's dynamo exporter writes a global average pool
+  (`nn.AdaptiveAvgPool2d(1)`, `x.mean((2, 3))`, `nn.AvgPool2d` over the whole map) as
+  ReduceMean or AveragePool; FINN's InferGlobalAccPoolLayer only knows GlobalAveragePool.
+- `BipolarToTernaryWhereZeroMatters`: a bipolar activation is carried as one bit, which holds
+  -1 and +1 but not 0. Zero padding (PyTorch pads the ±1 map with 0), a global pool (a sum of
+  ±1 values) and multi-bit weights (a multiply-accumulate, not an XNOR) need the value itself;
+  FINN would pad the bit 0, i.e. -1, and give a different result from PyTorch. Such an
+  activation becomes a two-threshold MultiThreshold with output INT2 and bias -1: both
+  thresholds equal, the output is 0 + -1 or 2 + -1, i.e. exactly -1 or +1 as before, now in a
+  type where a zero pad is 0. The layer that follows runs in multiply-accumulate mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from qonnx.transformation.base import Transformation
+
+# ops a value passes unchanged on its way to a consumer that needs it (no arithmetic)
+PASS_THROUGH = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze", "MaxPool",
+                "MaxPoolNHWC")
+GLOBAL_POOLS = ("GlobalAveragePool", "ReduceMean", "AveragePool")
+
+
+def _attr(node: Any, name: str, default: Any = None) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
+def global_pool_axes(model: Any, node: Any) -> bool:
+    """Whether `node` (ReduceMean or AveragePool) averages each channel over the whole map."""
+    shape = model.get_tensor_shape(node.input[0])
+    if shape is None or len(shape) != 4:
+        return False
+    if node.op_type == "AveragePool":
+        return (list(_attr(node, "kernel_shape", [])) == list(shape[2:])
+                and not any(_attr(node, "pads", [0])))
+    axes = _attr(node, "axes")
+    if axes is None and len(node.input) > 1:
+        axes = model.get_initializer(node.input[1])
+    if axes is None:
+        return False
+    return sorted(int(a) % 4 for a in np.asarray(axes).reshape(-1)) == [2, 3]
+
+
+class ReduceMeanToGlobalAveragePool(Transformation):
+    """ReduceMean over (H, W) and AveragePool over the whole map → GlobalAveragePool (+ a
+    Reshape when the mean drops the spatial axes, keepdims=0)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type not in ("ReduceMean", "AveragePool") or \
+                    not global_pool_axes(model, node):
+                continue
+            out = node.output[0]
+            keep = node.op_type == "AveragePool" or int(_attr(node, "keepdims", 1)) == 1
+            gap_out = out if keep else f"{out}_gap"
+            new = [helper.make_node("GlobalAveragePool", [node.input[0]], [gap_out],
+                                    name=f"{node.name}_global")]
+            if not keep:
+                shape_name = f"{out}_shape"
+                model.set_initializer(shape_name,
+                                      np.asarray(model.get_tensor_shape(out), dtype=np.int64))
+                new.append(helper.make_node("Reshape", [gap_out, shape_name], [out],
+                                            name=f"{node.name}_squeeze"))
+            graph.node.remove(node)
+            for k, n in enumerate(new):
+                graph.node.insert(i + k, n)
+            return model, True
+        return model, False
+
+
+class BipolarToTernaryWhereZeroMatters(Transformation):
+    """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
+    MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+
+        for node in model.graph.node:
+            if node.op_type != "MultiThreshold" or _attr(node, "out_dtype") != "BIPOLAR":
+                continue
+            if not self.needs_value(model, node.output[0]):
+                continue
+            thresholds = np.asarray(model.get_initializer(node.input[1]))
+            model.set_initializer(node.input[1], np.repeat(thresholds, 2, axis=1))
+            for a in node.attribute:
+                if a.name == "out_dtype":
+                    a.s = b"INT2"
+                elif a.name == "out_scale":
+                    a.f = 1.0
+                elif a.name == "out_bias":
+                    a.f = -1.0
+            model.set_tensor_datatype(node.output[0], DataType["INT2"])
+        return model, False
+
+    def needs_value(self, model: Any, tensor: str) -> bool:
+        """Whether some consumer of `tensor` (through data movement) needs ±1 as values."""
+        from qonnx.core.datatype import DataType
+
+        for c in model.find_consumers(tensor):
+            if c.op_type == "Im2Col":
+                if any(_attr(c, "pad_amount", [0])):
+                    return True
+                if self.needs_value(model, c.output[0]):
+                    return True
+            elif c.op_type in GLOBAL_POOLS:
+                return True
+            elif c.op_type == "MatMul":
+                if model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:
+                    return True
+            elif c.op_type in PASS_THROUGH and self.needs_value(model, c.output[0]):
+                return True
+        return False
