@@ -400,6 +400,9 @@ def _build_cnn_spec(name: str, spec: str, in_shape: Sequence[int], n_classes: in
         if tok == "p":
             if not channels:
                 raise UserError(f"model spec {name!r}: 'P' must follow a conv layer")
+            if pools and pools[-1] == len(channels) - 1:
+                raise UserError(f"model spec {name!r}: 'P' twice after conv layer "
+                                f"{len(channels) - 1}; one 2x2 max-pool follows a conv layer")
             pools.append(len(channels) - 1)
         elif tok == "g":
             if not channels:
