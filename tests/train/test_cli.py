@@ -126,6 +126,14 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
     (["--shift", "2"], "--shift has no meaning without --augment shift"),
     (["--augment", "shift", "--shift", "0"], "--shift must be 1..8"),
     (["--jitter", "1.5"], "--jitter must be in [0, 1]"),
+    (["--weight-bits", "2", "--optimizer", "filter"],
+     "--optimizer filter trains binary weights only"),
+    (["--model", "tfc-2w2a", "--optimizer", "bop"], "--optimizer bop trains binary weights only"),
+    (["--model", "tfc-2w2a", "--act-bits", "1"], "contradicts model 'tfc-2w2a'"),
+    (["--weight-bits", "5"], "--weight-bits must be one of 1, 2, 3, 4"),
+    (["--act-bits", "0"], "--act-bits must be one of 1, 2, 3, 4"),
+    (["--model", "cnn:4,G,4"], "must be the last item"),
+    (["--model", "cnn:4q1"], "bad conv item"),
 ])
 def test_user_errors_exit_2(tmp_path, extra, message):
     extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
@@ -148,3 +156,46 @@ def test_existing_run_is_kept_unless_resume_or_overwrite(tmp_path):
     res = runner.invoke(app, [*args, "--seed", "5", "--overwrite"])
     assert res.exit_code == 0, res.output
     assert json.loads((out / "config.json").read_text())["seed"] == 5
+
+
+def test_multibit_run_records_bits_and_resumes(tmp_path):
+    """TFC-2W2A through the CLI: adam by default, the widths in config.json and model.json, a
+    checked QONNX export; a resumed run keeps the widths and reproduces the uninterrupted one."""
+    args = ["train", "--dataset", "digits", "--model", "tfc-2w2a", "--dropout", "0",
+            "--batch-size", "64", "--no-progress", "--epochs", "2", "--seed", "1"]
+    full = tmp_path / "full"
+    res = runner.invoke(app, [*args, "--out", str(full)])
+    assert res.exit_code == 0, res.output
+    assert "labels equal True" in res.output
+    cfg = json.loads((full / "config.json").read_text())
+    assert (cfg["optimizer"], cfg["weight_bits"], cfg["act_bits"]) == ("adam", 2, 2)
+    info = json.loads((full / "model.json").read_text())
+    assert (info["weight_bits"], info["act_bits"], info["input_bits"]) == (2, 2, 2)
+    assert info["arch"]["weight_bits"] == 2 and info["onnx_check"]["ok"]
+    rows = _metrics(full)
+    assert len(rows) == 2 and rows[-1]["test_acc"] > 0.3 and 0 <= rows[-1]["ff_ratio"] <= 1
+
+    part_cfg = TrainConfig(model="tfc-2w2a", dataset="digits", optimizer="adam", lr=1e-2,
+                           weight_decay=0.0, dropout=0.0, epochs=2, batch_size=64, seed=1,
+                           weight_bits=2, act_bits=2)
+    part = tmp_path / "part"
+    run_training(part_cfg, part, progress=False, stop_after_epoch=1)
+    res = runner.invoke(app, ["train", "--resume", "--out", str(part), "--weight-bits", "1",
+                              "--no-progress"])
+    assert res.exit_code == 2 and "--weight-bits 1 differs from the saved 2" in res.output
+    res = runner.invoke(app, ["train", "--resume", "--out", str(part), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert _metrics(part) == rows
+
+
+def test_bits_flags_on_a_spec(tmp_path):
+    out = tmp_path / "cnn"
+    res = runner.invoke(app, ["train", "--dataset", "digits", "--model", "cnn:4p1,P,6s2p1,G/8",
+                              "--weight-bits", "3", "--act-bits", "2", "--optimizer", "sgd",
+                              "--epochs", "1", "--batch-size", "64", "--no-progress",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    arch = json.loads((out / "model.json").read_text())["arch"]
+    assert (arch["weight_bits"], arch["act_bits"], arch["in_bits"]) == (3, 2, 8)
+    assert arch["padding"] == [1, 1] and arch["stride"] == [1, 2] and arch["global_pool"]
+    assert json.loads((out / "model.json").read_text())["onnx_check"]["ok"]

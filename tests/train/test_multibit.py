@@ -4,6 +4,8 @@ and a few training steps on MNIST."""
 
 from __future__ import annotations
 
+import json
+
 import onnx
 import pytest
 import torch
@@ -270,3 +272,17 @@ def test_2w2a_trains_a_few_steps_on_mnist(shared_data):
         acc = float((net(x[4000:]).argmax(1) == y[4000:]).float().mean())
         loss = float(F.cross_entropy(net(x[4000:]), y[4000:]))
     assert acc > 0.5, (acc, loss)
+
+
+def test_api_takes_the_bit_widths(tmp_path):
+    import xnorflow
+
+    with pytest.raises(UserError, match="--optimizer bop trains binary weights only"):
+        xnorflow.train("mlp:8", "digits", optimizer="bop", weight_bits=2, epochs=1,
+                       out=tmp_path / "bop")
+    assert not (tmp_path / "bop").exists()
+    run = xnorflow.train("mlp:16", "digits", weight_bits=4, act_bits=3, epochs=1,
+                         batch_size=64, out=tmp_path / "ok")
+    cfg = json.loads((run.out / "config.json").read_text())
+    assert (cfg["optimizer"], cfg["weight_bits"], cfg["act_bits"]) == ("adam", 4, 3)
+    assert run.onnx_check["ok"]
