@@ -17,7 +17,8 @@ in FINN's repository):
 5. HW layers: InferBinaryMatrixVectorActivation, InferQuantizedMatrixVectorActivation,
    InferThresholdingLayer, InferPool, InferConvInpGen (after InferPool, so that the pool's
    depthwise Im2Col becomes a ConvolutionInputGenerator too; padding becomes FMPadding),
-   RemoveCNVtoFCFlatten.
+   RemoveCNVtoFCFlatten; after InferBinaryMatrixVectorActivation, RestoreXnorActVal (ours:
+   FINN sets a binary MVAU's ActVal to its output type's minimum, not the activation's bias).
 
 FINN's Vivado-only steps (HLS synthesis, rtlsim, the builder) are never called; `finn.builder`
 is never imported. FINN writes its scratch files under `scratch` (FINN_BUILD_DIR and
@@ -394,9 +395,13 @@ def to_hw_layers(model: Any) -> Any:
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-    for t in (InferBinaryMatrixVectorActivation(), InferQuantizedMatrixVectorActivation(),
-              InferThresholdingLayer(), InferPool(), InferConvInpGen(), RemoveCNVtoFCFlatten(),
-              AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
+    from xnorflow.compile.frontend.finn_passes import RestoreXnorActVal, xnor_activation_biases
+
+    biases = xnor_activation_biases(model)
+    for t in (InferBinaryMatrixVectorActivation(), RestoreXnorActVal(biases),
+              InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(), InferPool(),
+              InferConvInpGen(), RemoveCNVtoFCFlatten(), AbsorbConsecutiveTransposes(),
+              GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
     return model
 

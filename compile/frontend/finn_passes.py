@@ -89,7 +89,9 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.core.datatype import DataType
+        from qonnx.transformation.infer_datatypes import InferDataTypes
 
+        changed = False
         for node in model.graph.node:
             if node.op_type != "MultiThreshold" or _attr(node, "out_dtype") != "BIPOLAR":
                 continue
@@ -105,6 +107,9 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                 elif a.name == "out_bias":
                     a.f = -1.0
             model.set_tensor_datatype(node.output[0], DataType["INT2"])
+            changed = True
+        if changed:  # the types downstream follow (ConvertBipolarMatMulToXnorPopcount reads them)
+            model = model.transform(InferDataTypes())
         return model, False
 
     def needs_value(self, model: Any, tensor: str) -> bool:
@@ -125,3 +130,50 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
             elif c.op_type in PASS_THROUGH and self.needs_value(model, c.output[0]):
                 return True
         return False
+
+
+def xnor_activation_biases(model: Any) -> dict[str, tuple[float, float]]:
+    """{activation output tensor: (out_scale, out_bias)} of the multi-bit MultiThresholds that
+    follow an XnorPopcountMatMul, read before FINN's InferBinaryMatrixVectorActivation absorbs
+    them: that pass sets the MVAU's ActVal to the output type's minimum, which is wrong for
+    Brevitas' narrow-range activations (INT4 in [-7, 7]: bias -7, not -8) and for the INT2
+    bipolar activations above (bias -1, not -2). `RestoreXnorActVal` puts the bias back."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "XnorPopcountMatMul":
+            continue
+        consumers = model.find_consumers(node.output[0])
+        if len(consumers) == 1 and consumers[0].op_type == "MultiThreshold":
+            mt = consumers[0]
+            if model.get_tensor_datatype(mt.output[0]).bitwidth() > 1:
+                out[mt.output[0]] = (float(_attr(mt, "out_scale", 1.0)),
+                                     float(_attr(mt, "out_bias", 0.0)))
+    return out
+
+
+class RestoreXnorActVal(Transformation):
+    """Set ActVal of FINN's binary (XNOR) MVAUs to their activation's out_bias (see
+    `xnor_activation_biases`)."""
+
+    def __init__(self, biases: dict[str, tuple[float, float]]) -> None:
+        super().__init__()
+        self.biases = biases
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        from xnorflow.compile.errors import CompileError
+
+        for node in model.graph.node:
+            if node.op_type != "MVAU" or node.output[0] not in self.biases:
+                continue
+            scale, bias = self.biases[node.output[0]]
+            if scale != 1.0 or bias != int(bias):
+                raise CompileError(
+                    f"node {node.name!r}: its activation has scale {scale} and bias {bias}; an "
+                    "activation after a binary layer must map to integers (scale 1, integer bias)")
+            for a in list(node.attribute):
+                if a.name == "ActVal":
+                    node.attribute.remove(a)
+            node.attribute.append(helper.make_attribute("ActVal", int(bias)))
+        return model, False
