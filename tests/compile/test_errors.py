@@ -84,19 +84,19 @@ def test_float_weights_in_a_quantized_model(tmp_path):
     assert_user_error(tmp_path, [path], "unquantized (float) weights", "1-bit")
 
 
-def test_two_bit_weights(tmp_path):
+def test_nine_bit_weights(tmp_path):
     import torch
     from brevitas.nn import QuantIdentity, QuantLinear
     from brevitas.quant import SignedBinaryActPerTensorConst
 
     net = torch.nn.Sequential(torch.nn.Flatten(),
                               QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-                              QuantLinear(16, 4, bias=False, weight_bit_width=2))
-    path = _export_module(net, (1, 4, 4), tmp_path / "w2.onnx")
-    assert_user_error(tmp_path, [path], "2-bit weights", "1-bit (binary) weights only")
+                              QuantLinear(16, 4, bias=False, weight_bit_width=9))
+    path = _export_module(net, (1, 4, 4), tmp_path / "w9.onnx")
+    assert_user_error(tmp_path, [path], "9-bit weights", "1 (binary) to 8 bits")
 
 
-def test_two_bit_hidden_activation(tmp_path):
+def test_nine_bit_hidden_activation(tmp_path):
     import torch
     from brevitas.nn import QuantIdentity, QuantLinear
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
@@ -104,10 +104,50 @@ def test_two_bit_hidden_activation(tmp_path):
     net = torch.nn.Sequential(
         torch.nn.Flatten(), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
         QuantLinear(16, 8, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
-        QuantIdentity(bit_width=2),
+        QuantIdentity(bit_width=9),
         QuantLinear(8, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
-    path = _export_module(net, (1, 4, 4), tmp_path / "a2.onnx")
-    assert_user_error(tmp_path, [path], "2-bit", "hidden activations must be 1-bit")
+    path = _export_module(net, (1, 4, 4), tmp_path / "a9.onnx")
+    assert_user_error(tmp_path, [path], "9-bit", "1 (binary) to 8 bits")
+
+
+def _conv_net(**conv):
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    wq = {"weight_quant": SignedBinaryWeightPerTensorConst}
+    pool = conv.pop("pool", None)
+    conv_layer = QuantConv2d(4, 4, 3, bias=False, **wq, **conv)
+    with torch.no_grad():
+        out = conv_layer(torch.zeros(1, 4, 8, 8)).shape
+    layers = [QuantIdentity(act_quant=SignedBinaryActPerTensorConst), conv_layer,
+              QuantIdentity(act_quant=SignedBinaryActPerTensorConst)]
+    if pool is not None:
+        layers.append(pool)
+        with torch.no_grad():
+            out = pool(torch.zeros(out)).shape
+    layers += [torch.nn.Flatten(), QuantLinear(int(out[1] * out[2] * out[3]), 3, bias=False,
+                                               **wq)]
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("what, conv, needles", [
+    ("depthwise", {"groups": 4}, ["group 4", "no depthwise"]),
+    ("dilated", {"dilation": 2}, ["dilations [2, 2]", "dilation 1"]),
+    ("padded max-pool", {"pool": "maxpool_pad"}, ["max-pool", "pads [1, 1, 1, 1]",
+                                                  "no padding"]),
+    ("partial average pool", {"pool": "avgpool"}, ["AveragePool", "part of the feature map",
+                                                   "global average pool"]),
+])
+def test_unsupported_layer_shapes_name_the_node(tmp_path, what, conv, needles):
+    import torch
+
+    pools = {"maxpool_pad": torch.nn.MaxPool2d(2, 2, padding=1),
+             "avgpool": torch.nn.AvgPool2d(2)}
+    if "pool" in conv:
+        conv = {"pool": pools[conv["pool"]]}
+    path = _export_module(_conv_net(**conv), (4, 8, 8), tmp_path / "net.onnx")
+    assert_user_error(tmp_path, [path], *needles)
 
 
 def test_softmax_is_unsupported(tmp_path):
