@@ -1,4 +1,5 @@
-"""Training benchmark: TFC/SFC-1W1A on MNIST, each optimizer x random-bias-init λ.
+"""Training benchmark: TFC/SFC-1W1A on MNIST, each optimizer x random-bias-init λ; and the
+same models at more bits (TFC-1W2A/2W2A, or any model with ``--bits``) beside their 1W1A.
 
 For every (model, optimizer, λ) of the grid it trains for a fixed epoch budget with the
 defaults of ``xnorflow train`` (plus the overrides given here) and records the test accuracy
@@ -24,10 +25,17 @@ written to different ``--out`` files and merged with ``--merge``.
 The JSON is rewritten after every run. ``--table`` only prints the table of the JSON.
 Reference (brevitas bnn_pynq, 1000 epochs): TFC-1W1A 93.17 %, SFC-1W1A 97.81 %.
 
+Bit widths: a model named ``tfc-2w2a`` (bnn_pynq's zoo name) or ``--bits 1w1a,2w2a`` (every
+model at each width, as ``xnorflow train --weight-bits/--act-bits``) trains multi-bit models;
+the "bits" table puts each model's runs at different widths side by side (same optimizer,
+epochs, λ and settings). filter and bop train 1-bit weights only: with multi-bit weights those
+runs are skipped (with a note), so ``--optimizers adam`` is the comparison to make, e.g.
+``--models tfc,tfc-1w2a,tfc-2w2a --optimizers adam --bias-inits 0 --dropout 0 --epochs 5``.
+
 usage: python benchmarks/train.py [--epochs 20] [--data-dir ../shared/data/mnist]
        [--models tfc,sfc] [--optimizers filter,adam,sgd,bop] [--bias-inits 0,2]
        [--dropout tfc=0,sfc=0.05] [--lr X] [--alpha X] [--gamma X] [--alpha-decay cosine]
-       [--augment shift --shift 1 --jitter 0.2]
+       [--augment shift --shift 1 --jitter 0.2] [--bits 1w1a,2w2a]
        [--threads 1] [--out benchmarks/results/train.json] [--merge a.json,b.json] [--table]
 """
 
@@ -51,9 +59,9 @@ TARGETS = {"tfc": 0.932, "sfc": 0.978}
 DEFAULT_DROPOUT = "tfc=0,sfc=0.05"
 KEY = ("model", "dataset", "optimizer", "bias_init", "epochs", "dropout", "lr", "alpha",
        "gamma", "alpha_decay", "tau", "weight_decay", "recipe", "batch_size", "seed", "augment",
-       "shift", "jitter")
+       "shift", "jitter", "weight_bits", "act_bits")
 # what records written before a setting existed ran with
-KEY_DEFAULTS = {"augment": "auto", "shift": 1, "jitter": 0.0}
+KEY_DEFAULTS = {"augment": "auto", "shift": 1, "jitter": 0.0, "weight_bits": 1, "act_bits": 1}
 
 
 def _key(rec: dict) -> tuple:
@@ -88,12 +96,35 @@ def _write(path: Path, records: list[dict], threads: int) -> None:
     tmp.replace(path)
 
 
+def _base(model: str) -> str:
+    """The model without a zoo name's bit-width suffix: tfc-2w2a → tfc."""
+    name, sep, bits = model.rpartition("-")
+    return name if sep and len(bits) == 4 and bits[1] == "w" and bits[3] == "a" else model
+
+
+def _bits(r: dict) -> str:
+    return f"{r.get('weight_bits') or 1}w{r.get('act_bits') or 1}a"
+
+
+def _parse_bits(spec: str) -> list[tuple[int, int]]:
+    """``1w1a,2w2a`` → [(1, 1), (2, 2)]; ValueError for anything else."""
+    out = []
+    for tok in spec.lower().split(","):
+        tok = tok.strip()
+        if len(tok) != 4 or tok[1] != "w" or tok[3] != "a" or not (
+                tok[0] in "1234" and tok[2] in "1234"):
+            raise ValueError(tok)
+        out.append((int(tok[0]), int(tok[2])))
+    return out
+
+
 def _dropouts(spec: str, models: list[str]) -> dict[str, float]:
-    """``0.1`` → that rate for every model; ``tfc=0,sfc=0.1`` → per model (others: 0.2)."""
+    """``0.1`` → that rate for every model; ``tfc=0,sfc=0.1`` → per model (others: 0.2); a
+    zoo name with bits (tfc-2w2a) takes its base model's rate unless named itself."""
     if "=" not in spec:
         return dict.fromkeys(models, float(spec))
     rates = {k.strip(): float(v) for k, v in (t.split("=") for t in spec.split(","))}
-    return {m: rates.get(m, 0.2) for m in models}
+    return {m: rates.get(m, rates.get(_base(m), 0.2)) for m in models}
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -124,10 +155,50 @@ def _settings(r: dict) -> str:
     r = {**KEY_DEFAULTS, **r}
     if r["augment"] != "shift":
         r["shift"] = defaults["shift"]
-    out = [f"{_TABLE_NAMES[k]} {r[k]:g}" if isinstance(r[k], float) else f"{_TABLE_NAMES[k]} {r[k]}"
-           for k in (*used, "batch_size", "seed", "augment", "shift", "jitter")
-           if r.get(k) is not None and r[k] != defaults[k]]
+    own = _model_bits(r["model"])
+    out = [] if (r["weight_bits"] or 1, r["act_bits"] or 1) == own else [f"bits {_bits(r)}"]
+    out += [f"{_TABLE_NAMES[k]} {r[k]:g}" if isinstance(r[k], float)
+            else f"{_TABLE_NAMES[k]} {r[k]}"
+            for k in (*used, "batch_size", "seed", "augment", "shift", "jitter")
+            if r.get(k) is not None and r[k] != defaults[k]]
     return ", ".join(out) or "-"
+
+
+def _model_bits(model: str) -> tuple[int, int]:
+    """The bit widths a model name carries (tfc-2w2a → (2, 2); others (1, 1))."""
+    bits = model[len(_base(model)) + 1:]
+    return (int(bits[0]), int(bits[2])) if bits and bits[0].isdigit() and bits[2].isdigit() \
+        else (1, 1)
+
+
+def bits_table(records: list[dict]) -> str:
+    """Final (best) test accuracy of each model at each bit width it was run at, for runs that
+    agree on everything else (optimizer, epochs, λ, dropout, settings); only groups with more
+    than one width."""
+    groups: dict[tuple, dict[str, dict]] = {}
+    for r in records:
+        r = {**KEY_DEFAULTS, **r}
+        rest = tuple(r.get(k) for k in KEY if k not in ("model", "weight_bits", "act_bits"))
+        key = (_base(r["model"]), r["optimizer"], r.get("dropout"),
+               _settings(dict(r, weight_bits=None, act_bits=None, model=_base(r["model"]))),
+               rest)
+        groups.setdefault(key, {})[_bits(r)] = r
+    rows = []
+    for (base, opt, drop, settings, _), runs in sorted(groups.items(), key=str):
+        if len(runs) < 2:
+            continue
+        for bits in sorted(runs):
+            r = runs[bits]
+            rows.append(f"| {base} | {r['dataset']} | {bits.upper()} | {opt} | "
+                        f"{r['bias_init']:g} | {_fmt(drop, 'g')} | {settings} | {r['epochs']} | "
+                        f"{100 * r['last_test_acc']:.2f} % | {100 * r['best_test_acc']:.2f} % "
+                        f"({r['best_epoch']}) | {r['s_per_epoch']:.1f} |")
+    if not rows:
+        return ""
+    return "\n".join(["Bit widths side by side:", "",
+                      "| model | data set | bits | optimizer | λ | dropout | other settings | "
+                      "epochs | final test acc | best (epoch) | s/epoch |",
+                      "|---|---|---|---|---|---|---|---|---|---|---|", *rows])
 
 
 def table(records: list[dict]) -> str:
@@ -194,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment", default=None, help="xnorflow train --augment (auto)")
     ap.add_argument("--shift", type=int, default=None, help="pixels for --augment shift (1)")
     ap.add_argument("--jitter", type=float, default=None, help="xnorflow train --jitter (0)")
+    ap.add_argument("--bits", default=None,
+                    help="comma-separated XwYa widths to train every model at, e.g. 1w1a,2w2a "
+                         "(default: each model's own, 1w1a or its name's -XwYa)")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     ap.add_argument("--out", default=str(HERE / "results" / "train.json"))
@@ -215,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(records))
         print()
         print(grid(records))
+        if bits_table(records):
+            print(bits_table(records))
         return 0
 
     warnings.filterwarnings("ignore")
@@ -223,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     from xnorflow.train.api import new_config
     from xnorflow.train.errors import UserError
     from xnorflow.train.loop import TrainConfig, run_training
+    from xnorflow.train.optimizers import BINARY_ONLY
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -232,66 +309,86 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --dropout {args.dropout!r}: expected a rate or model=rate,...",
               file=sys.stderr)
         return 2
+    try:
+        widths = [None] if args.bits is None else _parse_bits(args.bits)
+    except ValueError:
+        print(f"error: --bits {args.bits!r}: expected XwYa,... with X, Y in 1..4 (e.g. "
+              "1w1a,2w2a)", file=sys.stderr)
+        return 2
     runs_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="xnorflow-bench-train-"))
     done: list[dict] = []
-    for model in args.models.split(","):
-        for opt in args.optimizers.split(","):
-            for lam in (float(x) for x in args.bias_inits.split(",")):
-                given = {"model": model, "dataset": args.dataset, "optimizer": opt,
-                         "bias_init": lam, "batch_size": args.batch_size, "seed": args.seed,
-                         "dropout": dropout[model]}
-                for name in ("lr", "recipe", "augment", "shift", "jitter"):
+    # a zoo name with its own widths (tfc-2w2a) runs at those only
+    combos = [(m, width, o) for m in args.models.split(",")
+              for width in (widths if _base(m) == m else [None])
+              for o in args.optimizers.split(",")]
+    for model, width, opt in combos:
+        wbits, abits = width or _model_bits(model)
+        if opt in BINARY_ONLY and wbits > 1:
+            print(f"skipped {model} at {wbits}w{abits}a with {opt}: it trains 1-bit weights "
+                  "only", flush=True)
+            continue
+        for lam in (float(x) for x in args.bias_inits.split(",")):
+            given = {"model": model, "dataset": args.dataset, "optimizer": opt,
+                     "bias_init": lam, "batch_size": args.batch_size, "seed": args.seed,
+                     "dropout": dropout[model]}
+            if width:
+                given.update(weight_bits=wbits, act_bits=abits)
+            for name in ("lr", "recipe", "augment", "shift", "jitter"):
+                if getattr(args, name) is not None:
+                    given[name] = getattr(args, name)
+            if opt == "filter":
+                for name in ("alpha", "gamma", "alpha_decay"):
                     if getattr(args, name) is not None:
                         given[name] = getattr(args, name)
-                if opt == "filter":
-                    for name in ("alpha", "gamma", "alpha_decay"):
-                        if getattr(args, name) is not None:
-                            given[name] = getattr(args, name)
-                if opt == "bop" and args.gamma is not None:
-                    given["gamma"] = args.gamma
-                name = (f"{model}-{opt}-{args.recipe or 'one-step'}-b{lam:g}-d{dropout[model]:g}"
-                        f"-e{args.epochs}")
-                t0 = time.perf_counter()
-                try:
-                    cfg = new_config(given, args.epochs, TrainConfig)
-                    cfg.data_dir = args.data_dir
-                    summary = run_training(cfg, runs_dir / name, progress=False, overwrite=True)
-                except UserError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    return 2
-                rows = [json.loads(r) for r in
-                        (runs_dir / name / "metrics.jsonl").read_text().splitlines()]
-                last = rows[-1]
-                rec = {k: getattr(cfg, k) for k in KEY}
-                rec.update({
-                    "best_test_acc": summary["best_test_acc"], "best_epoch": summary["best_epoch"],
-                    "last_test_acc": last["test_acc"], "last_train_acc": last["train_acc"],
-                    "ff_ratio": last["ff_ratio"], "c2i_ratio": last["c2i_ratio"],
-                    "saturation": last["saturation"],
-                    "s_per_epoch": sum(r["seconds"] for r in rows) / len(rows),
-                    "target": TARGETS.get(model),
-                    "meets_target": (last["test_acc"] >= TARGETS[model]
-                                     if model in TARGETS else None),
-                    "test_acc_per_epoch": [r["test_acc"] for r in rows],
-                    "train_acc_per_epoch": [round(r["train_acc"], 5) for r in rows],
-                    "torch_threads": torch.get_num_threads(),
-                    "wall_s": time.perf_counter() - t0})
-                done.append(rec)
-                # re-read and merge after every run: parallel invocations may share --out
-                out.parent.mkdir(parents=True, exist_ok=True)
-                lock = os.open(out.parent, os.O_RDONLY)  # flock on the folder: no lock file
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-                    _write(out, _merge(_load(out), [rec]), torch.get_num_threads())
-                finally:
-                    os.close(lock)
-                print(f"{name:28s} final {rec['last_test_acc']:.4f}  best "
-                      f"{rec['best_test_acc']:.4f} (ep {rec['best_epoch']})  "
-                      f"FF {rec['ff_ratio']:.2e}  C2I {rec['c2i_ratio']:.3f}  "
-                      f"{rec['s_per_epoch']:.1f} s/epoch", flush=True)
+            if opt == "bop" and args.gamma is not None:
+                given["gamma"] = args.gamma
+            name = (f"{model}-{wbits}w{abits}a-{opt}-{args.recipe or 'one-step'}-b{lam:g}"
+                    f"-d{dropout[model]:g}-e{args.epochs}")
+            t0 = time.perf_counter()
+            try:
+                cfg = new_config(given, args.epochs, TrainConfig)
+                cfg.data_dir = args.data_dir
+                summary = run_training(cfg, runs_dir / name, progress=False, overwrite=True)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            rows = [json.loads(r) for r in
+                    (runs_dir / name / "metrics.jsonl").read_text().splitlines()]
+            last = rows[-1]
+            rec = {k: getattr(cfg, k) for k in KEY}
+            # the targets are TFC/SFC-1W1A's
+            target = TARGETS.get(model) if (cfg.weight_bits, cfg.act_bits) == (1, 1) else None
+            rec.update({
+                "best_test_acc": summary["best_test_acc"], "best_epoch": summary["best_epoch"],
+                "last_test_acc": last["test_acc"], "last_train_acc": last["train_acc"],
+                "ff_ratio": last["ff_ratio"], "c2i_ratio": last["c2i_ratio"],
+                "saturation": last["saturation"],
+                "s_per_epoch": sum(r["seconds"] for r in rows) / len(rows),
+                "target": target,
+                "meets_target": None if target is None else last["test_acc"] >= target,
+                "test_acc_per_epoch": [r["test_acc"] for r in rows],
+                "train_acc_per_epoch": [round(r["train_acc"], 5) for r in rows],
+                "torch_threads": torch.get_num_threads(),
+                "wall_s": time.perf_counter() - t0})
+            done.append(rec)
+            # re-read and merge after every run: parallel invocations may share --out
+            out.parent.mkdir(parents=True, exist_ok=True)
+            lock = os.open(out.parent, os.O_RDONLY)  # flock on the folder: no lock file
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                _write(out, _merge(_load(out), [rec]), torch.get_num_threads())
+            finally:
+                os.close(lock)
+            print(f"{name:28s} final {rec['last_test_acc']:.4f}  best "
+                  f"{rec['best_test_acc']:.4f} (ep {rec['best_epoch']})  "
+                  f"FF {rec['ff_ratio']:.2e}  C2I {rec['c2i_ratio']:.3f}  "
+                  f"{rec['s_per_epoch']:.1f} s/epoch", flush=True)
 
     print()
     print(table(done))
+    if bits_table(done):
+        print()
+        print(bits_table(done))
     print(f"wrote {out} ({len(_load(out))} runs in all; --table prints them)")
     return 0
 
