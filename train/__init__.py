@@ -1,4 +1,5 @@
-"""xnorflow.train: Brevitas BNNs, their optimizers and diagnostics, data, QONNX export.
+"""xnorflow.train: Brevitas BNNs (and 1–4-bit networks), their optimizers and diagnostics, data,
+QONNX export.
 
 Public entry points for the other subpackages:
 

@@ -1,4 +1,9 @@
-"""QONNX export of a trained BNN, checked by executing it with qonnx against PyTorch.
+"""QONNX export of a trained BNN (or 1–4-bit network), checked by executing it with qonnx
+against PyTorch.
+
+1-bit tensors export as BipolarQuant nodes, k-bit ones (k = 2..4, and the 8-bit CNN input)
+as Quant nodes carrying their bit width; padded/strided convolutions as Conv with their pads
+and strides, the global average pool as GlobalAveragePool.
 
 The exported graph takes exactly the float input the PyTorch model takes (the uint8 image
 divided by 255, shape (1, C, H, W)); ``model.json`` beside it says so for the compiler and host.
