@@ -1,16 +1,18 @@
 """RTL benchmark: TFC and CNV through `xnorflow compile` (FINN lowering) → our RTL → Verilator,
 Yosys and nextpnr.
 
-The models are brevitas_examples.bnn_pynq's TFC-1W1A and CNV-1W1A with random weights and
-BatchNorm statistics, compiled with FINN's end-to-end test folding (TFC: (PE, SIMD) =
-(16,49),(8,8),(8,8),(10,8), input thresholding PE 49). For each: measured cycles/frame in
+The models are brevitas_examples.bnn_pynq's TFC-1W1A, CNV-1W1A, CNV-1W2A and CNV-2W2A with
+random weights and BatchNorm statistics, compiled with FINN's end-to-end test folding (TFC:
+(PE, SIMD) = (16,49),(8,8),(8,8),(10,8), input thresholding PE 49; the three CNVs share
+fold_cnv_large of FINN's test_end2end_bnn_pynq.py). For each: measured cycles/frame in
 steady state and latency (Verilator, compiled testbench), FPS at 100 MHz, simulated frames/s,
 bit-exactness against the reference executor, Yosys synth_xilinx LUT/FF/BRAM18 beside FINN's
 estimate for the same folding (BUILD/report.json), and ECP5 Fmax (synth_ecp5 + nextpnr-ecp5).
 Prints a table, writes benchmarks/results/rtl.json. Targets (issue #5): TFC ≥ 1.5M FPS at
 100 MHz, ≥ 1k simulated TFC frames/s, LUTs ≤ FINN's estimate, ECP5 Fmax ≥ 100 MHz.
 
-    .venv/bin/python benchmarks/rtl.py [--models tfc cnv] [--no-synth] [--frames 10000]
+    .venv/bin/python benchmarks/rtl.py [--models tfc cnv cnv_1w2a cnv_2w2a] [--no-synth]
+        [--frames 10000]
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ sys.path.insert(0, str(REPO))
 TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
 TFC_THR_PE = 49
 CNV_FOLDING = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
-FRAMES = {"tfc": 10000, "cnv": 6}
+FRAMES = {"tfc": 10000, "cnv": 6, "cnv_1w2a": 6, "cnv_2w2a": 6}
+MODELS = list(FRAMES)
 
 
 def export_model(name: str, folder: Path) -> Path:
     from tests.compile.helpers import bnn_pynq, export
 
-    model, shape = bnn_pynq(f"{name}_1w1a", seed=0)
+    model, shape = bnn_pynq(name if "_" in name else f"{name}_1w1a", seed=0)
     return export(model, shape, folder / f"{name}.onnx")
 
 
@@ -139,10 +142,10 @@ def save(results: list[dict]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--models", nargs="*", default=["tfc", "cnv"], choices=["tfc", "cnv"])
+    ap.add_argument("--models", nargs="*", default=["tfc", "cnv"], choices=MODELS)
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys / nextpnr")
     ap.add_argument("--frames", type=int, default=None, help="frames to simulate per model")
-    ap.add_argument("--no-ecp5", nargs="*", default=[], choices=["tfc", "cnv"],
+    ap.add_argument("--no-ecp5", nargs="*", default=[], choices=MODELS,
                     help="models to synthesize for Xilinx only (ECP5 place-and-route of CNV "
                     "takes long)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per Yosys/nextpnr run")

@@ -138,3 +138,15 @@ def seed_params(default: list[int], slow: list[int]) -> list:
     import pytest
 
     return [*default, *(pytest.param(s, marks=pytest.mark.slow) for s in slow)]
+
+
+def compiled_ir(model, in_shape: tuple[int, ...], **compile_kw):
+    """The IR `xnorflow compile` makes of a PyTorch/Brevitas model (its default folding unless
+    `compile_kw` says otherwise); the build folder is temporary."""
+    import tempfile
+
+    from xnorflow.compile.pipeline import compile_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export(model, in_shape, Path(tmp) / "m.onnx")
+        return compile_model(path, Path(tmp) / "build", backends=False, **compile_kw).ir

@@ -7,6 +7,7 @@ QuantReLU), written as users write them (nn.Sequential, Brevitas' bnn_pynq quant
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 
@@ -87,3 +88,35 @@ def layer_net(seed: int):
     model = nn.Sequential(*layers)
     drawn = Drawn(shape, in_bits, w_bits, a_bits, unsigned, drawn_convs, head)
     return randomize(model, seed), shape, drawn
+
+
+_COMPILE_LOCK = threading.Lock()  # FINN keeps global state (environment, scratch dirs)
+
+
+def _compiled_layer_net(seed: int):
+    from tests.compile.helpers import compiled_ir
+
+    with _COMPILE_LOCK:
+        model, shape, _ = layer_net(seed)
+        return compiled_ir(model, shape)
+
+
+def _compiled_bnn_pynq(name: str):
+    from tests.compile.helpers import bnn_pynq, compiled_ir
+
+    with _COMPILE_LOCK:
+        kw = {"target_fps": 2000} if name.startswith("cnv") else {}
+        return compiled_ir(*bnn_pynq(name, 11), **kw)
+
+
+# whole compiled networks for the RTL simulation and the HLS C-simulation (tests/rtl, tests/hls):
+# Brevitas' multi-bit bnn_pynq models and random layer nets, at xnorflow's default folding
+COMPILED_DEFAULT = {
+    "bnn_tfc_2w2a": lambda: _compiled_bnn_pynq("tfc_2w2a"),
+    **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4)},
+}
+COMPILED_SLOW = {
+    **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
+       for n in ("tfc_1w2a", "sfc_1w2a", "sfc_2w2a", "cnv_1w2a", "cnv_2w2a")},
+    **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4, 16)},
+}

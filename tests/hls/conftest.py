@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import nets
+from tests.compile.layer_nets import COMPILED_DEFAULT, COMPILED_SLOW
 from xnorflow.compile.backends import BackendOptions
 from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.hls import csim
@@ -29,6 +30,8 @@ FIXED = {
     "edge_cases": nets.edge_cases,
     "windows": nets.windows,
     "digits_mlp": nets.digits_mlp,
+    **COMPILED_DEFAULT,
+    **COMPILED_SLOW,
 }
 
 

@@ -1,8 +1,11 @@
 """g++ C-simulation of whole generated accelerators, bit-exact against the reference executor.
 
-Designs: TFC (random weights), a small CNV-like net, an edge-case net (tests/nets.py) and
-10 random IRs from the compiler's generator (5 MLPs, 5 CNNs, random foldings) in the default
-suite; 20 larger random IRs (foldings up to full parallelism) under `slow`.
+Designs: TFC (random weights), a small CNV-like net, an edge-case net (tests/nets.py),
+10 random IRs from the compiler's generator (5 MLPs, 5 CNNs, random foldings), Brevitas'
+TFC-2W2A and 4 random Brevitas nets with padding/strides/pools/GAP/multi-bit layers compiled by
+`xnorflow compile` (tests/compile/layer_nets.py) in the default suite; 20 larger random IRs
+(foldings up to full parallelism), the other multi-bit bnn_pynq models and 12 more compiled
+nets under `slow`.
 Cost: each design is one g++ -O2 compile of about 4-10 s CPU (TFC the largest); the 15
 designs of the default suite (these 14 plus the CLI's digits MLP) compile two at a time.
 Measured for all of tests/hls with empty caches (CCACHE_DISABLE=1, no cached csim.bin): 152-232 s
@@ -18,11 +21,12 @@ import numpy as np
 import pytest
 
 from tests import nets
+from tests.compile.layer_nets import COMPILED_DEFAULT, COMPILED_SLOW
 from tests.nets import random_images
 from xnorflow.compile.hls import csim
 
-DEFAULT = ["tfc", "cnv_like", "edge_cases", "windows", *nets.default_random()]
-SLOW = list(nets.slow_random())
+DEFAULT = ["tfc", "cnv_like", "edge_cases", "windows", *nets.default_random(), *COMPILED_DEFAULT]
+SLOW = [*nets.slow_random(), *COMPILED_SLOW]
 N_FRAMES = 40
 
 

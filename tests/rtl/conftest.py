@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import nets
+from tests.compile.layer_nets import COMPILED_DEFAULT, COMPILED_SLOW
 from tests.nets import random_cnn, random_mlp
 from xnorflow.compile.ir import DataflowIR
 from xnorflow.compile.rtl import codegen as rtl_codegen
@@ -24,6 +25,8 @@ DESIGNS: dict[str, Callable[[], DataflowIR]] = {
     **{f"random_mlp_{s}": (lambda s=s: random_mlp(s)) for s in range(12)},
     **{f"random_cnn_{s}": (lambda s=s: random_cnn(s)) for s in range(12)},
     "cnv": nets.cnv_ir,
+    **COMPILED_DEFAULT,
+    **COMPILED_SLOW,
 }
 
 

@@ -1,9 +1,11 @@
 """Whole generated accelerators in Verilator against the reference executor.
 
-TFC (FINN's test folding), a small CNV-like network and random networks from
-tests/nets.py: every output value bit-exact, without and with random input gaps and
-output back-pressure; TLAST where the input's packets end (one packet per call, or packets of
-three frames); measured cycles/frame within 5 % of the IR's initiation interval.
+TFC (FINN's test folding), a small CNV-like network, random networks from tests/nets.py, and
+networks compiled from Brevitas (tests/compile/layer_nets.py: bnn_pynq's multi-bit models and
+random nets with padding, strides, pools, global pooling, multi-bit layers): every output value
+bit-exact, without and with random input gaps and output back-pressure; TLAST where the
+input's packets end (one packet per call, or packets of three frames); measured cycles/frame
+within 5 % of the IR's initiation interval.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.compile.layer_nets import COMPILED_DEFAULT, COMPILED_SLOW
 from tests.nets import random_images
 from xnorflow.compile.rtl.sim import SimulationError, VerilatorAccelerator
 from xnorflow.compile.stream import pack_beats, unpack_beats
@@ -50,7 +53,8 @@ def check_design(design, name: str, seed: int = 0) -> dict:
     return steady
 
 
-@pytest.mark.parametrize("name", ["tfc", "small_cnv", "random_mlp_0", "random_cnn_0"])
+@pytest.mark.parametrize("name", ["tfc", "small_cnv", "random_mlp_0", "random_cnn_0",
+                                  *COMPILED_DEFAULT])
 def test_accelerator_bit_exact(design, name):
     steady = check_design(design, name)
     assert steady["latency_cycles"] > 0
@@ -58,7 +62,7 @@ def test_accelerator_bit_exact(design, name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [f"random_{k}_{s}" for s in range(1, 12) for k in ("mlp", "cnn")]
-                         + ["cnv"])
+                         + ["cnv", *COMPILED_SLOW])
 def test_accelerator_bit_exact_more(design, name):
     check_design(design, name)
 
