@@ -44,13 +44,13 @@ def compile_cmd(
                               "Zynq board of the Vivado block design."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
 ) -> None:
-    """Lower a binary QONNX model with FINN into xnorflow's dataflow IR and generate hardware.
+    """Lower a quantized QONNX model with FINN into xnorflow's dataflow IR and generate hardware.
 
-    Supported: chains of binary linear/conv layers (1-bit weights and activations).
+    Supported: chains of linear/conv layers with weights and activations of 1 (binary) to 8
+    bits, BatchNorm, max-pool, global average pool, an input quantizer of up to 8 bits, a
+    final affine. Convolutions: any kernel, stride and zero padding, group 1, dilation 1.
 
-    With BatchNorm, sign activations, max-pool, an input quantizer of up to 8 bits, a final affine.
-
-    Not supported: residual connections, Softmax, padded convolutions, dynamic shapes.
+    Not supported: residual connections, depthwise or dilated convs, Softmax, dynamic shapes.
     """
     from xnorflow.compile.errors import CompileError
     from xnorflow.compile.fit import fit_summary

@@ -427,5 +427,5 @@ def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, 
         except Exception as err:  # FINN's own errors: name the step, keep the cause
             raise CompileError(
                 f"{path}: FINN could not lower the model ({type(err).__name__}: {err}); "
-                "is it a chain of binary layers (see `xnorflow compile --help`)?") from err
+                "is it a chain of quantized layers (see `xnorflow compile --help`)?") from err
     return {"qonnx": qonnx_model, "finn": finn_model, "streamlined": streamlined, "hw": hw}
