@@ -1,0 +1,139 @@
+"""Zero padding of an image on a stream (FINN's FMPadding).
+
+Input: an H × W image of C channels (NHWC, SIMD values per beat). Output: the
+(top + H + bottom) × (left + W + right) image, NHWC, SIMD values per beat, the padded pixels
+holding the stored value 0 in every channel. ``padding`` is (top, left, bottom, right) — the
+order of FINN's ``Padding`` attribute, [H_begin, W_begin, H_end, W_end].
+
+The datatype does not change and must hold 0: BIPOLAR values cannot (bit 0 means −1, so FINN's
+zero bits would pad with −1 where PyTorch pads with 0). The frontend re-types bipolar
+activations before a padding as INT2 {−1, +1}, whose zero is exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from xnorflow.compile.frontend.finn_attrs import ir_dtype, node_attrs
+from xnorflow.compile.hls import common as hls
+from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.rtl import common as rtl
+
+BIPOLAR_PAD = ("bipolar values cannot hold a zero pad (bit 0 means -1); re-type the bipolar "
+               "activation as INT2 {-1, +1} before padding (the frontend does so)")
+
+
+def _ints(value, n: int, what: str, name: str, least: int) -> tuple[int, ...]:
+    """A list/tuple of n ints >= least, else a LayerError naming the layer."""
+    try:
+        out = tuple(int(v) for v in value)
+        ok = len(out) == n and all(o == v for o, v in zip(out, value, strict=True))
+    except (TypeError, ValueError):
+        out, ok = (), False
+    if not ok or min(out) < least:
+        raise LayerError(f"layer {name!r}: {what} {value!r} is not {n} ints >= {least}")
+    return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Padding(Layer):
+    kind = "padding"
+    finn_ops = {"FMPadding": "rtl"}  # FINN has no FMPadding_hls (FMPadding_Pixel is another op)
+
+    ifm_dim: tuple[int, int] = (1, 1)  # (H, W)
+    channels: int = 1
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, left, bottom, right)
+    simd: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ifm_dim", _ints(self.ifm_dim, 2, "ifm_dim", self.name, 1))
+        object.__setattr__(self, "padding", _ints(self.padding, 4, "padding (top, left, "
+                                                  "bottom, right)", self.name, 0))
+        if self.channels < 1:
+            raise LayerError(f"layer {self.name!r}: channels must be >= 1")
+        if self.in_dtype != self.out_dtype:
+            raise LayerError(f"layer {self.name!r}: padding keeps the datatype "
+                             f"({self.in_dtype} in, {self.out_dtype} out)")
+        if self.in_dtype.bipolar:
+            raise LayerError(f"layer {self.name!r}: {BIPOLAR_PAD}")
+
+    @property
+    def ofm_dim(self) -> tuple[int, int]:
+        """(top + H + bottom, left + W + right)."""
+        (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
+        return (top + h + bottom, left + w + right)
+
+    @property
+    def in_shape(self) -> tuple[int, int]:
+        return (self.ifm_dim[0] * self.ifm_dim[1], self.channels)
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        return (self.ofm_dim[0] * self.ofm_dim[1], self.channels)
+
+    @property
+    def in_fold(self) -> int:
+        return self.simd
+
+    @property
+    def out_fold(self) -> int:
+        return self.simd
+
+    def folding(self) -> dict[str, int]:
+        return {"SIMD": self.simd}
+
+    def allowed_folding(self) -> dict[str, list[int]]:
+        return {"SIMD": divisors(self.channels)}
+
+    def exp_cycles(self) -> int:
+        """One output beat per cycle: the padded frame's beats."""
+        return self.out_shape[0] * self.channels // self.simd
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        x = self.check_input(x)
+        (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
+        img = x.reshape(x.shape[0], h, w, self.channels)
+        out = np.pad(img, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        return out.reshape(x.shape[0], *self.out_shape)
+
+    # --- FINN ----------------------------------------------------------------------------
+    @classmethod
+    def read_finn(cls, reader, node, nxt):
+        a = node_attrs(node)
+        dt = ir_dtype(a["inputDataType"])
+        if dt.bipolar:
+            raise reader.fail(node, f"pads {a['inputDataType']} (bipolar) values: {BIPOLAR_PAD}")
+        ifm, pad = list(a["ImgDim"]), list(a.get("Padding", [1, 1, 1, 1]))
+        if len(ifm) != 2 or len(pad) != 4:
+            raise reader.fail(node, f"has ImgDim {ifm} and Padding {pad}; expected [H, W] and "
+                              "[top, left, bottom, right]")
+        # FINN's Padding is [H_begin, W_begin, H_end, W_end]: our (top, left, bottom, right)
+        return cls(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=tuple(ifm),
+                   channels=int(a["NumChannels"]), padding=tuple(pad), simd=1), [node]
+
+    # --- RTL and HLS ---------------------------------------------------------------------
+    def rtl_instance(self, ident, folder, options):
+        (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
+        params = {"IFM_H": h, "IFM_W": w, "CHANNELS": self.channels, "SIMD": self.simd,
+                  "BITS": self.in_dtype.bits, "PAD_TOP": top, "PAD_LEFT": left,
+                  "PAD_BOTTOM": bottom, "PAD_RIGHT": right}
+        return rtl.Instance("padding", ident, params, self.in_width, self.out_width)
+
+    def hls_emit(self, name):
+        (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
+        cfg = f"""struct {name}_config : xnorflow::padding_config {{
+    static const unsigned ifm_h = {h};
+    static const unsigned ifm_w = {w};
+    static const unsigned channels = {self.channels};
+    static const unsigned pad_top = {top};
+    static const unsigned pad_left = {left};
+    static const unsigned pad_bottom = {bottom};
+    static const unsigned pad_right = {right};
+    static const unsigned simd = {self.simd};
+    static const unsigned bits = {self.in_dtype.bits};
+    typedef {hls.c_type(self.in_dtype)} in_t;
+}};
+"""
+        return cfg, f"xnorflow::padding<{name}_config>({{i}}, {{o}});"
