@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                         given[name] = getattr(args, name)
             if opt == "bop" and args.gamma is not None:
                 given["gamma"] = args.gamma
-            name = (f"{model}-{wbits}w{abits}a-{opt}-{args.recipe or 'one-step'}-b{lam:g}"
+            bits = f"-{wbits}w{abits}a" if _base(model) == model else ""  # tfc-2w2a has them
+            name = (f"{model}{bits}-{opt}-{args.recipe or 'one-step'}-b{lam:g}"
                     f"-d{dropout[model]:g}-e{args.epochs}")
             t0 = time.perf_counter()
             try:
