@@ -132,7 +132,7 @@ def naive_run(ir: DataflowIR, images: np.ndarray) -> np.ndarray:
         if isinstance(layer, Thresholding):
             x = (x[..., None] >= layer.thresholds[None, None]).sum(-1) + layer.act_val
         elif isinstance(layer, MVAU):
-            w = 2.0 * layer.weights - 1.0
+            w = layer.weight_values.astype(np.float64)
             if layer.xnor:
                 acc = ((2 * x - 1) @ w.T + layer.mw) / 2  # popcount of XNOR
             else:
@@ -142,14 +142,14 @@ def naive_run(ir: DataflowIR, images: np.ndarray) -> np.ndarray:
             else:
                 x = acc
         elif isinstance(layer, (SlidingWindow, MaxPool)):
-            n, (ih, iw), k, s, c = x.shape[0], layer.ifm_dim, layer.kernel, layer.stride, \
-                layer.channels
+            n, (ih, iw), (kh, kw), (sh, sw), c = x.shape[0], layer.ifm_dim, layer.kernel_hw, \
+                layer.stride_hw, layer.channels
             img = x.reshape(n, ih, iw, c)
             oh, ow = layer.ofm_dim
             out = []
             for oy in range(oh):
                 for ox in range(ow):
-                    win = img[:, oy * s : oy * s + k, ox * s : ox * s + k, :]
+                    win = img[:, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw, :]
                     out.append(win.reshape(n, -1) if isinstance(layer, SlidingWindow)
                                else win.max(axis=(1, 2)))
             x = np.stack(out, axis=1)

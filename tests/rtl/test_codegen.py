@@ -106,14 +106,15 @@ def test_threshold_clipping_keeps_every_comparison():
     assert rtl_common.signed_bits(0, 256) == 10 and rtl_common.signed_bits(-128, 128) == 9
 
 
-def test_unsupported_maxpool_is_a_clear_error(tmp_path):
+def test_overlapping_maxpool_is_written(tmp_path):
+    """A 3x3 stride-2 max-pool (nn.MaxPool2d(3, 2)) has an RTL form now."""
     pool = MaxPool(name="pool0", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(7, 7), channels=4,
                    kernel=3, stride=2, pe=2)
     ir = DataflowIR(name="pool", input_shape=(4, 7, 7), input_layout="nhwc", layers=[pool],
                     output_scale=np.ones(1), output_bias=np.zeros(1), input_dtype=BIPOLAR)
-    with pytest.raises(rtl_common.RtlError, match="'pool0'.*kernel == stride"):
-        rtl_codegen.write(ir, tmp_path / "rtl")
-    assert not (tmp_path / "rtl").exists() and not (tmp_path / "rtl.tmp").exists()
+    rtl_codegen.write(ir, tmp_path / "rtl")
+    top = (tmp_path / "rtl" / "xnorflow_top.sv").read_text()
+    assert ".KERNEL_H(3)" in top and ".STRIDE_W(2)" in top
 
 
 @pytest.mark.sim
