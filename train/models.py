@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 BITS = (1, 2, 3, 4)  # the weight and activation bit widths the models support
-_HIDDEN_ACT_FLAG = "_xnorflow_binary_act"  # name kept: checkpoints do not store it, code reads it
+_HIDDEN_ACT_FLAG = "_xnorflow_hidden_act"  # marks the hidden activations (not the input quantizer)
 _WEIGHT_BITS_ATTR = "_xnorflow_weight_bits"
 
 
