@@ -30,6 +30,17 @@ class Drawn:
         return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self).items())
 
 
+def _centre():
+    """x ↦ 2x − 1: images in [0, 1] to [-1, 1] before the input quantizer, as bnn_pynq does."""
+    from torch import nn
+
+    class Centre(nn.Module):
+        def forward(self, x):
+            return 2.0 * x - 1.0
+
+    return Centre()
+
+
 def _act(bits: int, unsigned: bool):
     from brevitas.nn import QuantIdentity, QuantReLU
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant
@@ -57,7 +68,7 @@ def layer_net(seed: int):
                               max_val=1.0 - 2.0**-7)
     else:
         first = _act(in_bits, False)
-    layers: list[nn.Module] = [first]
+    layers: list[nn.Module] = [_centre(), first]
     drawn_convs = []
     ch = c
     for _ in range(int(rng.integers(1, 4))):

@@ -66,18 +66,24 @@ def test_padded_bipolar_conv_pads_zero_not_minus_one(tmp_path):
     pad the bit 0 (= -1); xnorflow carries that activation as INT2 and pads a true 0."""
     import torch
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
-    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
     from torch import nn
 
     from tests.compile.helpers import randomize
 
-    wq = {"weight_quant": SignedBinaryWeightPerTensorConst}
+    class Centre(nn.Module):  # images in [0, 1] → [-1, 1], as the bnn_pynq models do
+        def forward(self, x):
+            return 2.0 * x - 1.0
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    def sign():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0)
+
     model = nn.Sequential(
-        QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        QuantConv2d(1, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6),
-        QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        QuantConv2d(6, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6),
-        QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+        Centre(), sign(),
+        QuantConv2d(1, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6), sign(),
+        QuantConv2d(6, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6), sign(),
         nn.Flatten(), QuantLinear(6 * 8 * 8, 4, bias=False, **wq))
     model = randomize(model, 3)
     path = export(model, (1, 8, 8), tmp_path / "m.onnx")
