@@ -109,21 +109,27 @@ def test_small_cnv_like_chain_bit_exact(tmp_path_factory):
     check_chain(model, result, random_images(result.ir, 6, seed=10))
 
 
+TRAINED = {"mlp:32,16": None, "cnn:8,P/16": None, "cnn:8p1,P,16s2p1,G": 2}  # spec: bits
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A tiny MLP and CNN trained for one epoch by xnorflow.train on the built-in digits."""
+    """A tiny MLP and CNN trained for one epoch by xnorflow.train on the built-in digits, and a
+    2W2A CNN with padding, a strided conv and a global average pool."""
     from xnorflow.train.loop import TrainConfig, run_training
 
     runs = {}
-    for spec in ("mlp:32,16", "cnn:8,P/16"):
+    for spec, bits in TRAINED.items():
         out = tmp_path_factory.mktemp("run")
-        cfg = TrainConfig(model=spec, dataset="digits", epochs=1, check_images=4)
+        cfg = TrainConfig(model=spec, dataset="digits", epochs=1, check_images=4,
+                          weight_bits=bits, act_bits=bits,
+                          **({"optimizer": "adam"} if bits else {}))
         run_training(cfg, out, progress=False)
         runs[spec] = (cfg, out)
     return runs
 
 
-@pytest.mark.parametrize("spec", ["mlp:32,16", "cnn:8,P/16"])
+@pytest.mark.parametrize("spec", list(TRAINED))
 def test_trained_xnorflow_model_chain(trained_run, tmp_path, spec):
     import torch
 
