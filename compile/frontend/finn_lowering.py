@@ -82,6 +82,8 @@ def load_qonnx(path: Path) -> Any:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
+    from xnorflow.compile.frontend.finn_passes import ExplicitConvPads
+
     path = Path(path)
     if not path.is_file():
         raise CompileError(f"{path}: no such file; give the QONNX model written by "
@@ -94,9 +96,16 @@ def load_qonnx(path: Path) -> Any:
     if not proto.graph.node:
         raise CompileError(f"{path}: not an ONNX model (the graph has no nodes); "
                            "export the model with brevitas.export.export_qonnx")
+    pads = [n for n in proto.graph.node if n.op_type == "Pad"]
+    if pads:
+        raise CompileError(
+            f"{path}: node {pads[0].name!r} is a Pad (nn.ZeroPad2d / F.pad), which xnorflow does "
+            "not compile; give the padding to the convolution instead "
+            "(QuantConv2d(..., padding=p) or padding=\"same\"), which FINN lowers to FMPadding")
     check_static_shapes(proto, path)
     try:
         model = cleanup_model(ModelWrapper(proto))
+        model = model.transform(ExplicitConvPads())
     except Exception as err:  # qonnx raises all kinds on malformed graphs
         raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
                            f"{err}); is it a valid QONNX export?") from err

@@ -177,3 +177,34 @@ class RestoreXnorActVal(Transformation):
                     node.attribute.remove(a)
             node.attribute.append(helper.make_attribute("ActVal", int(bias)))
         return model, False
+
+
+class ExplicitConvPads(Transformation):
+    """Conv with auto_pad SAME_UPPER/SAME_LOWER (PyTorch's padding="same") → explicit `pads`,
+    which is all FINN's LowerConvsToMatMul reads. VALID → pads 0."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        for node in model.graph.node:
+            mode = _attr(node, "auto_pad", "NOTSET")
+            if node.op_type != "Conv" or mode in ("NOTSET", ""):
+                continue
+            shape = model.get_tensor_shape(node.input[0])
+            kernel = list(_attr(node, "kernel_shape", []))
+            strides = list(_attr(node, "strides", [1] * len(kernel)))
+            dil = list(_attr(node, "dilations", [1] * len(kernel)))
+            begin, end = [], []
+            for size, k, s, d in zip(shape[2:], kernel, strides, dil, strict=True):
+                total = 0
+                if mode != "VALID":
+                    out = -(-size // s)
+                    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+                low = total // 2 if mode != "SAME_LOWER" else total - total // 2
+                begin.append(low)
+                end.append(total - low)
+            for a in list(node.attribute):
+                if a.name in ("auto_pad", "pads"):
+                    node.attribute.remove(a)
+            node.attribute.append(helper.make_attribute("pads", begin + end))
+        return model, False

@@ -185,8 +185,15 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
             i = _skip_stream_reshapes(model, nodes, i, source)
             continue
         if node.domain != HW_DOMAIN and op != "Im2Col":
-            raise reader.fail(node, "was not converted to a hardware layer by FINN; supported "
-                              "layers: binary linear/conv + BatchNorm + sign, max-pool")
+            why = ""
+            if op in AFFINE_OPS:
+                why = (" — a per-channel scale or offset that FINN could not fold into a "
+                       "neighbouring layer's thresholds, e.g. a BatchNorm with negative scales "
+                       "right after a global average pool; put a quantized linear/conv layer "
+                       "between them or drop the BatchNorm")
+            raise reader.fail(node, "was not converted to a hardware layer by FINN" + why +
+                              "; supported: quantized linear/conv + BatchNorm + activation, "
+                              "max-pool, global average pool")
         i += reader.read(node, nodes[i + 1] if i + 1 < len(nodes) else None)
     layout = _input_layout(model, nodes[:first], nodes[first], source)
     n_out = int(np.prod(reader.layers[-1].out_shape))

@@ -131,3 +131,73 @@ COMPILED_SLOW = {
        for n in ("tfc_1w2a", "sfc_1w2a", "sfc_2w2a", "cnv_1w2a", "cnv_2w2a")},
     **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4, 16)},
 }
+
+
+USER_FORMS = ("conv_bias_3bit_pad", "stride2_hardtanh_no_bn", "float_relu_then_quant",
+              "padding_same", "mlp_3bit_bias", "gap_mean", "gap_mean_negative_axes",
+              "gap_adaptive", "gap_avg_pool2d")
+
+
+def user_form(name: str):
+    """(model, input shape) of USER_FORMS' `name`: networks written the ways users write the
+    new layers. Brevitas' default float-scaled quantizers, biases, no BatchNorm,
+    QuantHardTanh, a float ReLU before the quantizer, padding="same", and the four ways to
+    write a global average pool in `forward`."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Uint8ActPerTensorFloat
+    from torch import nn
+
+    class GapNet(nn.Module):
+        def __init__(self, how: str) -> None:
+            super().__init__()
+            self.how = how
+            self.q = QuantIdentity(bit_width=8)
+            self.conv = QuantConv2d(3, 8, 3, padding=1, bias=False, weight_bit_width=2)
+            self.bn = nn.BatchNorm2d(8)
+            self.act = QuantReLU(bit_width=2)
+            self.fc = QuantLinear(8, 5, bias=True, weight_bit_width=2)
+
+        def forward(self, x):
+            x = self.act(self.bn(self.conv(self.q(x))))
+            if self.how == "mean":
+                x = x.mean(dim=(2, 3))
+            elif self.how == "mean_negative_axes":
+                x = torch.mean(x, dim=(-1, -2), keepdim=True).flatten(1)
+            elif self.how == "adaptive":
+                x = F.adaptive_avg_pool2d(x, 1).view(x.size(0), -1)
+            else:
+                x = F.avg_pool2d(x, x.shape[2:]).flatten(1)
+            return self.fc(x)
+
+    def q8():
+        return QuantIdentity(bit_width=8)
+
+    forms = {
+        "conv_bias_3bit_pad": lambda: nn.Sequential(
+            q8(), QuantConv2d(3, 6, 3, padding=1, bias=True, weight_bit_width=3),
+            QuantReLU(bit_width=3), nn.Flatten(),
+            QuantLinear(6 * 8 * 8, 4, bias=False, weight_bit_width=3)),
+        "stride2_hardtanh_no_bn": lambda: nn.Sequential(
+            q8(), QuantConv2d(3, 6, 3, stride=2, padding=1, bias=False, weight_bit_width=2),
+            QuantHardTanh(bit_width=2, max_val=1.0, min_val=-1.0), nn.Flatten(),
+            QuantLinear(6 * 4 * 4, 4, bias=False, weight_bit_width=2)),
+        "float_relu_then_quant": lambda: nn.Sequential(
+            q8(), QuantConv2d(3, 6, 3, padding=1, bias=False, weight_bit_width=2),
+            nn.BatchNorm2d(6), nn.ReLU(),
+            QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=2), nn.Flatten(),
+            QuantLinear(6 * 8 * 8, 4, bias=False, weight_bit_width=2)),
+        "padding_same": lambda: nn.Sequential(
+            q8(), QuantConv2d(3, 6, 3, padding="same", bias=False, weight_bit_width=2),
+            nn.BatchNorm2d(6), QuantIdentity(bit_width=2), nn.Flatten(),
+            QuantLinear(6 * 8 * 8, 4, bias=False, weight_bit_width=2)),
+        "mlp_3bit_bias": lambda: nn.Sequential(
+            nn.Flatten(), q8(), QuantLinear(192, 32, bias=True, weight_bit_width=3),
+            nn.BatchNorm1d(32), QuantReLU(bit_width=3),
+            QuantLinear(32, 10, bias=True, weight_bit_width=3)),
+        **{f"gap_{how}": (lambda how=how: GapNet(how))
+           for how in ("mean", "mean_negative_axes", "adaptive", "avg_pool2d")},
+    }
+    assert tuple(forms) == USER_FORMS
+    return randomize(forms[name](), 1), (3, 8, 8)

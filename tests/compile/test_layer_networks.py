@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.compile.helpers import check_chain, export, seed_params
-from tests.compile.layer_nets import layer_net
+from tests.compile.layer_nets import USER_FORMS, layer_net, user_form
 from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
@@ -156,3 +156,12 @@ def test_default_brevitas_quantizers_multibit(tmp_path, w_bits, act):
     assert figs["distinct_outputs"] > 1
     mvaus = [layer for layer in result.ir.layers if layer.kind == "mvau"]
     assert all(m.weight_dtype.bits == w_bits or m.weight_dtype.bipolar for m in mvaus)
+
+
+@pytest.mark.parametrize("form", USER_FORMS)
+def test_user_forms_of_the_new_layers(tmp_path, form):
+    model, shape = user_form(form)
+    path = export(model, shape, tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 8, seed=0))
+    assert figs["distinct_outputs"] > 1
