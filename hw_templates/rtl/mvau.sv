@@ -89,7 +89,13 @@ module mvau #(
     localparam int IW = SIMD * IBITS;
     localparam int WW = PE * SIMD * WBITS;  // a weight memory word
     localparam int NCH = (SIMD + CHUNK - 1) / CHUNK;
-    localparam int CW = XNOR ? $clog2(CHUNK + 1) : ACC_BITS;
+    // widths from the value ranges: a product (IBITS+1 bits for ±x, IBITS+WBITS+1 for w*x), a
+    // chunk sum of CHUNK products, a group sum of GROUP chunks; never wider than ACC_BITS
+    localparam int PW = WBITS == 1 ? IBITS + 1 : IBITS + WBITS + 1;
+    localparam int CW_INT = PW + $clog2(CHUNK) < ACC_BITS ? PW + $clog2(CHUNK) : ACC_BITS;
+    localparam int CW = XNOR ? $clog2(CHUNK + 1) : CW_INT;
+    localparam int GW_SUM = CW + 1 + $clog2(GROUP);
+    localparam int GW = GW_SUM < ACC_BITS ? GW_SUM : ACC_BITS;
     localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
@@ -264,7 +270,7 @@ module mvau #(
     for (genvar p = 0; p < PE; p++) begin : g_pe
         wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
         logic [NCH*CW-1:0] chunk_s3;
-        logic [NG*ACC_BITS-1:0] grp_s4;
+        logic [NG*GW-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
         logic signed [ACC_BITS-1:0] acc_reg;
 
@@ -280,24 +286,19 @@ module mvau #(
             for (genvar j = 0; j < NCH; j++) begin : g_chunk
                 localparam int LO = j * CHUNK;
                 localparam int N = SIMD - LO < CHUNK ? SIMD - LO : CHUNK;
-                logic signed [ACC_BITS-1:0] sum;
+                logic signed [CW-1:0] sum;
                 always_comb begin
                     sum = '0;
                     for (int i = LO; i < LO + N; i++) begin
-                        logic signed [ACC_BITS-1:0] xv;
-                        if (IN_SIGNED) xv = ACC_BITS'($signed(x_s2[i*IBITS +: IBITS]));
-                        else xv = ACC_BITS'($signed({1'b0, x_s2[i*IBITS +: IBITS]}));
-                        if (WBITS == 1) begin
-                            sum = w[i] ? sum + xv : sum - xv;
-                        end else begin
-                            // the product at its own width: (IBITS+1) x WBITS bits, signed
-                            logic signed [IBITS:0] xs;
-                            logic signed [IBITS+WBITS:0] prod;
-                            xs = IN_SIGNED ? $signed({x_s2[i*IBITS + IBITS - 1], x_s2[i*IBITS +: IBITS]})
-                                           : $signed({1'b0, x_s2[i*IBITS +: IBITS]});
-                            prod = xs * $signed(w[i*WBITS +: WBITS]);
-                            sum = sum + ACC_BITS'(prod);
-                        end
+                        // the input as a signed (IBITS+1)-bit value, the product at its width
+                        logic signed [IBITS:0] xs;
+                        logic signed [PW-1:0] prod;
+                        xs = IN_SIGNED ? $signed({x_s2[i*IBITS + IBITS - 1], x_s2[i*IBITS +: IBITS]})
+                                       : $signed({1'b0, x_s2[i*IBITS +: IBITS]});
+                        // (assignments: both operands widen to PW before the product)
+                        if (WBITS == 1) prod = w[i] ? PW'(xs) : -PW'(xs);
+                        else prod = xs * $signed(w[i*WBITS +: WBITS]);
+                        sum = sum + CW'(prod);
                     end
                 end
                 always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;
@@ -308,13 +309,13 @@ module mvau #(
         for (genvar g = 0; g < NG; g++) begin : g_grp
             localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
             always_ff @(posedge clk) begin
-                logic signed [ACC_BITS-1:0] s;
+                logic signed [GW-1:0] s;
                 s = '0;
                 for (int j = g * GROUP; j < J1; j++) begin
-                    if (XNOR) s = s + ACC_BITS'($signed({1'b0, chunk_s3[j*CW +: CW]}));
-                    else s = s + ACC_BITS'($signed(chunk_s3[j*CW +: CW]));
+                    if (XNOR) s = s + GW'($signed({1'b0, chunk_s3[j*CW +: CW]}));
+                    else s = s + GW'($signed(chunk_s3[j*CW +: CW]));
                 end
-                grp_s4[g*ACC_BITS +: ACC_BITS] <= s;
+                grp_s4[g*GW +: GW] <= s;
             end
         end
 
@@ -322,7 +323,7 @@ module mvau #(
         always_ff @(posedge clk) begin
             logic signed [ACC_BITS-1:0] s;
             s = '0;
-            for (int g = 0; g < NG; g++) s = s + $signed(grp_s4[g*ACC_BITS +: ACC_BITS]);
+            for (int g = 0; g < NG; g++) s = s + ACC_BITS'($signed(grp_s4[g*GW +: GW]));
             psum_s5 <= s;
         end
 

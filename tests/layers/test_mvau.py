@@ -45,7 +45,21 @@ def mvau_multibit(rng) -> Layer:
     return _mvau(rng, DataType.parse(str(rng.choice(["INT2", "UINT2", "INT4", "UINT3"]))), w_dt)
 
 
-CASES = {"mvau_xnor": mvau_xnor, "mvau_int": mvau_int, "mvau_multibit": mvau_multibit}
+def mvau_extremes(rng) -> Layer:
+    """Weights only at their type's minimum or maximum, narrow inputs (whose extremes the
+    random data hits often), no activation: every product and sum at the edges of its width."""
+    w_dt = DataType.parse(f"INT{int(rng.integers(2, 5))}")
+    in_dt = DataType.parse(str(rng.choice(["INT2", "UINT2", "INT3"])))
+    mw, mh = int(rng.integers(8, 70)), int(rng.integers(1, 9))
+    w = rng.choice([w_dt.min(), w_dt.max()], size=(mh, mw))
+    layer = MVAU(name="mvau", in_dtype=in_dt, out_dtype=BIPOLAR, pixels=2, mw=mw, mh=mh,
+                 weights=w, pe=pick(rng, divisors(mh)), simd=pick(rng, divisors(mw)),
+                 weight_dtype=w_dt)
+    return MVAU(**{**fields(layer), "out_dtype": layer.acc_dtype()})
+
+
+CASES = {"mvau_xnor": mvau_xnor, "mvau_int": mvau_int, "mvau_multibit": mvau_multibit,
+         "mvau_extremes": mvau_extremes}
 
 
 @pytest.mark.parametrize("mw", [1, 63, 64, 65, 300])
