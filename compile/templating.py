@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from pathlib import Path
 from typing import Any
 
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
@@ -29,3 +30,8 @@ def render(subdir: str, name: str, **values: Any) -> str:
         raise ValueError(f"template {subdir}/{name}: placeholders without a value "
                          f"{sorted(missing)}, values without a placeholder {sorted(unused)}")
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
+
+
+def template_path_of(subdir: str, name: str) -> Path:
+    """The path of hw_templates/<subdir>/<name> (for files copied as they are)."""
+    return Path(str(importlib.resources.files("xnorflow.hw_templates") / subdir / name))

@@ -13,6 +13,10 @@ final affine and the argmax are done once, here (compile/stream.py), for all bac
   calls, streaming whole batches.
 - pynq: the bitstream on a PYNQ board through AXI DMA (host/pynq_driver.py); `pynq` is imported
   only when this backend is opened. Tests pass `pynq_module=host.pynq_emulation`.
+- serial: an open-flow board (`xnorflow bitstream`, compile/board/) through its UART
+  (host/serial_backend.py, the protocol of compile/board_protocol.py); `port=` names it.
+- board-sim: the same serial backend, talking to the whole board top in Verilator
+  (compile/board/sim.py) through pyserial's socket:// on loopback; `board=` names the board.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from xnorflow.host.pynq_driver import (
     missing_bitstream_message,
 )
 
-BACKEND_NAMES = ("reference", "sim", "csim", "pynq")
+BACKEND_NAMES = ("reference", "sim", "csim", "pynq", "serial", "board-sim")
+SERIAL_OPTIONS = ("port", "baud", "timeout_s", "batch_frames", "retries", "serial_module")
 
 __all__ = [
     "Accelerator", "BACKEND_NAMES", "BackendError", "BitstreamMissingError", "BoardError",
@@ -221,6 +226,56 @@ class CsimBackend:
         pass
 
 
+class BoardSimBackend:
+    """The board top in Verilator (compile/board/sim.py) behind the serial backend: the bytes
+    cross a TCP socket on loopback, framed, checksummed and identity-checked as on a board."""
+
+    def __init__(self, build: Path, spec: RuntimeSpec, board: str | None = None,
+                 baud: int | None = None, clock_mhz: float | None = None,
+                 batch_frames: int | None = None) -> None:
+        from xnorflow.compile.board.sim import BoardSimulator
+        from xnorflow.compile.errors import CompileError
+        from xnorflow.compile.rtl.sim import SimulationError
+        from xnorflow.host.serial_backend import SerialBackend, SerialBackendError
+        from xnorflow.tools import ToolError
+
+        if not board:
+            raise BackendError("the board-sim backend needs the board: --board NAME "
+                               "(ulx3s-12f, ..., icebreaker)")
+        self.spec = spec
+        try:
+            self.sim = BoardSimulator(build, board, baud=baud, clock_mhz=clock_mhz)
+        except (CompileError, SimulationError, ToolError) as err:
+            raise BackendError(f"cannot start the board simulation of {build}: {err}") from err
+        try:
+            self.link = SerialBackend(spec, self.sim.url, baud=self.sim.baud, timeout_s=300.0,
+                                      resync_s=self.sim.resync_s(), batch_frames=batch_frames)
+        except SerialBackendError:
+            self.sim.close()
+            raise
+        self._cycles = 0
+        self._frames = 0
+
+    def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
+        before = self.sim.stats()["cycles"]
+        out = self.link.run_beats(in_beats)
+        self._cycles += self.sim.stats()["cycles"] - before
+        self._frames += in_beats.shape[0]
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """The serial link's figures, and the simulated board's: cycles spent on the frames and
+        frames/s over the modelled UART at the board's clock."""
+        seconds = self._cycles / (self.sim.clock_mhz * 1e6)
+        return {**self.link.stats(), "board_cycles": self._cycles,
+                "board_seconds": seconds,
+                "link_frames_per_s_simulated": self._frames / seconds if seconds else None}
+
+    def close(self) -> None:
+        self.link.close()
+        self.sim.close()
+
+
 def open_backend(name: str, build: Path, ir: DataflowIR, spec: RuntimeSpec,
                  **options: Any) -> Backend:
     if name == "reference":
@@ -231,6 +286,15 @@ def open_backend(name: str, build: Path, ir: DataflowIR, spec: RuntimeSpec,
         return CsimBackend(build, ir, spec)
     if name == "pynq":
         return PynqBackend(build, ir, spec, **options)
+    if name == "serial":
+        from xnorflow.host.serial_backend import SerialBackend
+
+        if not options.get("port"):
+            raise BackendError("the serial backend needs the port: --port /dev/ttyUSB0 "
+                               "(Accelerator.open(BUILD, backend='serial', port=...))")
+        return SerialBackend(spec, **options)
+    if name == "board-sim":
+        return BoardSimBackend(build, spec, **options)
     raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
 
 
@@ -256,17 +320,24 @@ class Accelerator:
 
     @classmethod
     def open(cls, build: str | Path, backend: str = "reference", **options: Any) -> Accelerator:
-        """Open BUILD with a backend: "reference", "sim" or "pynq".
+        """Open BUILD with a backend: "reference", "sim", "csim", "pynq", "serial" or
+        "board-sim".
 
         Options for pynq: `pynq_module` (default: import pynq), `bitfile` (default
-        BUILD/driver/xnorflow.bit), `chunk_frames` (frames per DMA transfer).
+        BUILD/driver/xnorflow.bit), `chunk_frames` (frames per DMA transfer). For serial:
+        `port` (required: /dev/ttyUSB0, COM3, socket://host:port), `baud`, `timeout_s`,
+        `batch_frames`, `retries`. For board-sim: `board` (required), `baud`, `clock_mhz`,
+        `batch_frames`.
         """
         if backend not in BACKEND_NAMES:
             raise BackendError(
                 f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}"
             )
-        if backend != "pynq" and options:
-            raise BackendError(f"options {sorted(options)} apply to the pynq backend only")
+        allowed = {"pynq": None, "serial": SERIAL_OPTIONS,
+                   "board-sim": ("board", "baud", "clock_mhz", "batch_frames")}.get(backend, ())
+        if allowed is not None and set(options) - set(allowed):
+            raise BackendError(f"options {sorted(set(options) - set(allowed))} do not apply to "
+                               f"the {backend} backend")
         build = Path(build)
         ir = load_ir(build)
         spec = runtime_spec(ir, build)

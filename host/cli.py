@@ -23,7 +23,15 @@ def run(
     build: Path = typer.Argument(..., help="Build folder made by `xnorflow compile`."),
     backend: str = typer.Option("reference", "--backend", "-b",
                                 help="reference (numpy), sim (Verilator: the RTL), csim (g++: "
-                                "the HLS C++) or pynq (board)."),
+                                "the HLS C++), pynq (board), serial (an open-flow board on "
+                                "--port) or board-sim (the whole board top of --board in "
+                                "Verilator, through the serial backend)."),
+    port: str | None = typer.Option(None, "--port", help="serial: the board's UART "
+                                    "(/dev/ttyUSB0, COM3, socket://host:port)."),
+    board: str | None = typer.Option(None, "--board", help="board-sim: the board (ulx3s-12f, "
+                                     "ulx3s-25f, ulx3s-45f, ulx3s-85f, icebreaker)."),
+    baud: int | None = typer.Option(None, "--baud", help="serial / board-sim: the UART's "
+                                    "baud rate (default 3000000, the bitstream's)."),
     dataset: str = typer.Option(RANDOM_DATASET, "--dataset", "-d",
                                 help="random, digits, mnist, fashion-mnist or cifar10."),
     data_dir: Path | None = typer.Option(None, "--data-dir",
@@ -48,18 +56,27 @@ def run(
     from xnorflow.compile.stream import HostInputError, RuntimeSpecError
     from xnorflow.host.accelerator import Accelerator, BackendError
     from xnorflow.host.pynq_driver import BitstreamMissingError, BoardError
+    from xnorflow.host.serial_backend import SerialBackendError
     from xnorflow.train.errors import UserError
 
     console, err_console = Console(), Console(stderr=True, soft_wrap=True)
     user_errors = (RunError, BackendError, HostInputError, RuntimeSpecError, BitstreamMissingError,
-                   BoardError, UserError, DatasetError)
+                   BoardError, UserError, DatasetError, SerialBackendError)
     accs: list[Accelerator] = []
     try:
         if n is not None and n < 1:
             raise RunError(f"--n must be at least 1, got {n}")
         if batch < 1:
             raise RunError(f"--batch must be at least 1, got {batch}")
-        acc = Accelerator.open(build, backend=backend)
+        options: dict[str, object] = {}
+        if backend == "serial":
+            options = {"port": port, **({"baud": baud} if baud else {})}
+        elif backend == "board-sim":
+            options = {"board": board, **({"baud": baud} if baud else {})}
+        elif port or board or baud:
+            raise RunError("--port, --board and --baud apply to the serial and board-sim "
+                           "backends only")
+        acc = Accelerator.open(build, backend=backend, **options)
         accs.append(acc)
         images, labels = images_for(acc.spec.input_shape, acc.spec.input_layout, dataset,
                                     data_dir, n, seed, split)
@@ -107,6 +124,8 @@ def run(
     if stats.get("cycles"):
         result["sim_cycles"] = int(stats["cycles"])
         result["sim_cycles_per_frame_steady"] = stats["last_call"].get("cycles_per_frame_steady")
+    if backend in ("serial", "board-sim"):
+        result["link"] = {k: v for k, v in stats.items() if k not in ("frames",)}
     mismatches = 0
     if ref_pred:
         rl, rs = np.concatenate(ref_pred), np.concatenate(ref_scores)
@@ -126,6 +145,17 @@ def run(
     console.print(f"accuracy      {acc_txt}")
     console.print(f"frames/s      {result['fps']:.1f} (host wall clock, {backend})")
     console.print(f"model at {acc.ir.clock_mhz:g} MHz: {acc.ir.fps():.0f} frames/s (analytic II)")
+    link = result.get("link")
+    if isinstance(link, dict):
+        console.print(f"UART link     {link['baud']:,} baud, batches of {link['batch_frames']}: "
+                      f"{link['link_frames_per_s_at_baud']:,.0f} frames/s at most")
+        if link.get("link_frames_per_s_simulated"):
+            console.print(f"board-sim     {link['link_frames_per_s_simulated']:,.0f} frames/s "
+                          f"over the modelled link ({link['board_cycles']:,} cycles at "
+                          f"{link['board_clock_mhz']:g} MHz); the accelerator alone: "
+                          f"{acc.ir.initiation_interval()} cycles/frame = "
+                          f"{link['board_clock_mhz'] * 1e6 / acc.ir.initiation_interval():,.0f} "
+                          "frames/s")
     if ref_pred:
         verdict = "[green]bit-exact[/green]" if mismatches == 0 else "[red]MISMATCH[/red]"
         console.print(f"vs reference  {mismatches} mismatching frames {verdict}")
