@@ -10,9 +10,10 @@ stamp="$venv/.xnorflow-setup-stamp"
 log() { printf '[setup] %s\n' "$*"; }
 
 # System tools (root only): g++ (Verilator, C-sim), tclsh (Tcl script checks), ccache for
-# Verilator builds, liblz4-dev + zlib1g-dev for its FST waveforms, Icarus, Yosys, nextpnr-ice40.
+# Verilator builds, liblz4-dev + zlib1g-dev for its FST waveforms, Icarus, Yosys, nextpnr-ice40,
+# openFPGALoader (`xnorflow flash`).
 apt_pkgs="g++ tcl ccache liblz4-dev zlib1g-dev iverilog yosys nextpnr-ice40 fpga-icestorm
-  fpga-icestorm-chipdb"
+  fpga-icestorm-chipdb openfpgaloader"
 missing=""
 for p in $apt_pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
