@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,13 @@ class TrainResult:
                    onnx_check=dict(summary.get("onnx_check") or {}),
                    plots=[Path(p) for p in summary.get("plots", [])])
 
+    def to_summary(self) -> dict[str, Any]:
+        """The JSON-able summary :meth:`from_summary` reads."""
+        return {"out": str(self.out), "onnx": str(self.onnx) if self.onnx else None,
+                "best_test_acc": self.best_test_acc, "best_epoch": self.best_epoch,
+                "epochs_done": self.epochs_done, "finished": self.finished, "last": self.last,
+                "onnx_check": self.onnx_check, "plots": [str(p) for p in self.plots]}
+
 
 def default_run_dir(cfg: Any) -> Path:
     return Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_",
@@ -61,7 +69,8 @@ def train(model: str | None = None, dataset: str | None = None, *,
           data_dir: str | Path | None = None, optimizer: str | None = None,
           epochs: int | None = None, out: str | Path | None = None, resume: bool = False,
           overwrite: bool = False, device: str = "cpu", log_every: int = 0,
-          progress: bool = False, **options: Any) -> TrainResult:
+          progress: bool = False, nproc: int = 1, bf16: bool = False,
+          **options: Any) -> TrainResult:
     """Train a BNN (or a 1–4-bit network) and export it to QONNX, as ``xnorflow train`` does.
 
     ``options`` are the CLI's other flags by their Python names: weight_bits, act_bits, alpha,
@@ -72,7 +81,15 @@ def train(model: str | None = None, dataset: str | None = None, *,
     :class:`~xnorflow.train.errors.UserError` for a bad setting or a run folder that already
     holds a run (unless ``resume`` or ``overwrite``), and
     :class:`~xnorflow.train.loop.TrainingDiverged` when the loss becomes NaN/inf.
+
+    ``nproc`` > 1 trains data-parallel on that many local processes (torchrun, gloo on CPU,
+    NCCL with ``device="cuda"``; train/distributed.py); ``batch_size`` stays the global batch
+    and must divide by ``nproc``. A rank that dies raises
+    :class:`~xnorflow.train.distributed.RankFailed` naming the command that resumes. Inside a
+    torchrun worker (``torchrun -m xnorflow train``) the run joins the process group itself.
+    ``bf16`` runs forward and loss under bfloat16 autocast (meant for GPUs).
     """
+    from .distributed import in_worker
     from .loop import TrainConfig, run_training
 
     known = {"weight_bits", "act_bits", "alpha", "gamma", "alpha_decay", "tau", "lr",
@@ -96,8 +113,31 @@ def train(model: str | None = None, dataset: str | None = None, *,
         run_dir = Path(out) if out is not None else default_run_dir(cfg)
     cfg.device = device
     cfg.log_every = log_every
+    cfg.bf16 = bool(bf16)
     if data_dir is not None:
         cfg.data_dir = str(data_dir)
+    if device not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
+        raise UserError(f"--device {device!r}: choose cpu or cuda")
+    if not isinstance(nproc, int) or nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {nproc}")
+    world = int(os.environ.get("WORLD_SIZE", "1")) if in_worker() else nproc
+    if in_worker() and nproc not in (1, world):
+        raise UserError(f"--nproc {nproc} inside a torchrun run of {world} processes: leave "
+                        "--nproc out under torchrun (its --nproc-per-node sets the processes)")
+    if cfg.batch_size % world:
+        raise UserError(f"--batch-size {cfg.batch_size} is the global batch and must divide "
+                        f"evenly over the {world} processes (each takes batch / {world}); "
+                        f"choose a multiple of {world}")
+    if nproc > 1 and not in_worker():
+        from .distributed import launch
+        from .loop import check_run_dir
+
+        check_run_dir(run_dir, resume, overwrite)  # fail here, before starting processes
+        kwargs = dict(model=model, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+                      optimizer=optimizer, epochs=epochs, out=str(run_dir), resume=resume,
+                      overwrite=overwrite, device=device, log_every=log_every,
+                      progress=progress, bf16=bool(bf16), **options)
+        return TrainResult.from_summary(launch(nproc, kwargs, run_dir))
     summary = run_training(cfg, run_dir, resume=resume, progress=progress, overwrite=overwrite)
     return TrainResult.from_summary(summary)
 

@@ -6,6 +6,7 @@ torch and Brevitas are imported inside the command so that ``xnorflow --help`` s
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,8 @@ _F, _B = _D["filter"], _D["bop"]
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {msg}", err=True)
+    if msg:  # other ranks than 0 of a torchrun run stay quiet about what rank 0 says
+        typer.echo(f"error: {msg}", err=True)
     return typer.Exit(code)
 
 
@@ -96,7 +98,16 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help=(
         "Start afresh in an --out folder that holds an earlier run, deleting that run's files "
         "(without it, or --resume, such a folder is an error).")),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda."),
+    device: str = typer.Option("cpu", "--device", help=(
+        "cpu | cuda. On cuda the data sets live on the GPU, CNNs run channels-last, and no "
+        "step waits for the host.")),
+    nproc: int = typer.Option(1, "--nproc", help=(
+        "Train data-parallel on N local processes (starts torchrun: gloo on CPU, NCCL with "
+        "--device cuda, one GPU each). --batch-size stays the global batch (N must divide "
+        "it); results equal one process's up to float rounding. Or run "
+        "`torchrun --nproc-per-node N -m xnorflow train ...` yourself.")),
+    bf16: bool = typer.Option(False, "--bf16", help=(
+        "Forward pass and loss under bfloat16 autocast (for GPUs; BatchNorm stays float32).")),
     log_every: int = typer.Option(0, "--log-every", help=(
         "Also log loss/FF ratio every N steps to steps.jsonl (0 = per epoch only).")),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
@@ -110,8 +121,10 @@ def train(
     """
     warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
     logging.basicConfig(level=logging.WARNING)
+    rank = int(os.environ.get("RANK", "0"))  # set by torchrun
     try:
         from .api import train as train_run
+        from .distributed import RankFailed
         from .errors import UserError
         from .loop import TrainingDiverged
     except ImportError as exc:  # pragma: no cover - broken environment
@@ -125,14 +138,18 @@ def train(
             gamma=gamma, alpha_decay=alpha_decay, tau=tau,
             lr=lr, weight_decay=weight_decay, bias_init=bias_init, dropout=dropout,
             recipe=recipe, augment=augment, shift=shift, jitter=jitter, batch_size=batch_size,
-            seed=seed)
+            seed=seed, nproc=nproc, bf16=bf16)
     except UserError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc) if rank == 0 else "", code=2) from None
     except TrainingDiverged as exc:
+        raise _fail(str(exc) if rank == 0 else "", code=1) from None
+    except RankFailed as exc:
         raise _fail(str(exc), code=1) from None
     except KeyboardInterrupt:
         where = f" --out {out}" if out is not None else ""
         raise _fail(f"interrupted; continue with --resume{where}", code=130) from None
+    if rank != 0:  # under torchrun: rank 0 prints
+        return
     _print_summary(result)
     if not result.onnx_check.get("ok", False):
         raise _fail(f"QONNX check failed: {result.onnx_check}", code=1)

@@ -9,6 +9,7 @@ numpy and python RNG states.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -16,6 +17,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import augment_images, jitter, resolve_augment
+from .augment import apply_augment, apply_jitter, draw_augment, draw_jitter, resolve_augment
 from .bias_init import random_bias_init
 from .data import INPUT_SCALE, class_names, load_dataset, to_model_input
 from .defaults import DEFAULT_OPTIMIZER, RUN_DEFAULTS, TWO_STEP_STEP1_LR, hyper
+from .distributed import local_share
 from .errors import UserError
 from .export import check_qonnx, export_qonnx, write_model_json
 from .metrics import FlipCounter, SaturationMonitor, c2i_ratio, cam_sdam, weight_signs
@@ -73,6 +76,7 @@ class TrainConfig:
     shift: int = RUN_DEFAULTS["shift"]  # pixels each way, with augment "shift"
     jitter: float = RUN_DEFAULTS["jitter"]  # per-image brightness offset U[-jitter, jitter]
     check_images: int = 16
+    bf16: bool = False  # forward and loss under bfloat16 autocast (--bf16; for GPUs)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -90,24 +94,39 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _n_batches(n: int, batch: int) -> int:
-    # A trailing batch of one sample would break BatchNorm: drop it.
-    return n // batch if n % batch < 2 else math.ceil(n / batch)
+def _n_batches(n: int, batch: int, world: int = 1) -> int:
+    # A trailing batch of one sample would break BatchNorm (and one of fewer samples than
+    # ranks would leave a rank without any): drop it.
+    rest = n % batch
+    return n // batch if rest < max(2, world) else math.ceil(n / batch)
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str,
-              sat: SaturationMonitor) -> tuple[float, float]:
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str | torch.device,
+              sat: SaturationMonitor, ctx=None, amp=None,
+              channels_last: bool = False) -> tuple[float, float]:
+    """Test accuracy and mean loss; in a distributed run each rank takes a contiguous share of
+    the test set and the sums are all-reduced."""
     model.eval()
     sat.enabled = False
-    correct, loss = 0, 0.0
-    for i in range(0, len(y), 1000):
-        xb = (x[i:i + 1000].float() * INPUT_SCALE).to(device)
-        yb = y[i:i + 1000].to(device)
-        out = model(xb)
-        loss += float(F.cross_entropy(out, yb, reduction="sum"))
-        correct += int((out.argmax(1) == yb).sum())
+    lo, hi = (0, len(y)) if ctx is None or not ctx.distributed else \
+        local_share(len(y), ctx.rank, ctx.world)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # correct, loss sum
+    for i in range(lo, hi, 1000):
+        j = min(i + 1000, hi)
+        xb = (x[i:j].to(device).float() * INPUT_SCALE)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yb = y[i:j].to(device)
+        with amp() if amp is not None else contextlib.nullcontext():
+            out = model(xb)
+        out = out.float()
+        sums += torch.stack([(out.argmax(1) == yb).sum().double(),
+                             F.cross_entropy(out, yb, reduction="sum").double()])
+    if ctx is not None and ctx.distributed:
+        torch.distributed.all_reduce(sums)
     sat.enabled = True
+    correct, loss = sums.tolist()
     return correct / len(y), loss / len(y)
 
 
@@ -136,7 +155,7 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module, plist: list[Phase], idx:
     wd = 0.0 if cfg.recipe == "two-step" else cfg.weight_decay
     return build_optimizer(model, cfg.optimizer, lr=cfg.lr, weight_decay=wd, alpha=cfg.alpha,
                            gamma=cfg.gamma, alpha_decay=cfg.alpha_decay, tau=cfg.tau,
-                           total_steps=total)
+                           total_steps=total, seed=cfg.seed)
 
 
 def build_model_for(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int) -> BinaryNet:
@@ -176,16 +195,37 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
 
     ``stop_after_epoch`` ends the run early after that many epochs (as an interruption would),
     leaving a resumable checkpoint. Raises :class:`UserError` for user mistakes and
-    :class:`TrainingDiverged` for a NaN/inf loss.
+    :class:`TrainingDiverged` for a NaN/inf loss. Inside a torchrun worker the run is
+    data-parallel (train/distributed.py); every rank returns rank 0's summary.
     """
-    from tqdm import tqdm
+    from .distributed import context, lost_peer_as_rankfailed
 
     out = Path(out)
+    ctx = context(cfg.device)
+    try:
+        with lost_peer_as_rankfailed(ctx, out):
+            return _run(cfg, out, ctx, resume, progress, stop_after_epoch, overwrite)
+    finally:
+        ctx.close()
+
+
+def _run(cfg: TrainConfig, out: Path, ctx, resume: bool, progress: bool,
+         stop_after_epoch: int | None, overwrite: bool) -> dict:
+    from tqdm import tqdm
+
+    from .distributed import convert_sync_norms, rank0_then_share
+
+    main = ctx.is_main
+    world, rank = ctx.world, ctx.rank
     ckpt_path = out / "checkpoint.pt"
-    replaced = check_run_dir(out, resume, overwrite)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda requested but no CUDA device is available")
-    device = cfg.device
+    if cfg.batch_size % world:
+        raise UserError(f"--batch-size {cfg.batch_size} is the global batch and must divide "
+                        f"evenly over the {world} processes")
+    replaced = rank0_then_share(ctx, check_run_dir, out, resume, overwrite)
+    device = torch.device(ctx.device)
+    cuda = device.type == "cuda"
     plist = phases(cfg.recipe, cfg.epochs)
 
     x_tr, y_tr = load_dataset(cfg.dataset, cfg.data_dir, "train")
@@ -197,7 +237,7 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
     # config.json of older runs holds augment as null / true / false
     legacy = {None: "auto", True: "crop-flip", False: "none"}
     augment = resolve_augment(legacy.get(cfg.augment, cfg.augment), cfg.dataset)
-    steps = _n_batches(len(ytr), cfg.batch_size)
+    steps = _n_batches(len(ytr), cfg.batch_size, world)
     if steps < 1:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set "
                         f"({len(ytr)} images)")
@@ -209,7 +249,29 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
     plist = phases(cfg.recipe, cfg.epochs, model.arch["weight_bits"])
     gen = torch.Generator().manual_seed(cfg.seed)
     random_bias_init(model, cfg.bias_init, generator=gen)
+    if rank > 0:  # rank 0 keeps the single-process stream; the others draw their own dropout
+        _seed_rank(cfg.seed, rank)
+    if ctx.distributed:
+        convert_sync_norms(model)
+    channels_last = cuda and any(isinstance(m, nn.Conv2d) for m in model.modules())
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True  # ±1 and 8-bit operands are exact in TF32
+        torch.backends.cudnn.allow_tf32 = True
+        # the data sets live on the device (CIFAR-10's train set is 150 MB as uint8)
+        xtr, ytr, xte, yte = (t.to(device) for t in (xtr, ytr, xte, yte))
+    net: nn.Module = model
+    if ctx.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        with warnings.catch_warnings():  # torch 2.13 renames it; the meaning we want is this
+            warnings.filterwarnings("ignore", message=".*broadcast_buffers.*")
+            # the buffers (BatchNorm statistics) are equal on every rank: synchronised norms
+            net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None,
+                                          broadcast_buffers=False)
 
     metrics: list[dict] = []
     best_acc, best_epoch, start_epoch = -1.0, -1, 0
@@ -227,17 +289,18 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
         opt = _make_optimizer(cfg, model, plist, phase_idx, steps)
         opt.load_state_dict(ck["optimizer"])
         opt.set_total_steps(plist[phase_idx].epochs * steps)  # --epochs may have grown
-        gen.set_state(ck["data_gen"])
-        _set_rng_state(ck["rng"])
+        gen.set_state(ck["data_gen"].cpu())
+        per_rank = ck.get("rng_ranks")
+        if per_rank and len(per_rank) == world:
+            _set_rng_state(per_rank[rank])
+        elif rank == 0:
+            _set_rng_state(ck["rng"])
+        else:  # another world size than the checkpoint's: a fresh dropout stream
+            _seed_rank(cfg.seed + start_epoch, rank)
         metrics = list(ck["metrics"])
         best_acc, best_epoch = float(ck["best_acc"]), int(ck["best_epoch"])
         init_signs = [s.to(device) for s in ck["init_signs"]]
         log.info("resuming %s at epoch %d", out, start_epoch)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in replaced:
-        (out / name).unlink()
-    if replaced:
-        shutil.rmtree(out / "plots", ignore_errors=True)
     info = {"dataset": cfg.dataset, "classes": classes,
             "input_shape": [1, *in_shape], "input_dtype": "float32",
             "input_uint8_scale": INPUT_SCALE,
@@ -247,19 +310,30 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
             "act_bits": model.arch["act_bits"], "model": cfg.model, "arch": model.arch,
             "n_train": len(ytr), "n_test": len(yte), "steps_per_epoch": steps,
             "phases": [dataclasses.asdict(p) for p in plist]}
-    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), **{"derived": info}},
-                                                indent=2) + "\n")
-    _write_jsonl(out / "metrics.jsonl", metrics)
     steps_log = out / "steps.jsonl"
-    if cfg.log_every > 0:
-        rows = []
-        if resume and steps_log.exists():
-            rows = [json.loads(r) for r in steps_log.read_text().splitlines() if r.strip()]
-            rows = [r for r in rows if r["epoch"] < start_epoch]
-        _write_jsonl(steps_log, rows)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in replaced:
+            (out / name).unlink()
+        if replaced:
+            shutil.rmtree(out / "plots", ignore_errors=True)
+        run_info = {**info, "world_size": world}
+        (out / "config.json").write_text(json.dumps({**cfg.to_dict(), **{"derived": run_info}},
+                                                    indent=2) + "\n")
+        _write_jsonl(out / "metrics.jsonl", metrics)
+        if cfg.log_every > 0:
+            rows = []
+            if resume and steps_log.exists():
+                rows = [json.loads(r) for r in steps_log.read_text().splitlines() if r.strip()]
+                rows = [r for r in rows if r["epoch"] < start_epoch]
+            _write_jsonl(steps_log, rows)
+    ctx.barrier()
 
-    flips = FlipCounter(model)
+    flips = FlipCounter(model, lazy=cuda)
     sat = SaturationMonitor(model)
+    def amp():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(cfg.bf16))
+
     end_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
     for epoch in range(start_epoch, end_epoch):
         idx = _phase_of(plist, epoch)
@@ -270,48 +344,98 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
             init_signs = weight_signs(model)
         assert opt is not None and init_signs is not None
         t0 = time.perf_counter()
-        model.train()
+        net.train()
         flips.reset()
         sat.reset()
         order = torch.randperm(len(ytr), generator=gen)
-        loss_sum, correct, seen = 0.0, 0, 0
-        win_ff, win_loss, win_n = 0.0, 0.0, 0
+        # every step's augmentation, drawn for the global batch in the single-process order
+        # (all ranks draw the same; each applies its share) and moved to the device at once
+        sizes = [len(order[s * cfg.batch_size:(s + 1) * cfg.batch_size]) for s in range(steps)]
+        draws = [(draw_augment(n, augment, gen, cfg.shift), draw_jitter(n, cfg.jitter, gen))
+                 for n in sizes]
+        aug = {k: torch.cat([d[0][k] for d in draws]).to(device) for k in
+               (draws[0][0] if draws else {})}
+        jit = (torch.cat([d[1] for d in draws]).to(device)
+               if draws and draws[0][1] is not None else None)
+        order = order.to(device)
+        stats = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct
+        seen = 0  # samples of the global batches so far
+        bad = torch.full((), -1, dtype=torch.long, device=device)  # first non-finite step
+        win_ff, win_loss, win_n = 0.0, torch.zeros((), device=device), 0
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=not progress, unit="step")
+                   disable=not (progress and main), unit="step")
+        start = 0
         for s in bar:
-            idx_b = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-            xb = xtr[idx_b]
-            xb = augment_images(xb, augment, gen, cfg.shift)
-            xb = jitter((xb.float() * INPUT_SCALE).to(device), cfg.jitter, gen)
-            yb = ytr[idx_b].to(device)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            if not torch.isfinite(loss):
-                kept = f"{ckpt_path} (epoch {epoch})" if epoch > 0 else "none yet"
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at epoch {epoch + 1}, step {s + 1}: training "
-                    f"stopped; last good checkpoint kept: {kept}. Try a smaller --lr/--alpha.")
+            n_g = sizes[s]
+            lo, hi = local_share(n_g, rank, world)
+            sel = slice(start + lo, start + hi)
+            idx_b = order[sel]
+            xb = apply_augment(xtr[idx_b], augment, {k: v[sel] for k, v in aug.items()},
+                               cfg.shift)
+            xb = apply_jitter(xb.float() * INPUT_SCALE, None if jit is None else jit[sel])
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = ytr[idx_b]
+            start += n_g
+            with amp():
+                logits = net(xb)
+                if world == 1:
+                    loss = F.cross_entropy(logits.float(), yb)
+                    step_loss = loss.detach()
+                    ce_sum = step_loss * len(yb)
+                    backward = loss
+                else:  # this rank's share of the global mean (DDP averages over the ranks)
+                    ce = F.cross_entropy(logits.float(), yb, reduction="sum")
+                    ce_sum = ce.detach()
+                    step_loss = ce_sum / n_g
+                    backward = ce * (world / n_g)
+            if not cuda:  # a host check per step costs nothing on CPU
+                glob = step_loss
+                if world > 1:
+                    glob = step_loss.clone()
+                    torch.distributed.all_reduce(glob)
+                if not torch.isfinite(glob):
+                    _diverged(float(glob), epoch, s, ckpt_path)
+            else:
+                bad = torch.where((bad < 0) & ~torch.isfinite(step_loss),
+                                  torch.full_like(bad, s), bad)
             opt.zero_grad()
-            loss.backward()
+            backward.backward()
             flips.before_step()
             opt.step()
             ff = flips.after_step()
-            n = len(yb)
-            loss_sum += loss.item() * n
-            correct += int((logits.detach().argmax(1) == yb).sum())
-            seen += n
-            win_ff, win_loss, win_n = win_ff + ff, win_loss + loss.item(), win_n + 1
+            stats += torch.stack([ce_sum.double(),
+                                  (logits.detach().argmax(1) == yb).sum().double()])
+            seen += n_g
+            win_ff, win_loss, win_n = win_ff + ff, win_loss + step_loss, win_n + 1
             if cfg.log_every > 0 and (s + 1) % cfg.log_every == 0:
-                row = {"epoch": epoch, "step": epoch * steps + s + 1, "loss": win_loss / win_n,
-                       "ff_ratio": win_ff / win_n, **opt.hparams()}
-                with steps_log.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                win_ff, win_loss, win_n = 0.0, 0.0, 0
-            if progress and s % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                wl = win_loss.clone()
+                if world > 1:
+                    torch.distributed.all_reduce(wl)
+                row = {"epoch": epoch, "step": epoch * steps + s + 1,
+                       "loss": float(wl) / win_n, "ff_ratio": float(win_ff) / win_n,
+                       **opt.hparams()}
+                if main:
+                    with steps_log.open("a") as fh:
+                        fh.write(json.dumps(row) + "\n")
+                win_ff, win_loss, win_n = 0.0, torch.zeros((), device=device), 0
+            if progress and main and s % 20 == 0:
+                loc = stats.tolist()
+                mine = sum(local_share(n, rank, world)[1] - local_share(n, rank, world)[0]
+                           for n in sizes[:s + 1])
+                bar.set_postfix(loss=f"{loc[0] / mine:.3f}", acc=f"{loc[1] / mine:.3f}")
         bar.close()
+        if world > 1:
+            torch.distributed.all_reduce(stats)
+        if cuda:
+            if world > 1:
+                torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+            if int(bad) >= 0:
+                _diverged(float("nan"), epoch, int(bad), ckpt_path)
+        loss_sum, correct = stats.tolist()
+        sat.all_reduce()
         train_sat = sat.per_layer()
-        test_acc, test_loss = _evaluate(model, xte, yte, device, sat)
+        test_acc, test_loss = _evaluate(model, xte, yte, device, sat, ctx, amp, channels_last)
         cam, sdam = cam_sdam(model)
         row = {"epoch": epoch + 1, "phase": plist[idx].name, "train_loss": loss_sum / seen,
                "train_acc": correct / seen, "test_loss": test_loss, "test_acc": test_acc,
@@ -320,17 +444,23 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
                "saturation_layers": train_sat, "cam": cam, "sdam": sdam, **opt.hparams(),
                "seconds": time.perf_counter() - t0}
         metrics.append(row)
-        with (out / "metrics.jsonl").open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        if plist[idx].binary_weights and test_acc > best_acc:
+        improved = plist[idx].binary_weights and test_acc > best_acc
+        if improved:
             best_acc, best_epoch = test_acc, epoch + 1
-            _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1,
-                                    "test_acc": test_acc, "config": cfg.to_dict()})
-        _save(ckpt_path, {"config": cfg.to_dict(), "epoch": epoch + 1, "phase": idx,
-                          "model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "data_gen": gen.get_state(), "rng": _rng_state(), "metrics": metrics,
-                          "best_acc": best_acc, "best_epoch": best_epoch,
-                          "init_signs": [s_.cpu() for s_ in init_signs]})
+        rngs = _gather_rng(ctx)
+        if main:
+            with (out / "metrics.jsonl").open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if improved:
+                _save(out / "best.pt", {"model": model.state_dict(), "epoch": epoch + 1,
+                                        "test_acc": test_acc, "config": cfg.to_dict()})
+            _save(ckpt_path, {"config": cfg.to_dict(), "epoch": epoch + 1, "phase": idx,
+                              "model": model.state_dict(), "optimizer": opt.state_dict(),
+                              "data_gen": gen.get_state(), "rng": _rng_state(),
+                              "rng_ranks": rngs, "world_size": world, "metrics": metrics,
+                              "best_acc": best_acc, "best_epoch": best_epoch,
+                              "init_signs": [s_.cpu() for s_ in init_signs]})
+        ctx.barrier()  # the checkpoint is on disk before any rank goes on
         log.info("epoch %d: %s", epoch + 1, row)
     sat.remove()
 
@@ -339,15 +469,46 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
                "finished": len(metrics) >= cfg.epochs}
     if not summary["finished"]:
         return summary
-    summary.update(_finish(cfg, model, out, xte, info, best_acc, best_epoch, metrics))
+    if main:
+        summary.update(_finish(cfg, in_shape, len(classes), out, xte.cpu(), info, best_acc,
+                               best_epoch, metrics))
+    if ctx.distributed:
+        box = [summary]
+        torch.distributed.broadcast_object_list(box, src=0)
+        summary = box[0]
     return summary
 
 
-def _finish(cfg: TrainConfig, model: BinaryNet, out: Path, xte: torch.Tensor, info: dict,
-            best_acc: float, best_epoch: int, metrics: list[dict]) -> dict:
-    """Export the best model to QONNX, check it with qonnx, write model.json and the plots."""
+def _seed_rank(seed: int, rank: int) -> None:
+    """A dropout stream of its own for rank > 0 (torch's global generator)."""
+    torch.manual_seed(seed * 1_000_003 + rank)
+
+
+def _gather_rng(ctx) -> list[dict] | None:
+    """Every rank's RNG state on rank 0 (for a resume with the same number of ranks)."""
+    if not ctx.distributed:
+        return None
+    states: list = [None] * ctx.world if ctx.is_main else []
+    torch.distributed.gather_object(_rng_state(), states if ctx.is_main else None, dst=0)
+    return states if ctx.is_main else None
+
+
+def _diverged(value: float, epoch: int, step: int, ckpt_path: Path) -> None:
+    kept = f"{ckpt_path} (epoch {epoch})" if epoch > 0 else "none yet"
+    raise TrainingDiverged(
+        f"loss is {value} at epoch {epoch + 1}, step {step + 1}: training "
+        f"stopped; last good checkpoint kept: {kept}. Try a smaller --lr/--alpha.")
+
+
+def _finish(cfg: TrainConfig, in_shape: tuple[int, ...], n_classes: int, out: Path,
+            xte: torch.Tensor, info: dict, best_acc: float, best_epoch: int,
+            metrics: list[dict]) -> dict:
+    """Export the best model to QONNX, check it with qonnx, write model.json and the plots.
+
+    The best weights go into a freshly built CPU model (plain BatchNorms, contiguous memory),
+    whatever device and number of processes trained them."""
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
-    model = model.cpu()
+    model = build_model_for(cfg, in_shape, n_classes)
     model.load_state_dict(best["model"])
     set_weight_quantization(model, True)
     model.eval()

@@ -46,10 +46,14 @@ def c2i_ratio(initial: list[torch.Tensor], current: list[torch.Tensor]) -> float
 
 class FlipCounter:
     """Averages the flip-flop (FF) ratio — the fraction of quantized weights that change sign
-    (k bits: level) in one optimizer step — over the steps since the last :meth:`reset`."""
+    (k bits: level) in one optimizer step — over the steps since the last :meth:`reset`.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``lazy=True`` keeps the counts on the weights' device (no host sync per step, for GPUs):
+    :meth:`after_step` then returns a 0-dim tensor; :attr:`mean` is a float either way."""
+
+    def __init__(self, model: nn.Module, lazy: bool = False) -> None:
         self.model = model
+        self.lazy = lazy
         self._before: list[torch.Tensor] | None = None
         self.reset()
 
@@ -60,9 +64,15 @@ class FlipCounter:
     def before_step(self) -> None:
         self._before = weight_signs(self.model)
 
-    def after_step(self) -> float:
+    def after_step(self) -> float | torch.Tensor:
         assert self._before is not None, "before_step() first"
-        ff = flip_fraction(self._before, weight_signs(self.model))
+        if self.lazy:
+            after = weight_signs(self.model)
+            total = sum(a.numel() for a in after)
+            changed = sum((a != b).sum() for a, b in zip(self._before, after, strict=True))
+            ff = changed / total if total else torch.zeros(())
+        else:
+            ff = flip_fraction(self._before, weight_signs(self.model))
         self.sum += ff
         self.steps += 1
         self._before = None
@@ -70,7 +80,7 @@ class FlipCounter:
 
     @property
     def mean(self) -> float:
-        return self.sum / self.steps if self.steps else 0.0
+        return float(self.sum) / self.steps if self.steps else 0.0
 
 
 def cam_sdam(model: nn.Module) -> tuple[float, float]:
@@ -101,7 +111,7 @@ class SaturationMonitor:
             if self.enabled:
                 x = inputs[0]
                 x = x.value if hasattr(x, "value") else x
-                self.sat[i] += int((x.detach().abs() > 1).sum())
+                self.sat[i] = self.sat[i] + (x.detach().abs() > 1).sum()  # no host sync
                 self.count[i] += x.numel()
         return hook
 
@@ -110,11 +120,24 @@ class SaturationMonitor:
         self.count = [0] * len(self.acts)
 
     def per_layer(self) -> list[float]:
-        return [s / c if c else 0.0 for s, c in zip(self.sat, self.count, strict=True)]
+        return [float(s) / c if c else 0.0 for s, c in zip(self.sat, self.count, strict=True)]
 
     def mean(self) -> float:
         c = sum(self.count)
-        return sum(self.sat) / c if c else 0.0
+        return float(sum(self.sat)) / c if c else 0.0
+
+    def all_reduce(self) -> None:
+        """Sum the counts over the ranks of a distributed run (after an epoch)."""
+        import torch.distributed as dist
+
+        if not (dist.is_initialized() and dist.get_world_size() > 1) or not self.acts:
+            return
+        dev = next((s.device for s in self.sat if isinstance(s, torch.Tensor)), "cpu")
+        t = torch.tensor([[float(s) for s in self.sat], [float(c) for c in self.count]],
+                         dtype=torch.float64, device=dev)
+        dist.all_reduce(t)
+        self.sat = [int(v) for v in t[0].tolist()]
+        self.count = [int(v) for v in t[1].tolist()]
 
     def remove(self) -> None:
         for h in self.handles:

@@ -72,21 +72,53 @@ class GradientFilter(torch.optim.Optimizer):
     decay, clipping or latent weight: the parameter holds ±1 at all times. On construction the
     parameters are set to the sign of their current value (the models' U(−1, 1) init, i.e.
     uniformly random signs).
+
+    The random signs come from the optimizer's own generator, seeded with ``seed`` (on the
+    parameters' device, saved in :meth:`state_dict`): in a data-parallel run every rank holds
+    the same all-reduced gradient and the same generator, so every rank draws the same signs
+    and the weights stay identical, whatever else (dropout) each rank draws. On CUDA the draw
+    covers the whole tensor and is merged with ``torch.where`` (no host sync per step); on CPU
+    only the zero entries are drawn.
     """
 
     def __init__(self, params: Iterable[nn.Parameter], alpha: float = _F["alpha"],
                  gamma: float = _F["gamma"],
-                 alpha_decay: str = "cosine", total_steps: int = 0) -> None:
+                 alpha_decay: str = "cosine", total_steps: int = 0, seed: int = 0) -> None:
         if not 0 < alpha <= 1 or not 0 < gamma <= 1:
             raise UserError(f"--alpha and --gamma must be in (0, 1], got {alpha}, {gamma}")
         decay_factor(alpha_decay, 0, 1)
         defaults = dict(alpha=alpha, gamma=gamma, alpha_decay=alpha_decay,
                         total_steps=total_steps, t=0)
         super().__init__(params, defaults)
+        self.seed = seed
+        self._gens: dict[torch.device, torch.Generator] = {}
         with torch.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
                     p.copy_(sign_pm1(p))
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if device not in self._gens:
+            self._gens[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._gens[device]
+
+    def state_dict(self) -> dict:  # noqa: D102 - adds the sign generators' states
+        out = super().state_dict()
+        out["sign_generators"] = {str(d): g.get_state() for d, g in self._gens.items()}
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:  # noqa: D102
+        state_dict = dict(state_dict)
+        gens = state_dict.pop("sign_generators", {})
+        super().load_state_dict(state_dict)
+        devices = {p.device for g in self.param_groups for p in g["params"]}
+        for dev in devices:
+            saved = gens.get(str(dev))
+            if saved is None:  # another index of the same kind (cuda:1 → cuda:0)
+                saved = next((v for k, v in gens.items()
+                              if torch.device(k).type == dev.type), None)
+            if saved is not None:  # else (cpu ↔ cuda) the stream starts afresh from the seed
+                self._generator(dev).set_state(saved.cpu())
 
     def current_alpha(self) -> float:
         g = self.param_groups[0]
@@ -111,8 +143,12 @@ class GradientFilter(torch.optim.Optimizer):
                 g.mul_(1 - a).add_(m, alpha=a)
                 new = -sign_pm1(g)
                 zero = g == 0
-                if zero.any():
-                    rnd = torch.randint(0, 2, (int(zero.sum()),), device=p.device)
+                gen = self._generator(p.device)
+                if p.device.type != "cpu":  # no host sync: draw everywhere, keep the zeros'
+                    rnd = torch.randint(0, 2, p.shape, device=p.device, generator=gen)
+                    new = torch.where(zero, (rnd * 2 - 1).to(p.dtype), new)
+                elif zero.any():
+                    rnd = torch.randint(0, 2, (int(zero.sum()),), generator=gen)
                     new[zero] = (rnd * 2 - 1).to(p.dtype)
                 p.copy_(new)
             group["t"] += 1
@@ -215,11 +251,12 @@ class OptimizerSet:
 def build_optimizer(model: nn.Module, kind: str, *, lr: float, weight_decay: float = 0.0,
                     alpha: float = _F["alpha"], gamma: float = _F["gamma"],
                     alpha_decay: str = _F["alpha_decay"], tau: float = _B["tau"],
-                    momentum: float = OPTIMIZER_DEFAULTS["sgd"]["momentum"], total_steps: int = 0
-                    ) -> OptimizerSet:
+                    momentum: float = OPTIMIZER_DEFAULTS["sgd"]["momentum"], total_steps: int = 0,
+                    seed: int = 0) -> OptimizerSet:
     """The optimizer set for ``kind`` ∈ {filter, adam, sgd, bop}; see :class:`OptimizerSet`.
 
-    ``weight_decay`` applies to the quantized layers' weights only (latent Adam/SGD). Raises
+    ``weight_decay`` applies to the quantized layers' weights only (latent Adam/SGD); ``seed``
+    seeds the filter's random signs (:class:`GradientFilter`). Raises
     :class:`UserError` for filter/bop on a model with multi-bit weights.
     """
     layers = quant_weight_layers(model)
@@ -230,7 +267,7 @@ def build_optimizer(model: nn.Module, kind: str, *, lr: float, weight_decay: flo
     if kind == "filter":
         opts: list[torch.optim.Optimizer] = [
             GradientFilter(weights, alpha=alpha, gamma=gamma, alpha_decay=alpha_decay,
-                           total_steps=total_steps)]
+                           total_steps=total_steps, seed=seed)]
         clip: list[nn.Parameter] = []
     elif kind == "bop":
         opts = [Bop(weights, gamma=gamma, tau=tau)]
