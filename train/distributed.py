@@ -369,7 +369,7 @@ def _explain(failures: dict[int, int], errors: dict[int, dict], out: Path, nproc
     if others:
         msg += f" (then rank(s) {', '.join(map(str, others))} stopped with it)"
     epoch = checkpoint_epoch(out)
-    total = kwargs.get("epochs")
+    total = kwargs.get("epochs") if isinstance(kwargs, dict) else None
     if epoch is None:
         msg += f". No checkpoint was written in {out} yet: start the run again."
     else:
