@@ -32,6 +32,12 @@ epochs, λ and settings). filter and bop train 1-bit weights only: with multi-bi
 runs are skipped (with a note), so ``--optimizers adam`` is the comparison to make, e.g.
 ``--models tfc,tfc-1w2a,tfc-2w2a --optimizers adam --bias-inits 0 --dropout 0 --epochs 5``.
 
+Data-parallel scaling (``--ddp-scaling 1,2``): each model of ``--models`` trains ``--epochs``
+epochs with ``xnorflow train --nproc N`` (torchrun; gloo on CPU with one thread per rank, or
+NCCL with ``--device cuda``) at the same global batch, and the training samples per second
+(steps only, without the evaluation) are written to ``--ddp-out`` with the ratio to the
+smallest N, e.g. ``python benchmarks/train.py --ddp-scaling 1,2 --models tfc,lfc --epochs 1``.
+
 usage: python benchmarks/train.py [--epochs 20] [--data-dir ../shared/data/mnist]
        [--models tfc,sfc] [--optimizers filter,adam,sgd,bop] [--bias-inits 0,2]
        [--dropout tfc=0,sfc=0.05] [--lr X] [--alpha X] [--gamma X] [--alpha-decay cosine]
@@ -275,8 +281,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated result JSONs to merge into --out (no training)")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
     ap.add_argument("--runs-dir", default=None, help="keep the run folders here")
+    ap.add_argument("--ddp-scaling", default=None,
+                    help="comma-separated process counts: measure data-parallel samples/s")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda (for --ddp-scaling)")
+    ap.add_argument("--ddp-out", default=str(HERE / "results" / "train_ddp.json"))
     args = ap.parse_args(argv)
     out = Path(args.out)
+    if args.ddp_scaling:
+        return ddp_scaling(args)
 
     if args.table or args.merge:
         records = _load(out)
@@ -391,6 +403,59 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(bits_table(done))
     print(f"wrote {out} ({len(_load(out))} runs in all; --table prints them)")
+    return 0
+
+
+def ddp_scaling(args: argparse.Namespace) -> int:
+    """Training samples/s of each model with 1, 2, ... processes (--ddp-scaling)."""
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))
+    import torch
+
+    from xnorflow.train.api import train
+    from xnorflow.train.errors import UserError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    runs_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="xnorflow-bench-ddp-"))
+    counts = [int(n) for n in args.ddp_scaling.split(",")]
+    records = []
+    for model in args.models.split(","):
+        base = None
+        for n in counts:
+            name = f"{model}-{args.dataset}-{args.device}-n{n}-e{args.epochs}"
+            t0 = time.perf_counter()
+            try:
+                res = train(model, args.dataset, data_dir=args.data_dir, optimizer=(
+                    args.optimizers.split(",")[0]), epochs=args.epochs,
+                    batch_size=args.batch_size, seed=args.seed, out=runs_dir / name,
+                    overwrite=True, device=args.device, nproc=n, dropout=0.0)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            rows = [json.loads(r) for r in
+                    (runs_dir / name / "metrics.jsonl").read_text().splitlines()]
+            sps = sum(r["samples_per_s"] * r["train_seconds"] for r in rows) / sum(
+                r["train_seconds"] for r in rows)
+            base = base or sps
+            rec = {"model": model, "dataset": args.dataset, "device": args.device,
+                   "nproc": n, "batch_size": args.batch_size, "epochs": args.epochs,
+                   "optimizer": args.optimizers.split(",")[0],
+                   "threads_per_rank": int(os.environ["OMP_NUM_THREADS"]),
+                   "samples_per_s": sps, "ratio": sps / base,
+                   "train_s_per_epoch": sum(r["train_seconds"] for r in rows) / len(rows),
+                   "test_acc": res.last.get("test_acc"), "wall_s": time.perf_counter() - t0,
+                   "load_average": os.getloadavg()}
+            records.append(rec)
+            print(f"{model:6s} {args.device} nproc {n}: {sps:8.0f} samples/s (x{sps / base:.2f})"
+                  f"  test acc {rec['test_acc']:.4f}  load {rec['load_average'][0]:.1f}",
+                  flush=True)
+    path = Path(args.ddp_out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": platform.node(), "cpu_count": os.cpu_count(),
+                                "python": platform.python_version(),
+                                "torch": torch.__version__, "runs": records}, indent=2) + "\n")
+    print(f"wrote {path}")
     return 0
 
 

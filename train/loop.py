@@ -419,12 +419,15 @@ def _run(cfg: TrainConfig, out: Path, ctx, resume: bool, progress: bool,
                     with steps_log.open("a") as fh:
                         fh.write(json.dumps(row) + "\n")
                 win_ff, win_loss, win_n = 0.0, torch.zeros((), device=device), 0
-            if progress and main and s % 20 == 0:
+            if progress and main and s % (100 if cuda else 20) == 0:  # a host sync on GPUs
                 loc = stats.tolist()
                 mine = sum(local_share(n, rank, world)[1] - local_share(n, rank, world)[0]
                            for n in sizes[:s + 1])
                 bar.set_postfix(loss=f"{loc[0] / mine:.3f}", acc=f"{loc[1] / mine:.3f}")
         bar.close()
+        if cuda:
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - t0  # the steps only (no evaluation)
         if world > 1:
             torch.distributed.all_reduce(stats)
         if cuda:
@@ -442,7 +445,8 @@ def _run(cfg: TrainConfig, out: Path, ctx, resume: bool, progress: bool,
                "ff_ratio": flips.mean, "c2i_ratio": c2i_ratio(init_signs, weight_signs(model)),
                "saturation": float(np.mean(train_sat)) if train_sat else 0.0,
                "saturation_layers": train_sat, "cam": cam, "sdam": sdam, **opt.hparams(),
-               "seconds": time.perf_counter() - t0}
+               "seconds": time.perf_counter() - t0, "train_seconds": train_seconds,
+               "samples_per_s": seen / train_seconds if train_seconds > 0 else 0.0}
         metrics.append(row)
         improved = plist[idx].binary_weights and test_acc > best_acc
         if improved:
