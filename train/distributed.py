@@ -15,8 +15,8 @@ How a run is split (train/loop.py):
   gradient filter and Bop flip signs from the all-reduced gradient, and the filter's random
   sign where its state is exactly 0 comes from a generator seeded the same on every rank;
 - BatchNorm and the final TensorNorm normalise with the statistics of the global batch
-  (:class:`SyncBatchNorm1d`/``2d``, :class:`SyncTensorNorm`: two all-reduces per layer, with
-  gradients through them), as torch's SyncBatchNorm does (which runs on GPUs only). Why: a BNN's
+  (:class:`SyncBatchNorm1d`/``2d``, :class:`SyncTensorNorm`: one all-reduce per layer, with
+  gradients through it), as torch's SyncBatchNorm does (which runs on GPUs only). Why: a BNN's
   thresholds *are* its BatchNorm statistics (FINN folds them into the MVAU thresholds); with
   per-rank statistics, N ranks would train a different network from the one a single process
   trains with the same batch, the running statistics exported would be rank 0's alone, and the
@@ -171,20 +171,21 @@ def _syncing(module: nn.Module) -> bool:
 
 def _global_moments(x: torch.Tensor, dims: list[int]) -> tuple[torch.Tensor, torch.Tensor,
                                                                   torch.Tensor]:
-    """Mean and biased variance over ``dims`` of the global batch (two passes), and its size."""
+    """Mean and biased variance over ``dims`` of the global batch, and its size: one
+    all-reduce of (Σx, Σx², n) accumulated in float64 (so that E[x²] − E[x]² loses nothing
+    a float32 two-pass would keep), with gradients through it."""
     n_local = 1
     for d in dims:
         n_local *= x.shape[d]
-    count = torch.full((1,), float(n_local), dtype=x.dtype, device=x.device)
-    sums = all_reduce_sum(torch.cat([x.sum(dims).reshape(-1), count]))
+    xd = x.double()
+    count = torch.full((1,), float(n_local), dtype=torch.float64, device=x.device)
+    sums = all_reduce_sum(torch.cat([xd.sum(dims).reshape(-1),
+                                     (xd * xd).sum(dims).reshape(-1), count]))
     n = sums[-1].detach()
-    mean = sums[:-1] / n
-    shape = [1] * x.dim()
-    if len(dims) < x.dim():
-        shape[1] = -1
-    centred = x - mean.reshape(shape)
-    var = all_reduce_sum((centred * centred).sum(dims).reshape(-1)) / n
-    return mean, var, n
+    c = (sums.numel() - 1) // 2
+    mean = sums[:c] / n
+    var = (sums[c:2 * c] / n - mean * mean).clamp(min=0)
+    return mean.to(x.dtype), var.to(x.dtype), n.to(x.dtype)
 
 
 class _SyncBN:
