@@ -407,3 +407,33 @@ def lost_peer_as_rankfailed(ctx: DistContext, out: Path):
                 f"{resume_hint(out, ctx.world)} (or torchrun ... -m xnorflow train --resume "
                 f"--out {out})") from exc
         raise
+
+
+@contextlib.contextmanager
+def sigterm_as_rankfailed(ctx: DistContext, out: Path):
+    """In a multi-process run, turn torchrun's SIGTERM (sent to every rank when one failed)
+    into :class:`RankFailed` saying where the last checkpoint is and how to resume."""
+    if not ctx.distributed:
+        yield
+        return
+
+    def handler(signum, frame):
+        epoch = checkpoint_epoch(out)
+        where = (f"the last checkpoint is {Path(out) / 'checkpoint.pt'} (epoch {epoch})"
+                 if epoch is not None else "no checkpoint yet")
+        raise RankFailed(
+            f"rank {ctx.rank}: stopped by SIGTERM (torchrun stops every rank when one fails or "
+            f"the run is interrupted; its report names the rank that failed first); {where}; "
+            f"continue with: torchrun --nproc-per-node {ctx.world} -m xnorflow train --resume "
+            f"--out {out} (or {resume_hint(out, ctx.world)})")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+

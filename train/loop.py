@@ -84,14 +84,19 @@ class TrainConfig:
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+             "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on the GPU
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def _n_batches(n: int, batch: int, world: int = 1) -> int:
@@ -198,12 +203,12 @@ def run_training(cfg: TrainConfig, out: str | Path, resume: bool = False,
     :class:`TrainingDiverged` for a NaN/inf loss. Inside a torchrun worker the run is
     data-parallel (train/distributed.py); every rank returns rank 0's summary.
     """
-    from .distributed import context, lost_peer_as_rankfailed
+    from .distributed import context, lost_peer_as_rankfailed, sigterm_as_rankfailed
 
     out = Path(out)
     ctx = context(cfg.device)
     try:
-        with lost_peer_as_rankfailed(ctx, out):
+        with sigterm_as_rankfailed(ctx, out), lost_peer_as_rankfailed(ctx, out):
             return _run(cfg, out, ctx, resume, progress, stop_after_epoch, overwrite)
     finally:
         ctx.close()
@@ -281,7 +286,8 @@ def _run(cfg: TrainConfig, out: Path, ctx, resume: bool, progress: bool,
     if resume:
         if not ckpt_path.exists():
             raise UserError(f"--resume: no checkpoint at {ckpt_path}")
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        # on the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         start_epoch = int(ck["epoch"])
         phase_idx = int(ck["phase"])

@@ -79,6 +79,8 @@ class TensorNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float32:  # bfloat16 logits under autocast: statistics in float32
+            x = x.float()
         if self.training:
             mean = x.mean()
             var = x.var(unbiased=False)

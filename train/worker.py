@@ -30,9 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         result = train(**kwargs)
     except (UserError, TrainingDiverged, RankFailed) as exc:
         kind = type(exc).__name__
+        # the launcher reports it (once, for all ranks)
         write_state(f"error-{rank}.json", {"rank": rank, "kind": kind, "message": str(exc)})
-        if rank == 0 or isinstance(exc, RankFailed):
-            print(f"error (rank {rank}): {exc}", file=sys.stderr, flush=True)
         return {"UserError": 2, "TrainingDiverged": 1}.get(kind, LOST_PEER_EXIT)
     if rank == 0:
         write_state("summary.json", result.to_summary())
