@@ -4,6 +4,7 @@ import typer
 
 from xnorflow import __version__
 from xnorflow.compile import cli as compile_cli
+from xnorflow.compile.board import cli as board_cli
 from xnorflow.compile.hls import cli as hls_cli
 from xnorflow.compile.rtl import cli as rtl_cli
 from xnorflow.host import cli as host_cli
@@ -21,6 +22,8 @@ app.command("compile")(compile_cli.compile_cmd)
 app.command("csim")(hls_cli.csim)
 app.command("simulate")(rtl_cli.simulate)
 app.command("synth")(rtl_cli.synth)
+app.command("bitstream")(board_cli.bitstream)
+app.command("flash")(board_cli.flash)
 
 
 def _version(value: bool) -> None:

@@ -81,7 +81,7 @@ module uart_axis_bridge #(
         logic [15:0] c;
         c = crc ^ {b, 8'h00};
         for (int i = 0; i < 8; i++) c = c[15] ? {c[14:0], 1'b0} ^ 16'h1021 : {c[14:0], 1'b0};
-        return c;
+        crc16_next = c;
     endfunction
 
     // ---- input byte FIFO --------------------------------------------------------------------
