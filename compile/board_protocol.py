@@ -107,7 +107,10 @@ class Hello:
         return self.out_beats * self.out_beat_bytes
 
     def to_bytes(self) -> bytes:
-        fp = bytes.fromhex(self.fingerprint)
+        try:
+            fp = bytes.fromhex(self.fingerprint)
+        except ValueError:
+            fp = b""
         if len(fp) != 8:
             raise ValueError(f"fingerprint {self.fingerprint!r} is not 16 hex digits")
         return struct.pack(HELLO_FORMAT, MAGIC, self.version, fp, self.in_beats,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from xnorflow.compile.board.boards import BOARD_NAMES as OPEN_BOARDS
 from xnorflow.compile.parts import DEFAULT_BOARD, DEFAULT_PART, VIVADO_BOARDS
 
 __all__ = ["compile_cmd"]
@@ -33,15 +34,18 @@ def compile_cmd(
     input_scale: float = typer.Option(None, "--input-scale", help="Float model input per "
                                       "uint8 unit (default: model.json beside the model, else "
                                       "1/255)."),
-    part: str = typer.Option(DEFAULT_PART, "--part", help="FPGA part the default folding "
+    part: str = typer.Option(None, "--part", help="FPGA part the default folding "
                              "must fit (xc7z020 = PYNQ-Z2, xck26 = KV260, LFE5U-12F/25F/45F/85F, "
                              "iCE40HX8K, iCE40UP5K; see compile/parts.py); a Xilinx part also "
-                             "goes to the HLS/Vivado scripts."),
+                             f"goes to the HLS/Vivado scripts. Default {DEFAULT_PART}, or the "
+                             "--board's FPGA."),
     max_util: float = typer.Option(0.8, "--max-utilisation", help="Default folding: at most "
                                    "this fraction of the part's LUTs and block RAMs (FINN's "
                                    "estimates)."),
-    board: str = typer.Option(DEFAULT_BOARD, "--board", help=" | ".join(VIVADO_BOARDS) + ": the "
-                              "Zynq board of the Vivado block design."),
+    board: str = typer.Option(None, "--board", help=" | ".join(VIVADO_BOARDS) + ": the "
+                              f"Zynq board of the Vivado block design (default {DEFAULT_BOARD}); "
+                              "or an open-flow board (" + " | ".join(OPEN_BOARDS) + "): fold for "
+                              "its FPGA, then `xnorflow bitstream BUILD --board NAME`."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
 ) -> None:
     """Lower a quantized QONNX model with FINN into xnorflow's dataflow IR and generate hardware.

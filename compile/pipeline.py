@@ -76,6 +76,28 @@ def _check_build_target(build: Path) -> None:
                            "choose another output folder (-o) or remove it")
 
 
+def resolve_board(part: str | None, board: str | None) -> tuple[str, str, str | None]:
+    """(part, Vivado board, open-flow board or None) from --part and --board.
+
+    An open-flow board (compile/board/boards.py) names the part to fold for; the Vivado
+    scripts then keep the default Zynq board. A --part that contradicts it is an error."""
+    from xnorflow.compile.board.boards import BOARD_NAMES, board_info
+
+    if board is None or board in VIVADO_BOARDS:
+        return part or DEFAULT_PART, board or DEFAULT_BOARD, None
+    if board.strip().lower() not in BOARD_NAMES:
+        raise CompileError(f"--board {board!r} is not supported; choose a Zynq board of the "
+                           f"Vivado flow ({', '.join(VIVADO_BOARDS)}) or a board of the open "
+                           f"flow ({', '.join(BOARD_NAMES)})")
+    info = board_info(board)
+    if part is not None:
+        given = find_part(part)
+        if given is None or given.name != get_part(info.part).name:
+            raise CompileError(f"--part {part} contradicts --board {info.name}, whose FPGA is "
+                               f"{info.part}: give one of them")
+    return info.part, DEFAULT_BOARD, info.name
+
+
 def compile_model(
     model_path: Path | str,
     build_dir: Path | str,
@@ -83,8 +105,8 @@ def compile_model(
     target_fps: float | None = None,
     clock_mhz: float = 100.0,
     input_scale: float | None = None,
-    part: str = DEFAULT_PART,
-    board: str = DEFAULT_BOARD,
+    part: str | None = None,
+    board: str | None = None,
     name: str | None = None,
     backends: bool = True,
     max_utilisation: float = DEFAULT_HEADROOM,
@@ -96,8 +118,11 @@ def compile_model(
     fastest folding whose FINN estimates fill at most `max_utilisation` of `part`'s LUTs and
     block RAMs (compile/fit.py; `part` is a part string or alias of compile/parts.py, Xilinx,
     ECP5 or iCE40). input_scale: the model's float input per uint8 unit (default from
-    model.json beside the model, else 1/255). board (and part, when it is a Xilinx part) go to
-    the HLS/Vivado code generator. name: the
+    model.json beside the model, else 1/255). board: a Zynq board of the Vivado block design
+    (compile/parts.VIVADO_BOARDS, default pynq-z2), or an open-flow board
+    (compile/board/boards.py: ulx3s-12f/25f/45f/85f, icebreaker), whose FPGA becomes the
+    default `part` to fold for (`xnorflow bitstream BUILD --board NAME` then builds it). board
+    (and part, when it is a Xilinx part) go to the HLS/Vivado code generator. name: the
     IR's name (default: the model file's stem, non-word characters replaced by "_").
     backends=False skips the code generators (the IR, report and folding are still written).
     Raises CompileError for anything the user can fix; nothing is left behind on error.
@@ -114,9 +139,7 @@ def compile_model(
         raise CompileError("give either --folding or --target-fps, not both")
     if not clock_mhz > 0:
         raise CompileError(f"--clock-mhz must be positive, got {clock_mhz}")
-    if board not in VIVADO_BOARDS:
-        raise CompileError(f"--board {board!r} is not supported; choose one of "
-                           f"{', '.join(VIVADO_BOARDS)}")
+    part, board, open_board = resolve_board(part, board)
     _check_build_target(build)
     fpga = find_part(part)
     if fpga is None and folding is None and target_fps is None:
@@ -143,7 +166,7 @@ def compile_model(
         ir = ir_from_finn(finn["hw"], ir_name, model_path, clock_mhz=clock_mhz)
         side = read_sidecar(model_path)
         ir.input_scale = scale
-        ir.meta.update({"part": fpga.name if fpga else part, "board": board})
+        ir.meta.update({"part": fpga.name if fpga else part, "board": open_board or board})
         if "classes" in side:
             ir.meta["classes"] = side["classes"]
         if spec is not None:
@@ -175,6 +198,7 @@ def compile_model(
         timings["total"] = time.perf_counter() - t0
         report = make_report(ir, est, timings, extra={
             "part": fpga.name if fpga else part, "hls_part": hls_part, "board": board,
+            **({"open_board": open_board} if open_board else {}),
             "input_scale": scale, "backends": sorted(written), "folding_source": (
                 "file" if spec is not None else "target_fps" if target_fps else "fit"),
             **({"fit": fit.report()} if fit is not None else {}),

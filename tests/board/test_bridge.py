@@ -51,3 +51,18 @@ def test_bridge(name, cache):
     srcs = [board_src(f) for f in ("uart_rx.sv", "uart_tx.sv", "uart_axis_bridge.sv")]
     run_cocotb(cache, f"bridge_{name}", [*srcs, HERE / "uart_link_tb.sv"], "uart_link_tb", c,
                params, test_module="tests.board.cocotb_bridge", n_tests=5)
+
+
+@pytest.mark.parametrize("div16", [16 * 4, 16 * 6 + 7])
+def test_uart_rx_tx(div16, cache):
+    srcs = [board_src("uart_rx.sv"), board_src("uart_tx.sv"), HERE / "uart_pair_tb.sv"]
+    run_cocotb(cache, f"uart_{div16}", srcs, "uart_pair_tb", {"div16": div16, "n": 60,
+                                                             "seed": div16},
+               {"DIV16": div16}, test_module="tests.board.cocotb_uart", n_tests=2)
+
+
+@pytest.mark.parametrize("stages", [2, 4])
+def test_reset_sync(stages, cache):
+    run_cocotb(cache, f"reset_sync_{stages}", [board_src("reset_sync.sv")], "reset_sync",
+               {"stages": stages}, {"STAGES": stages}, test_module="tests.board.cocotb_reset",
+               n_tests=1)
