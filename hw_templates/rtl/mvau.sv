@@ -94,8 +94,8 @@ module mvau #(
     localparam int PW = WBITS == 1 ? IBITS + 1 : IBITS + WBITS + 1;
     localparam int CW_INT = PW + $clog2(CHUNK) < ACC_BITS ? PW + $clog2(CHUNK) : ACC_BITS;
     localparam int CW = XNOR ? $clog2(CHUNK + 1) : CW_INT;
-    localparam int GW_SUM = CW + 1 + $clog2(GROUP);
-    localparam int GW = GW_SUM < ACC_BITS ? GW_SUM : ACC_BITS;
+    localparam int GSW_SUM = CW + 1 + $clog2(GROUP);
+    localparam int GSW = GSW_SUM < ACC_BITS ? GSW_SUM : ACC_BITS;  // a group sum
     localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
@@ -270,7 +270,7 @@ module mvau #(
     for (genvar p = 0; p < PE; p++) begin : g_pe
         wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
         logic [NCH*CW-1:0] chunk_s3;
-        logic [NG*GW-1:0] grp_s4;
+        logic [NG*GSW-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
         logic signed [ACC_BITS-1:0] acc_reg;
 
@@ -309,13 +309,13 @@ module mvau #(
         for (genvar g = 0; g < NG; g++) begin : g_grp
             localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
             always_ff @(posedge clk) begin
-                logic signed [GW-1:0] s;
+                logic signed [GSW-1:0] s;
                 s = '0;
                 for (int j = g * GROUP; j < J1; j++) begin
-                    if (XNOR) s = s + GW'($signed({1'b0, chunk_s3[j*CW +: CW]}));
-                    else s = s + GW'($signed(chunk_s3[j*CW +: CW]));
+                    if (XNOR) s = s + GSW'($signed({1'b0, chunk_s3[j*CW +: CW]}));
+                    else s = s + GSW'($signed(chunk_s3[j*CW +: CW]));
                 end
-                grp_s4[g*GW +: GW] <= s;
+                grp_s4[g*GSW +: GSW] <= s;
             end
         end
 
@@ -323,7 +323,7 @@ module mvau #(
         always_ff @(posedge clk) begin
             logic signed [ACC_BITS-1:0] s;
             s = '0;
-            for (int g = 0; g < NG; g++) s = s + ACC_BITS'($signed(grp_s4[g*GW +: GW]));
+            for (int g = 0; g < NG; g++) s = s + ACC_BITS'($signed(grp_s4[g*GSW +: GSW]));
             psum_s5 <= s;
         end
 
