@@ -80,6 +80,9 @@ def demo(
     epochs: int = typer.Option(20, "--epochs", help="Training epochs."),
     n_sim: int = typer.Option(400, "--n", help="Test images to simulate (capped at the test set)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    board: str = typer.Option(None, "--board", help="Also build a bitstream for this open-flow "
+                              "board (ulx3s-12f/25f/45f/85f, icebreaker) and run the whole "
+                              "board top in Verilator through the serial backend."),
 ) -> None:
     """Train a BNN, compile it, simulate its RTL and HLS bit-exact, synthesize: one summary.
 
@@ -108,6 +111,7 @@ def demo(
         epochs=epochs,
         n_sim=n_sim,
         seed=seed,
+        board=board,
     )
     try:
         s = run_demo(cfg, step=lambda name: console.rule(f"[bold]{name}"))
@@ -136,11 +140,23 @@ def demo(
         ("Yosys synth_xilinx: LUT / FF / BRAM", f"{s['luts']} / {s['ffs']} / {s['bram']}"),
         ("seconds per stage", ", ".join(f"{k} {v}" for k, v in s["seconds"].items())),
     ]
+    b = s.get("board")
+    if b:
+        rows += [
+            (f"bitstream {b['board']} ({b['device']})",
+             f"{b['clock_mhz']:.4g} MHz (Fmax {b['fmax_mhz']:.1f}), built in "
+             f"{b['bitstream_seconds']:.0f} s"),
+            ("board-sim mismatches vs reference", str(b["mismatches_board_sim_vs_reference"])),
+            ("frames/s over the UART (board-sim) / accelerator",
+             f"{b['link_frames_per_s_simulated']:,.0f} / {b['accelerator_fps_at_clock']:,.0f}"),
+        ]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
     for name, path in s["artefacts"].items():
         console.print(f"  {name:12s} {path}")
+    if b:
+        console.print(f"  {'bitstream':12s} {b['bitstream']}")
     if not demo_ok(s):
         console.print("[red]the hardware does not compute what the network computes[/red]")
         raise typer.Exit(1)

@@ -5,8 +5,9 @@ clocks and I/O standards are the library's, never copied here.
 
 What the library does not say, and this table adds: our name for the board, the compile/parts.py
 part it folds for, openFPGALoader's name of the board (amaranth-boards programs the ULX3S with
-openFPGALoader -b ulx3s and the iCEBreaker with iceprog; openFPGALoader -b icebreaker drives
-the same FT2232H), the USB-UART's highest convenient baud rate, and the PLL's output range.
+openFPGALoader -b ulx3s and the iCEBreaker with iceprog; openFPGALoader's generic iCE40 board,
+ice40_generic, drives the same FT2232H and writes its SPI flash), and the USB-UART's highest
+convenient baud rate.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class BoardInfo:
     baud: int  # the USB-UART bridge's default rate (FT231X / FT2232H: 3 Mbaud)
     uart_chip: str
     note: str = ""
+    sram: bool = True  # openFPGALoader can load the FPGA's SRAM (else it writes the flash)
 
 
 BOARD_TABLE: tuple[BoardInfo, ...] = (
@@ -47,8 +49,8 @@ BOARD_TABLE: tuple[BoardInfo, ...] = (
               "FT231X", "Radiona ULX3S with an ECP5 LFE5U-45F"),
     BoardInfo("ulx3s-85f", "ulx3s", "ULX3S_85F_Platform", "LFE5U-85F", "ulx3s", 3_000_000,
               "FT231X", "Radiona ULX3S with an ECP5 LFE5U-85F"),
-    BoardInfo("icebreaker", "icebreaker", "ICEBreakerPlatform", "iCE40UP5K", "icebreaker",
-              3_000_000, "FT2232H", "1BitSquared iCEBreaker with an iCE40UP5K"),
+    BoardInfo("icebreaker", "icebreaker", "ICEBreakerPlatform", "iCE40UP5K", "ice40_generic",
+              3_000_000, "FT2232H", "1BitSquared iCEBreaker with an iCE40UP5K", sram=False),
 )
 BOARD_NAMES = tuple(b.name for b in BOARD_TABLE)
 

