@@ -130,13 +130,22 @@ def suggest_folding(board: Board, used: dict[str, int], build: Path, ir: Dataflo
         from xnorflow.compile.ir.folding import folding_json
 
         hw = ModelWrapper(str(hw_path))
-        # what synthesis measured per estimated LUT of this folding → the headroom to ask for
+        # what synthesis measured per estimated LUT (block RAM) of this folding corrects the
+        # part's conversion factors; then the usual fit with its headroom
         from xnorflow.compile.estimates import estimate
 
         est = estimate(ir, hw, "xc7z020clg400-1")
-        est_lut = sum(v["lut"] for v in est.values()) * board.part.lut_per_finn_lut
-        ratio = max(1.0, used["lut"] / max(1.0, est_lut))
-        fit = fit_folding(ir, hw, board.part, min(0.8, 0.8 / ratio))
+        part = board.part
+        est_lut = sum(v["lut"] for v in est.values()) * part.lut_per_finn_lut
+        est_bram = sum(v["bram18"] for v in est.values()) * part.bram_per_finn_bram18
+        lut_k = max(1.0, used["lut"] / max(1.0, est_lut))
+        bram_k = max(1.0, used["bram"] / max(1.0, est_bram))
+        scaled = dataclasses.replace(part, lut_per_finn_lut=part.lut_per_finn_lut * lut_k,
+                                     bram_per_finn_bram18=part.bram_per_finn_bram18 * bram_k)
+        fit = fit_folding(ir, hw, scaled)
+    except CompileError:
+        return ("Even with every layer fully folded (PE = SIMD = 1) it would not fit, by the "
+                "estimates scaled to what synthesis measured.")
     except Exception as err:  # noqa: BLE001 - a suggestion must never hide the real error
         log.info("no folding suggestion: %s", err)
         return ""
