@@ -36,7 +36,8 @@ Data-parallel scaling (``--ddp-scaling 1,2``): each model of ``--models`` trains
 epochs with ``xnorflow train --nproc N`` (torchrun; gloo on CPU with one thread per rank, or
 NCCL with ``--device cuda``) at the same global batch, and the training samples per second
 (steps only, without the evaluation) are written to ``--ddp-out`` with the ratio to the
-smallest N, e.g. ``python benchmarks/train.py --ddp-scaling 1,2 --models tfc,lfc --epochs 1``.
+smallest N, e.g. ``python benchmarks/train.py --ddp-scaling 1,2 --models tfc,lfc --epochs 1``
+(models that are builder specs, which hold commas, are separated by ``;``).
 
 usage: python benchmarks/train.py [--epochs 20] [--data-dir ../shared/data/mnist]
        [--models tfc,sfc] [--optimizers filter,adam,sgd,bop] [--bias-inits 0,2]
@@ -420,7 +421,8 @@ def ddp_scaling(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="xnorflow-bench-ddp-"))
     counts = [int(n) for n in args.ddp_scaling.split(",")]
     records = []
-    for model in args.models.split(","):
+    # builder specs hold commas: separate models with ";" when one is a spec
+    for model in args.models.split(";" if ";" in args.models or ":" in args.models else ","):
         base = None
         for n in counts:
             name = f"{model}-{args.dataset}-{args.device}-n{n}-e{args.epochs}"
@@ -450,12 +452,13 @@ def ddp_scaling(args: argparse.Namespace) -> int:
             print(f"{model:6s} {args.device} nproc {n}: {sps:8.0f} samples/s (x{sps / base:.2f})"
                   f"  test acc {rec['test_acc']:.4f}  load {rec['load_average'][0]:.1f}",
                   flush=True)
-    path = Path(args.ddp_out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"host": platform.node(), "cpu_count": os.cpu_count(),
-                                "python": platform.python_version(),
-                                "torch": torch.__version__, "runs": records}, indent=2) + "\n")
-    print(f"wrote {path}")
+            path = Path(args.ddp_out)  # rewritten after every run
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"host": platform.node(), "cpu_count": os.cpu_count(),
+                                        "python": platform.python_version(),
+                                        "torch": torch.__version__, "runs": records},
+                                       indent=2) + "\n")
+    print(f"wrote {args.ddp_out}")
     return 0
 
 
