@@ -129,7 +129,13 @@ def train(model: str | None = None, dataset: str | None = None, *,
                         f"evenly over the {world} processes (each takes batch / {world}); "
                         f"choose a multiple of {world}")
     if nproc > 1 and not in_worker():
+        import torch
+
         from .distributed import launch
+
+        if device.startswith("cuda") and torch.cuda.device_count() < nproc:
+            raise UserError(f"--nproc {nproc} --device cuda needs {nproc} CUDA devices; this "
+                            f"machine has {torch.cuda.device_count()}")
         from .loop import check_run_dir
 
         check_run_dir(run_dir, resume, overwrite)  # fail here, before starting processes

@@ -5,6 +5,10 @@ A run folder holds config.json, metrics.jsonl (one object per epoch), steps.json
 Runs are deterministic on CPU for a seed, and a resumed run reproduces the uninterrupted one:
 the checkpoint carries the model, optimizer and data-order generator states and the torch,
 numpy and python RNG states.
+
+Inside a torchrun worker the same loop trains data-parallel (train/distributed.py: each rank
+takes its share of every global batch, norms use the global batch's statistics, rank 0 writes
+the run folder). On CUDA the data sets live on the device and no step waits for the host.
 """
 
 from __future__ import annotations

@@ -165,6 +165,10 @@ def test_batch_must_divide_over_ranks(tmp_path):
     assert "--batch-size 63 is the global batch and must divide evenly over the 2" in res.output
     res = runner.invoke(app, ["train", "--nproc", "0", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "--nproc must be >= 1" in res.output
+    if torch.cuda.device_count() < 2:
+        res = runner.invoke(app, ["train", "--nproc", "2", "--device", "cuda", "--out",
+                                  str(tmp_path / "r")])
+        assert res.exit_code == 2 and "needs 2 CUDA devices" in res.output
     assert not (tmp_path / "r").exists()
 
 
