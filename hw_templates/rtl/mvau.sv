@@ -291,14 +291,16 @@ module mvau #(
                     sum = '0;
                     for (int i = LO; i < LO + N; i++) begin
                         // the input as a signed (IBITS+1)-bit value, the product at its width
+                        // (widths by assignment, not casts: Yosys 0.23's -defer mode rejects
+                        // size casts by these localparams)
                         logic signed [IBITS:0] xs;
-                        logic signed [PW-1:0] prod;
+                        logic signed [PW-1:0] xw, prod;
                         xs = IN_SIGNED ? $signed({x_s2[i*IBITS + IBITS - 1], x_s2[i*IBITS +: IBITS]})
                                        : $signed({1'b0, x_s2[i*IBITS +: IBITS]});
-                        // (assignments: both operands widen to PW before the product)
-                        if (WBITS == 1) prod = w[i] ? PW'(xs) : -PW'(xs);
+                        xw = xs;
+                        if (WBITS == 1) prod = w[i] ? xw : -xw;
                         else prod = xs * $signed(w[i*WBITS +: WBITS]);
-                        sum = sum + CW'(prod);
+                        sum = sum + prod;
                     end
                 end
                 always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;
@@ -312,8 +314,8 @@ module mvau #(
                 logic signed [GSW-1:0] s;
                 s = '0;
                 for (int j = g * GROUP; j < J1; j++) begin
-                    if (XNOR) s = s + GSW'($signed({1'b0, chunk_s3[j*CW +: CW]}));
-                    else s = s + GSW'($signed(chunk_s3[j*CW +: CW]));
+                    if (XNOR) s = s + $signed({1'b0, chunk_s3[j*CW +: CW]});
+                    else s = s + $signed(chunk_s3[j*CW +: CW]);
                 end
                 grp_s4[g*GSW +: GSW] <= s;
             end
