@@ -69,8 +69,12 @@ class SerialBackend:
         self.batches = 0
         self.retried = 0
         self.link_seconds = 0.0
-        self.hello = self.say_hello()
-        self.check_identity(self.hello)
+        try:
+            self.hello = self.say_hello()
+            self.check_identity(self.hello)
+        except BaseException:
+            self.close()  # the port is free again for whoever tries next
+            raise
         self.batch = batch_frames or self._default_batch()
 
     # --- protocol ---------------------------------------------------------------------------
