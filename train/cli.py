@@ -146,7 +146,8 @@ def train(
     except RankFailed as exc:
         raise _fail(str(exc), code=1) from None
     except KeyboardInterrupt:
-        where = f" --out {out}" if out is not None else ""
+        where = (f" --out {out}" if out is not None else "") + (
+            f" --nproc {nproc}" if nproc > 1 else "")
         raise _fail(f"interrupted; continue with --resume{where}", code=130) from None
     if rank != 0:  # under torchrun: rank 0 prints
         return

@@ -312,6 +312,7 @@ def launch(nproc: int, kwargs: dict, out: Path, entry: list[str] | None = None) 
     :class:`RankFailed` (naming the rank, its exit and the command that resumes from the last
     checkpoint) when a rank died. ``entry`` replaces the worker (``-m xnorflow.train.worker``)
     by another command line taking the kwargs file as its last argument (tests use it)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -344,6 +345,11 @@ def launch(nproc: int, kwargs: dict, out: Path, entry: list[str] | None = None) 
                 if first["kind"] == "TrainingDiverged":
                     raise TrainingDiverged(first["message"]) from None
             raise RankFailed(_explain(failures, errors, out, nproc, kwargs)) from None
+        except SignalException as exc:  # Ctrl-C / SIGTERM to the launcher: torchrun stopped all
+            if exc.sigval == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise RankFailed(f"the launcher got {signal.Signals(exc.sigval).name} and stopped "
+                             f"every rank; continue with: {resume_hint(out, nproc)}") from None
         finally:
             quiet.setLevel(level)
             if saved is None:

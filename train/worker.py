@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     rank = int(os.environ.get("RANK", "0"))
     try:
         result = train(**kwargs)
+    except KeyboardInterrupt:  # torchrun passes the launcher's Ctrl-C on; the launcher says it
+        sys.stderr.flush()
+        os._exit(130)  # at once: a normal interpreter exit here kept torchrun waiting ~30 s
     except (UserError, TrainingDiverged, RankFailed) as exc:
         kind = type(exc).__name__
         # the launcher reports it (once, for all ranks)
