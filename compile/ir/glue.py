@@ -2,11 +2,12 @@
 
 At each boundary between consecutive layers the plan says whether a width converter is
 needed (the producer's beat carries a different number of values than the consumer takes:
-out_fold != in_fold) and how deep a FIFO goes in front of the consumer. An MVAU with NF > 1
-row folds takes a vector's SF beats in a burst (fold 0) and then none for (NF-1)·SF cycles; a
-FIFO of SF beats (at most MAX_FIFO_DEPTH) lets its producer keep running meanwhile. Elsewhere
-a stream needs no buffer beyond the consumer's own input register (depth 0 in the RTL; the
-HLS top gives every stream depth 2, its smallest useful depth).
+out_fold != in_fold) and how deep a FIFO goes in front of the consumer: what the consumer's
+plugin asks for (`Layer.input_fifo_depth`) — an MVAU with NF > 1 row folds takes a vector's
+SF beats in a burst and then none for (NF-1)·SF cycles; a padding layer takes no input while
+it emits border rows. Elsewhere a stream needs no buffer beyond the consumer's own input
+register (depth 0 in the RTL; the HLS top gives every stream depth 2, its smallest useful
+depth).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from xnorflow.compile.ir.dataflow import DataflowIR
-from xnorflow.compile.layers import MVAU, Layer
-
-MAX_FIFO_DEPTH = 256
+from xnorflow.compile.layers import Layer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +36,7 @@ class Boundary:
 
 def fifo_depth(consumer: Layer) -> int:
     """Entries of the FIFO in front of `consumer` (0 = none); see the module doc."""
-    if isinstance(consumer, MVAU) and consumer.mh // consumer.pe > 1:
-        return min(MAX_FIFO_DEPTH, max(2, consumer.mw // consumer.simd))
-    return 0
+    return consumer.input_fifo_depth()
 
 
 def plan_glue(ir: DataflowIR) -> list[Boundary]:

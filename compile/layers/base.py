@@ -135,6 +135,12 @@ class Layer:
         """Bits of on-chip parameter memory (weights + thresholds)."""
         return 0
 
+    def input_fifo_depth(self) -> int:
+        """Entries of a FIFO in front of this layer that let its producer run on while this
+        layer takes no input for a stretch (0: none needed). The stream glue pass
+        (compile/ir/glue.py) puts it there; without it such pauses add to the II."""
+        return 0
+
     # --- derived -----------------------------------------------------------------------
     @property
     def in_width(self) -> int:

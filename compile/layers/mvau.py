@@ -25,6 +25,8 @@ from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
 from xnorflow.compile.rtl import common as rtl
 
+MAX_INPUT_FIFO = 256  # beats of the FIFO before a row-folded MVAU (compile/ir/glue.py)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MVAU(Layer):
@@ -117,6 +119,14 @@ class MVAU(Layer):
 
     def exp_cycles(self) -> int:
         return self.pixels * (self.mh // self.pe) * (self.mw // self.simd)
+
+    def input_fifo_depth(self) -> int:
+        """With NF > 1 row folds a vector's SF beats are taken in a burst (fold 0), then none
+        for (NF-1)·SF cycles: a FIFO of SF beats (at most MAX_INPUT_FIFO) keeps the producer
+        running."""
+        if self.mh // self.pe > 1:
+            return min(MAX_INPUT_FIFO, max(2, self.mw // self.simd))
+        return 0
 
     def weight_bits(self) -> int:
         thr_bits = self.acc_dtype().bits + 1

@@ -37,6 +37,9 @@ def _ints(value, n: int, what: str, name: str, least: int) -> tuple[int, ...]:
     return out
 
 
+MAX_INPUT_FIFO = 4096  # beats; a deeper border run (large images) stalls the producer
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Padding(Layer):
     kind = "padding"
@@ -90,6 +93,14 @@ class Padding(Layer):
     def exp_cycles(self) -> int:
         """One output beat per cycle: the padded frame's beats."""
         return self.out_shape[0] * self.channels // self.simd
+
+    def input_fifo_depth(self) -> int:
+        """The longest run of border beats (the bottom rows of one frame, the top rows of the
+        next and the side pads between) takes no input: a FIFO of that many input beats (at
+        most MAX_INPUT_FIFO) keeps the producer running through it."""
+        (_, w_out), (top, left, bottom, right) = self.ofm_dim, self.padding
+        run = ((top + bottom) * w_out + left + right) * (self.channels // self.simd)
+        return min(MAX_INPUT_FIFO, run) if run > 0 else 0
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
