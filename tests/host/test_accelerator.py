@@ -100,7 +100,7 @@ def test_unknown_backend_and_missing_build(tmp_path, builds):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BackendError, match="ir.json not found"):
         Accelerator.open(tmp_path / "empty")
-    with pytest.raises(BackendError, match="apply to the pynq backend only"):
+    with pytest.raises(BackendError, match="do not apply to the reference backend"):
         Accelerator.open(builds["tfc"], backend="reference", chunk_frames=3)
 
 
