@@ -143,6 +143,19 @@ def _file_header(ir: DataflowIR, what: str, comment: str = "//") -> str:
     )
 
 
+def _max_width_define(ir: DataflowIR, iface: TopInterface) -> str:
+    """`#define AP_INT_MAX_W` when some word is wider than ap_int's default 1024 bits (a
+    784-value INT2 vector of TFC-1W2A is 1568), before any ap_int header is read: every source
+    includes xnorflow_top.hpp first. Four times the widest stream (a weight word of 8-bit
+    weights against 2-bit inputs is four times the input word), in whole kilobits."""
+    widest = max([iface.in_axi_width, iface.out_axi_width]
+                 + [w for layer in ir.layers for w in (layer.in_width, layer.out_width)])
+    if 4 * widest <= 1024:
+        return ""
+    bits = min(32768, -(-4 * widest // 1024) * 1024)
+    return f"\n// words wider than ap_int's default 1024 bits\n#define AP_INT_MAX_W {bits}\n"
+
+
 def top_sources(ir: DataflowIR) -> dict[str, str]:
     """{relative path: contents} of params/*.hpp, xnorflow_top.hpp and xnorflow_top.cpp."""
     files: dict[str, str] = {}
@@ -199,7 +212,7 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         _file_header(ir, "the accelerator's top-level interface")
         + f"""#ifndef {guard}
 #define {guard}
-
+{_max_width_define(ir, iface)}
 #include "xnorflow_types.hpp"
 
 // One call = one frame. Input: {iface.in_beats} beats of {iface.in_width} bits ({iface.in_bytes} \
