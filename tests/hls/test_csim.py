@@ -28,6 +28,7 @@ from xnorflow.compile.hls import csim
 DEFAULT = ["tfc", "cnv_like", "edge_cases", "windows", *nets.default_random(), *COMPILED_DEFAULT]
 SLOW = [*nets.slow_random(), *COMPILED_SLOW]
 N_FRAMES = 40
+FEWER_FRAMES = {"bnn_cnv_1w2a": 3, "bnn_cnv_2w2a": 3}  # CNV: seconds per C-simulated frame
 
 
 def _check(hls_builds, design: str, n: int) -> None:
@@ -56,7 +57,7 @@ def test_csim_bit_exact(hls_builds, design):
 @pytest.mark.slow
 @pytest.mark.parametrize("design", SLOW)
 def test_csim_bit_exact_large_random(hls_builds, design):
-    _check(hls_builds, design, 100)
+    _check(hls_builds, design, FEWER_FRAMES.get(design, 100))
 
 
 @pytest.mark.sim
