@@ -12,7 +12,6 @@ link = frames · f_clk / cycles).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -30,7 +29,7 @@ from xnorflow.compile.board.top import BOARD_TOP, BoardDesign, uart_ok, write_bo
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.interface import runtime_spec
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.rtl.sim import SimulationError, cache_root
+from xnorflow.compile.rtl.sim import SimulationError, SimulatorProcess, cache_root
 from xnorflow.compile.templating import template_path_of
 from xnorflow.tools import require, tool_env
 
@@ -108,7 +107,7 @@ def build_board_simulator(build: Path, design: BoardDesign, jobs: int = 2) -> Pa
     return binary
 
 
-class BoardSimulator:
+class BoardSimulator(SimulatorProcess):
     """The board top of BUILD for `board` running in Verilator, reachable at `url`."""
 
     def __init__(self, build: Path, board: str, baud: int | None = None,
@@ -156,29 +155,8 @@ class BoardSimulator:
                 "bytes_from_board": int(parts[5]), "leds": int(parts[7]),
                 "clock_mhz": self.clock_mhz, "baud": self.baud}
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(BrokenPipeError, OSError):
-            assert proc.stdin is not None
-            proc.stdin.write("q")
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def __enter__(self) -> BoardSimulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+    def _quit_message(self) -> str:
+        return "q"
 
 
 __all__ = ["BoardSimulator", "board_clock", "build_board_simulator"]

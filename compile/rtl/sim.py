@@ -185,7 +185,41 @@ def build_simulator(rtl_dir: Path, jobs: int = 2, trace: bool = False) -> Path:
     return binary
 
 
-class VerilatorAccelerator:
+class SimulatorProcess:
+    """A compiled Verilator testbench running as a child process: closed by its quit message
+    on stdin (then killed if it does not exit), as a context manager or when collected."""
+
+    _proc: subprocess.Popen | None = None
+
+    def _quit_message(self) -> bytes | str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(BrokenPipeError, OSError):
+            assert proc.stdin is not None
+            proc.stdin.write(self._quit_message())
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class VerilatorAccelerator(SimulatorProcess):
     """The generated accelerator of a build folder, simulated cycle-accurately.
 
     `run(input_beats)` takes (N, in_beats, in_bytes) uint8 beats (compile/stream.pack_beats of
@@ -321,26 +355,6 @@ class VerilatorAccelerator:
         }
         return out, stats
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(BrokenPipeError, OSError):
-            assert proc.stdin is not None
-            proc.stdin.write(struct.pack("<5IQ", 0, 0, 0, 0, 0, 0))
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def __enter__(self) -> VerilatorAccelerator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+    def _quit_message(self) -> bytes:
+        """A run of zero frames: the testbench's signal to exit."""
+        return struct.pack("<5IQ", 0, 0, 0, 0, 0, 0)
