@@ -283,6 +283,9 @@ module mvau #(
                 end
             end
         end else begin : g_int
+            // Signed values widen by assignment below, not by size casts (Debian's Yosys 0.23
+            // rejects casts by these localparams in -defer mode): the widening is intended.
+            /* verilator lint_off WIDTHEXPAND */
             for (genvar j = 0; j < NCH; j++) begin : g_chunk
                 localparam int LO = j * CHUNK;
                 localparam int N = SIMD - LO < CHUNK ? SIMD - LO : CHUNK;
@@ -305,9 +308,11 @@ module mvau #(
                 end
                 always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;
             end
+            /* verilator lint_on WIDTHEXPAND */
         end
 
-        // stage 3 -> 4: sums of GROUP chunks
+        // stage 3 -> 4: sums of GROUP chunks (chunk sums widen by assignment, as above)
+        /* verilator lint_off WIDTHEXPAND */
         for (genvar g = 0; g < NG; g++) begin : g_grp
             localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
             always_ff @(posedge clk) begin
@@ -320,6 +325,7 @@ module mvau #(
                 grp_s4[g*GSW +: GSW] <= s;
             end
         end
+        /* verilator lint_on WIDTHEXPAND */
 
         // stage 4 -> 5: sum of the groups
         always_ff @(posedge clk) begin
