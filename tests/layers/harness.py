@@ -110,6 +110,20 @@ def check_rtl(case: Case, kind: str, seed: int, cache: Path) -> None:
     run_cocotb(cache, f"{kind}_{seed}", sources, rtl_codegen.TOP, stim, test_dir=rtl)
 
 
+def check_lint(case: Case, kind: str, seed: int, folder: Path) -> None:
+    """The layer's RTL template in a generated single-layer top, Verilator -Wall clean."""
+    import subprocess
+
+    from xnorflow.tools import require, tool_env
+
+    rtl = rtl_codegen.write(single_layer_ir(case, kind, seed), folder / "rtl")
+    files = (rtl / "filelist.f").read_text().split()
+    verilator = require("verilator", "bash scripts/setup.sh")
+    res = subprocess.run([verilator, "--lint-only", "-Wall", "--top-module", rtl_codegen.TOP,
+                          *files], cwd=rtl, env=tool_env(), capture_output=True, text=True)
+    assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-3000:]
+
+
 def check_hls(case: Case, kind: str, seed: int, folder: Path) -> None:
     """The layer's HLS kernel in a generated single-layer top, C-simulated with g++."""
     ir = single_layer_ir(case, kind, seed)

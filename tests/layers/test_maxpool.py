@@ -6,12 +6,11 @@ C-simulation."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
-from tests.layers.harness import layer_tests, pick, single_layer_ir
+from tests.layers.harness import check_lint, layer_tests, pick
 from tests.layers.test_sliding_window import DTYPES, draw_geometry
 from xnorflow.compile.ir.datatypes import BIPOLAR, DataType
 from xnorflow.compile.layers import Layer, MaxPool
@@ -81,16 +80,8 @@ def test_json_round_trip():
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_rtl_lint_clean(seed, tmp_path):
     """The template at random geometries, Verilator -Wall in a generated single-layer top."""
-    from xnorflow.compile.rtl import codegen as rtl_codegen
-    from xnorflow.tools import require, tool_env
-
     case = finn_pool if seed == 1 else maxpool
-    rtl = rtl_codegen.write(single_layer_ir(case, "pool", 100 + seed), tmp_path / "rtl")
-    files = (rtl / "filelist.f").read_text().split()
-    verilator = require("verilator", "bash scripts/setup.sh")
-    res = subprocess.run([verilator, "--lint-only", "-Wall", "--top-module", rtl_codegen.TOP,
-                          *files], cwd=rtl, env=tool_env(), capture_output=True, text=True)
-    assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-3000:]
+    check_lint(case, "pool", 100 + seed, tmp_path)
 
 
 # the RTL template under cocotb (more seeds under slow) and the HLS kernel, per case
