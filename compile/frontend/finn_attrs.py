@@ -25,6 +25,17 @@ def node_attrs(node: Any) -> dict[str, Any]:
     return out
 
 
+def node_attr(node: Any, name: str, default: Any = None) -> Any:
+    """One attribute of the node as a Python value (bytes decoded), or `default`."""
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
 def ir_dtype(name: str) -> DataType:
     """FINN datatype name → IR datatype (BINARY → BIPOLAR: bits that mean ±1)."""
     return BIPOLAR if name in ("BINARY", "BIPOLAR") else DataType.parse(name)

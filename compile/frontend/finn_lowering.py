@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from xnorflow.compile.errors import CompileError
+from xnorflow.compile.frontend.finn_attrs import node_attr
 
 log = logging.getLogger(__name__)
 
@@ -221,21 +222,11 @@ def check_supported(model: Any, path: Path) -> None:
         raise CompileError(f"{path}: the model has no MatMul/Gemm/Conv layer to compile")
 
 
-def _attr(node: Any, name: str, default: Any) -> Any:
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
 def _check_conv(model: Any, node: Any, path: Path) -> None:
-    k = list(_attr(node, "kernel_shape", []))
-    group = int(_attr(node, "group", 1))
-    dil = list(_attr(node, "dilations", [1, 1]))
-    auto_pad = _attr(node, "auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    k = list(node_attr(node, "kernel_shape", []))
+    group = int(node_attr(node, "group", 1))
+    dil = list(node_attr(node, "dilations", [1, 1]))
+    auto_pad = node_attr(node, "auto_pad", "NOTSET")
     if len(k) != 2 or group != 1 or any(d != 1 for d in dil) or auto_pad not in ("NOTSET", ""):
         raise CompileError(
             f"{path}: conv node {node.name!r} has kernel {k}, group {group}, dilations {dil}, "
@@ -244,10 +235,10 @@ def _check_conv(model: Any, node: Any, path: Path) -> None:
 
 
 def _check_pool(node: Any, path: Path) -> None:
-    k = list(_attr(node, "kernel_shape", []))
-    pads = list(_attr(node, "pads", [0, 0, 0, 0]))
-    ceil = int(_attr(node, "ceil_mode", 0))
-    dil = list(_attr(node, "dilations", [1, 1]))
+    k = list(node_attr(node, "kernel_shape", []))
+    pads = list(node_attr(node, "pads", [0, 0, 0, 0]))
+    ceil = int(node_attr(node, "ceil_mode", 0))
+    dil = list(node_attr(node, "dilations", [1, 1]))
     if len(k) != 2 or any(pads) or ceil or any(d != 1 for d in dil):
         raise CompileError(
             f"{path}: max-pool node {node.name!r} has kernel {k}, pads {pads}, ceil_mode "

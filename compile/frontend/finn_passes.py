@@ -21,20 +21,12 @@ from typing import Any
 import numpy as np
 from qonnx.transformation.base import Transformation
 
+from xnorflow.compile.frontend.finn_attrs import node_attr
+
 # ops a value passes unchanged on its way to a consumer that needs it (no arithmetic)
 PASS_THROUGH = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze", "MaxPool",
                 "MaxPoolNHWC")
 GLOBAL_POOLS = ("GlobalAveragePool", "ReduceMean", "AveragePool")
-
-
-def _attr(node: Any, name: str, default: Any = None) -> Any:
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            value = helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default
 
 
 def global_pool_axes(model: Any, node: Any) -> bool:
@@ -43,9 +35,9 @@ def global_pool_axes(model: Any, node: Any) -> bool:
     if shape is None or len(shape) != 4:
         return False
     if node.op_type == "AveragePool":
-        return (list(_attr(node, "kernel_shape", [])) == list(shape[2:])
-                and not any(_attr(node, "pads", [0])))
-    axes = _attr(node, "axes")
+        return (list(node_attr(node, "kernel_shape", [])) == list(shape[2:])
+                and not any(node_attr(node, "pads", [0])))
+    axes = node_attr(node, "axes")
     if axes is None and len(node.input) > 1:
         axes = model.get_initializer(node.input[1])
     if axes is None:
@@ -66,7 +58,7 @@ class ReduceMeanToGlobalAveragePool(Transformation):
                     not global_pool_axes(model, node):
                 continue
             out = node.output[0]
-            keep = node.op_type == "AveragePool" or int(_attr(node, "keepdims", 1)) == 1
+            keep = node.op_type == "AveragePool" or int(node_attr(node, "keepdims", 1)) == 1
             gap_out = out if keep else f"{out}_gap"
             new = [helper.make_node("GlobalAveragePool", [node.input[0]], [gap_out],
                                     name=f"{node.name}_global")]
@@ -93,7 +85,7 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
 
         changed = False
         for node in model.graph.node:
-            if node.op_type != "MultiThreshold" or _attr(node, "out_dtype") != "BIPOLAR":
+            if node.op_type != "MultiThreshold" or node_attr(node, "out_dtype") != "BIPOLAR":
                 continue
             if not self.needs_value(model, node.output[0]):
                 continue
@@ -118,7 +110,7 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
 
         for c in model.find_consumers(tensor):
             if c.op_type == "Im2Col":
-                if any(_attr(c, "pad_amount", [0])):
+                if any(node_attr(c, "pad_amount", [0])):
                     return True
                 if self.needs_value(model, c.output[0]):
                     return True
@@ -146,8 +138,8 @@ def xnor_activation_biases(model: Any) -> dict[str, tuple[float, float]]:
         if len(consumers) == 1 and consumers[0].op_type == "MultiThreshold":
             mt = consumers[0]
             if model.get_tensor_datatype(mt.output[0]).bitwidth() > 1:
-                out[mt.output[0]] = (float(_attr(mt, "out_scale", 1.0)),
-                                     float(_attr(mt, "out_bias", 0.0)))
+                out[mt.output[0]] = (float(node_attr(mt, "out_scale", 1.0)),
+                                     float(node_attr(mt, "out_bias", 0.0)))
     return out
 
 
@@ -187,13 +179,13 @@ class ExplicitConvPads(Transformation):
         from onnx import helper
 
         for node in model.graph.node:
-            mode = _attr(node, "auto_pad", "NOTSET")
+            mode = node_attr(node, "auto_pad", "NOTSET")
             if node.op_type != "Conv" or mode in ("NOTSET", ""):
                 continue
             shape = model.get_tensor_shape(node.input[0])
-            kernel = list(_attr(node, "kernel_shape", []))
-            strides = list(_attr(node, "strides", [1] * len(kernel)))
-            dil = list(_attr(node, "dilations", [1] * len(kernel)))
+            kernel = list(node_attr(node, "kernel_shape", []))
+            strides = list(node_attr(node, "strides", [1] * len(kernel)))
+            dil = list(node_attr(node, "dilations", [1] * len(kernel)))
             begin, end = [], []
             for size, k, s, d in zip(shape[2:], kernel, strides, dil, strict=True):
                 total = 0
