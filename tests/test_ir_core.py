@@ -122,8 +122,11 @@ def test_a_branch_must_reach_the_output():
     with pytest.raises(IRError, match="stream\\(s\\) 'side' reach no layer"):
         branched.validate()
     assert not branched.is_chain()
-    with pytest.raises(IRError, match="chains of layers only"):
-        branched.require_chain("the RTL backend")
+    # the stream 'thr' feeding two layers without a fork is refused as well
+    fed_twice = dataclasses.replace(ir, layers=[thr, dataclasses.replace(side, inputs=("thr_in",)),
+                                                main, *ir.layers[2:]])
+    with pytest.raises(IRError, match="reach no layer|taken by 2 layers"):
+        fed_twice.validate()
 
 
 def test_names_are_unique_streams():

@@ -150,24 +150,17 @@ def check_supported(model: Any, path: Path) -> None:
         raise CompileError(
             f"{path}: node {n.name or n.output[0]!r} is a {n.op_type}, which xnorflow does not "
             f"compile; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of quantized "
-            "linear/conv layers with BatchNorm, quantized activations, max-pool and global "
-            "average pool, no branches)")
+            "linear/conv layers with BatchNorm, quantized activations, max-pool, global "
+            "average pool and residual adds of quantized tensors)")
     quants = [n for n in graph.node if n.op_type in QUANT_OPS]
     if not quants:
         raise CompileError(f"{path}: the model is not quantized (no Quant/BipolarQuant node): "
                            "xnorflow compiles binary networks — train with Brevitas binary "
                            "weight and activation quantizers and export with export_qonnx")
-    # consumers branching = residual/skip connections
-    for node in graph.node:
-        for out in node.output:
-            if len(model.find_consumers(out)) > 1:
-                raise CompileError(
-                    f"{path}: the output of node {node.name!r} ({node.op_type}) feeds "
-                    f"{len(model.find_consumers(out))} nodes; branches and residual connections "
-                    "are not supported, only a chain of layers")
+    # a tensor feeding several nodes is a fork (a residual block's input); FINN duplicates it
     for node in graph.node:  # element-wise maths must be affine: one side a constant
         const = [model.get_initializer(i) is not None for i in node.input]
-        if node.op_type in ("Mul", "Add", "Sub", "Div") and not any(const):
+        if node.op_type in ("Mul", "Sub", "Div") and not any(const):
             raise CompileError(
                 f"{path}: node {node.name or node.output[0]!r} ({node.op_type}) combines two "
                 "computed tensors; only element-wise operations with a constant (scales, "
@@ -369,11 +362,55 @@ def _streamline(model: Any) -> Any:
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)
+    if any(is_join_add(model, n) for n in model.graph.node):
+        model = _streamline_joins(model)
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
         for t in (InferGlobalAccPoolLayer(), Streamline(), RoundAndClipThresholds(),
                   InferDataLayouts()):
             model = model.transform(t)
     return tidy_up(model)
+
+
+def is_join_add(model: Any, node: Any) -> bool:
+    """An Add of two computed tensors: a residual block's join."""
+    return node.op_type == "Add" and all(model.get_initializer(t) is None for t in node.input)
+
+
+def is_integer_join(model: Any, node: Any) -> bool:
+    """A join of two integer tensors: what the add_streams layer computes (a float operand —
+    a BatchNorm output added before its quantizer — stays and is reported by the reader)."""
+    return is_join_add(model, node) and all(model.get_tensor_datatype(t).is_integer()
+                                            for t in node.input)
+
+
+def _streamline_joins(model: Any) -> Any:
+    """Residual blocks: the NCHW↔NHWC transposes LowerConvsToMatMul leaves around a join move
+    past the fork and the Add, where they cancel or go into the next thresholds, so that the
+    Add joins two NHWC integer streams."""
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbTransposeIntoMultiThreshold,
+    )
+    from finn.transformation.streamline.reorder import (
+        MakeMaxPoolNHWC,
+        MoveLinearPastEltwiseAdd,
+        MoveLinearPastFork,
+        MoveTransposePastFork,
+        MoveTransposePastJoinAdd,
+    )
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+    from qonnx.transformation.general import SortGraph
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+
+    for _ in range(3):  # a pool on a shortcut turns NHWC only once its transposes have moved
+        for t in (MoveLinearPastFork(), MoveLinearPastEltwiseAdd(), Streamline(),
+                  MoveTransposePastFork(), MoveTransposePastJoinAdd(),
+                  AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
+                  MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(), SortGraph(),
+                  InferDataLayouts()):
+            model = model.transform(t)
+    return model.transform(RoundAndClipThresholds())
 
 
 def to_hw_layers(model: Any) -> Any:
@@ -383,6 +420,12 @@ def to_hw_layers(model: Any) -> Any:
         InferBinaryMatrixVectorActivation,
     )
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
+        InferDuplicateStreamsLayer,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
     from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation,
@@ -392,16 +435,21 @@ def to_hw_layers(model: Any) -> Any:
     )
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
-    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-    from xnorflow.compile.frontend.finn_passes import RestoreXnorActVal, xnor_activation_biases
+    from xnorflow.compile.frontend.finn_passes import (
+        NarrowJoinSums,
+        RestoreXnorActVal,
+        xnor_activation_biases,
+    )
 
     biases = xnor_activation_biases(model)
     for t in (InferBinaryMatrixVectorActivation(), RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(), InferPool(),
-              InferConvInpGen(), RemoveCNVtoFCFlatten(), AbsorbConsecutiveTransposes(),
-              GiveUniqueNodeNames(), InferDataLayouts()):
+              InferConvInpGen(), InferElementwiseBinaryOperation(is_integer_join),
+              NarrowJoinSums(), InferDuplicateStreamsLayer(), SortGraph(), RemoveCNVtoFCFlatten(),
+              AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
     return model
 
@@ -427,5 +475,5 @@ def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, 
         except Exception as err:  # FINN's own errors: name the step, keep the cause
             raise CompileError(
                 f"{path}: FINN could not lower the model ({type(err).__name__}: {err}); "
-                "is it a chain of quantized layers (see `xnorflow compile --help`)?") from err
+                "is it made of the quantized layers `xnorflow compile --help` lists?") from err
     return {"qonnx": qonnx_model, "finn": finn_model, "streamlined": streamlined, "hw": hw}

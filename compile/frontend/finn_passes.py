@@ -200,3 +200,37 @@ class ExplicitConvPads(Transformation):
                     node.attribute.remove(a)
             node.attribute.append(helper.make_attribute("pads", begin + end))
         return model, False
+
+
+class NarrowJoinSums(Transformation):
+    """FINN types the sum of a residual join (ElementwiseAdd of two streams) INT32 and leaves
+    the narrowing to a later pass that needs its HLS backend; the sum of two small integers
+    needs a few bits. The Add's output and its consumers' input types become the smallest
+    type holding every sum (a bipolar input counts as −1 / +1), so the thresholds after it
+    compare few bits and the stream between them is narrow."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType as QDataType
+        from qonnx.custom_op.registry import getCustomOp
+
+        from xnorflow.compile.ir.datatypes import smallest_type
+
+        for node in model.graph.node:  # one sweep: no pass changes another's input
+            if node.op_type != "ElementwiseAdd":
+                continue
+            lhs, rhs = (QDataType[str(node_attr(node, k))] for k in ("lhs_dtype", "rhs_dtype"))
+            if not (lhs.is_integer() and rhs.is_integer()):
+                continue
+            narrow = QDataType[smallest_type(int(lhs.min() + rhs.min()),
+                                             int(lhs.max() + rhs.max())).name]
+            if str(node_attr(node, "out_dtype")) == narrow.name:
+                continue
+            getCustomOp(node).set_nodeattr("out_dtype", narrow.name)
+            model.set_tensor_datatype(node.output[0], narrow)
+            for consumer in model.find_consumers(node.output[0]) or []:
+                if not consumer.domain.startswith("finn"):
+                    continue  # not a HW layer: the reader names it
+                op = getCustomOp(consumer)
+                if "inputDataType" in op.get_nodeattr_types():
+                    op.set_nodeattr("inputDataType", narrow.name)
+        return model, False

@@ -15,6 +15,7 @@ layer to the FINN node(s) it came from (for the resource estimates).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attrs
 from xnorflow.compile.ir import DataflowIR, IRError
+from xnorflow.compile.ir.dataflow import GRAPH_INPUT
 from xnorflow.compile.ir.datatypes import DataType
 from xnorflow.compile.layers import Layer, LayerError
 
@@ -46,8 +48,9 @@ class _Reader:
     def init(self, name: str) -> np.ndarray | None:
         return self.model.get_initializer(name)
 
-    def read(self, node: Any, nxt: Any) -> int:
-        """Read the layer at `node`; returns how many FINN nodes it took."""
+    def read(self, node: Any, nxt: Any) -> list[Any]:
+        """Read the layer at `node` (`nxt`: the node that takes its output, if one does);
+        returns the FINN nodes it took."""
         kinds = [cls for cls in Layer.registry.values() if cls.claims_finn(node)]
         if not kinds:
             ops = sorted({op for cls in Layer.registry.values() for op in cls.finn_ops})
@@ -56,7 +59,7 @@ class _Reader:
         layer, nodes = kinds[0].read_finn(self, node, nxt)
         self.layers.append(layer)
         self.finn_nodes[layer.name] = [n.name for n in nodes]
-        return len(nodes)
+        return nodes
 
 
 RESHAPE_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity")
@@ -121,26 +124,35 @@ def _input_layout(model: Any, pre: list[Any], first_hw: Any, source: Path) -> st
         "input only as x.flatten(1) or x.permute(0, 2, 3, 1) does")
 
 
-def _skip_stream_reshapes(model: Any, nodes: list[Any], i: int, source: Path) -> int:
-    """Index of the first node after the run of data-movement nodes at `i`, which lies between
-    two hardware layers; CompileError unless the run keeps the stream's element order (a
-    flatten of an NHWC stream does; a transpose left over from the user's model does not)."""
-    start, tensor = i, nodes[i].input[0]
-    idx = np.arange(int(np.prod(model.get_tensor_shape(tensor)))).reshape(
-        model.get_tensor_shape(tensor))
-    while i < len(nodes) and nodes[i].op_type in RESHAPE_OPS and nodes[i].input[0] == tensor:
-        idx, tensor = _apply_reshape(model, nodes[i], idx), nodes[i].output[0]
-        i += 1
-    if not np.array_equal(idx.reshape(-1), np.arange(idx.size)):
-        run = ", ".join(f"{n.name} ({n.op_type})" for n in nodes[start:i])
-        producer = model.find_producer(nodes[start].input[0])
-        after = f"after {producer.name!r}" if producer is not None else "at the input"
-        raise CompileError(
-            f"{source}: {run} {after} reorder the elements of the stream between two hardware "
-            "layers, and FINN could not absorb the reorder into a neighbouring layer; the "
-            "dataflow passes tensors in channels-last order — remove the permute/transpose "
-            "between these layers (a flatten alone is fine)")
-    return i
+def _reshaped_order(model: Any, node: Any, order: np.ndarray, source: Path) -> np.ndarray:
+    """The element order after one data-movement node between hardware layers."""
+    try:
+        return _apply_reshape(model, node, order.reshape(model.get_tensor_shape(node.input[0])))
+    except ValueError as err:
+        raise CompileError(f"{source}: node {node.name!r} ({node.op_type}) between two "
+                           f"hardware layers could not be applied ({err})") from err
+
+
+def _check_order(model: Any, tensor: str, order: np.ndarray, consumer: Any,
+                 source: Path) -> None:
+    """CompileError unless the data-movement nodes before `consumer` kept the stream's element
+    order (a flatten of an NHWC stream does; a transpose left over from the model does not)."""
+    if np.array_equal(order.reshape(-1), np.arange(order.size)):
+        return
+    producer = model.find_producer(tensor)
+    raise CompileError(
+        f"{source}: the reshapes/transposes before node {consumer.name!r} "
+        f"({consumer.op_type}), last {producer.name!r} ({producer.op_type}), reorder the "
+        "elements of the stream between two hardware layers, and FINN could not absorb the "
+        "reorder into a neighbouring layer; the dataflow passes tensors in channels-last order "
+        "— remove the permute/transpose between these layers (a flatten alone is fine)")
+
+
+FLOAT_JOIN = (
+    " — a residual join that adds a float tensor (e.g. a branch's BatchNorm output) to the "
+    "shortcut; the hardware adds two quantized streams only: quantize the branch before the "
+    "add with the same quantizer as the block's input (y = act(act_b(bn(conv(x))) + x), as "
+    "`xnorflow train --model resnet:...` builds it)")
 
 
 def _fold_affine(model: Any, nodes: list[Any], n_out: int, source: Path):
@@ -168,6 +180,23 @@ def _fold_affine(model: Any, nodes: list[Any], n_out: int, source: Path):
     return scale, bias
 
 
+def _reaches_join(model: Any, node: Any) -> bool:
+    """Whether `node` is, or feeds through elementwise maths only, an Add of two computed
+    tensors (a residual join left in float)."""
+    for _ in range(8):
+        if node.op_type == "Add" and all(model.get_initializer(t) is None for t in node.input):
+            return True
+        consumers = model.find_consumers(node.output[0]) or []
+        if len(consumers) != 1 or consumers[0].op_type not in AFFINE_OPS + RESHAPE_OPS:
+            return False
+        node = consumers[0]
+    return False
+
+
+def _size(model: Any, tensor: str) -> int:
+    return int(np.prod(model.get_tensor_shape(tensor)))
+
+
 def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) -> DataflowIR:
     """FINN's HW-layer graph (ModelWrapper, before SpecializeLayers) → a validated DataflowIR."""
     source = Path(source)
@@ -177,27 +206,59 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
         raise CompileError(f"{source}: FINN produced no hardware layer from this model")
     first, last = hw_idx[0], hw_idx[-1]
     reader = _Reader(model, source)
-    i = first
-    while i <= last:
-        node = nodes[i]
+    layout = _input_layout(model, nodes[:first], nodes[first], source)
+    # each tensor between the layers: (the IR stream it is, its elements' order in the stream)
+    first_in = nodes[first].input[0]
+    origin: dict[str, tuple[str, np.ndarray]] = {
+        first_in: (GRAPH_INPUT, np.arange(_size(model, first_in)))}
+    taken: set[str] = set()  # nodes read as part of a layer at an earlier node
+    for node in nodes[first : last + 1]:
         op = node.op_type
-        if op in RESHAPE_OPS:
-            i = _skip_stream_reshapes(model, nodes, i, source)
+        if node.name in taken:
+            continue
+        if op in RESHAPE_OPS and node.input[0] in origin:
+            stream, order = origin[node.input[0]]
+            origin[node.output[0]] = (stream, _reshaped_order(model, node, order, source))
             continue
         if node.domain != HW_DOMAIN and op != "Im2Col":
             why = ""
-            if op in AFFINE_OPS:
+            if op in AFFINE_OPS and _reaches_join(model, node):
+                why = FLOAT_JOIN
+            elif op in AFFINE_OPS:
                 why = (" — a per-channel scale or offset that FINN could not fold into a "
                        "neighbouring layer's thresholds, e.g. a BatchNorm with negative scales "
                        "right after a global average pool; put a quantized linear/conv layer "
                        "between them or drop the BatchNorm")
             raise reader.fail(node, "was not converted to a hardware layer by FINN" + why +
                               "; supported: quantized linear/conv + BatchNorm + activation, "
-                              "max-pool, global average pool")
-        i += reader.read(node, nodes[i + 1] if i + 1 < len(nodes) else None)
-    layout = _input_layout(model, nodes[:first], nodes[first], source)
+                              "max-pool, global average pool, residual blocks")
+        sources = []
+        for t in node.input:
+            if model.get_initializer(t) is not None:
+                continue
+            if t not in origin:
+                raise reader.fail(node, f"takes tensor {t!r}, which no hardware layer before "
+                                  "it produces")
+            stream, order = origin[t]
+            _check_order(model, t, order, node, source)
+            sources.append(stream)
+        consumers = model.find_consumers(node.output[0]) or []
+        read = reader.read(node, consumers[0] if len(consumers) == 1 else None)
+        taken.update(n.name for n in read)
+        layer = reader.layers[-1]
+        prev = reader.layers[-2].name if len(reader.layers) > 1 else GRAPH_INPUT
+        if sources != [prev]:
+            reader.layers[-1] = dataclasses.replace(layer, inputs=tuple(sources))
+        for t in read[-1].output:
+            origin[t] = (layer.name, np.arange(_size(model, t)))
     n_out = int(np.prod(reader.layers[-1].out_shape))
-    scale, bias = _fold_affine(model, nodes[last + 1 :], n_out, source)
+    tail = nodes[last + 1 :]
+    order = np.arange(_size(model, nodes[last].output[0]))
+    while tail and tail[0].op_type in RESHAPE_OPS:  # e.g. a flatten of a 1x1 map
+        order = _reshaped_order(model, tail[0], order, source)
+        _check_order(model, tail[0].output[0], order, tail[0], source)
+        tail = tail[1:]
+    scale, bias = _fold_affine(model, tail, n_out, source)
     in_shape = model.get_tensor_shape(model.graph.input[0].name)[1:]
     in_dt = DataType.parse(model.get_tensor_datatype(model.graph.input[0].name).name)
     ir = DataflowIR(name=name, input_shape=tuple(in_shape), input_layout=layout,

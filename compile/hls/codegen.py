@@ -26,7 +26,7 @@ import re
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xnorflow import __version__
 from xnorflow.compile.errors import CompileError
@@ -178,31 +178,45 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         f"    xnorflow::axis_to_stream<{iface.in_axi_width}, {iface.in_width}, {iface.in_beats}>"
         f"(in_stream, {cur}, frame_last);"
     )
-    glue = {g.index: g for g in plan_glue(ir)}  # the same glue as the RTL top's
+    glue = {(g.index, g.port): g for g in plan_glue(ir)}  # the same glue as the RTL top's
+    by_src: dict[tuple[int, int], Any] = {(g.src, g.src_port): g for g in glue.values()}
+    produced: dict[tuple[int, int], str] = {}  # (layer, output port) → its stream
     for idx, layer in enumerate(ir.layers):
         name = c_name(idx, layer)
         if not type(layer).hls_template:
             raise CompileError(f"layer {layer.name!r}: kind {layer.kind!r} has no HLS template")
-        g = glue.get(idx)
-        if g is not None and g.converter:
-            nxt = new_stream(layer.in_width, f"dwc{idx}", max(2, g.fifo_depth))
-            dwc_structs.append(
-                f"struct dwc{idx}_config : xnorflow::dwc_config {{\n"
-                f"    static const unsigned values = {g.values};\n"
-                f"    static const unsigned in_fold = {g.in_fold};\n"
-                f"    static const unsigned out_fold = {g.out_fold};\n"
-                f"    static const unsigned bits = {g.bits};\n}};\n"
-            )
-            calls.append(f"    xnorflow::dwc<dwc{idx}_config>({cur}, {nxt});")
-            cur = nxt
+        ins = []
+        for port in range(type(layer).n_inputs):
+            g = glue.get((idx, port))
+            if g is None:  # the model's input
+                ins.append(cur)
+                continue
+            src = produced[(g.src, g.src_port)]
+            if g.converter:
+                tag = f"{idx}" if port == 0 else f"{idx}_{port}"
+                nxt = new_stream(layer.input_widths[port], f"dwc{tag}", max(2, g.fifo_depth))
+                dwc_structs.append(
+                    f"struct dwc{tag}_config : xnorflow::dwc_config {{\n"
+                    f"    static const unsigned values = {g.values};\n"
+                    f"    static const unsigned in_fold = {g.in_fold};\n"
+                    f"    static const unsigned out_fold = {g.out_fold};\n"
+                    f"    static const unsigned bits = {g.bits};\n}};\n"
+                )
+                calls.append(f"    xnorflow::dwc<dwc{tag}_config>({src}, {nxt});")
+                src = nxt
+            ins.append(src)
         body, call = layer.hls_emit(name)
         files[f"params/{name}.hpp"] = _header(ir, name, layer, body)
         includes.append(f'#include "params/{name}.hpp"')
-        nxt_glue = glue.get(idx + 1)  # without a converter, this stream is the next one's FIFO
-        depth = 2 if nxt_glue is None or nxt_glue.converter else max(2, nxt_glue.fifo_depth)
-        out = new_stream(layer.out_width, name, depth)
-        calls.append("    " + call.format(i=cur, o=out))
-        cur = out
+        outs = []
+        for k in range(type(layer).n_consumers if idx < len(ir.layers) - 1 else 1):
+            g = by_src.get((idx, k))  # without a converter, this stream is the edge's FIFO
+            depth = 2 if g is None or g.converter else max(2, g.fifo_depth)
+            outs.append(new_stream(layer.out_width, name if k == 0 else f"{name}_{k}", depth))
+            produced[(idx, k)] = outs[-1]
+        calls.append("    " + call.format(i=ins[0], i0=ins[0], i1=ins[-1], o=outs[0],
+                                          o0=outs[0], o1=outs[-1]))
+        cur = outs[0]
     calls.append(
         f"    xnorflow::stream_to_axis<{iface.out_width}, {iface.out_axi_width}, "
         f"{iface.out_beats}>({cur}, frame_last, out_stream);"

@@ -73,25 +73,31 @@ class DataflowIR:
             if len(sources) != type(layer).n_inputs:
                 raise IRError(f"layer {layer.name!r} ({layer.kind}) takes "
                               f"{type(layer).n_inputs} stream(s), {len(sources)} given")
-            for src in sources:
+            for src, want in zip(sources, layer.input_dtypes, strict=True):
                 if src not in produced:
                     raise IRError(f"layer {layer.name!r} takes stream {src!r}, which no earlier "
                                   "layer produces (the layers must be in topological order)")
                 shape, dtype = produced[src]
-                if np.prod(layer.in_shape) != np.prod(shape) or layer.in_dtype != dtype:
+                if np.prod(layer.in_shape) != np.prod(shape) or want != dtype:
                     raise IRError(
-                        f"layer {layer.name!r} takes {layer.in_shape} {layer.in_dtype} but "
+                        f"layer {layer.name!r} takes {layer.in_shape} {want} but "
                         f"receives {shape} {dtype} from {src!r}"
                     )
                 consumed[src] = consumed.get(src, 0) + 1
             produced[layer.name] = (layer.out_shape, layer.out_dtype)
-        unused = [n for n in produced if n != self.layers[-1].name and not consumed.get(n)]
-        if unused:
-            raise IRError(f"stream(s) {', '.join(map(repr, unused))} reach no layer; every "
-                          "stream but the last layer's must be consumed")
         if consumed.get(self.layers[-1].name):
             raise IRError(f"the output layer {self.layers[-1].name!r} feeds another layer; the "
                           "model's output must be the last layer in the list")
+        fanout = {GRAPH_INPUT: 1, **{x.name: type(x).n_consumers for x in self.layers[:-1]}}
+        unused = [n for n in fanout if not consumed.get(n)]
+        if unused:
+            raise IRError(f"stream(s) {', '.join(map(repr, unused))} reach no layer; every "
+                          "stream but the last layer's must be consumed")
+        for stream, want in fanout.items():
+            if consumed.get(stream, 0) != want:
+                raise IRError(
+                    f"stream {stream!r} is taken by {consumed[stream]} layers; it can feed "
+                    f"{want} (a stream goes to one layer; a duplicate_streams layer's to two)")
         n_out = self.n_out
         for what, arr in (("output_scale", self.output_scale), ("output_bias", self.output_bias)):
             if arr.size not in (1, n_out):
@@ -105,16 +111,19 @@ class DataflowIR:
             return tuple(layer.inputs)
         return (self.layers[i - 1].name,) if i else (GRAPH_INPUT,)
 
+    def consumers(self) -> dict[str, list[tuple[int, int]]]:
+        """Each stream's consumers as (layer index, input port), in list order: a fork's
+        output k goes to its k-th consumer."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for i in range(len(self.layers)):
+            for port, src in enumerate(self.sources(i)):
+                out.setdefault(src, []).append((i, port))
+        return out
+
     def is_chain(self) -> bool:
         """Every layer takes the stream of the layer before it, and only it takes it."""
         return all(self.sources(i) == ((self.layers[i - 1].name,) if i else (GRAPH_INPUT,))
                    for i in range(len(self.layers)))
-
-    def require_chain(self, who: str) -> None:
-        """IRError unless the graph is a chain (what the code generators build today)."""
-        if not self.is_chain():
-            raise IRError(f"{who} builds chains of layers only; this IR branches (stream fork "
-                          "and join layers are not there yet)")
 
     def frame_shape(self) -> tuple[int, int]:
         """(pixels, channels) of the input frame."""

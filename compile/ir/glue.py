@@ -1,26 +1,36 @@
 """Stream glue between layers: one IR pass whose plan both backends render.
 
-At each boundary between consecutive layers the plan says whether a width converter is
-needed (the producer's beat carries a different number of values than the consumer takes:
-out_fold != in_fold) and how deep a FIFO goes in front of the consumer: what the consumer's
-plugin asks for (`Layer.input_fifo_depth`) — an MVAU with NF > 1 row folds takes a vector's
-SF beats in a burst and then none for (NF-1)·SF cycles; a padding layer takes no input while
-it emits border rows. Elsewhere a stream needs no buffer beyond the consumer's own input
-register (depth 0 in the RTL; the HLS top gives every stream depth 2, its smallest useful
-depth).
+On each edge of the graph between two layers (a producer's output, a fork's output k, into
+a consumer's input port) the plan says whether a width converter is needed (the producer's
+beat carries a different number of values than the consumer takes: out_fold != in_fold) and
+how deep a FIFO goes in front of the consumer:
+- what the consumer's plugin asks for (`Layer.input_fifo_depth`) — an MVAU with NF > 1 row
+  folds takes a vector's SF beats in a burst and then none for (NF-1)·SF cycles; a padding
+  layer takes no input while it emits border rows;
+- on the inputs of a join (add_streams), the skew between its two branches: a fork gives
+  every beat to both branches, and the join takes a beat of each together, so the branch that
+  holds fewer beats (the shortcut) needs a FIFO holding what the other branch holds at most
+  (`Layer.lag_pixels` summed from the fork, plus the FIFOs on that branch). Without it the
+  shortcut fills, the fork stops, and the branch starves: a deadlock.
+Elsewhere a stream needs no buffer beyond the consumer's own input register (depth 0 in the
+RTL; the HLS top gives every stream depth 2, its smallest useful depth).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from xnorflow.compile.ir.dataflow import DataflowIR
+from xnorflow.compile.ir.dataflow import GRAPH_INPUT, DataflowIR
 from xnorflow.compile.layers import Layer
+
+SKEW_MARGIN = 4  # beats on top of the computed skew (the join's and the fork's own registers)
 
 
 @dataclasses.dataclass(frozen=True)
 class Boundary:
-    """The glue in front of layer `index` (> 0)."""
+    """The glue on the edge from layer `src` (output `src_port`) into layer `index`'s input
+    `port`."""
 
     index: int
     values: int  # values per frame crossing the boundary
@@ -28,6 +38,9 @@ class Boundary:
     in_fold: int  # values per beat the producer sends
     out_fold: int  # values per beat the consumer takes
     fifo_depth: int  # entries of the FIFO in front of the consumer (0 = none)
+    port: int = 0
+    src: int = -1
+    src_port: int = 0
 
     @property
     def converter(self) -> bool:
@@ -35,17 +48,66 @@ class Boundary:
 
 
 def fifo_depth(consumer: Layer) -> int:
-    """Entries of the FIFO in front of `consumer` (0 = none); see the module doc."""
+    """Entries of the FIFO its plugin asks for in front of `consumer` (0 = none)."""
     return consumer.input_fifo_depth()
 
 
+def _edge_pixels(layer: Layer, depth: int) -> float:
+    """A FIFO of `depth` beats in front of `layer`, in pixels of its input."""
+    return depth * layer.in_fold / layer.in_shape[1]
+
+
+def _branch_lag(ir: DataflowIR, index: int, port: int, depths: dict) -> tuple[int | None, float]:
+    """(the fork the path into layer `index`'s input `port` starts at, the pixels of that
+    layer's frame the path may hold); the fork is None when the path reaches the model's
+    input without one."""
+    per = ir.layers[index].in_shape[0]
+    names = {x.name: i for i, x in enumerate(ir.layers)}
+    lag, src = 0.0, ir.sources(index)[port]
+    cur, cur_port = index, port
+    while src != GRAPH_INPUT:
+        j = names[src]
+        lag += _edge_pixels(ir.layers[cur], depths.get((cur, cur_port), 0)) \
+            * per / ir.layers[cur].in_shape[0]
+        layer = ir.layers[j]
+        if type(layer).n_consumers > 1:
+            return j, lag
+        lag += layer.lag_pixels() * per / layer.in_shape[0]
+        cur, cur_port, src = j, 0, ir.sources(j)[0]  # a join on the path: along its input 0
+    return None, lag
+
+
+def _skew_depths(ir: DataflowIR, index: int, depths: dict) -> dict[int, int]:
+    """Extra FIFO entries on the inputs of join `index` (port → beats)."""
+    layer = ir.layers[index]
+    paths = [_branch_lag(ir, index, p, depths) for p in range(type(layer).n_inputs)]
+    most = max(lag for _, lag in paths)
+    out = {}
+    for p, (_, lag) in enumerate(paths):
+        if lag < most:
+            beats = (most - lag) * layer.in_shape[1] / layer.in_fold
+            out[p] = math.ceil(beats) + SKEW_MARGIN
+    return out
+
+
 def plan_glue(ir: DataflowIR) -> list[Boundary]:
-    """The boundaries between consecutive layers, in order (a chain: IRError otherwise)."""
-    ir.require_chain("the stream glue pass")
-    out = []
-    for i in range(1, len(ir.layers)):
-        prev, layer = ir.layers[i - 1], ir.layers[i]
-        out.append(Boundary(index=i, values=int(layer.in_shape[0] * layer.in_shape[1]),
-                            bits=layer.in_dtype.bits, in_fold=prev.out_fold,
-                            out_fold=layer.in_fold, fifo_depth=fifo_depth(layer)))
+    """The glue on every edge between two layers, in the order of (consumer, port)."""
+    out: list[Boundary] = []
+    names = {x.name: i for i, x in enumerate(ir.layers)}
+    fork_port: dict[str, int] = {}
+    depths: dict[tuple[int, int], int] = {}
+    for i, layer in enumerate(ir.layers):
+        skew = _skew_depths(ir, i, depths) if type(layer).n_inputs > 1 else {}
+        for port, src in enumerate(ir.sources(i)):
+            if src == GRAPH_INPUT:
+                continue
+            j = names[src]
+            k = fork_port.get(src, 0)
+            fork_port[src] = k + 1
+            depth = max(fifo_depth(layer), skew.get(port, 0))
+            depths[(i, port)] = depth
+            out.append(Boundary(index=i, values=int(layer.in_shape[0] * layer.in_shape[1]),
+                                bits=layer.input_dtypes[port].bits,
+                                in_fold=ir.layers[j].out_fold, out_fold=layer.in_fold,
+                                fifo_depth=depth, port=port, src=j, src_port=k))
     return out

@@ -46,6 +46,7 @@ class Layer:
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Layer]]] = {}
     n_inputs: ClassVar[int] = 1  # streams the layer takes (a join takes 2)
+    n_consumers: ClassVar[int] = 1  # layers that take its output stream (a fork feeds 2)
     finn_ops: ClassVar[dict[str, str]] = {}
     finn_name: ClassVar[str] = ""
     rtl_template: ClassVar[str] = ""
@@ -135,6 +136,13 @@ class Layer:
         """Bits of on-chip parameter memory (weights + thresholds)."""
         return 0
 
+    def lag_pixels(self) -> float:
+        """At most how many input pixels this layer takes ahead of the output it has given
+        (its buffers, in pixels of its input frame). The glue pass sums it along a residual
+        branch to size the FIFO on the shortcut beside it. A pixel in, a pixel registered and
+        an output FIFO of a few beats for a layer that does not override it."""
+        return 4.0
+
     def input_fifo_depth(self) -> int:
         """Entries of a FIFO in front of this layer that let its producer run on while this
         layer takes no input for a stretch (0: none needed). The stream glue pass
@@ -146,6 +154,16 @@ class Layer:
     def in_width(self) -> int:
         """Input stream width in bits."""
         return self.in_fold * self.in_dtype.bits
+
+    @property
+    def input_dtypes(self) -> tuple[DataType, ...]:
+        """The type of each input stream (a join's may differ)."""
+        return (self.in_dtype,)
+
+    @property
+    def input_widths(self) -> tuple[int, ...]:
+        """Bits per beat of each input stream."""
+        return (self.in_width,)
 
     @property
     def out_width(self) -> int:

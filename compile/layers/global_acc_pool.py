@@ -76,6 +76,10 @@ class GlobalAccPool(Layer):
         """One input beat per cycle; the sums leave with the last pixel's beats."""
         return self.pixels * self.channels // self.pe
 
+    def lag_pixels(self) -> float:
+        """The sums leave with the frame's last pixel."""
+        return float(self.pixels + 4)
+
     def reference(self, x: np.ndarray) -> np.ndarray:
         return self.check_input(x).sum(axis=1, keepdims=True)
 

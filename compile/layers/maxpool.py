@@ -60,6 +60,11 @@ class MaxPool(WindowLayer):
     def exp_cycles(self) -> int:
         return self.in_shape[0] * self.channels // self.pe
 
+    def lag_pixels(self) -> float:
+        """A window leaves on its last row: the rows of one window and a stride."""
+        (kh, _), (sh, _) = self.kernel_hw, self.stride_hw
+        return float((kh + sh) * self.ifm_dim[1] + 4)
+
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
         (oh, ow) = self.ofm_dim

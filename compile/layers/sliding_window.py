@@ -55,6 +55,10 @@ class SlidingWindow(WindowLayer):
         writes = self.out_shape[0] * self.out_shape[1] // self.simd
         return max(reads, writes)
 
+    def lag_pixels(self) -> float:
+        """Two frame banks: the next frame goes in while the last one's windows go out."""
+        return 2.0 * self.in_shape[0] + 4
+
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
         return np.stack(self.window_taps(x), axis=3).reshape(x.shape[0], *self.out_shape)

@@ -44,22 +44,49 @@ def layer_instance(layer: Layer, folder: Path, options: RtlOptions) -> Instance:
     return inst
 
 
-def build_chain(ir: DataflowIR, folder: Path, options: RtlOptions) -> list[Instance]:
-    """The top's instances in stream order: layers with the glue of ir/glue.py between them
-    (a width converter where the folds differ, a FIFO where the plan has one)."""
-    chain: list[Instance] = [layer_instance(ir.layers[0], folder, options)]
-    for glue in plan_glue(ir):
-        layer = ir.layers[glue.index]
-        if glue.converter:
-            chain.append(Instance("dwc", f"dwc_{glue.index}", {"IN_W": chain[-1].out_w,
-                                                               "OUT_W": layer.in_width},
-                                  chain[-1].out_w, layer.in_width))
-        if glue.fifo_depth:
-            chain.append(Instance("fifo", f"fifo_{glue.index}", {"WIDTH": layer.in_width,
-                                                                  "DEPTH": glue.fifo_depth},
-                                  layer.in_width, layer.in_width))
-        chain.append(layer_instance(layer, folder, options))
-    return chain
+def _stream_name(inst: Instance, port: int) -> str:
+    return f"{inst.name}_in" if port == 0 else f"{inst.name}_in{port}"
+
+
+def build_graph(ir: DataflowIR, folder: Path, options: RtlOptions) -> list[Instance]:
+    """The top's instances in stream order, wired: the layers, and on each edge between two of
+    them the glue of ir/glue.py (a width converter where the folds differ, a FIFO where the
+    plan has one) just before its consumer. Each instance lists the streams it takes and gives
+    by port; a stream is named after the instance (and port) it enters, the model's output
+    `<last>_out`."""
+    layers = [layer_instance(layer, folder, options) for layer in ir.layers]
+    glue = {(g.index, g.port): g for g in plan_glue(ir)}
+    for layer, inst in zip(ir.layers, layers, strict=True):
+        inst.outputs = [""] * type(layer).n_consumers
+    out: list[Instance] = []
+    for i, (layer, inst) in enumerate(zip(ir.layers, layers, strict=True)):
+        inst.inputs = [_stream_name(inst, p) for p in range(type(layer).n_inputs)]
+        for port in range(type(layer).n_inputs):
+            g = glue.get((i, port))
+            if g is None:  # the model's input
+                continue
+            width = layer.input_widths[port]
+            suffix = f"{i}" if port == 0 else f"{i}_{port}"
+            chain: list[Instance] = []
+            if g.converter:
+                chain.append(Instance("dwc", f"dwc_{suffix}", {"IN_W": g.in_fold * g.bits,
+                                                               "OUT_W": width},
+                                      g.in_fold * g.bits, width))
+            if g.fifo_depth:
+                chain.append(Instance("fifo", f"fifo_{suffix}", {"WIDTH": width,
+                                                                 "DEPTH": g.fifo_depth},
+                                      width, width))
+            for x in chain:
+                x.inputs = [_stream_name(x, 0)]
+            for x, end in zip(chain, [x.inputs[0] for x in chain[1:]]
+                              + [_stream_name(inst, port)], strict=False):
+                x.outputs = [end]
+            chain_in = chain[0].inputs[0] if chain else _stream_name(inst, port)
+            layers[g.src].outputs[g.src_port] = chain_in
+            out += chain
+        out.append(inst)
+    layers[-1].outputs = [f"{layers[-1].name}_out"]
+    return out
 
 
 def interface(ir: DataflowIR) -> dict[str, Any]:
@@ -74,13 +101,33 @@ def interface(ir: DataflowIR) -> dict[str, Any]:
     }
 
 
-def stream_names(chain: list[Instance]) -> list[str]:
-    """The top's streams in order: into each instance ("<instance>_in"), then out of the last."""
-    return [f"{inst.name}_in" for inst in chain] + [f"{chain[-1].name}_out"]
+def stream_names(insts: list[Instance]) -> list[str]:
+    """The top's streams: into each instance by port, in order, then the model's output."""
+    return [name for inst in insts for name in inst.inputs] + [insts[-1].outputs[0]]
 
 
 def _param_value(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
+
+
+def _port_lines(inst: Instance) -> list[str]:
+    """The stream ports of an instance: s_axis/m_axis; a join's s0_axis/s1_axis; a fork's
+    m_axis vectors, output k in slice k."""
+    def bus(prefix: str, name: str) -> str:
+        return (f".{prefix}_tdata({name}_tdata), .{prefix}_tvalid({name}_tvalid), "
+                f".{prefix}_tready({name}_tready)")
+
+    if len(inst.inputs) == 1:
+        ins = [bus("s_axis", inst.inputs[0])]
+    else:
+        ins = [bus(f"s{p}_axis", name) for p, name in enumerate(inst.inputs)]
+    if len(inst.outputs) == 1:
+        outs = [bus("m_axis", inst.outputs[0])]
+    else:
+        rev = inst.outputs[::-1]
+        outs = [", ".join(f".m_axis_{sig}({{{', '.join(f'{n}_{sig}' for n in rev)}}})"
+                          for sig in ("tdata", "tvalid", "tready"))]
+    return ["        " + line + "," for line in ins] + ["        " + outs[0]]
 
 
 def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str:
@@ -123,44 +170,38 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         "",
     ]
     names = stream_names(chain)
-    lines.append("    // streams between the instances, named after the instance they enter (the")
-    lines.append("    // last after the one it leaves); handshakes readable by the simulator")
-    for k, name in enumerate(names):
-        width = chain[k].in_w if k < len(chain) else last_w
+    widths = {chain[0].inputs[0]: first_w}
+    for inst in chain:
+        widths.update((name, inst.out_w) for name in inst.outputs)
+    top_in, top_out = chain[0].inputs[0], chain[-1].outputs[0]
+    lines.append("    // streams between the instances, named after the instance (and input port)")
+    lines.append("    // they enter, the model's output after the last; handshakes readable by the")
+    lines.append("    // simulator")
+    for name in names:
         lines += [
-            f"    wire [{width - 1}:0] {name}_tdata;",
+            f"    wire [{widths[name] - 1}:0] {name}_tdata;",
             f"    wire {name}_tvalid /*verilator public_flat_rd*/;",
             f"    wire {name}_tready /*verilator public_flat_rd*/;",
         ]
-    n = len(chain)
     lines.append("")
     if in_w > first_w:
         lines += ["    /* verilator lint_off UNUSEDSIGNAL */",
                   "    // the pad bits of the input beats carry nothing",
                   f"    wire [{in_w - 1}:0] s_axis_tdata_all = s_axis_tdata;",
                   "    /* verilator lint_on UNUSEDSIGNAL */",
-                  f"    assign {names[0]}_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
+                  f"    assign {top_in}_tdata = s_axis_tdata_all[{first_w - 1}:0];"]
     else:
-        lines.append(f"    assign {names[0]}_tdata = s_axis_tdata;")
-    lines += [f"    assign {names[0]}_tvalid = s_axis_tvalid;", ""]
-    for k, inst in enumerate(chain):
+        lines.append(f"    assign {top_in}_tdata = s_axis_tdata;")
+    lines += [f"    assign {top_in}_tvalid = s_axis_tvalid;", ""]
+    for inst in chain:
         plines = [f"        .{key}({_param_value(v)})" for key, v in inst.params.items()]
         comment = f"    // {inst.layer} ({inst.kind})" if inst.layer else "    // stream glue"
-        lines += [
-            comment,
-            f"    {inst.module} #(",
-            ",\n".join(plines),
-            f"    ) u_{inst.name} (",
-            "        .clk, .rst,",
-            f"        .s_axis_tdata({names[k]}_tdata), .s_axis_tvalid({names[k]}_tvalid), "
-            f".s_axis_tready({names[k]}_tready),",
-            f"        .m_axis_tdata({names[k + 1]}_tdata), .m_axis_tvalid({names[k + 1]}_tvalid), "
-            f".m_axis_tready({names[k + 1]}_tready)",
-            "    );",
-            "",
-        ]
+        lines += [comment, f"    {inst.module} #(", ",\n".join(plines),
+                  f"    ) u_{inst.name} (", "        .clk, .rst,"]
+        lines += _port_lines(inst)
+        lines += ["    );", ""]
     pad = out_w - last_w
-    data = f"{{{pad}'b0, {names[n]}_tdata}}" if pad else f"{names[n]}_tdata"
+    data = f"{{{pad}'b0, {top_out}_tdata}}" if pad else f"{top_out}_tdata"
     lines += [
         f"    assign m_axis_tdata = {data};",
         "",
@@ -172,8 +213,8 @@ def render_top(ir: DataflowIR, chain: list[Instance], io: dict[str, Any]) -> str
         "    ) u_tlast (",
         "        .clk, .rst,",
         "        .s_axis_tvalid, .s_axis_tlast, .s_axis_tready,",
-        f"        .core_s_tready({names[0]}_tready),",
-        f"        .core_m_tvalid({names[n]}_tvalid), .core_m_tready({names[n]}_tready),",
+        f"        .core_s_tready({top_in}_tready),",
+        f"        .core_m_tvalid({top_out}_tvalid), .core_m_tready({top_out}_tready),",
         "        .m_axis_tvalid, .m_axis_tready, .m_axis_tlast",
         "    );",
         "",
@@ -205,7 +246,7 @@ def write(ir: DataflowIR, folder: Path, options: Any = None,
     tmp.mkdir(parents=True)
     try:
         ir.validate()
-        chain = build_chain(ir, tmp, RtlOptions(bank_depth=bank_depth))
+        chain = build_graph(ir, tmp, RtlOptions(bank_depth=bank_depth))
         io = interface(ir)
         modules = {inst.module for inst in chain}
         files = sorted({f"{m}.sv" for m in modules} | set(COMMON_TEMPLATES))

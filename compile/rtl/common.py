@@ -44,6 +44,9 @@ class Instance:
     out_w: int
     layer: str = ""
     kind: str = ""
+    # the streams it takes and gives, by port (the top's wiring; set by compile/rtl/codegen.py)
+    inputs: list[str] = dataclasses.field(default_factory=list)
+    outputs: list[str] = dataclasses.field(default_factory=list)
 
 
 def signed_bits(lo: int, hi: int) -> int:

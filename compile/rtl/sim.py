@@ -69,11 +69,18 @@ def diagnose_deadlock(desc: dict[str, Any], probes: np.ndarray, limit: int) -> s
         what = inst.get("layer") or inst.get("module") or "?"
         return f"{inst.get('name', k)} ({what}, {inst.get('kind') or 'stream glue'})"
 
-    stuck = [k for k in range(min(len(insts), len(names) - 1))
-             if valid[k] and not ready[k] and not valid[k + 1]]
-    for k in stuck:
-        lines.append(f"stopped: {label(k)} holds a beat on its input {names[k]} (tvalid=1, "
-                     f"tready=0) and offers nothing on its output {names[k + 1]} (tvalid=0)")
+    index = {name: k for k, name in enumerate(names)}
+    stuck = []
+    for k, inst in enumerate(insts):
+        ins = [index[n] for n in inst.get("inputs", []) if n in index]
+        outs = [index[n] for n in inst.get("outputs", []) if n in index]
+        held = [j for j in ins if valid[j] and not ready[j]]
+        if held and outs and not any(valid[j] for j in outs):
+            stuck.append(k)
+            lines.append(f"stopped: {label(k)} holds a beat on its input {names[held[0]]} "
+                         f"(tvalid=1, tready=0) and offers nothing on its output"
+                         f"{'s' if len(outs) > 1 else ''} "
+                         f"{', '.join(names[j] for j in outs)} (tvalid=0)")
     if not stuck:
         lines.append("no instance holds input without output; the streams are waiting on each "
                      "other (a cycle of back-pressure)")

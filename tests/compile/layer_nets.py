@@ -120,16 +120,28 @@ def _compiled_bnn_pynq(name: str):
         return compiled_ir(*bnn_pynq(name, 11), **kw)
 
 
+def _compiled_residual_net(seed: int):
+    from tests.compile.helpers import compiled_ir
+    from tests.compile.residual_nets import residual_net
+
+    with _COMPILE_LOCK:
+        model, shape, _ = residual_net(seed)
+        return compiled_ir(model, shape)
+
+
 # whole compiled networks for the RTL simulation and the HLS C-simulation (tests/rtl, tests/hls):
 # Brevitas' multi-bit bnn_pynq models and random layer nets, at xnorflow's default folding
 COMPILED_DEFAULT = {
     "bnn_tfc_2w2a": lambda: _compiled_bnn_pynq("tfc_2w2a"),
     **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4)},
+    **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s)) for s in (0, 3)},
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
        for n in ("tfc_1w2a", "sfc_1w2a", "sfc_2w2a", "cnv_1w2a", "cnv_2w2a")},
     **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4, 16)},
+    **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s))
+       for s in (1, 2, 4, 5, 6, 7, 8, 9)},
 }
 
 

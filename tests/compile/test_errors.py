@@ -191,26 +191,6 @@ def test_softmax_is_unsupported(tmp_path):
     assert_user_error(tmp_path, [path], "Softmax", "supported ONNX ops")
 
 
-def test_residual_add_is_unsupported(tmp_path):
-    import torch
-    from brevitas.nn import QuantIdentity, QuantLinear
-    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
-
-    class Residual(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.q = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
-            self.fc = QuantLinear(16, 16, bias=False, weight_quant=SignedBinaryWeightPerTensorConst)
-            self.q2 = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
-
-        def forward(self, x):
-            x = self.q(x.reshape(1, -1))
-            return self.q2(self.fc(x) + x)
-
-    path = _export_module(Residual(), (1, 4, 4), tmp_path / "res.onnx")
-    assert_user_error(tmp_path, [path], "residual connections are not supported")
-
-
 def test_dynamic_shape(tmp_path, mlp_onnx):
     import onnx
 

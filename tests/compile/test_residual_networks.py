@@ -1,0 +1,97 @@
+"""Residual networks (tests/compile/residual_nets.py: identity blocks of one or two convs,
+downsampling blocks with a strided 1x1 conv or a max-pool on the shortcut, 1..2-bit weights,
+1..3-bit activations, signed and unsigned) compile to forks and joins and agree with PyTorch
+along the whole chain (PyTorch ≡ QONNX ≡ FINN HW graph ≡ IR); the glue sizes every shortcut
+FIFO to its branch; the forms the hardware cannot add are refused with a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compile.helpers import check_chain, export, seed_params
+from tests.compile.residual_nets import residual_net
+from tests.nets import random_images
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.ir.glue import plan_glue
+from xnorflow.compile.pipeline import compile_model
+
+DEFAULT_SEEDS = [0, 1, 3, 5]
+SLOW_SEEDS = [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+
+
+def compile_residual_net(seed: int, folder):
+    model, shape, drawn = residual_net(seed)
+    path = export(model, shape, folder / "m.onnx")
+    try:
+        return model, drawn, compile_model(path, folder / "build", backends=False)
+    except CompileError as err:
+        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
+
+
+@pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
+def test_residual_network_chain(seed, tmp_path):
+    model, drawn, result = compile_residual_net(seed, tmp_path)
+    ir = result.ir
+    kinds = [layer.kind for layer in ir.layers]
+    assert kinds.count("duplicate_streams") == kinds.count("add_streams") == len(drawn.blocks)
+    try:
+        check_chain(model, result, random_images(ir, 8, seed=seed), with_qonnx=seed % 2 == 0)
+    except AssertionError as err:
+        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
+    # every join's shorter path gets a FIFO for the skew (the RTL tests run them)
+    plan = plan_glue(ir)
+    for i, layer in enumerate(ir.layers):
+        if layer.kind == "add_streams":
+            depths = [g.fifo_depth for g in plan if g.index == i]
+            assert len(depths) == 2 and max(depths) > 0, f"seed {seed}: {layer.name} {depths}"
+
+
+def test_generator_covers_every_block_form():
+    drawn = [residual_net(s)[2] for s in DEFAULT_SEEDS + SLOW_SEEDS]
+    blocks = " ".join(b for d in drawn for b in d.blocks)
+    for form in ("id1", "id2", "conv_down", "pool_down"):
+        assert form in blocks, form
+    assert {d.a_bits for d in drawn} == {1, 2, 3} and {d.w_bits for d in drawn} == {1, 2}
+    assert any(d.unsigned for d in drawn) and {d.head for d in drawn} == {"flatten", "gap"}
+
+
+def _float_join_net():
+    """Bi-Real's form y = act(bn(conv(x)) + x): the branch's BatchNorm output (float) is added
+    to the shortcut before any quantizer."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    from tests.compile.helpers import randomize
+    from tests.compile.layer_nets import _centre
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    class FloatJoin(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(
+                _centre(), QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                                         max_val=1.0 - 2.0**-7),
+                QuantConv2d(1, 4, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(4),
+                QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0, max_val=1.0))
+            self.conv = QuantConv2d(4, 4, 3, padding=1, bias=False, **wq)
+            self.bn = nn.BatchNorm2d(4)
+            self.act = QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0,
+                                     max_val=1.0)
+            self.fc = QuantLinear(4 * 6 * 6, 3, bias=False, **wq)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = self.act(self.bn(self.conv(x)) + x)
+            return self.fc(x.flatten(1))
+
+    return randomize(FloatJoin(), 0)
+
+
+def test_float_join_is_refused_with_the_fix(tmp_path):
+    path = export(_float_join_net(), (1, 6, 6), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="residual join that adds a float tensor.*quantize the "
+                                           "branch before the add"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert not (tmp_path / "build").exists()
