@@ -246,3 +246,25 @@ class Layer:
             elif a != b:
                 return False
         return True
+
+
+class ChannelFolded:
+    """Mixin of the layers that pass PE channels per beat in and out (PE divides `channels`):
+    thresholding, max-pool, global pool, fork and join."""
+
+    pe: int
+    channels: int
+
+    @property
+    def in_fold(self) -> int:
+        return self.pe
+
+    @property
+    def out_fold(self) -> int:
+        return self.pe
+
+    def folding(self) -> dict[str, int]:
+        return {"PE": self.pe}
+
+    def allowed_folding(self) -> dict[str, list[int]]:
+        return {"PE": divisors(self.channels)}

@@ -17,7 +17,7 @@ import numpy as np
 from xnorflow.compile.frontend.finn_attrs import ir_dtype, node_attrs
 from xnorflow.compile.hls import common as hls
 from xnorflow.compile.ir.datatypes import DataType, smallest_type
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import ChannelFolded, Layer, LayerError
 from xnorflow.compile.rtl import common as rtl
 
 BIPOLAR_SUM = ("sums bipolar values, whose stored bits are not their values; re-type the "
@@ -30,7 +30,7 @@ def sum_type(in_dtype: DataType, pixels: int) -> DataType:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class GlobalAccPool(Layer):
+class GlobalAccPool(ChannelFolded, Layer):
     kind = "global_acc_pool"
     finn_ops = {"GlobalAccPool": "hls"}
 
@@ -57,20 +57,6 @@ class GlobalAccPool(Layer):
     @property
     def out_shape(self) -> tuple[int, int]:
         return (1, self.channels)
-
-    @property
-    def in_fold(self) -> int:
-        return self.pe
-
-    @property
-    def out_fold(self) -> int:
-        return self.pe
-
-    def folding(self) -> dict[str, int]:
-        return {"PE": self.pe}
-
-    def allowed_folding(self) -> dict[str, list[int]]:
-        return {"PE": divisors(self.channels)}
 
     def exp_cycles(self) -> int:
         """One input beat per cycle; the sums leave with the last pixel's beats."""

@@ -19,13 +19,13 @@ from xnorflow.compile.frontend.finn_attrs import (
     node_attrs,
 )
 from xnorflow.compile.hls import common as hls
-from xnorflow.compile.layers.base import LayerError, divisors
+from xnorflow.compile.layers.base import ChannelFolded, LayerError
 from xnorflow.compile.layers.window import WindowLayer
 from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class MaxPool(WindowLayer):
+class MaxPool(ChannelFolded, WindowLayer):
     kind = "maxpool"
     finn_ops = {"ConvolutionInputGenerator": "rtl", "Pool": "hls"}
     finn_name = "Pool"
@@ -42,20 +42,6 @@ class MaxPool(WindowLayer):
     @property
     def out_shape(self) -> tuple[int, int]:
         return (self.ofm_dim[0] * self.ofm_dim[1], self.channels)
-
-    @property
-    def in_fold(self) -> int:
-        return self.pe
-
-    @property
-    def out_fold(self) -> int:
-        return self.pe
-
-    def folding(self) -> dict[str, int]:
-        return {"PE": self.pe}
-
-    def allowed_folding(self) -> dict[str, list[int]]:
-        return {"PE": divisors(self.channels)}
 
     def exp_cycles(self) -> int:
         return self.in_shape[0] * self.channels // self.pe

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import ChannelFolded, Layer, LayerError
 
 STREAM_BUFFER = 2  # entries each fork output / the join's output holds (the templates' DEPTH)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class PixelStreamLayer(Layer):
+class PixelStreamLayer(ChannelFolded, Layer):
     """Base of the fork and join records: same shape in and out, PE channels per beat."""
 
     pixels: int = 1
@@ -35,20 +35,6 @@ class PixelStreamLayer(Layer):
     @property
     def out_shape(self) -> tuple[int, int]:
         return (self.pixels, self.channels)
-
-    @property
-    def in_fold(self) -> int:
-        return self.pe
-
-    @property
-    def out_fold(self) -> int:
-        return self.pe
-
-    def folding(self) -> dict[str, int]:
-        return {"PE": self.pe}
-
-    def allowed_folding(self) -> dict[str, list[int]]:
-        return {"PE": divisors(self.channels)}
 
     def exp_cycles(self) -> int:
         return self.pixels * self.channels // self.pe

@@ -13,12 +13,12 @@ import numpy as np
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import expand_thresholds, ir_dtype, node_attrs
 from xnorflow.compile.hls import common as hls
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import ChannelFolded, Layer, LayerError
 from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Thresholding(Layer):
+class Thresholding(ChannelFolded, Layer):
     kind = "thresholding"
     finn_ops = {"Thresholding": "hls"}
 
@@ -47,22 +47,8 @@ class Thresholding(Layer):
         return (self.pixels, self.channels)
 
     @property
-    def in_fold(self) -> int:
-        return self.pe
-
-    @property
-    def out_fold(self) -> int:
-        return self.pe
-
-    @property
     def n_thresholds(self) -> int:
         return int(self.thresholds.shape[1])
-
-    def folding(self) -> dict[str, int]:
-        return {"PE": self.pe}
-
-    def allowed_folding(self) -> dict[str, list[int]]:
-        return {"PE": divisors(self.channels)}
 
     def exp_cycles(self) -> int:
         return self.pixels * self.channels // self.pe

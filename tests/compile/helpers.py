@@ -150,3 +150,17 @@ def compiled_ir(model, in_shape: tuple[int, ...], **compile_kw):
     with tempfile.TemporaryDirectory() as tmp:
         path = export(model, in_shape, Path(tmp) / "m.onnx")
         return compile_model(path, Path(tmp) / "build", backends=False, **compile_kw).ir
+
+
+def compile_drawn(net, seed: int, folder: Path):
+    """(model, what was drawn, CompileResult) of the random network `net(seed)` returns as
+    (model, input shape, drawn); a CompileError fails the test naming the seed and the draw."""
+    from xnorflow.compile.errors import CompileError
+    from xnorflow.compile.pipeline import compile_model
+
+    model, shape, drawn = net(seed)
+    path = export(model, shape, Path(folder) / "m.onnx")
+    try:
+        return model, drawn, compile_model(path, Path(folder) / "build", backends=False)
+    except CompileError as err:
+        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from tests.compile.helpers import randomize
-from tests.compile.layer_nets import _act, _centre
+from tests.compile.layer_nets import Drawn, _act, _centre
 
 
 @dataclasses.dataclass
@@ -25,8 +25,7 @@ class DrawnResidual:
     blocks: list[str]
     head: str
 
-    def __str__(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self).items())
+    __str__ = Drawn.__str__
 
 
 def _modules():

@@ -8,28 +8,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.compile.helpers import check_chain, export, seed_params
+from tests.compile.helpers import check_chain, compile_drawn, export, seed_params
 from tests.compile.layer_nets import USER_FORMS, layer_net, user_form
 from tests.nets import random_images
-from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
 DEFAULT_SEEDS = list(range(10))
 SLOW_SEEDS = list(range(10, 50))
 
 
-def compile_layer_net(seed: int, folder):
-    model, shape, drawn = layer_net(seed)
-    path = export(model, shape, folder / "m.onnx")
-    try:
-        return model, drawn, compile_model(path, folder / "build", backends=False)
-    except CompileError as err:
-        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
-
-
 @pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
 def test_layer_network_chain(seed, tmp_path):
-    model, drawn, result = compile_layer_net(seed, tmp_path)
+    model, drawn, result = compile_drawn(layer_net, seed, tmp_path)
     try:
         check_chain(model, result, random_images(result.ir, 8, seed=seed),
                     with_qonnx=seed % 3 == 0)

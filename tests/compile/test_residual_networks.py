@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compile.helpers import check_chain, export, seed_params
+from tests.compile.helpers import check_chain, compile_drawn, export, seed_params
 from tests.compile.residual_nets import residual_net
 from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
@@ -19,18 +19,9 @@ DEFAULT_SEEDS = [0, 1, 3, 5]
 SLOW_SEEDS = [2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 
 
-def compile_residual_net(seed: int, folder):
-    model, shape, drawn = residual_net(seed)
-    path = export(model, shape, folder / "m.onnx")
-    try:
-        return model, drawn, compile_model(path, folder / "build", backends=False)
-    except CompileError as err:
-        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
-
-
 @pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
 def test_residual_network_chain(seed, tmp_path):
-    model, drawn, result = compile_residual_net(seed, tmp_path)
+    model, drawn, result = compile_drawn(residual_net, seed, tmp_path)
     ir = result.ir
     kinds = [layer.kind for layer in ir.layers]
     assert kinds.count("duplicate_streams") == kinds.count("add_streams") == len(drawn.blocks)
