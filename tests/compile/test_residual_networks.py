@@ -86,3 +86,29 @@ def test_float_join_is_refused_with_the_fix(tmp_path):
                                            "branch before the add"):
         compile_model(path, tmp_path / "build", backends=False)
     assert not (tmp_path / "build").exists()
+
+
+def test_residual_network_from_the_cli(tmp_path):
+    """`xnorflow compile` on a residual model: the build holds the fork and join in its IR,
+    report and both backends' tops; `xnorflow compile` on the float join fails, naming it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from xnorflow.cli import app
+
+    model, shape, _ = residual_net(3)
+    path = export(model, shape, tmp_path / "res.onnx")
+    res = CliRunner().invoke(app, ["compile", str(path), "--out", str(tmp_path / "build")])
+    assert res.exit_code == 0, res.output
+    build = tmp_path / "build"
+    kinds = [rec["kind"] for rec in json.loads((build / "ir.json").read_text())["layers"]]
+    assert kinds.count("duplicate_streams") == kinds.count("add_streams") == 2
+    top = (build / "rtl" / "xnorflow_top.sv").read_text()
+    assert "duplicate_streams #(" in top and ".s1_axis_tdata(" in top
+    hls_top = (build / "hls" / "xnorflow_top.cpp").read_text()
+    assert "xnorflow::duplicate_streams<" in hls_top and "xnorflow::add_streams<" in hls_top
+    bad = export(_float_join_net(), (1, 6, 6), tmp_path / "float_join.onnx")
+    res = CliRunner().invoke(app, ["compile", str(bad), "--out", str(tmp_path / "bad")])
+    assert res.exit_code != 0 and "quantize the branch before the add" in res.output
+    assert not (tmp_path / "bad").exists()
