@@ -34,6 +34,11 @@ def train(
         "(conv layers by output channels, 3x3 without padding, stride 1; suffixes kK, sS, pP "
         "set kernel, stride and zero padding, e.g. 64p1, 64s2, 64k5p2; P = 2x2 max-pool after "
         "the previous conv; G = global average pool, last before '/'; after '/' the FC hidden "
+        "widths) | resnet:W1,W2,..,G/B/F1,F2 (3x3 stem conv, then stages of residual blocks "
+        "y = act(act(bn(conv(x))) + shortcut(x)) by width, B blocks each or B1,B2,.. per stage, "
+        "2 convs per block; every stage after the first starts with a stride-2 block with a "
+        "1x1 conv shortcut; stage suffixes kK (odd kernel), sS (stride 1|2), cC (1|2 convs), m "
+        "(2x2 max-pool shortcut); G = global average pool; after a second '/' the FC hidden "
         "widths). Default tfc.")),
     weight_bits: int = typer.Option(None, "--weight-bits", help=(
         "Bits of every layer's weights, 1..4 (1 = binary ±1; k = signed narrow-range levels "

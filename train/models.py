@@ -14,6 +14,11 @@ CNNs keep the 8-bit input.
 Convolutions are k×k (default 3x3, no padding, stride 1, as in CNV) with optional zero
 padding and stride; max-pool 2x2; an optional global average pool ends the conv stage.
 
+Residual networks (:func:`build_resnet`, ``resnet:...``) keep that form inside each
+:class:`ResidualBlock`: ``y = act_out(branch(x) + shortcut(x))`` where ``x`` and both summands
+are outputs of hidden activations of the same bits and constant scale, so the add is one of
+two integer streams (FINN's DuplicateStreams + AddStreams).
+
 The model's input is a float tensor in [0, 1]: the uint8 image divided by 255 (see
 :mod:`xnorflow.train.data`).
 """
@@ -40,12 +45,14 @@ from .quantizers import (
 __all__ = [
     "BITS",
     "BinaryNet",
+    "ResidualBlock",
     "TensorNorm",
     "ZOO",
     "binary_activations",
     "binary_weight_layers",
     "build_cnn",
     "build_mlp",
+    "build_resnet",
     "get_model",
     "hidden_activations",
     "preactivation_norms",
@@ -214,10 +221,11 @@ def build_mlp(in_shape: int | Sequence[int], hidden: Sequence[int], n_classes: i
     return net
 
 
-def _per_layer(name: str, value: int | Sequence[int], n: int) -> list[int]:
+def _per_layer(name: str, value: int | Sequence[int], n: int,
+               unit: str = "conv layers") -> list[int]:
     values = [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
     if len(values) != n:
-        raise UserError(f"{name}: {len(values)} values for {n} conv layers")
+        raise UserError(f"{name}: {len(values)} values for {n} {unit}")
     return values
 
 
@@ -260,8 +268,7 @@ def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
         if h < 1 or w < 1:
             raise UserError(f"input {tuple(in_shape)} is too small: conv layer {i} "
                             f"({k}x{k}, stride {st}, padding {pad}) has no output pixels")
-        layers += [_conv(c, out_ch, k, st, pad, weight_bits), nn.BatchNorm2d(out_ch, eps=bn_eps),
-                   _hidden_act(act_bits)]
+        layers += _conv_bn_act(c, out_ch, k, st, pad, bn_eps, weight_bits, act_bits)
         c = out_ch
         if i in pools:
             if h < 2 or w < 2:
@@ -269,13 +276,8 @@ def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
                                 f"layer {i} gets a {h}x{w} map")
             layers.append(nn.MaxPool2d(2))
             h, w = h // 2, w // 2
-    if global_pool:
-        if not channels:
-            raise UserError("a global average pool needs a conv layer before it")
-        layers.append(nn.AdaptiveAvgPool2d(1))
-        h = w = 1
-    fc = _fc_stack(c * h * w, [int(f) for f in fc_hidden], n_classes, dropout, bn_eps,
-                   weight_bits, act_bits)
+    if global_pool and not channels:
+        raise UserError("a global average pool needs a conv layer before it")
     uniform = len(set(kernels)) <= 1
     arch = {"kind": "cnn", "conv_channels": channels, "pool_after": sorted(pools),
             "fc_hidden": [int(f) for f in fc_hidden], "in_bits": in_bits,
@@ -284,10 +286,154 @@ def build_cnn(in_shape: Sequence[int], conv_channels: Sequence[int],
             "dropout": dropout, "weight_bits": weight_bits, "act_bits": act_bits}
     if not channels:
         arch["kernel_size"] = int(kernel_size) if isinstance(kernel_size, int) else kernels
+    return _conv_net(in_shape, in_bits, layers, (c, h, w), global_pool, fc_hidden, n_classes,
+                     dropout, bn_eps, arch)
+
+
+def _conv_bn_act(c_in: int, c_out: int, kernel: int, stride: int, padding: int, eps: float,
+                 weight_bits: int, act_bits: int) -> list[nn.Module]:
+    """A hidden conv block: quantized conv without bias → BatchNorm → hidden activation."""
+    return [_conv(c_in, c_out, kernel, stride, padding, weight_bits),
+            nn.BatchNorm2d(c_out, eps=eps), _hidden_act(act_bits)]
+
+
+def _conv_net(in_shape: Sequence[int], in_bits: int, layers: list[nn.Module],
+              chw: tuple[int, int, int], global_pool: bool, fc_hidden: Sequence[int],
+              n_classes: int, dropout: float, eps: float, arch: dict) -> BinaryNet:
+    """The conv network ``layers`` (ending in a ``chw`` map) with its optional global average
+    pool, the MLP head and TensorNorm, latent weights initialised."""
+    c, h, w = chw
+    layers = list(layers)
+    if global_pool:
+        layers.append(nn.AdaptiveAvgPool2d(1))
+        h = w = 1
+    fc = _fc_stack(c * h * w, [int(f) for f in fc_hidden], n_classes, dropout, eps,
+                   arch["weight_bits"], arch["act_bits"])
     net = BinaryNet((int(s) for s in in_shape), _input_quant(in_bits), nn.Sequential(*layers),
                     fc, arch)
     _init_latent(net)
     return net
+
+
+class ResidualBlock(nn.Module):
+    """``y = act_out(branch(x) + shortcut(x))``: a residual block on a quantized input.
+
+    ``x`` is the output of a hidden activation (the stem's or the previous block's
+    ``act_out``). ``branch`` is an nn.Sequential of one or two [QuantConv2d k×k, padding k//2,
+    no bias → BatchNorm2d → hidden activation]; the first conv carries the block's stride.
+    ``shortcut`` is nn.Identity (same shape), an nn.Sequential [QuantConv2d 1×1 with the
+    block's stride → BatchNorm2d → hidden activation] (downsampling and/or more channels), or
+    nn.MaxPool2d(2) (downsampling with the same channels). ``act_out`` and every hidden
+    activation have the model's activation bits, so both summands, and ``x``, are levels of one
+    constant scale (±1 for 1 bit: the sum is in {−2, 0, 2}); the add is a plain float add (an
+    ONNX Add of two computed tensors; ``x`` has two consumers).
+    """
+
+    def __init__(self, branch: nn.Sequential, shortcut: nn.Module,
+                 act_out: QuantIdentity) -> None:
+        super().__init__()
+        self.branch = branch
+        self.shortcut = shortcut
+        self.act_out = act_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act_out(self.branch(x) + self.shortcut(x))
+
+
+def build_resnet(in_shape: Sequence[int], stages: Sequence[int], blocks: int | Sequence[int],
+                 n_classes: int, fc_hidden: Sequence[int] = (), *,
+                 kernel_size: int | Sequence[int] = 3, stride: int | Sequence[int] | None = None,
+                 convs: int | Sequence[int] = 2, pool_shortcut: bool | Sequence[bool] = False,
+                 global_pool: bool = False, in_bits: int = 8, stem_weight_bits: int | None = None,
+                 dropout: float = 0.0, bn_eps: float = 1e-4, weight_bits: int = 1,
+                 act_bits: int = 1) -> BinaryNet:
+    """A quantized residual network: 2x−1 → input quantizer → stem [conv 3×3, padding 1 →
+    BN → act] with ``stages[0]`` channels → per stage, ``blocks`` :class:`ResidualBlock` s
+    (→ global average pool) → flatten → MLP head → TensorNorm.
+
+    Per stage (one value for all, or one per stage): ``blocks`` (>= 1), ``kernel_size`` (odd;
+    padding k//2 keeps the map size), ``stride`` (1 or 2; default 1 for the first stage and 2
+    for the others), ``convs`` (1 or 2 convs in each block's branch; 2 = the basic block),
+    ``pool_shortcut``. Only a stage's first block changes the map: its first conv has the
+    stage's stride, and its shortcut is identity when stride and channels stay, a 2x2 max-pool
+    when ``pool_shortcut`` (stride 2, same channels, even map), else a 1×1 conv with the stride
+    → BN → act. ``stem_weight_bits`` (default ``weight_bits``) sets the stem conv's weights;
+    bnn_pynq keeps the first layer at the model's width and so does the default (filter and
+    Bop need every layer at 1 bit). Raises :class:`UserError` for a bad option or an image
+    too small for the stages.
+    """
+    _check_bits("weight", weight_bits)
+    _check_bits("act", act_bits)
+    stem_bits = weight_bits if stem_weight_bits is None else stem_weight_bits
+    _check_bits("weight", stem_bits)
+    widths = [int(s) for s in stages]
+    n = len(widths)
+    if n == 0:
+        raise UserError("a resnet needs at least one stage")
+    counts = _per_layer("blocks", blocks, n, "stages")
+    kernels = _per_layer("kernel_size", kernel_size, n, "stages")
+    strides = _per_layer("stride", [1] + [2] * (n - 1) if stride is None else stride, n,
+                         "stages")
+    depths = _per_layer("convs", convs, n, "stages")
+    pools = [bool(p) for p in (pool_shortcut if isinstance(pool_shortcut, Sequence)
+                               else [pool_shortcut] * n)]
+    if len(pools) != n:
+        raise UserError(f"pool_shortcut: {len(pools)} values for {n} stages")
+    for i, (ch, nb) in enumerate(zip(widths, counts, strict=True)):
+        if ch < 1 or nb < 1:
+            raise UserError(f"stage {i} ({ch} channels): needs channels >= 1 and blocks >= 1, "
+                            f"got {ch} channels, {nb} blocks")
+    c, h, w = (int(s) for s in in_shape)
+    layers = _conv_bn_act(c, widths[0], 3, 1, 1, bn_eps, stem_bits, act_bits)
+    c = widths[0]
+    for i in range(n):
+        ch, k, st, nb, nc = widths[i], kernels[i], strides[i], counts[i], depths[i]
+        what = f"stage {i} ({ch} channels)"
+        if k < 1 or k % 2 == 0:
+            raise UserError(f"{what}: the kernel must be odd (padding k//2 keeps the map), "
+                            f"got {k}")
+        if st not in (1, 2):
+            raise UserError(f"{what}: stride must be 1 or 2, got {st}")
+        if nc not in (1, 2):
+            raise UserError(f"{what}: a block's branch holds 1 or 2 convs, got {nc}")
+        if st == 2 and (h < 2 or w < 2):
+            raise UserError(f"input {tuple(in_shape)} is too small: {what} downsamples a "
+                            f"{h}x{w} map")
+        if pools[i]:
+            if st != 2 or ch != c:
+                raise UserError(f"{what}: a max-pool shortcut needs stride 2 and the same "
+                                f"channels as the stage's input ({c}); use the 1x1 conv "
+                                "shortcut (no 'm') otherwise")
+            if h % 2 or w % 2:
+                raise UserError(f"{what}: a max-pool shortcut needs an even map, got {h}x{w} "
+                                f"(the stride-2 conv gives {(h - 1) // 2 + 1}x"
+                                f"{(w - 1) // 2 + 1}, the pool {h // 2}x{w // 2}); use the "
+                                "1x1 conv shortcut (no 'm')")
+        for b in range(nb):
+            s_b, c_in = (st, c) if b == 0 else (1, ch)
+            branch: list[nn.Module] = []
+            for j in range(nc):
+                branch += _conv_bn_act(c_in if j == 0 else ch, ch, k, s_b if j == 0 else 1,
+                                       k // 2, bn_eps, weight_bits, act_bits)
+            if s_b == 1 and c_in == ch:
+                shortcut: nn.Module = nn.Identity()
+            elif pools[i]:
+                shortcut = nn.MaxPool2d(2)
+            else:
+                shortcut = nn.Sequential(*_conv_bn_act(c_in, ch, 1, s_b, 0, bn_eps,
+                                                       weight_bits, act_bits))
+            layers.append(ResidualBlock(nn.Sequential(*branch), shortcut,
+                                        _hidden_act(act_bits)))
+        c = ch
+        if st == 2:
+            h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+    arch = {"kind": "resnet", "stages": widths, "blocks": counts, "kernel_size": kernels,
+            "stride": strides, "convs": depths, "pool_shortcut": pools,
+            "global_pool": bool(global_pool), "fc_hidden": [int(f) for f in fc_hidden],
+            "in_bits": in_bits, "stem_weight_bits": stem_bits, "dropout": dropout,
+            "weight_bits": weight_bits, "act_bits": act_bits}
+    return _conv_net(in_shape, in_bits, layers, (c, h, w), global_pool, fc_hidden, n_classes,
+                     dropout, bn_eps, arch)
 
 
 # FINN's reference networks (brevitas_examples.bnn_pynq): the name alone is 1W1A; "-XwYa" sets
@@ -317,10 +463,16 @@ SPEC_HELP = (
     "activations, e.g. tfc-2w2a, cnv-1w2a) | mlp:W1,W2,... (hidden widths) | "
     "cnn:C1,C2,P,C3,...,G/F1,F2 (conv layers by output channels: C = 3x3, no padding, stride "
     "1; suffixes kK, sS, pP set kernel, stride and zero padding, e.g. 64p1, 64s2, 64k5p2; "
-    "P = 2x2 max-pool; G = global average pool, last; after '/' the FC hidden widths)")
+    "P = 2x2 max-pool; G = global average pool, last; after '/' the FC hidden widths) | "
+    "resnet:W1,W2,..,G/B/F1,F2 (a 3x3 stem conv, then stages of residual blocks by width, B "
+    "blocks each (or B1,B2,.. per stage); each later stage starts with a stride-2 block with "
+    "a 1x1 conv shortcut; stage suffixes kK (odd kernel, default 3), sS (stride 1|2), cC "
+    "(1|2 convs per block, default 2), m (2x2 max-pool shortcut, same width); G = global "
+    "average pool; after a second '/' the FC hidden widths)")
 _SPEC_HELP = SPEC_HELP
 _ZOO_RE = re.compile(r"(tfc|sfc|lfc|cnv)(?:-(\d+)w(\d+)a)?")
 _CONV_RE = re.compile(r"(\d+)((?:[ksp]\d+)*)")
+_STAGE_RE = re.compile(r"(\d+)((?:[ksc]\d+|m)*)")
 
 
 def resolve_bits(name: str, weight_bits: int | None = None,
@@ -362,7 +514,12 @@ def get_model(name: str, in_shape: Sequence[int], n_classes: int,
     channels with optional kernel (``k5``), stride (``s2``) and zero padding (``p1``) suffixes
     (default 3x3, stride 1, no padding), ``P`` a 2x2 max-pool after the previous conv, ``G``
     a global average pool (the last item of the conv part), and after ``/`` the FC hidden
-    widths (default none).
+    widths (default none). ``resnet:16,32m,64,G/2/64``: a 3x3 stem conv with 16 channels, then
+    stages of residual blocks (:func:`build_resnet`) of these widths with 2 blocks each (or
+    ``/1,2,2`` per stage); stage suffixes ``kK`` (odd kernel), ``sS`` (stride 1 or 2 of the
+    stage's first block; default 1 for the first stage, 2 for the others), ``cC`` (1 or 2
+    convs per branch, default 2), ``m`` (max-pool shortcut instead of the 1x1 conv); ``G`` a
+    global average pool; after a second ``/`` the FC hidden widths.
     """
     key = name.strip().lower()
     if dropout is not None and not 0.0 <= dropout < 1.0:
@@ -382,6 +539,8 @@ def get_model(name: str, in_shape: Sequence[int], n_classes: int,
                         **bits)
     elif key.startswith("cnn:"):
         net = _build_cnn_spec(name, key[4:], in_shape, n_classes, dropout or 0.0, bits)
+    elif key.startswith("resnet:"):
+        net = _build_resnet_spec(name, key[7:], in_shape, n_classes, dropout or 0.0, bits)
     else:
         raise UserError(f"unknown model {name!r}; choose {SPEC_HELP}")
     net.arch["name"] = key
@@ -427,6 +586,50 @@ def _build_cnn_spec(name: str, spec: str, in_shape: Sequence[int], n_classes: in
     return build_cnn(in_shape, channels, pools, _ints(fc_part, name) if fc_part else [],
                      n_classes, in_bits=8, kernel_size=conv["k"], dropout=dropout,
                      stride=conv["s"], padding=conv["p"], global_pool=global_pool, **bits)
+
+
+def _build_resnet_spec(name: str, spec: str, in_shape: Sequence[int], n_classes: int,
+                       dropout: float, bits: dict) -> BinaryNet:
+    parts = spec.split("/")
+    if len(parts) not in (2, 3) or not parts[1].strip():
+        raise UserError(f"model spec {name!r}: expected resnet:W1,W2,...[,G]/B[/F1,F2,...] "
+                        "(stage widths, blocks per stage, FC hidden widths), e.g. "
+                        "resnet:16,32,64,G/2")
+    widths: list[int] = []
+    opts: dict[str, list[int]] = {"k": [], "s": [], "c": [], "m": []}
+    global_pool = False
+    for tok in filter(None, (t.strip() for t in parts[0].split(","))):
+        if global_pool:
+            raise UserError(f"model spec {name!r}: 'G' (global average pool) must be the last "
+                            "item before '/'")
+        if tok == "g":
+            if not widths:
+                raise UserError(f"model spec {name!r}: 'G' must follow a stage")
+            global_pool = True
+            continue
+        m = _STAGE_RE.fullmatch(tok)
+        found = re.findall(r"([ksc])(\d+)|(m)", m.group(2)) if m else []
+        letters = [k or flag for k, _, flag in found]
+        if not m or len(set(letters)) != len(letters):
+            raise UserError(f"model spec {name!r}: bad stage {tok!r}; expected a width with "
+                            "optional kK, sS, cC, m (e.g. 32, 32s1, 64k5c1, 32m), or G")
+        given = {k: int(v) for k, v, flag in found if k}
+        opts["m"].append(int("m" in letters))
+        opts["k"].append(given.get("k", 3))
+        opts["s"].append(given.get("s", 1 if not widths else 2))
+        opts["c"].append(given.get("c", 2))
+        widths.append(int(m.group(1)))
+    if not widths:
+        raise UserError(f"model spec {name!r} has no stage")
+    blocks = _ints(parts[1], name)
+    if len(blocks) not in (1, len(widths)):
+        raise UserError(f"model spec {name!r}: {len(blocks)} block counts for {len(widths)} "
+                        "stages; give one for all or one per stage")
+    fc = _ints(parts[2], name) if len(parts) == 3 else []
+    return build_resnet(in_shape, widths, blocks * len(widths) if len(blocks) == 1 else blocks,
+                        n_classes, fc, kernel_size=opts["k"], stride=opts["s"],
+                        convs=opts["c"], pool_shortcut=[bool(p) for p in opts["m"]],
+                        global_pool=global_pool, in_bits=8, dropout=dropout, **bits)
 
 
 def _ints(text: str, spec: str) -> list[int]:
