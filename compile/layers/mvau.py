@@ -25,7 +25,10 @@ from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
 from xnorflow.compile.rtl import common as rtl
 
-MAX_INPUT_FIFO = 256  # beats of the FIFO before a row-folded MVAU (compile/ir/glue.py)
+# the FIFO before a row-folded MVAU (compile/ir/glue.py): SF beats, capped at 256 beats or,
+# for narrow beats, at what 64 kbit hold (an FC layer after a conv stack: SF in the thousands)
+MAX_INPUT_FIFO = 256
+MAX_INPUT_FIFO_BITS = 1 << 16
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -122,10 +125,12 @@ class MVAU(Layer):
 
     def input_fifo_depth(self) -> int:
         """With NF > 1 row folds a vector's SF beats are taken in a burst (fold 0), then none
-        for (NF-1)·SF cycles: a FIFO of SF beats (at most MAX_INPUT_FIFO) keeps the producer
-        running."""
+        for (NF-1)·SF cycles: a FIFO of SF beats keeps the producer running (at most
+        MAX_INPUT_FIFO beats, or more narrow ones up to MAX_INPUT_FIFO_BITS; beyond that the
+        producer waits and the II grows)."""
         if self.mh // self.pe > 1:
-            return min(MAX_INPUT_FIFO, max(2, self.mw // self.simd))
+            cap = max(MAX_INPUT_FIFO, MAX_INPUT_FIFO_BITS // self.in_width)
+            return min(cap, max(2, self.mw // self.simd))
         return 0
 
     def weight_bits(self) -> int:

@@ -14,6 +14,7 @@ from xnorflow.compile.hls import codegen as hls_codegen
 from xnorflow.compile.ir.glue import plan_glue
 from xnorflow.compile.layers import MVAU
 from xnorflow.compile.layers.mvau import MAX_INPUT_FIFO as MAX_FIFO_DEPTH
+from xnorflow.compile.layers.mvau import MAX_INPUT_FIFO_BITS as MAX_FIFO_BITS
 from xnorflow.compile.rtl import codegen as rtl_codegen
 
 
@@ -28,7 +29,8 @@ def test_rtl_and_hls_render_the_same_glue(ir, tmp_path):
         reread = isinstance(layer, MVAU) and layer.mh > layer.pe
         assert (g.fifo_depth > 0) == reread
         if reread:
-            assert g.fifo_depth == min(MAX_FIFO_DEPTH, max(2, layer.mw // layer.simd))
+            cap = max(MAX_FIFO_DEPTH, MAX_FIFO_BITS // layer.in_width)
+            assert g.fifo_depth == min(cap, max(2, layer.mw // layer.simd))
     rtl = rtl_codegen.write(ir, tmp_path / "rtl")
     insts = json.loads((rtl / "rtl.json").read_text())["instances"]
     assert sorted(int(i["name"].split("_")[1]) for i in insts if i["module"] == "dwc") == \
