@@ -109,13 +109,15 @@ def test_small_cnv_like_chain_bit_exact(tmp_path_factory):
     check_chain(model, result, random_images(result.ir, 6, seed=10))
 
 
-TRAINED = {"mlp:32,16": None, "cnn:8,P/16": None, "cnn:8p1,P,16s2p1,G": 2}  # spec: bits
+TRAINED = {"mlp:32,16": None, "cnn:8,P/16": None, "cnn:8p1,P,16s2p1,G": 2,  # spec: bits
+           "resnet:8,16/1": None, "resnet:8,8m/1": 2}
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A tiny MLP and CNN trained for one epoch by xnorflow.train on the built-in digits, and a
-    2W2A CNN with padding, a strided conv and a global average pool."""
+    """A tiny MLP and CNN trained for one epoch by xnorflow.train on the built-in digits, a
+    2W2A CNN with padding, a strided conv and a global average pool, and two residual networks
+    (1W1A with a strided 1x1-conv shortcut; 2W2A with a max-pool shortcut)."""
     from xnorflow.train.loop import TrainConfig, run_training
 
     runs = {}
@@ -150,6 +152,17 @@ def test_trained_xnorflow_model_chain(trained_run, tmp_path, spec):
     assert figs["labels_equal"] >= 15 / 16
     labels, _ = result.ir.predict(images)
     assert labels.shape == (len(images),)
+    if spec.startswith("resnet"):  # the trained residual network in RTL and HLS too
+        from typer.testing import CliRunner
+
+        from xnorflow.cli import app
+
+        build = str(tmp_path / "build")
+        for cmd in (["simulate", build, "--dataset", "digits", "--n", "24",
+                     "--backpressure", "50"],
+                    ["csim", build, "--dataset", "digits", "--n", "24"]):
+            res = CliRunner().invoke(app, cmd)
+            assert res.exit_code == 0 and "0 mismatch" in res.output, res.output
 
 
 @pytest.mark.slow
