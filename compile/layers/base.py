@@ -268,3 +268,18 @@ class ChannelFolded:
 
     def allowed_folding(self) -> dict[str, list[int]]:
         return {"PE": divisors(self.channels)}
+
+
+class Pixelwise(ChannelFolded):
+    """Mixin of the layers whose frame keeps its shape, `pixels` × `channels` (thresholding,
+    fork, join)."""
+
+    pixels: int
+
+    @property
+    def in_shape(self) -> tuple[int, int]:
+        return (self.pixels, self.channels)
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        return (self.pixels, self.channels)

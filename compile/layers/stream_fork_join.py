@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from xnorflow.compile.layers.base import ChannelFolded, Layer, LayerError
+from xnorflow.compile.layers.base import Layer, LayerError, Pixelwise
 
 STREAM_BUFFER = 2  # entries each fork output / the join's output holds (the templates' DEPTH)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class PixelStreamLayer(ChannelFolded, Layer):
+class PixelStreamLayer(Pixelwise, Layer):
     """Base of the fork and join records: same shape in and out, PE channels per beat."""
 
     pixels: int = 1
@@ -27,14 +27,6 @@ class PixelStreamLayer(ChannelFolded, Layer):
         if self.pixels < 1 or self.channels < 1:
             raise LayerError(f"layer {self.name!r} ({self.kind}): pixels and channels must be "
                              f">= 1, got {self.pixels} and {self.channels}")
-
-    @property
-    def in_shape(self) -> tuple[int, int]:
-        return (self.pixels, self.channels)
-
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        return (self.pixels, self.channels)
 
     def exp_cycles(self) -> int:
         return self.pixels * self.channels // self.pe

@@ -13,12 +13,12 @@ import numpy as np
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import expand_thresholds, ir_dtype, node_attrs
 from xnorflow.compile.hls import common as hls
-from xnorflow.compile.layers.base import ChannelFolded, Layer, LayerError
+from xnorflow.compile.layers.base import Layer, LayerError, Pixelwise
 from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Thresholding(ChannelFolded, Layer):
+class Thresholding(Pixelwise, Layer):
     kind = "thresholding"
     finn_ops = {"Thresholding": "hls"}
 
@@ -37,14 +37,6 @@ class Thresholding(ChannelFolded, Layer):
         if t.shape[1] > 1 and np.any(np.diff(t, axis=1) < 0):
             raise LayerError(f"layer {self.name!r}: thresholds must be ascending per channel")
         object.__setattr__(self, "thresholds", t)
-
-    @property
-    def in_shape(self) -> tuple[int, int]:
-        return (self.pixels, self.channels)
-
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        return (self.pixels, self.channels)
 
     @property
     def n_thresholds(self) -> int:

@@ -50,9 +50,25 @@ def _act(bits: int, unsigned: bool):
     return QuantIdentity(act_quant=CommonActQuant, bit_width=bits, min_val=-1.0, max_val=1.0)
 
 
+def random_head(rng, layers: list, ch: int, h: int, w: int, wq: dict) -> str:
+    """Append a classifier over a ch × h × w map to `layers`: a global average pool or a
+    flatten, then a QuantLinear to 2..10 classes; returns which head."""
+    from brevitas.nn import QuantLinear
+    from torch import nn
+
+    n_classes = int(rng.integers(2, 11))
+    head = str(rng.choice(["flatten", "gap"]))
+    if head == "gap":
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                   QuantLinear(ch, n_classes, bias=False, **wq)]
+    else:
+        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    return head
+
+
 def layer_net(seed: int):
     """(model, input shape (C, H, W), Drawn) for one seed."""
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.nn import QuantConv2d, QuantIdentity
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
     from torch import nn
 
@@ -89,13 +105,7 @@ def layer_net(seed: int):
             layers.append(nn.MaxPool2d(pk, ps))
             drawn_convs.append(f"pool{pk}s{ps}")
             h, w = (h - pk) // ps + 1, (w - pk) // ps + 1
-    n_classes = int(rng.integers(2, 11))
-    head = str(rng.choice(["flatten", "gap"]))
-    if head == "gap":
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                   QuantLinear(ch, n_classes, bias=False, **wq)]
-    else:
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    head = random_head(rng, layers, ch, h, w, wq)
     model = nn.Sequential(*layers)
     drawn = Drawn(shape, in_bits, w_bits, a_bits, unsigned, drawn_convs, head)
     return randomize(model, seed), shape, drawn

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from tests.compile.helpers import randomize
-from tests.compile.layer_nets import Drawn, _act, _centre
+from tests.compile.layer_nets import Drawn, _act, _centre, random_head
 
 
 @dataclasses.dataclass
@@ -49,7 +49,7 @@ def _modules():
 
 def residual_net(seed: int):
     """(model, input shape (C, H, W), DrawnResidual) for one seed."""
-    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.nn import QuantIdentity
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
 
     QuantConv2d, nn, Block = _modules()
@@ -102,13 +102,7 @@ def residual_net(seed: int):
             h, w = h // 2, w // 2
         else:
             h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
-    n_classes = int(rng.integers(2, 11))
-    head = str(rng.choice(["flatten", "gap"]))
-    if head == "gap":
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                   QuantLinear(ch, n_classes, bias=False, **wq)]
-    else:
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    head = random_head(rng, layers, ch, h, w, wq)
     model = nn.Sequential(*layers)
     return randomize(model, seed), shape, DrawnResidual(shape, w_bits, a_bits, unsigned, drawn,
                                                         head)
