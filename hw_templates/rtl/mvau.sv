@@ -54,8 +54,10 @@ module mvau #(
     parameter int OBITS = 1,
     // Added to the threshold count (two's complement in OBITS bits).
     parameter int ACT_VAL = 0,
-    // Lanes per first-level popcount (first pipeline stage of the adder tree).
-    parameter int CHUNK = 8,
+    // Lanes per first-level popcount (first pipeline stage of the adder tree): 6 XNOR lanes
+    // (a 6-bit popcount maps to three LUT6 in Yosys synth_xilinx: 20 % fewer LUTs than 8
+    // lanes in TFC's MVAU_0), 8 products in multiply-accumulate mode.
+    parameter int CHUNK = XNOR ? 6 : 8,
     // Chunk sums added per group (second stage); the third stage adds the groups.
     parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
@@ -66,7 +68,14 @@ module mvau #(
     // word width: 512 for words of 36 bits or more, 4096 for 4-bit words, ...).
     parameter int WBANK_DEPTH = 512,
     // Threshold memory file (unused when N_THR = 0).
-    parameter THRESH_FILE = ""
+    parameter THRESH_FILE = "",
+    // Weight memories of at most this many words (one bank) are ROMs in LUT logic read
+    // without a register (the synthesiser merges ROM read, XNOR and the first popcount level
+    // into the same LUTs); deeper ones are block RAMs read through registers. 0: never.
+    parameter int LUTROM_DEPTH = 64,
+    // LUT ROMs: 1 = register the ROM word before the XNOR (a shorter path, WW more
+    // flip-flops), 0 = ROM, XNOR and the first popcount level in one pipeline stage.
+    parameter bit LUTROM_REG = 0
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -105,6 +114,8 @@ module mvau #(
     localparam int NBW = NB > 1 ? $clog2(NB) : 1;
     // issue to output FIFO (see the pipeline above): one more with the bank select stage
     localparam int LATENCY = NB > 1 ? 8 : 7;
+    // the weights as a ROM in LUT logic, read combinationally from a registered address
+    localparam bit LUTROM = NB == 1 && WD <= LUTROM_DEPTH;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
@@ -174,17 +185,38 @@ module mvau #(
 
     // weight banks, each read at stage 1 (the block RAM's own register)
     localparam int BSH = BD > 1 ? $clog2(BD) : 0;
-    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;  // unused by a LUT ROM
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
     logic [WW-1:0] wq_s1 [NB];
-    for (genvar b = 0; b < NB; b++) begin : g_bank
-        localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
-        localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
-                           8'(48 + b % 10), ".mem"};
-        logic [WW-1:0] wmem [DEPTH];
-        initial $readmemh(FILE, wmem);
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [BAW-1:0] addr_s1, addr_s2;  // the LUT ROM's read address (LUTROM only)
+    /* verilator lint_on UNUSEDSIGNAL */
+    if (LUTROM) begin : g_lutrom
+        // one ROM in logic: its word is read combinationally from addr_s1 (LUTROM_REG: into
+        // the register w_s2) or from addr_s2 (straight into the XNOR and popcounts). Yosys
+        // (0.23) merges addr_s2 into the ROM's read port and its memory_map then registers
+        // the word instead: one WW-bit register where the block-RAM path has two.
+        (* rom_style = "logic" *) logic [WW-1:0] wmem [WD];
+        initial $readmemh({WEIGHT_PREFIX, "_000.mem"}, wmem);
         always_ff @(posedge clk) begin
-            if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+            if (issue) addr_s1 <= bank_addr;
+            addr_s2 <= addr_s1;
+        end
+        assign wq_s1[0] = wmem[LUTROM_REG ? addr_s1 : addr_s2];
+    end else begin : g_banks
+        assign addr_s1 = '0;
+        assign addr_s2 = '0;
+        for (genvar b = 0; b < NB; b++) begin : g_bank
+            localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
+            localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
+                               8'(48 + b % 10), ".mem"};
+            logic [WW-1:0] wmem [DEPTH];
+            initial $readmemh(FILE, wmem);
+            always_ff @(posedge clk) begin
+                if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+            end
         end
     end
 
@@ -233,9 +265,11 @@ module mvau #(
 
     logic [IW-1:0] x_s2;
     logic [WW-1:0] w_s2;
-    always_ff @(posedge clk) begin
-        x_s2 <= x_p;
-        w_s2 <= w_p;
+    always_ff @(posedge clk) x_s2 <= x_p;
+    if (LUTROM && !LUTROM_REG) begin : g_w_comb
+        assign w_s2 = w_p;  // the ROM read from addr_s2: no register
+    end else begin : g_w_reg
+        always_ff @(posedge clk) w_s2 <= w_p;
     end
 
     // control pipeline from stage 2 on
