@@ -73,9 +73,10 @@ module mvau #(
     // without a register (the synthesiser merges ROM read, XNOR and the first popcount level
     // into the same LUTs); deeper ones are block RAMs read through registers. 0: never.
     parameter int LUTROM_DEPTH = 64,
-    // LUT ROMs: 1 = register the ROM word before the XNOR (a shorter path, WW more
-    // flip-flops), 0 = ROM, XNOR and the first popcount level in one pipeline stage.
-    parameter bit LUTROM_REG = 0
+    // LUT ROMs, where the pipeline register between ROM and popcounts goes: 0 = none (ROM,
+    // XNOR and the first popcount level in one stage), 1 = on the ROM word, 2 = on the XNOR
+    // of ROM word and input (XNOR mode; ROM read and XNOR share a LUT; 1 in MAC mode).
+    parameter int LUTROM_REG = 2
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -195,16 +196,19 @@ module mvau #(
     /* verilator lint_on UNUSEDSIGNAL */
     if (LUTROM) begin : g_lutrom
         // one ROM in logic: its word is read combinationally from addr_s1 (LUTROM_REG: into
-        // the register w_s2) or from addr_s2 (straight into the XNOR and popcounts). Yosys
-        // (0.23) merges addr_s2 into the ROM's read port and its memory_map then registers
-        // the word instead: one WW-bit register where the block-RAM path has two.
+        // the register w_s2) or from addr_s2 (straight into the XNOR and popcounts).
         (* rom_style = "logic" *) logic [WW-1:0] wmem [WD];
         initial $readmemh({WEIGHT_PREFIX, "_000.mem"}, wmem);
         always_ff @(posedge clk) begin
             if (issue) addr_s1 <= bank_addr;
             addr_s2 <= addr_s1;
         end
-        assign wq_s1[0] = wmem[LUTROM_REG ? addr_s1 : addr_s2];
+        // the address through a multiplexer with rst (the word read during reset is never
+        // used): no register drives the ROM's address directly, so Yosys' memory_dff cannot
+        // merge one into a read port (its memory_map would then put a WW-bit register behind
+        // the ROM, between the ROM and the XNOR)
+        wire [BAW-1:0] raddr = rst ? '0 : (LUTROM_REG != 0 ? addr_s1 : addr_s2);
+        assign wq_s1[0] = wmem[raddr];
     end else begin : g_banks
         assign addr_s1 = '0;
         assign addr_s2 = '0;
@@ -263,13 +267,33 @@ module mvau #(
             {v_s1, first_s1, last_s1, nf_s1, x_s1, wq_s1[0]};
     end
 
-    logic [IW-1:0] x_s2;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [IW-1:0] x_s2;  // unused when match_s2 is registered
     logic [WW-1:0] w_s2;
+    // XNOR mode: the XNOR of weight and input per lane (the popcounts' input)
+    logic [WW-1:0] match_s2;  // unused in MAC mode
+    /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) x_s2 <= x_p;
-    if (LUTROM && !LUTROM_REG) begin : g_w_comb
+    if (LUTROM && LUTROM_REG == 0) begin : g_w_comb
         assign w_s2 = w_p;  // the ROM read from addr_s2: no register
+    end else if (LUTROM && XNOR && LUTROM_REG == 2) begin : g_match_reg
+        // the ROM read from addr_s1 and its XNOR with the input registered together: one
+        // LUT per lane for ROM and XNOR where the ROM is at most 5 address bits deep
+        for (genvar p = 0; p < PE; p++) begin : g_pe_match
+            always_ff @(posedge clk) begin
+                match_s2[p*SIMD +: SIMD] <= ~(x_p ^ w_p[p*SIMD +: SIMD]);
+            end
+        end
+        assign w_s2 = '0;
     end else begin : g_w_reg
         always_ff @(posedge clk) w_s2 <= w_p;
+    end
+    if (!XNOR) begin : g_no_match
+        assign match_s2 = '0;
+    end else if (!(LUTROM && LUTROM_REG == 2)) begin : g_match_comb
+        for (genvar p = 0; p < PE; p++) begin : g_pe_match
+            assign match_s2[p*SIMD +: SIMD] = ~(x_s2 ^ w_s2[p*SIMD +: SIMD]);
+        end
     end
 
     // control pipeline from stage 2 on
@@ -302,7 +326,6 @@ module mvau #(
 
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
         logic [NCH*CW-1:0] chunk_s3;
         logic [NG*GSW-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
@@ -310,13 +333,14 @@ module mvau #(
 
         // stage 2 -> 3: first level of the adder tree, one partial sum per CHUNK lanes
         if (XNOR) begin : g_xnor
-            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, ~(x_s2 ^ w)};
+            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, match_s2[p*SIMD +: SIMD]};
             for (genvar j = 0; j < NCH; j++) begin : g_chunk
                 always_ff @(posedge clk) begin
                     chunk_s3[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
                 end
             end
         end else begin : g_int
+            wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
             // Signed values widen by assignment below, not by size casts (Debian's Yosys 0.23
             // rejects casts by these localparams in -defer mode): the widening is intended.
             /* verilator lint_off WIDTHEXPAND */
