@@ -26,6 +26,10 @@
 //     and the bank is selected over two cycles (4:1 within groups of four banks, then the
 //     group), so that no path runs from a block RAM's output through a wide depth multiplexer
 //     in one cycle (docs/hardware.md has the measurements behind this).
+//   A memory of one bank of at most LUTROM_DEPTH words is instead a ROM in LUT logic (the
+//   shallow memories of high-throughput foldings), read combinationally from a registered
+//   address; in XNOR mode the register after it holds the XNOR of word and input
+//   (LUTROM_REG; ROMs of <= 16 words), so ROM read and XNOR share a LUT. Same latency.
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 `default_nettype none
 
@@ -75,8 +79,11 @@ module mvau #(
     parameter int LUTROM_DEPTH = 64,
     // LUT ROMs, where the pipeline register between ROM and popcounts goes: 0 = none (ROM,
     // XNOR and the first popcount level in one stage), 1 = on the ROM word, 2 = on the XNOR
-    // of ROM word and input (XNOR mode; ROM read and XNOR share a LUT; 1 in MAC mode).
-    parameter int LUTROM_REG = 2
+    // of ROM word and input (XNOR mode: ROM read, XNOR and the read address's reset
+    // multiplexer share a LUT6 when the ROM has at most 16 words), -1 = 2 for such ROMs,
+    // else 1 (Yosys 0.23 synth_xilinx: SFC-max's 16-word ROMs 5 % fewer LUTs with 2, TFC's
+    // 64-word ones 27 % fewer with 1).
+    parameter int LUTROM_REG = -1
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -117,6 +124,7 @@ module mvau #(
     localparam int LATENCY = NB > 1 ? 8 : 7;
     // the weights as a ROM in LUT logic, read combinationally from a registered address
     localparam bit LUTROM = NB == 1 && WD <= LUTROM_DEPTH;
+    localparam int LRR = LUTROM_REG >= 0 ? LUTROM_REG : XNOR && WD <= 16 ? 2 : 1;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
@@ -195,8 +203,8 @@ module mvau #(
     logic [BAW-1:0] addr_s1, addr_s2;  // the LUT ROM's read address (LUTROM only)
     /* verilator lint_on UNUSEDSIGNAL */
     if (LUTROM) begin : g_lutrom
-        // one ROM in logic: its word is read combinationally from addr_s1 (LUTROM_REG: into
-        // the register w_s2) or from addr_s2 (straight into the XNOR and popcounts).
+        // one ROM in logic: its word is read combinationally from addr_s1 (LUTROM_REG 2: into
+        // the XNOR register) or from addr_s2 (straight into the XNOR and popcounts).
         (* rom_style = "logic" *) logic [WW-1:0] wmem [WD];
         initial $readmemh({WEIGHT_PREFIX, "_000.mem"}, wmem);
         always_ff @(posedge clk) begin
@@ -207,7 +215,9 @@ module mvau #(
         // used): no register drives the ROM's address directly, so Yosys' memory_dff cannot
         // merge one into a read port (its memory_map would then put a WW-bit register behind
         // the ROM, between the ROM and the XNOR)
-        wire [BAW-1:0] raddr = rst ? '0 : (LUTROM_REG != 0 ? addr_s1 : addr_s2);
+        // (LUTROM_REG 1: read from addr_s2 straight, which Yosys does merge: its memory_map
+        // then registers the word, the register wanted, without the extra LUT input)
+        wire [BAW-1:0] raddr = LRR == 1 ? addr_s2 : rst ? '0 : LRR == 2 ? addr_s1 : addr_s2;
         assign wq_s1[0] = wmem[raddr];
     end else begin : g_banks
         assign addr_s1 = '0;
@@ -274,9 +284,9 @@ module mvau #(
     logic [WW-1:0] match_s2;  // unused in MAC mode
     /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) x_s2 <= x_p;
-    if (LUTROM && LUTROM_REG == 0) begin : g_w_comb
-        assign w_s2 = w_p;  // the ROM read from addr_s2: no register
-    end else if (LUTROM && XNOR && LUTROM_REG == 2) begin : g_match_reg
+    if (LUTROM && LRR != 2) begin : g_w_comb
+        assign w_s2 = w_p;  // the ROM read from addr_s2 (LUTROM_REG 1: registered by Yosys)
+    end else if (LUTROM && XNOR && LRR == 2) begin : g_match_reg
         // the ROM read from addr_s1 and its XNOR with the input registered together: one
         // LUT per lane for ROM and XNOR where the ROM is at most 5 address bits deep
         for (genvar p = 0; p < PE; p++) begin : g_pe_match
@@ -290,7 +300,7 @@ module mvau #(
     end
     if (!XNOR) begin : g_no_match
         assign match_s2 = '0;
-    end else if (!(LUTROM && LUTROM_REG == 2)) begin : g_match_comb
+    end else if (!(LUTROM && LRR == 2)) begin : g_match_comb
         for (genvar p = 0; p < PE; p++) begin : g_pe_match
             assign match_s2[p*SIMD +: SIMD] = ~(x_s2 ^ w_s2[p*SIMD +: SIMD]);
         end
