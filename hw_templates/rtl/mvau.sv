@@ -26,6 +26,10 @@
 //     and the bank is selected over two cycles (4:1 within groups of four banks, then the
 //     group), so that no path runs from a block RAM's output through a wide depth multiplexer
 //     in one cycle (docs/hardware.md has the measurements behind this).
+//   A memory of one bank of at most LUTROM_DEPTH words is instead a ROM in LUT logic (the
+//   shallow memories of high-throughput foldings), read combinationally from a registered
+//   address; in XNOR mode the register after it holds the XNOR of word and input
+//   (LUTROM_REG; ROMs of <= 16 words), so ROM read and XNOR share a LUT. Same latency.
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 `default_nettype none
 
@@ -54,8 +58,10 @@ module mvau #(
     parameter int OBITS = 1,
     // Added to the threshold count (two's complement in OBITS bits).
     parameter int ACT_VAL = 0,
-    // Lanes per first-level popcount (first pipeline stage of the adder tree).
-    parameter int CHUNK = 8,
+    // Lanes per first-level popcount (first pipeline stage of the adder tree): 6 XNOR lanes
+    // (a 6-bit popcount maps to three LUT6 in Yosys synth_xilinx: 20 % fewer LUTs than 8
+    // lanes in TFC's MVAU_0), 8 products in multiply-accumulate mode.
+    parameter int CHUNK = XNOR ? 6 : 8,
     // Chunk sums added per group (second stage); the third stage adds the groups.
     parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
@@ -66,7 +72,18 @@ module mvau #(
     // word width: 512 for words of 36 bits or more, 4096 for 4-bit words, ...).
     parameter int WBANK_DEPTH = 512,
     // Threshold memory file (unused when N_THR = 0).
-    parameter THRESH_FILE = ""
+    parameter THRESH_FILE = "",
+    // Weight memories of at most this many words (one bank) are ROMs in LUT logic read
+    // without a register (the synthesiser merges ROM read, XNOR and the first popcount level
+    // into the same LUTs); deeper ones are block RAMs read through registers. 0: never.
+    parameter int LUTROM_DEPTH = 64,
+    // LUT ROMs, where the pipeline register between ROM and popcounts goes: 0 = none (ROM,
+    // XNOR and the first popcount level in one stage), 1 = on the ROM word, 2 = on the XNOR
+    // of ROM word and input (XNOR mode: ROM read, XNOR and the read address's reset
+    // multiplexer share a LUT6 when the ROM has at most 16 words), -1 = 2 for such ROMs,
+    // else 1 (Yosys 0.23 synth_xilinx: SFC-max's 16-word ROMs 5 % fewer LUTs with 2, TFC's
+    // 64-word ones 27 % fewer with 1).
+    parameter int LUTROM_REG = -1
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -105,6 +122,9 @@ module mvau #(
     localparam int NBW = NB > 1 ? $clog2(NB) : 1;
     // issue to output FIFO (see the pipeline above): one more with the bank select stage
     localparam int LATENCY = NB > 1 ? 8 : 7;
+    // the weights as a ROM in LUT logic, read combinationally from a registered address
+    localparam bit LUTROM = NB == 1 && WD <= LUTROM_DEPTH;
+    localparam int LRR = LUTROM_REG >= 0 ? LUTROM_REG : XNOR && WD <= 16 ? 2 : 1;
 
     initial begin
         if (MW % SIMD != 0 || MH % PE != 0)
@@ -174,17 +194,43 @@ module mvau #(
 
     // weight banks, each read at stage 1 (the block RAM's own register)
     localparam int BSH = BD > 1 ? $clog2(BD) : 0;
-    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;  // unused by a LUT ROM
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
     logic [WW-1:0] wq_s1 [NB];
-    for (genvar b = 0; b < NB; b++) begin : g_bank
-        localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
-        localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
-                           8'(48 + b % 10), ".mem"};
-        logic [WW-1:0] wmem [DEPTH];
-        initial $readmemh(FILE, wmem);
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [BAW-1:0] addr_s1, addr_s2;  // the LUT ROM's read address (LUTROM only)
+    /* verilator lint_on UNUSEDSIGNAL */
+    if (LUTROM) begin : g_lutrom
+        // one ROM in logic: its word is read combinationally from addr_s1 (LUTROM_REG 2: into
+        // the XNOR register) or from addr_s2 (straight into the XNOR and popcounts).
+        (* rom_style = "logic" *) logic [WW-1:0] wmem [WD];
+        initial $readmemh({WEIGHT_PREFIX, "_000.mem"}, wmem);
         always_ff @(posedge clk) begin
-            if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+            if (issue) addr_s1 <= bank_addr;
+            addr_s2 <= addr_s1;
+        end
+        // the address through a multiplexer with rst (the word read during reset is never
+        // used): no register drives the ROM's address directly, so Yosys' memory_dff cannot
+        // merge one into a read port (its memory_map would then put a WW-bit register behind
+        // the ROM, between the ROM and the XNOR)
+        // (LUTROM_REG 1: read from addr_s2 straight, which Yosys does merge: its memory_map
+        // then registers the word, the register wanted, without the extra LUT input)
+        wire [BAW-1:0] raddr = LRR == 1 ? addr_s2 : rst ? '0 : LRR == 2 ? addr_s1 : addr_s2;
+        assign wq_s1[0] = wmem[raddr];
+    end else begin : g_banks
+        assign addr_s1 = '0;
+        assign addr_s2 = '0;
+        for (genvar b = 0; b < NB; b++) begin : g_bank
+            localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
+            localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
+                               8'(48 + b % 10), ".mem"};
+            logic [WW-1:0] wmem [DEPTH];
+            initial $readmemh(FILE, wmem);
+            always_ff @(posedge clk) begin
+                if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
+            end
         end
     end
 
@@ -231,11 +277,33 @@ module mvau #(
             {v_s1, first_s1, last_s1, nf_s1, x_s1, wq_s1[0]};
     end
 
-    logic [IW-1:0] x_s2;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [IW-1:0] x_s2;  // unused when match_s2 is registered
     logic [WW-1:0] w_s2;
-    always_ff @(posedge clk) begin
-        x_s2 <= x_p;
-        w_s2 <= w_p;
+    // XNOR mode: the XNOR of weight and input per lane (the popcounts' input)
+    logic [WW-1:0] match_s2;  // unused in MAC mode
+    /* verilator lint_on UNUSEDSIGNAL */
+    always_ff @(posedge clk) x_s2 <= x_p;
+    if (LUTROM && LRR != 2) begin : g_w_comb
+        assign w_s2 = w_p;  // the ROM read from addr_s2 (LUTROM_REG 1: registered by Yosys)
+    end else if (LUTROM && XNOR && LRR == 2) begin : g_match_reg
+        // the ROM read from addr_s1 and its XNOR with the input registered together: one
+        // LUT per lane for ROM and XNOR where the ROM is at most 5 address bits deep
+        for (genvar p = 0; p < PE; p++) begin : g_pe_match
+            always_ff @(posedge clk) begin
+                match_s2[p*SIMD +: SIMD] <= ~(x_p ^ w_p[p*SIMD +: SIMD]);
+            end
+        end
+        assign w_s2 = '0;
+    end else begin : g_w_reg
+        always_ff @(posedge clk) w_s2 <= w_p;
+    end
+    if (!XNOR) begin : g_no_match
+        assign match_s2 = '0;
+    end else if (!(LUTROM && LRR == 2)) begin : g_match_comb
+        for (genvar p = 0; p < PE; p++) begin : g_pe_match
+            assign match_s2[p*SIMD +: SIMD] = ~(x_s2 ^ w_s2[p*SIMD +: SIMD]);
+        end
     end
 
     // control pipeline from stage 2 on
@@ -268,7 +336,6 @@ module mvau #(
 
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
         logic [NCH*CW-1:0] chunk_s3;
         logic [NG*GSW-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
@@ -276,13 +343,14 @@ module mvau #(
 
         // stage 2 -> 3: first level of the adder tree, one partial sum per CHUNK lanes
         if (XNOR) begin : g_xnor
-            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, ~(x_s2 ^ w)};
+            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, match_s2[p*SIMD +: SIMD]};
             for (genvar j = 0; j < NCH; j++) begin : g_chunk
                 always_ff @(posedge clk) begin
                     chunk_s3[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
                 end
             end
         end else begin : g_int
+            wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
             // Signed values widen by assignment below, not by size casts (Debian's Yosys 0.23
             // rejects casts by these localparams in -defer mode): the widening is intended.
             /* verilator lint_off WIDTHEXPAND */

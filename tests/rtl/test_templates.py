@@ -34,7 +34,7 @@ def _bitstream_case(in_w: int, out_w: int, frames: int, beats_in: int, seed: int
             "frames_in": ins, "frames_out": outs}
 
 
-DWC_CASES = [(16, 8), (8, 24), (12, 20)]
+DWC_CASES = [(16, 8), (8, 24), (12, 20), (4, 16), (32, 4)]
 
 
 @pytest.mark.parametrize("in_w,out_w", DWC_CASES)
