@@ -213,16 +213,17 @@ class NarrowJoinSums(Transformation):
         from qonnx.core.datatype import DataType as QDataType
         from qonnx.custom_op.registry import getCustomOp
 
-        from xnorflow.compile.ir.datatypes import smallest_type
+        from xnorflow.compile.ir.datatypes import DataType
+        from xnorflow.compile.layers.add_streams import sum_type
 
         for node in model.graph.node:  # one sweep: no pass changes another's input
             if node.op_type != "ElementwiseAdd":
                 continue
-            lhs, rhs = (QDataType[str(node_attr(node, k))] for k in ("lhs_dtype", "rhs_dtype"))
-            if not (lhs.is_integer() and rhs.is_integer()):
+            lhs, rhs = (str(node_attr(node, k)) for k in ("lhs_dtype", "rhs_dtype"))
+            if not (QDataType[lhs].is_integer() and QDataType[rhs].is_integer()):
                 continue
-            narrow = QDataType[smallest_type(int(lhs.min() + rhs.min()),
-                                             int(lhs.max() + rhs.max())).name]
+            # FINN's names and value ranges: BIPOLAR −1/+1, BINARY 0/1 (DataType.parse agrees)
+            narrow = QDataType[sum_type(DataType.parse(lhs), DataType.parse(rhs)).name]
             if str(node_attr(node, "out_dtype")) == narrow.name:
                 continue
             getCustomOp(node).set_nodeattr("out_dtype", narrow.name)

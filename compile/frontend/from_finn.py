@@ -23,6 +23,7 @@ import numpy as np
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attrs
+from xnorflow.compile.frontend.finn_lowering import is_join_add
 from xnorflow.compile.ir import DataflowIR, IRError
 from xnorflow.compile.ir.dataflow import GRAPH_INPUT
 from xnorflow.compile.ir.datatypes import DataType
@@ -184,7 +185,7 @@ def _reaches_join(model: Any, node: Any) -> bool:
     """Whether `node` is, or feeds through elementwise maths only, an Add of two computed
     tensors (a residual join left in float)."""
     for _ in range(8):
-        if node.op_type == "Add" and all(model.get_initializer(t) is None for t in node.input):
+        if is_join_add(model, node):
             return True
         consumers = model.find_consumers(node.output[0]) or []
         if len(consumers) != 1 or consumers[0].op_type not in AFFINE_OPS + RESHAPE_OPS:

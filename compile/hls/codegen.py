@@ -26,13 +26,13 @@ import re
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from xnorflow import __version__
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.interface import TOP, runtime_spec
 from xnorflow.compile.ir import DataflowIR
-from xnorflow.compile.ir.glue import plan_glue
+from xnorflow.compile.ir.glue import Boundary, plan_glue
 from xnorflow.compile.layers import Layer
 from xnorflow.compile.parts import VIVADO_BOARDS
 from xnorflow.compile.templating import render
@@ -179,7 +179,7 @@ def top_sources(ir: DataflowIR) -> dict[str, str]:
         f"(in_stream, {cur}, frame_last);"
     )
     glue = {(g.index, g.port): g for g in plan_glue(ir)}  # the same glue as the RTL top's
-    by_src: dict[tuple[int, int], Any] = {(g.src, g.src_port): g for g in glue.values()}
+    by_src: dict[tuple[int, int], Boundary] = {(g.src, g.src_port): g for g in glue.values()}
     produced: dict[tuple[int, int], str] = {}  # (layer, output port) → its stream
     for idx, layer in enumerate(ir.layers):
         name = c_name(idx, layer)

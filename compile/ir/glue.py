@@ -47,22 +47,16 @@ class Boundary:
         return self.in_fold != self.out_fold
 
 
-def fifo_depth(consumer: Layer) -> int:
-    """Entries of the FIFO its plugin asks for in front of `consumer` (0 = none)."""
-    return consumer.input_fifo_depth()
-
-
 def _edge_pixels(layer: Layer, depth: int) -> float:
     """A FIFO of `depth` beats in front of `layer`, in pixels of its input."""
     return depth * layer.in_fold / layer.in_shape[1]
 
 
-def _branch_lag(ir: DataflowIR, index: int, port: int, depths: dict) -> tuple[int | None, float]:
-    """(the fork the path into layer `index`'s input `port` starts at, the pixels of that
-    layer's frame the path may hold); the fork is None when the path reaches the model's
-    input without one."""
+def _branch_lag(ir: DataflowIR, names: dict[str, int], index: int, port: int,
+                depths: dict) -> float:
+    """The pixels of layer `index`'s frame that the path into its input `port` may hold, from
+    the fork it starts at (or the model's input)."""
     per = ir.layers[index].in_shape[0]
-    names = {x.name: i for i, x in enumerate(ir.layers)}
     lag, src = 0.0, ir.sources(index)[port]
     cur, cur_port = index, port
     while src != GRAPH_INPUT:
@@ -71,21 +65,21 @@ def _branch_lag(ir: DataflowIR, index: int, port: int, depths: dict) -> tuple[in
             * per / ir.layers[cur].in_shape[0]
         layer = ir.layers[j]
         if type(layer).n_consumers > 1:
-            return j, lag
+            break
         lag += layer.lag_pixels() * per / layer.in_shape[0]
         cur, cur_port, src = j, 0, ir.sources(j)[0]  # a join on the path: along its input 0
-    return None, lag
+    return lag
 
 
-def _skew_depths(ir: DataflowIR, index: int, depths: dict) -> dict[int, int]:
+def _skew_depths(ir: DataflowIR, names: dict[str, int], index: int,
+                 depths: dict) -> dict[int, int]:
     """Extra FIFO entries on the inputs of join `index` (port → beats)."""
     layer = ir.layers[index]
-    paths = [_branch_lag(ir, index, p, depths) for p in range(type(layer).n_inputs)]
-    most = max(lag for _, lag in paths)
+    lags = [_branch_lag(ir, names, index, p, depths) for p in range(type(layer).n_inputs)]
     out = {}
-    for p, (_, lag) in enumerate(paths):
-        if lag < most:
-            beats = (most - lag) * layer.in_shape[1] / layer.in_fold
+    for p, lag in enumerate(lags):
+        if lag < max(lags):
+            beats = (max(lags) - lag) * layer.in_shape[1] / layer.in_fold
             out[p] = math.ceil(beats) + SKEW_MARGIN
     return out
 
@@ -94,20 +88,19 @@ def plan_glue(ir: DataflowIR) -> list[Boundary]:
     """The glue on every edge between two layers, in the order of (consumer, port)."""
     out: list[Boundary] = []
     names = {x.name: i for i, x in enumerate(ir.layers)}
-    fork_port: dict[str, int] = {}
+    consumers = ir.consumers()
     depths: dict[tuple[int, int], int] = {}
     for i, layer in enumerate(ir.layers):
-        skew = _skew_depths(ir, i, depths) if type(layer).n_inputs > 1 else {}
+        skew = _skew_depths(ir, names, i, depths) if type(layer).n_inputs > 1 else {}
         for port, src in enumerate(ir.sources(i)):
             if src == GRAPH_INPUT:
                 continue
-            j = names[src]
-            k = fork_port.get(src, 0)
-            fork_port[src] = k + 1
-            depth = max(fifo_depth(layer), skew.get(port, 0))
+            depth = max(layer.input_fifo_depth(), skew.get(port, 0))
             depths[(i, port)] = depth
+            j = names[src]
             out.append(Boundary(index=i, values=int(layer.in_shape[0] * layer.in_shape[1]),
                                 bits=layer.input_dtypes[port].bits,
                                 in_fold=ir.layers[j].out_fold, out_fold=layer.in_fold,
-                                fifo_depth=depth, port=port, src=j, src_port=k))
+                                fifo_depth=depth, port=port, src=j,
+                                src_port=consumers[src].index((i, port))))
     return out
