@@ -4,8 +4,8 @@ to its branch and to its shortcut.
 out = x on both outputs. The IR names one stream after the layer, taken by exactly two
 layers: output 0 goes to the first of them in the IR's list, output 1 to the second. Each
 output holds its own few beats, so one may run ahead of the other; the input moves when
-both have room. FINN forks a stream into N (N consumers); the frontend reads N > 2 as a
-tree of two-way forks.
+both have room. FINN forks a stream into N (N consumers); N > 2 is refused (a clear
+error naming the node).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class DuplicateStreams(PixelStreamLayer):
     @classmethod
     def read_finn(cls, reader, node, nxt):
         a = node_attrs(node)
+        if int(a.get("NumOutputStreams", 2)) != cls.n_consumers:
+            raise reader.fail(node, f"forks a tensor to {a.get('NumOutputStreams')} layers; a "
+                              "residual fork feeds two (the branch and the shortcut) — a "
+                              "tensor used by more than two layers is not supported")
         dt = ir_dtype(a["inputDataType"])
         vecs = [int(v) for v in a.get("numInputVectors", [1])]
         pixels = int(np.prod(vecs))

@@ -123,3 +123,20 @@ def test_residual_ir_round_trip(tmp_path):
     assert back.equals(ir) and not back.is_chain()
     x = np.random.default_rng(0).integers(-2, 2, size=(3, 8))
     np.testing.assert_array_equal(back.run(x), 2 * x)
+
+
+def test_fork_reads_two_way_only():
+    """FINN's DuplicateStreams with NumOutputStreams 2 is a fork record; three outputs (a
+    tensor used by three layers) are refused naming the node."""
+    from onnx import helper
+
+    def node(n_out):
+        return helper.make_node("DuplicateStreams", ["x"], [f"y{k}" for k in range(n_out)],
+                                name="DuplicateStreams_0", domain="finn.custom_op.fpgadataflow",
+                                NumChannels=4, PE=1, inputDataType="INT2",
+                                numInputVectors=[1, 3, 3], NumOutputStreams=n_out)
+
+    layer, nodes = DuplicateStreams.read_finn(_reader(), node(2), None)
+    assert (layer.pixels, layer.channels, layer.in_dtype.name) == (9, 4, "INT2")
+    with pytest.raises(CompileError, match="DuplicateStreams_0.*forks a tensor to 3 layers"):
+        DuplicateStreams.read_finn(_reader(), node(3), None)
