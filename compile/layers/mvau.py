@@ -228,6 +228,9 @@ class MVAU(Layer):
             "OBITS": obits, "ACT_VAL": int(self.act_val),
             "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
         }
+        if self.xnor and self.simd > 8192:
+            # popcount.sv is deeper than the default output FIFO covers past 8,192 lanes
+            params["OUT_FIFO_DEPTH"] = 16
         if n_thr:
             t = rtl.clipped_thresholds(self.thresholds, lo, hi)
             params["THRESH_FILE"] = rtl.write_mem(

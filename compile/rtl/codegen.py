@@ -30,8 +30,8 @@ from xnorflow.compile.ir.glue import plan_glue
 from xnorflow.compile.layers import Layer
 from xnorflow.compile.rtl.common import Instance, RtlError, RtlOptions, ident
 
-# the templates every top needs, whatever its layers (fifo is used inside the layers)
-COMMON_TEMPLATES = ("fifo.sv", "dwc.sv", "tlast_tracker.sv")
+# the templates every top needs, whatever its layers (fifo and popcount are used inside them)
+COMMON_TEMPLATES = ("fifo.sv", "popcount.sv", "dwc.sv", "tlast_tracker.sv")
 TLAST_DEPTH = 32  # frame-end flags the top queues (tlast_tracker.sv)
 
 

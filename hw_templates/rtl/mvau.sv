@@ -12,9 +12,11 @@
 // read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
 // NF*SF cycles with no bubble between folds or vectors.
 // Pipeline: issue (weight ROM read) -> [select within groups of 4 banks, with several] -> memory
-// output register -> per-CHUNK popcounts -> sums of GROUP chunks -> sum of the groups ->
-// accumulate -> threshold compare -> output FIFO (7 stages, 8 with several weight banks: the
-// adder tree is registered every level so Fmax holds as SIMD grows). Output back-pressure never
+// output register -> adder tree -> accumulate -> threshold compare -> output FIFO. The adder
+// tree: in XNOR mode the popcount of the SIMD lanes' XNORs (popcount.sv, a bit heap of 6:3
+// counters, a register every two LUT levels: 1..5 cycles as SIMD grows), in multiply-accumulate
+// mode per-CHUNK product sums -> sums of GROUP chunks -> sum of the groups (3 cycles; 7 stages
+// in all, 8 with several weight banks). Output back-pressure never
 // stalls the pipeline: an issue that completes an output needs a credit (a free output FIFO
 // entry), counted by pending_reg.
 //
@@ -58,11 +60,10 @@ module mvau #(
     parameter int OBITS = 1,
     // Added to the threshold count (two's complement in OBITS bits).
     parameter int ACT_VAL = 0,
-    // Lanes per first-level popcount (first pipeline stage of the adder tree): 6 XNOR lanes
-    // (a 6-bit popcount maps to three LUT6 in Yosys synth_xilinx: 20 % fewer LUTs than 8
-    // lanes in TFC's MVAU_0), 8 products in multiply-accumulate mode.
-    parameter int CHUNK = XNOR ? 6 : 8,
-    // Chunk sums added per group (second stage); the third stage adds the groups.
+    // Multiply-accumulate mode: products per first-level sum (first pipeline stage of the
+    // adder tree), chunk sums per group (second stage); the third adds the groups. (XNOR mode
+    // counts with popcount.sv.)
+    parameter int CHUNK = 8,
     parameter int GROUP = 8,
     // Output FIFO entries (>= pipeline latency + 2 for full throughput).
     parameter int OUT_FIFO_DEPTH = 12,
@@ -110,7 +111,7 @@ module mvau #(
     // chunk sum of CHUNK products, a group sum of GROUP chunks; never wider than ACC_BITS
     localparam int PW = WBITS == 1 ? IBITS + 1 : IBITS + WBITS + 1;
     localparam int CW_INT = PW + $clog2(CHUNK) < ACC_BITS ? PW + $clog2(CHUNK) : ACC_BITS;
-    localparam int CW = XNOR ? $clog2(CHUNK + 1) : CW_INT;
+    localparam int CW = CW_INT;
     localparam int GSW_SUM = CW + 1 + $clog2(GROUP);
     localparam int GSW = GSW_SUM < ACC_BITS ? GSW_SUM : ACC_BITS;  // a group sum
     localparam int NG = (NCH + GROUP - 1) / GROUP;
@@ -120,8 +121,10 @@ module mvau #(
     localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
     localparam int BAW = BD > 1 ? $clog2(BD) : 1;
     localparam int NBW = NB > 1 ? $clog2(NB) : 1;
-    // issue to output FIFO (see the pipeline above): one more with the bank select stage
-    localparam int LATENCY = NB > 1 ? 8 : 7;
+    // issue to the adder tree's input (one more with the bank select stage), then issue to
+    // the output FIFO with the multiply-accumulate mode's three-stage tree (see above)
+    localparam int PRE = NB > 1 ? 3 : 2;
+    localparam int LATENCY = PRE + 3 + 2;
     // the weights as a ROM in LUT logic, read combinationally from a registered address
     localparam bit LUTROM = NB == 1 && WD <= LUTROM_DEPTH;
     localparam int LRR = LUTROM_REG >= 0 ? LUTROM_REG : XNOR && WD <= 16 ? 2 : 1;
@@ -131,7 +134,7 @@ module mvau #(
             $fatal(1, "mvau %m: SIMD must divide MW and PE must divide MH");
         if (XNOR && (IBITS != 1 || WBITS != 1)) $fatal(1, "mvau %m: XNOR mode needs IBITS = WBITS = 1");
         if (N_THR == 0 && OBITS > ACC_BITS) $fatal(1, "mvau %m: OBITS > ACC_BITS without activation");
-        if (OUT_FIFO_DEPTH < LATENCY + 2)
+        if (!XNOR && OUT_FIFO_DEPTH < LATENCY + 2)
             $fatal(1, "mvau %m: OUT_FIFO_DEPTH must be >= the pipeline latency + 2");
         if (NB > 1 && (WBANK_DEPTH & (WBANK_DEPTH - 1)) != 0)
             $fatal(1, "mvau %m: WBANK_DEPTH must be a power of two");
@@ -306,19 +309,29 @@ module mvau #(
         end
     end
 
-    // control pipeline from stage 2 on
-    logic v_s2, v_s3, v_s4, v_s5, v_s6, v_s7;
-    logic first_s2, first_s3, first_s4, first_s5;
-    logic last_s2, last_s3, last_s4, last_s5;
-    logic [NFW-1:0] nf_s2, nf_s3, nf_s4;
+    // control from stage 2 on: {valid, first, last, fold} travels beside the adder tree, whose
+    // depth depends on SIMD in XNOR mode (popcount.sv), and arrives with the partial sum
+    // (ctrl_s5) and a cycle earlier (ctrl_s4, for the threshold read)
+    localparam int CTW = 3 + NFW;
+    logic v_s2, first_s2, last_s2;
+    logic [NFW-1:0] nf_s2;
     always_ff @(posedge clk) begin
-        {v_s5, v_s4, v_s3, v_s2} <= {v_s4, v_s3, v_s2, v_p};
+        {v_s2, first_s2, last_s2, nf_s2} <= {v_p, first_p, last_p, nf_p};
+        if (rst) v_s2 <= 1'b0;
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [CTW-1:0] ctrl_s4 [PE], ctrl_s5 [PE];  // every PE's copy; PE 0's is used
+    logic first_s4, first_s5;
+    logic [NFW-1:0] nf_s5;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic v_s4, v_s5, v_s6, v_s7, last_s4, last_s5;
+    logic [NFW-1:0] nf_s4;
+    assign {v_s4, first_s4, last_s4, nf_s4} = ctrl_s4[0];
+    assign {v_s5, first_s5, last_s5, nf_s5} = ctrl_s5[0];
+    always_ff @(posedge clk) begin
         v_s6 <= v_s5 && last_s5;
         v_s7 <= v_s6;
-        {first_s5, first_s4, first_s3, first_s2} <= {first_s4, first_s3, first_s2, first_p};
-        {last_s5, last_s4, last_s3, last_s2} <= {last_s4, last_s3, last_s2, last_p};
-        {nf_s4, nf_s3, nf_s2} <= {nf_s3, nf_s2, nf_p};
-        if (rst) {v_s7, v_s6, v_s5, v_s4, v_s3, v_s2} <= '0;
+        if (rst) {v_s7, v_s6} <= '0;
     end
 
     // thresholds of the fold: read from memory a stage early (thr_s5, the memory's own read
@@ -336,20 +349,30 @@ module mvau #(
 
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        logic [NCH*CW-1:0] chunk_s3;
-        logic [NG*GSW-1:0] grp_s4;
         logic signed [ACC_BITS-1:0] psum_s5;
         logic signed [ACC_BITS-1:0] acc_reg;
 
-        // stage 2 -> 3: first level of the adder tree, one partial sum per CHUNK lanes
         if (XNOR) begin : g_xnor
-            wire [NCH*CHUNK-1:0] match = {{(NCH*CHUNK-SIMD){1'b0}}, match_s2[p*SIMD +: SIMD]};
-            for (genvar j = 0; j < NCH; j++) begin : g_chunk
-                always_ff @(posedge clk) begin
-                    chunk_s3[j*CW +: CW] <= CW'($countones(match[j*CHUNK +: CHUNK]));
-                end
-            end
+            // stages 2 -> 5: the popcount of the lanes' XNORs, a bit heap of 6:3 counters
+            // (popcount.sv), as many cycles deep as SIMD needs
+            localparam int PCW = $clog2(SIMD + 1);
+            wire [PCW-1:0] count;
+            popcount #(.N(SIMD), .UW(CTW), .MAX_LATENCY(OUT_FIFO_DEPTH - 4 - PRE))
+                u_popcount (
+                .clk, .rst, .x(match_s2[p*SIMD +: SIMD]),
+                .s_user({v_s2, first_s2, last_s2, nf_s2}),
+                .y(count), .m_user(ctrl_s5[p]), .m_user_pre(ctrl_s4[p])
+            );
+            assign psum_s5 = ACC_BITS'(count);
         end else begin : g_int
+            // stages 2 -> 5: products summed in chunks, the chunks in groups, then the groups
+            logic [NCH*CW-1:0] chunk_s3;
+            logic [NG*GSW-1:0] grp_s4;
+            logic [CTW-1:0] ctrl_s3;
+            always_ff @(posedge clk) begin
+                {ctrl_s5[p], ctrl_s4[p], ctrl_s3} <= {ctrl_s4[p], ctrl_s3, v_s2, first_s2, last_s2, nf_s2};
+                if (rst) {ctrl_s5[p], ctrl_s4[p], ctrl_s3} <= '0;
+            end
             wire [SIMD*WBITS-1:0] w = w_s2[p*SIMD*WBITS +: SIMD*WBITS];
             // Signed values widen by assignment below, not by size casts (Debian's Yosys 0.23
             // rejects casts by these localparams in -defer mode): the widening is intended.
@@ -362,8 +385,6 @@ module mvau #(
                     sum = '0;
                     for (int i = LO; i < LO + N; i++) begin
                         // the input as a signed (IBITS+1)-bit value, the product at its width
-                        // (widths by assignment, not casts: Yosys 0.23's -defer mode rejects
-                        // size casts by these localparams)
                         logic signed [IBITS:0] xs;
                         logic signed [PW-1:0] xw, prod;
                         xs = IN_SIGNED ? $signed({x_s2[i*IBITS + IBITS - 1], x_s2[i*IBITS +: IBITS]})
@@ -376,31 +397,26 @@ module mvau #(
                 end
                 always_ff @(posedge clk) chunk_s3[j*CW +: CW] <= sum;
             end
-            /* verilator lint_on WIDTHEXPAND */
-        end
 
-        // stage 3 -> 4: sums of GROUP chunks (chunk sums widen by assignment, as above)
-        /* verilator lint_off WIDTHEXPAND */
-        for (genvar g = 0; g < NG; g++) begin : g_grp
-            localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
-            always_ff @(posedge clk) begin
-                logic signed [GSW-1:0] s;
-                s = '0;
-                for (int j = g * GROUP; j < J1; j++) begin
-                    if (XNOR) s = s + $signed({1'b0, chunk_s3[j*CW +: CW]});
-                    else s = s + $signed(chunk_s3[j*CW +: CW]);
+            // stage 3 -> 4: sums of GROUP chunks (chunk sums widen by assignment, as above)
+            for (genvar g = 0; g < NG; g++) begin : g_grp
+                localparam int J1 = (g + 1) * GROUP < NCH ? (g + 1) * GROUP : NCH;
+                always_ff @(posedge clk) begin
+                    logic signed [GSW-1:0] s;
+                    s = '0;
+                    for (int j = g * GROUP; j < J1; j++) s = s + $signed(chunk_s3[j*CW +: CW]);
+                    grp_s4[g*GSW +: GSW] <= s;
                 end
-                grp_s4[g*GSW +: GSW] <= s;
             end
-        end
-        /* verilator lint_on WIDTHEXPAND */
+            /* verilator lint_on WIDTHEXPAND */
 
-        // stage 4 -> 5: sum of the groups
-        always_ff @(posedge clk) begin
-            logic signed [ACC_BITS-1:0] s;
-            s = '0;
-            for (int g = 0; g < NG; g++) s = s + ACC_BITS'($signed(grp_s4[g*GSW +: GSW]));
-            psum_s5 <= s;
+            // stage 4 -> 5: sum of the groups
+            always_ff @(posedge clk) begin
+                logic signed [ACC_BITS-1:0] s;
+                s = '0;
+                for (int g = 0; g < NG; g++) s = s + ACC_BITS'($signed(grp_s4[g*GSW +: GSW]));
+                psum_s5 <= s;
+            end
         end
 
         // stage 5 -> 6: accumulate over the SF cycles of a fold

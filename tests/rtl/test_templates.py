@@ -65,3 +65,44 @@ def test_tlast_tracker(in_beats, out_beats, depth, cache):
     run_cocotb(cache, f"tlast_{in_beats}_{out_beats}_{depth}", srcs, "tlast_tracker", case,
          {"IN_BEATS": in_beats, "OUT_BEATS": out_beats, "DEPTH": depth},
          test_module="tests.rtl.cocotb_tlast", n_tests=2)
+
+
+def heap_levels(n: int) -> int:
+    """Levels of popcount.sv's bit heap for n bits: its rule, written again (6:3 counters on
+    every column of three or more bits, one or two left over pass on)."""
+    width = n.bit_length()
+
+    def produced(h: int, k: int) -> int:
+        if h <= 2:
+            return h if k == 0 else 0
+        r = h % 6
+        if r >= 3:
+            return h // 6 + (k < (3 if r >= 4 else 2))
+        return h // 6 + (r if k == 0 else 0)
+
+    heights, levels = [n] + [0] * width, 0
+    while max(heights) > 3:
+        heights = [sum(produced(heights[d - k], k) for k in range(3) if d >= k)
+                   for d in range(width)]
+        levels += 1
+    return levels
+
+
+@pytest.mark.parametrize("n,levels_per_stage", [(1, 2), (3, 2), (4, 2), (7, 1), (64, 2),
+                                                (100, 3), (784, 2)])
+def test_popcount(n, levels_per_stage, cache):
+    levels = heap_levels(n)
+    latency = (levels - 1) // levels_per_stage + 1 if levels else 1
+    case = {"seed": n, "n": n, "uw": 9, "latency": latency}
+    src = rtl_codegen.template_path("popcount.sv")
+    run_cocotb(cache, f"popcount_{n}_{levels_per_stage}", [src], "popcount", case,
+               {"N": n, "LEVELS_PER_STAGE": levels_per_stage, "UW": 9},
+               test_module="tests.rtl.cocotb_popcount", n_tests=2)
+
+
+def test_popcount_latency_in_mvau_budget():
+    """mvau.sv's default output FIFO (12 entries) leaves the popcount 5 cycles with several
+    weight banks: enough for SIMD up to 8,192 lanes at two levels a stage (784: 3 cycles, the
+    adder tree's depth before the bit heap)."""
+    assert max((heap_levels(n) - 1) // 2 + 1 for n in range(4, 8193)) <= 12 - 4 - 3
+    assert (heap_levels(784) - 1) // 2 + 1 == 3
