@@ -127,11 +127,16 @@ class MVAU(Layer):
         """With NF > 1 row folds a vector's SF beats are taken in a burst (fold 0), then none
         for (NF-1)·SF cycles: a FIFO of SF beats keeps the producer running (at most
         MAX_INPUT_FIFO beats, or more narrow ones up to MAX_INPUT_FIFO_BITS; beyond that the
-        producer waits and the II grows)."""
-        if self.mh // self.pe > 1:
+        producer waits and the II grows). A vector of one beat (SF = 1) waits in the unit's
+        own vector register (hw_templates/rtl/mvau.sv): no FIFO."""
+        if self.mh // self.pe > 1 and self.mw > self.simd:
             cap = max(MAX_INPUT_FIFO, MAX_INPUT_FIFO_BITS // self.in_width)
             return min(cap, max(2, self.mw // self.simd))
         return 0
+
+    def lag_pixels(self) -> float:
+        """One pixel more than a plain layer's with SF = 1: the vector register."""
+        return super().lag_pixels() + (1.0 if self.mw == self.simd else 0.0)
 
     def weight_bits(self) -> int:
         thr_bits = self.acc_dtype().bits + 1

@@ -156,10 +156,13 @@ module mvau #(
     wire first_nf = nf_reg == '0;
     wire last_sf = sf_reg == SFW'(SF - 1);
     wire credit_ok = !last_sf || pending_reg < CRW'(OUT_FIFO_DEPTH);
-    wire issue = credit_ok && (!first_nf || s_axis_tvalid);
+    // the vector for fold 0: from the stream (SF > 1) or from vec_reg (SF = 1, see below)
+    logic vec_full;
+    wire vec_in = SF == 1 ? vec_full : s_axis_tvalid;
+    wire issue = credit_ok && (!first_nf || vec_in);
     wire pop = m_axis_tvalid && m_axis_tready;
 
-    assign s_axis_tready = first_nf && credit_ok;
+    assign s_axis_tready = SF == 1 ? !vec_full || (issue && first_nf) : first_nf && credit_ok;
 
     always_ff @(posedge clk) begin
         if (issue) begin
@@ -176,12 +179,29 @@ module mvau #(
         end
     end
 
-    // input vector buffer, written during fold 0 and re-read by the other folds
-    logic [IW-1:0] inbuf [SF];
     logic [IW-1:0] x_s1;
-    always_ff @(posedge clk) begin
-        if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
-        if (issue) x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
+    if (SF > 1) begin : g_inbuf
+        // input vector buffer, written during fold 0 and re-read by the other folds
+        logic [IW-1:0] inbuf [SF];
+        always_ff @(posedge clk) begin
+            if (issue && first_nf) inbuf[sf_reg] <= s_axis_tdata;
+            if (issue) x_s1 <= first_nf ? s_axis_tdata : inbuf[sf_reg];
+        end
+        assign vec_full = 1'b0;
+    end else begin : g_vec_reg
+        // a vector in one beat: the next one waits in vec_reg while the folds of the current
+        // one run from x_s1, which holds it (no multiplexer per input bit, and no FIFO in front
+        // of the layer: compile/layers/mvau.py)
+        logic [IW-1:0] vec_reg;
+        logic vec_full_reg;
+        always_ff @(posedge clk) begin
+            if (s_axis_tvalid && s_axis_tready) vec_reg <= s_axis_tdata;
+            if (issue && first_nf) x_s1 <= vec_reg;
+            vec_full_reg <= s_axis_tvalid && s_axis_tready ? 1'b1
+                          : issue && first_nf ? 1'b0 : vec_full_reg;
+            if (rst) vec_full_reg <= 1'b0;
+        end
+        assign vec_full = vec_full_reg;
     end
 
     // control of stage 1: valid, first/last cycle of a fold, fold index

@@ -26,7 +26,7 @@ def test_rtl_and_hls_render_the_same_glue(ir, tmp_path):
     for g in plan:
         layer = ir.layers[g.index]
         assert g.converter == (ir.layers[g.index - 1].out_fold != layer.in_fold)
-        reread = isinstance(layer, MVAU) and layer.mh > layer.pe
+        reread = isinstance(layer, MVAU) and layer.mh > layer.pe and layer.mw > layer.simd
         assert (g.fifo_depth > 0) == reread
         if reread:
             cap = max(MAX_FIFO_DEPTH, MAX_FIFO_BITS // layer.in_width)
