@@ -96,18 +96,23 @@ class Thresholding(Pixelwise, Layer):
                                "threshold")
         cf = self.channels // self.pe
         table = self.use_table()
+        shared = False
         if table:
             words = rtl.hex_words(self.table().reshape(-1, 1), self.out_dtype.bits)
         else:
-            t = rtl.clipped_thresholds(self.thresholds, lo, hi)
-            words = rtl.hex_words(t.reshape(cf, self.pe * n_thr), tbits)
-        tfile = rtl.write_mem(folder, f"{ident}_t.mem", words)
+            t = rtl.clipped_thresholds(self.thresholds, lo, hi).reshape(cf, self.pe * n_thr)
+            shared = bool((t == t[:1]).all())  # every fold the same: one word of constants
+            words = rtl.hex_words(t[:1] if shared else t, tbits)
         params = {
             "CHANNELS": self.channels, "PE": self.pe, "IBITS": self.in_dtype.bits,
             "IN_SIGNED": int(self.in_dtype.signed), "TBITS": tbits, "N_THR": n_thr,
             "OBITS": self.out_dtype.bits, "ACT_VAL": int(self.act_val), "TABLE": int(table),
-            "THRESH_FILE": tfile,
+            "SHARED": int(shared),
         }
+        if shared:
+            params["SHARED_T"] = int(words[0], 16)
+        else:
+            params["THRESH_FILE"] = rtl.write_mem(folder, f"{ident}_t.mem", words)
         return rtl.Instance("thresholding", ident, params, self.in_width, self.out_width)
 
     # --- HLS -----------------------------------------------------------------------------

@@ -107,7 +107,11 @@ def stream_names(insts: list[Instance]) -> list[str]:
 
 
 def _param_value(v: Any) -> str:
-    return f'"{v}"' if isinstance(v, str) else str(int(v))
+    """A string in quotes, an integer in decimal, or in sized hex beyond 32 bits."""
+    if isinstance(v, str):
+        return f'"{v}"'
+    v = int(v)
+    return str(v) if -(1 << 31) <= v < 1 << 31 else f"{v.bit_length()}'h{v:x}"
 
 
 def _port_lines(inst: Instance) -> list[str]:

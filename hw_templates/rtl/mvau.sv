@@ -303,8 +303,8 @@ module mvau #(
     /* verilator lint_off UNUSEDSIGNAL */
     logic [IW-1:0] x_s2;  // unused when match_s2 is registered
     logic [WW-1:0] w_s2;
-    // XNOR mode: the XNOR of weight and input per lane (the popcounts' input)
-    logic [WW-1:0] match_s2;  // unused in MAC mode
+    // XNOR mode with LUTROM_REG 2: the XNOR of weight and input per lane (the popcounts' input)
+    logic [WW-1:0] match_s2;
     /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) x_s2 <= x_p;
     if (LUTROM && LRR != 2) begin : g_w_comb
@@ -321,12 +321,8 @@ module mvau #(
     end else begin : g_w_reg
         always_ff @(posedge clk) w_s2 <= w_p;
     end
-    if (!XNOR) begin : g_no_match
-        assign match_s2 = '0;
-    end else if (!(LUTROM && LRR == 2)) begin : g_match_comb
-        for (genvar p = 0; p < PE; p++) begin : g_pe_match
-            assign match_s2[p*SIMD +: SIMD] = ~(x_s2 ^ w_s2[p*SIMD +: SIMD]);
-        end
+    if (!(LUTROM && XNOR && LRR == 2)) begin : g_no_match
+        assign match_s2 = '0;  // the popcounts take x_s2 and w_s2 instead
     end
 
     // control from stage 2 on: {valid, first, last, fold} travels beside the adder tree, whose
@@ -377,9 +373,14 @@ module mvau #(
             // (popcount.sv), as many cycles deep as SIMD needs
             localparam int PCW = $clog2(SIMD + 1);
             wire [PCW-1:0] count;
-            popcount #(.N(SIMD), .UW(CTW), .MAX_LATENCY(OUT_FIFO_DEPTH - 4 - PRE))
+            // the XNORs inside the popcount's first level (full adders of three lanes' XNORs)
+            // unless they are registered with the ROM read (LUTROM_REG 2)
+            localparam bit MATCHED = LUTROM && LRR == 2;
+            popcount #(.N(SIMD), .XNOR(!MATCHED), .UW(CTW), .MAX_LATENCY(OUT_FIFO_DEPTH - 4 - PRE))
                 u_popcount (
-                .clk, .rst, .x(match_s2[p*SIMD +: SIMD]),
+                .clk, .rst,
+                .a(MATCHED ? match_s2[p*SIMD +: SIMD] : x_s2),
+                .b(MATCHED ? {SIMD{1'b1}} : w_s2[p*SIMD +: SIMD]),
                 .s_user({v_s2, first_s2, last_s2, nf_s2}),
                 .y(count), .m_user(ctrl_s5[p]), .m_user_pre(ctrl_s4[p])
             );

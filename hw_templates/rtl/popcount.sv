@@ -1,7 +1,10 @@
-// xnorflow RTL template: pipelined popcount of N bits (the adder tree of mvau.sv's XNOR mode).
+// xnorflow RTL template: pipelined popcount of N bits, or of the N lanes where a equals b (the
+// adder tree of mvau.sv's XNOR mode).
 //
-// A bit heap, compressed level by level: column c of the heap holds bits of weight 2^c (level
-// 0: the N input bits in column 0). At each level, every column of three or more bits is cut
+// A bit heap, compressed level by level: column c of the heap holds bits of weight 2^c. Level
+// 0: the N bits in column 0, or (XNOR) per three lanes the sum and carry of their XNORs in
+// columns 0 and 1 — a LUT6 each, so the XNORs cost no LUT of their own (TFC's MVAU_0, 64-word
+// weight ROMs: 2,836 -> see docs/hardware.md). At each level, every column of three or more bits is cut
 // into groups of six (the last one of 3..5 bits; one or two left over pass on) and each group
 // is replaced by its count, three bits in columns c, c+1 and c+2 — each a function of at most
 // six inputs, one LUT6 (6:3 counters). Columns of at most two bits pass on. When no column
@@ -17,8 +20,10 @@
 `default_nettype none
 
 module popcount #(
-    // Bits counted.
+    // Bits (lanes) counted.
     parameter int N = 64,
+    // 0: count the ones of a (b unused); 1: count the lanes where a equals b (XNOR).
+    parameter bit XNOR = 0,
     // Heap levels between two pipeline registers (each level is one LUT6 deep).
     parameter int LEVELS_PER_STAGE = 2,
     // Bits of the side band carried alongside.
@@ -28,7 +33,8 @@ module popcount #(
 ) (
     input  wire logic                   clk,
     input  wire logic                   rst,
-    input  wire logic [N-1:0]           x,
+    input  wire logic [N-1:0]           a,
+    input  wire logic [N-1:0]           b,
     input  wire logic [UW-1:0]          s_user,
     output wire logic [$clog2(N+1)-1:0] y,
     output wire logic [UW-1:0]          m_user,
@@ -60,7 +66,9 @@ module popcount #(
         logic [MAXLVL*MAXCOL*16-1:0] t;
         int n;
         t = '0;
-        t[15:0] = 16'(N);
+        // level 0: the lanes (XNOR: a full adder per three lanes, the XNORs inside it)
+        t[15:0] = XNOR ? 16'(N / 3 + N % 3) : 16'(N);
+        t[31:16] = XNOR ? 16'(N / 3) : 16'(0);
         for (int l = 1; l < MAXLVL; l++) begin
             for (int d = 0; d < OW; d++) begin
                 n = 0;
@@ -83,11 +91,11 @@ module popcount #(
         int l;
         int tall;
         l = 0;
-        tall = N > 3 ? 1 : 0;
+        tall = 1;
         while (tall != 0 && l < MAXLVL - 1) begin
-            l = l + 1;
             tall = 0;
             for (int c = 0; c < OW; c++) if (height(l, c) > 3) tall = 1;
+            if (tall != 0) l = l + 1;
         end
         n_levels = l;
     endfunction
@@ -121,10 +129,20 @@ module popcount #(
     function automatic logic [63:0] count_bit_table(input int size, input int k);
         logic [63:0] t;
         t = '0;
-        for (int a = 0; a < (1 << size); a++) t[a] = 1'(($countones(7'(a)) >> k) & 1);
+        for (int v = 0; v < (1 << size); v++) t[v] = 1'(($countones(7'(v)) >> k) & 1);
         count_bit_table = t;
     endfunction
 
+    // a full adder of three lanes' XNORs, over {b[2:0], a[2:0]}
+    function automatic logic [63:0] full_adder_table(input int k);
+        logic [63:0] t;
+        t = '0;
+        for (int v = 0; v < 64; v++) t[v] = 1'(($countones(3'(~(v ^ (v >> 3)))) >> k) & 1);
+        full_adder_table = t;
+    endfunction
+
+    localparam logic [63:0] FA_SUM = full_adder_table(0);
+    localparam logic [63:0] FA_CARRY = full_adder_table(1);
     localparam logic [63:0] COUNT6_0 = count_bit_table(6, 0);
     localparam logic [63:0] COUNT6_1 = count_bit_table(6, 1);
     localparam logic [63:0] COUNT6_2 = count_bit_table(6, 2);
@@ -144,8 +162,27 @@ module popcount #(
     /* verilator lint_off SPLITVAR */
     logic [TOTAL-1:0] heap_d /* verilator split_var */, heap_q /* verilator split_var */;
     /* verilator lint_on SPLITVAR */
-    assign heap_d[N-1:0] = x;
-    assign heap_q[N-1:0] = heap_d[N-1:0];
+    localparam int W0 = col_offset(0, OW);
+    if (XNOR) begin : g_lanes_xnor
+        // three lanes, six inputs, a full adder of their XNORs: the sum bit in column 0, the
+        // carry in column 1 (a LUT6 each: the XNORs cost no LUTs of their own); one or two
+        // lanes left over as XNORs in column 0
+        localparam int G3 = N / 3;
+        for (genvar g = 0; g < G3; g++) begin : g_fa
+            wire [5:0] ab = {b[3*g +: 3], a[3*g +: 3]};
+            assign heap_d[g] = 1'(FA_SUM >> ab);
+            assign heap_d[G3 + N % 3 + g] = 1'(FA_CARRY >> ab);
+        end
+        for (genvar j = 0; j < N % 3; j++) begin : g_left
+            assign heap_d[G3 + j] = a[3*G3 + j] ~^ b[3*G3 + j];
+        end
+    end else begin : g_lanes
+        assign heap_d[N-1:0] = a;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire [N-1:0] b_unused = b;
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
+    assign heap_q[W0-1:0] = heap_d[W0-1:0];
 
     for (genvar l = 0; l < NL; l++) begin : g_level
         localparam int BASE = level_offset(l);

@@ -36,6 +36,11 @@ module thresholding #(
     parameter int OUT_FIFO_DEPTH = 8,
     // 1: table mode (see above): THRESH_FILE holds the output for every input value.
     parameter bit TABLE = 0,
+    // 1: every fold has the same thresholds (an input quantizer, say): SHARED_T holds them as
+    // one word of the memory (THRESH_FILE unused) and the comparators compare with constants
+    // (Debian's Yosys 0.23 keeps a one-word ROM as logic).
+    parameter bit SHARED = 0,
+    parameter logic [PE*N_THR*TBITS-1:0] SHARED_T = '0,
     // Threshold memory file (see above).
     parameter THRESH_FILE = ""
 ) (
@@ -103,18 +108,23 @@ module thresholding #(
             end
         end
     end else begin : g_compare
-        logic [PE*N_THR*TBITS-1:0] tmem [CF];
-        initial $readmemh(THRESH_FILE, tmem);
         // stage 1: threshold read, input registered; stage 2: memory output register
         logic [PE*IBITS-1:0] x_s1, x_s2;
-        logic [PE*N_THR*TBITS-1:0] thr_s1, thr_s2;
+        logic [PE*N_THR*TBITS-1:0] thr_s2;
         always_ff @(posedge clk) begin
-            if (issue) begin
-                x_s1 <= s_axis_tdata;
-                thr_s1 <= tmem[cf_reg];
-            end
+            if (issue) x_s1 <= s_axis_tdata;
             x_s2 <= x_s1;
-            thr_s2 <= thr_s1;
+        end
+        if (SHARED) begin : g_shared
+            assign thr_s2 = SHARED_T;
+        end else begin : g_folds
+            logic [PE*N_THR*TBITS-1:0] tmem [CF];
+            initial $readmemh(THRESH_FILE, tmem);
+            logic [PE*N_THR*TBITS-1:0] thr_s1;
+            always_ff @(posedge clk) begin
+                if (issue) thr_s1 <= tmem[cf_reg];
+                thr_s2 <= thr_s1;
+            end
         end
         // stage 3: compare and count
         for (genvar p = 0; p < PE; p++) begin : g_pe

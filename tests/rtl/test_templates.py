@@ -67,9 +67,10 @@ def test_tlast_tracker(in_beats, out_beats, depth, cache):
          test_module="tests.rtl.cocotb_tlast", n_tests=2)
 
 
-def heap_levels(n: int) -> int:
+def heap_levels(n: int, xnor: bool = False) -> int:
     """Levels of popcount.sv's bit heap for n bits: its rule, written again (6:3 counters on
-    every column of three or more bits, one or two left over pass on)."""
+    every column of three or more bits, one or two left over pass on; level 0 of XNOR: a full
+    adder per three lanes)."""
     width = n.bit_length()
 
     def produced(h: int, k: int) -> int:
@@ -81,6 +82,8 @@ def heap_levels(n: int) -> int:
         return h // 6 + (r if k == 0 else 0)
 
     heights, levels = [n] + [0] * width, 0
+    if xnor:
+        heights[:2] = [n // 3 + n % 3, n // 3]
     while max(heights) > 3:
         heights = [sum(produced(heights[d - k], k) for k in range(3) if d >= k)
                    for d in range(width)]
@@ -88,15 +91,17 @@ def heap_levels(n: int) -> int:
     return levels
 
 
-@pytest.mark.parametrize("n,levels_per_stage", [(1, 2), (3, 2), (4, 2), (7, 1), (64, 2),
-                                                (100, 3), (784, 2)])
-def test_popcount(n, levels_per_stage, cache):
-    levels = heap_levels(n)
+@pytest.mark.parametrize("n,levels_per_stage,xnor", [(1, 2, 0), (3, 2, 0), (4, 2, 0), (7, 1, 0),
+                                                     (64, 2, 0), (100, 3, 0), (784, 2, 0),
+                                                     (1, 2, 1), (2, 2, 1), (5, 1, 1), (49, 2, 1),
+                                                     (784, 2, 1)])
+def test_popcount(n, levels_per_stage, xnor, cache):
+    levels = heap_levels(n, bool(xnor))
     latency = (levels - 1) // levels_per_stage + 1 if levels else 1
-    case = {"seed": n, "n": n, "uw": 9, "latency": latency}
+    case = {"seed": n, "n": n, "uw": 9, "latency": latency, "xnor": xnor}
     src = rtl_codegen.template_path("popcount.sv")
-    run_cocotb(cache, f"popcount_{n}_{levels_per_stage}", [src], "popcount", case,
-               {"N": n, "LEVELS_PER_STAGE": levels_per_stage, "UW": 9},
+    run_cocotb(cache, f"popcount_{n}_{levels_per_stage}_{xnor}", [src], "popcount", case,
+               {"N": n, "LEVELS_PER_STAGE": levels_per_stage, "UW": 9, "XNOR": xnor},
                test_module="tests.rtl.cocotb_popcount", n_tests=2)
 
 
@@ -104,5 +109,6 @@ def test_popcount_latency_in_mvau_budget():
     """mvau.sv's default output FIFO (12 entries) leaves the popcount 5 cycles with several
     weight banks: enough for SIMD up to 8,192 lanes at two levels a stage (784: 3 cycles, the
     adder tree's depth before the bit heap)."""
-    assert max((heap_levels(n) - 1) // 2 + 1 for n in range(4, 8193)) <= 12 - 4 - 3
-    assert (heap_levels(784) - 1) // 2 + 1 == 3
+    for xnor in (False, True):
+        assert max((heap_levels(n, xnor) - 1) // 2 + 1 for n in range(4, 8193)) <= 12 - 4 - 3
+        assert (heap_levels(784, xnor) - 1) // 2 + 1 == 3
