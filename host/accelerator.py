@@ -257,15 +257,19 @@ class BoardSimBackend:
         self._frames = 0
 
     def run_beats(self, in_beats: np.ndarray) -> np.ndarray:
-        before = self.sim.stats()["cycles"]
+        before = self.sim.stats()
         out = self.link.run_beats(in_beats)
-        self._cycles += self.sim.stats()["cycles"] - before
+        after = self.sim.stats()
+        # the link's cycles: without those a packet waited for this host's next byte
+        self._cycles += (after["cycles"] - after["starved_cycles"]
+                         - before["cycles"] + before["starved_cycles"])
         self._frames += in_beats.shape[0]
         return out
 
     def stats(self) -> dict[str, Any]:
-        """The serial link's figures, and the simulated board's: cycles spent on the frames and
-        frames/s over the modelled UART at the board's clock."""
+        """The serial link's figures, and the simulated board's: cycles spent on the frames (not
+        counting those the board waited for this host's next byte mid-packet) and frames/s over
+        the modelled UART at the board's clock."""
         seconds = self._cycles / (self.sim.clock_mhz * 1e6)
         return {**self.link.stats(), "board_cycles": self._cycles,
                 "board_seconds": seconds,

@@ -6,8 +6,9 @@ hw_templates/rtl/tb/board_tb.cpp (cached by the sources' hash, like compile/rtl/
 starts it: `url` is the pyserial URL (socket://127.0.0.1:PORT) the host's serial backend opens,
 as it opens /dev/ttyUSB0 for a real board. The clock is the one BUILD/board/NAME/timing.json
 chose when a bitstream was built, else the PLL clock nearest below the IR's clock at which the
-UART runs. `stats()` gives simulated cycles and UART bytes so far (frames/s over the modelled
-link = frames · f_clk / cycles).
+UART runs. `stats()` gives simulated cycles and UART bytes so far, and the cycles a packet
+waited for the host's next byte (`starved_cycles`: this machine's scheduling, not the link's;
+frames/s over the modelled link = frames · f_clk / (cycles − starved_cycles)).
 """
 
 from __future__ import annotations
@@ -143,16 +144,18 @@ class BoardSimulator(SimulatorProcess):
         return max(2.0, 50 * proto.resync_s(self.design.timeout_ms))
 
     def stats(self) -> dict[str, Any]:
-        """Simulated cycles and UART bytes (each way) so far, and the LEDs."""
+        """Simulated cycles and UART bytes (each way) so far, the cycles starved of host bytes
+        mid-packet, and the LEDs."""
         if self._proc is None or self._proc.stdin is None or self._proc.stdout is None:
             raise SimulationError("the board simulator is not running")
         self._proc.stdin.write("c")
         self._proc.stdin.flush()
         parts = self._proc.stdout.readline().split()
-        if len(parts) != 8 or parts[0] != "CYCLES":
+        if len(parts) != 10 or parts[0] != "CYCLES":
             raise SimulationError(f"the board simulator answered {' '.join(parts)!r}")
         return {"cycles": int(parts[1]), "bytes_to_board": int(parts[3]),
                 "bytes_from_board": int(parts[5]), "leds": int(parts[7]),
+                "starved_cycles": int(parts[9]),
                 "clock_mhz": self.clock_mhz, "baud": self.baud}
 
     def _quit_message(self) -> str:

@@ -68,11 +68,47 @@ def test_bit_exact_on_digits(board, digits_build, digits):
     assert sent == 120 * spec.in_frame_bytes + 3 * (proto.HEADER_LEN + 2)
     got = after["bytes_from_board"] - before["bytes_from_board"]
     assert got == 120 * spec.out_frame_bytes + 3 * (proto.HEADER_LEN + 3)
-    # the link's pace: cycles at the board's clock per frame ≈ what the baud rate allows
-    seconds = (after["cycles"] - before["cycles"]) / (board.clock_mhz * 1e6)
-    fps = 120 / seconds
-    assert 0.5 * proto.link_frames_per_s(link.hello, 50) < fps <= 1.01 * proto.link_frames_per_s(
+    # the link's pace: cycles at the board's clock per frame = what the baud rate allows, once
+    # the cycles the board waited for this host's next byte mid-packet are left out (the host
+    # process shares the machine; a real host writes a packet at once)
+    cycles = after["cycles"] - before["cycles"]
+    starved = after["starved_cycles"] - before["starved_cycles"]
+    fps = 120 / ((cycles - starved) / (board.clock_mhz * 1e6))
+    assert 0.9 * proto.link_frames_per_s(link.hello, 50) < fps <= 1.01 * proto.link_frames_per_s(
         link.hello, 50)
+
+
+def test_link_cycles_leave_out_a_late_host(board, digits_build, digits):
+    """A host that stops mid-packet (as this machine's scheduler may stop the test's process):
+    the board waits, the testbench counts those cycles as starved, and the rest is what the
+    modelled UART takes for the batch."""
+    images, _ = digits
+    ir = DataflowIR.load(digits_build)
+    link = open_link(board, digits_build, batch_frames=8)
+    spec = link.spec
+    beats = stream.pack_input(spec, images[:8])
+    _, ref = ir.predict(images[:8])
+    try:
+        pkt = proto.run_command(5, np.ascontiguousarray(beats).tobytes(), 8)
+        before = board.stats()
+        link.ser.write(pkt[:len(pkt) // 2])
+        link.ser.flush()
+        time.sleep(0.05)
+        link.ser.write(pkt[len(pkt) // 2:])
+        n = proto.reply_length(proto.CMD_RUN, 8, link.hello)
+        reply = proto.parse_reply(link._read(n, "reply"))
+        after = board.stats()
+    finally:
+        link.close()
+    assert (reply.seq, reply.status) == (5, proto.STATUS_OK)
+    out = np.frombuffer(reply.payload, dtype=np.uint8).reshape(8, -1)
+    assert np.array_equal(stream.unpack_output(spec, out), ref)
+    starved = after["starved_cycles"] - before["starved_cycles"]
+    link_cycles = after["cycles"] - before["cycles"] - starved
+    expected = 8 / proto.link_frames_per_s(link.hello, 8) * board.clock_mhz * 1e6
+    print(f"starved {starved}, link {link_cycles}, expected {expected:.0f}")
+    assert starved > 0
+    assert 0.9 * expected < link_cycles < 1.1 * expected
 
 
 def test_refuses_another_network(board, other_build):

@@ -55,6 +55,7 @@ module uart_axis_bridge #(
 
     output wire logic                   acc_rst,    // holds the accelerator in reset
     output wire logic                   busy,       // a packet or a reply is in progress
+    output wire logic                   receiving,  // a packet's bytes are being read
     output logic                        error,      // the last reply's STATUS was not OK
     output logic                        hello_seen  // a HELLO was answered
 );
@@ -236,6 +237,7 @@ module uart_axis_bridge #(
     assign s_axis_tready = tstate_reg == T_BODY && t_run && !out_loaded_reg && !abort_reg;
     assign tx_done = fire && tstate_reg == T_CRC1;
     assign busy = rstate_reg != R_SYNC || tstate_reg != T_IDLE;
+    assign receiving = in_packet;
 
     always_comb begin
         tx_tdata = 8'h00;

@@ -11,8 +11,11 @@
 // argv: --port P (0: any free port). Prints "PORT n" on stdout, then serves one client at a
 // time (a new one may connect after the last closed). The UART models: bytes from the client
 // go out on uart_rx as 8N1 frames, back to back; uart_tx is sampled in the middle of each bit.
-// stdin: "c" → prints "CYCLES n RX bytes_to_board TX bytes_from_board LED leds"; "q" or EOF →
-// exit. When the bridge is not busy and the UART lines have been idle for TB_IDLE_CYCLES, the
+// stdin: "c" → prints "CYCLES n RX bytes_to_board TX bytes_from_board LED leds STARVED s"; "q"
+// or EOF → exit. s counts the cycles the bridge spent inside a packet with no byte of the host
+// on the line or queued — the client (the host process, on this machine's scheduler) was late
+// with the rest of the packet, which a host writing the packet at once to a real UART never is.
+// Figures of the link subtract them. When the bridge is not busy and the UART lines have been idle for TB_IDLE_CYCLES, the
 // clock stops while waiting for the client, instead of spinning (nothing can happen on the
 // board until a byte arrives).
 #include <arpa/inet.h>
@@ -61,7 +64,7 @@ int main(int argc, char** argv) {
     printf("PORT %d\n", ntohs(addr.sin_port));
     fflush(stdout);
 
-    uint64_t cycle = 0, bytes_in = 0, bytes_out = 0, idle = 0;
+    uint64_t cycle = 0, bytes_in = 0, bytes_out = 0, idle = 0, starved = 0;
     auto tick = [&]() {
         top->clk_in = 1;
         top->eval();
@@ -96,11 +99,12 @@ int main(int argc, char** argv) {
                 char c = 0;
                 if (read(0, &c, 1) != 1 || c == 'q') break;
                 if (c == 'c') {
-                    printf("CYCLES %llu RX %llu TX %llu LED %u\n",
+                    printf("CYCLES %llu RX %llu TX %llu LED %u STARVED %llu\n",
                            static_cast<unsigned long long>(cycle),
                            static_cast<unsigned long long>(bytes_in),
                            static_cast<unsigned long long>(bytes_out),
-                           static_cast<unsigned>(top->led));
+                           static_cast<unsigned>(top->led),
+                           static_cast<unsigned long long>(starved));
                     fflush(stdout);
                 }
             }
@@ -131,6 +135,7 @@ int main(int argc, char** argv) {
                 bytes_in++;
             }
             top->uart_rx = tx_bit < 0 ? 1 : (tx_frame >> tx_bit) & 1;
+            if (tx_bit < 0 && top->rootp->board_top__DOT__receiving) starved++;
             tick();
             if (tx_bit >= 0) {
                 tx_acc += 16;
