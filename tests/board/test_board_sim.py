@@ -93,7 +93,10 @@ def test_link_cycles_leave_out_a_late_host(board, digits_build, digits):
         before = board.stats()
         link.ser.write(pkt[:len(pkt) // 2])
         link.ser.flush()
-        time.sleep(0.05)
+        # the rest once the board has waited a while for it (far below its 20 ms timeout)
+        deadline = time.monotonic() + 30
+        while board.stats()["starved_cycles"] - before["starved_cycles"] < 20_000:
+            assert time.monotonic() < deadline, "the board never waited for the packet's rest"
         link.ser.write(pkt[len(pkt) // 2:])
         n = proto.reply_length(proto.CMD_RUN, 8, link.hello)
         reply = proto.parse_reply(link._read(n, "reply"))
@@ -106,8 +109,7 @@ def test_link_cycles_leave_out_a_late_host(board, digits_build, digits):
     starved = after["starved_cycles"] - before["starved_cycles"]
     link_cycles = after["cycles"] - before["cycles"] - starved
     expected = 8 / proto.link_frames_per_s(link.hello, 8) * board.clock_mhz * 1e6
-    print(f"starved {starved}, link {link_cycles}, expected {expected:.0f}")
-    assert starved > 0
+    assert starved >= 20_000
     assert 0.9 * expected < link_cycles < 1.1 * expected
 
 
