@@ -233,8 +233,8 @@ class MVAU(Layer):
             "OBITS": obits, "ACT_VAL": int(self.act_val),
             "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
         }
-        if self.xnor and self.simd > 8192:
-            # popcount.sv is deeper than the default output FIFO covers past 8,192 lanes
+        if self.xnor and self.simd > 4096:
+            # popcount.sv is deeper than the default output FIFO covers past 4,096 lanes
             params["OUT_FIFO_DEPTH"] = 16
         if n_thr:
             t = rtl.clipped_thresholds(self.thresholds, lo, hi)

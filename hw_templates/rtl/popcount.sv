@@ -13,8 +13,10 @@
 // count is below 2^OW).
 //   Yosys synth_xilinx, 784 bits: 810 LUT (1.03 per bit) against 1,323 for 6-bit chunk
 //   popcounts summed by an adder tree (docs/hardware.md, issue #21).
-// A register after every LEVELS_PER_STAGE levels (not after the last level) and on the sum:
-// the latency is floor((levels - 1) / LEVELS_PER_STAGE) + 1 cycles (1 for N <= 3). s_user
+// Pipeline: the XNOR full adders (XNOR mode), the heap's levels and the final adder are steps
+// of one LUT level (the adder: one carry chain, two on LUT4 parts); a register after every
+// LEVELS_PER_STAGE steps and on the sum, so the latency is ceil(steps / LEVELS_PER_STAGE)
+// cycles (ECP5, TFC: all of them in one cycle ran at 95.6 MHz; by two, see docs). s_user
 // travels with the data (m_user beside y; m_user_pre one cycle earlier, for a memory read
 // that must start a cycle ahead); user registers are reset, the heap's are not.
 `default_nettype none
@@ -148,7 +150,13 @@ module popcount #(
     localparam logic [63:0] COUNT6_2 = count_bit_table(6, 2);
     localparam int NL = n_levels();
     localparam int TOTAL = level_offset(NL + 1);
-    localparam int LATENCY = NL > 0 ? (NL - 1) / LEVELS_PER_STAGE + 1 : 1;
+    localparam int XOFF = XNOR ? 1 : 0;  // the full adders: one step before the heap's levels
+    localparam int STEPS = XOFF + NL + 1;
+    localparam int LATENCY = (STEPS + LEVELS_PER_STAGE - 1) / LEVELS_PER_STAGE;
+    // whether the bits after `steps` steps are registered (never after the last: the sum is)
+    function automatic bit registered_after(input int steps);
+        registered_after = steps > 0 && steps < STEPS && steps % LEVELS_PER_STAGE == 0;
+    endfunction
 
     initial begin
         if (LATENCY > MAX_LATENCY)
@@ -182,7 +190,11 @@ module popcount #(
         wire [N-1:0] b_unused = b;
         /* verilator lint_on UNUSEDSIGNAL */
     end
-    assign heap_q[W0-1:0] = heap_d[W0-1:0];
+    if (registered_after(XOFF)) begin : g_reg0
+        always_ff @(posedge clk) heap_q[W0-1:0] <= heap_d[W0-1:0];
+    end else begin : g_wire0
+        assign heap_q[W0-1:0] = heap_d[W0-1:0];
+    end
 
     for (genvar l = 0; l < NL; l++) begin : g_level
         localparam int BASE = level_offset(l);
@@ -226,7 +238,7 @@ module popcount #(
             end
         end
         localparam int W = col_offset(l + 1, OW);
-        if ((l + 1) % LEVELS_PER_STAGE == 0 && l + 1 < NL) begin : g_reg
+        if (registered_after(XOFF + l + 1)) begin : g_reg
             always_ff @(posedge clk) heap_q[NEXT +: W] <= heap_d[NEXT +: W];
         end else begin : g_wire
             assign heap_q[NEXT +: W] = heap_d[NEXT +: W];
