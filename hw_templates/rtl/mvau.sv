@@ -249,7 +249,10 @@ module mvau #(
             localparam int DEPTH = b == NB - 1 ? WD - b * BD : BD;
             localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
                                8'(48 + b % 10), ".mem"};
-            logic [WW-1:0] wmem [DEPTH];
+            // block RAM, also where the synthesiser would build a ROM of a few hundred words
+            // in LUTs (Yosys 0.23, CNV's MVAU_2, 144 words of 512 bits: 2,937 LUT in logic,
+            // 1,260 LUT + 15 RAMB18 so)
+            (* rom_style = "block", ram_style = "block" *) logic [WW-1:0] wmem [DEPTH];
             initial $readmemh(FILE, wmem);
             always_ff @(posedge clk) begin
                 if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
