@@ -7,9 +7,8 @@ Writes BUILD/board/NAME/: board_top.sv and the templates it uses, board.json (th
 the constraints (board.lpf / board.pcf / board.cst, from amaranth-boards), the bitstream
 (board.bit / board.svf for ECP5, board.bin for iCE40, board.fs for Gowin), timing.json (Fmax
 per clock domain against its constraint, utilisation, the clock chosen and how, tool times) and
-the tools' logs. Everything
-is made in a temporary sibling folder and renamed at the end: on any error BUILD/board/NAME is
-what it was before (nothing, or the last good bitstream).
+the tools' logs. Everything is made in a temporary sibling folder and renamed at the end: on
+any error BUILD/board/NAME is what it was before (nothing, or the last good bitstream).
 
 The clock. With --clock-mhz the PLL makes that clock (or the error names the nearest it can)
 and the design must meet it. Without, the first pass asks for the fastest PLL clock up to the
