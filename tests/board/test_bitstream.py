@@ -131,6 +131,10 @@ def test_tangnano9k_flash_command(tmp_path, digits_build):
     cmd = flash_mod.flash_command(build, "tangnano9k")
     assert cmd[1:] == ["-b", "tangnano9k", "-m", str(folder / "board.fs")]
     assert flash_mod.flash_command(build, "tangnano9k", to_flash=True)[3] == "-f"
+    if which("openFPGALoader") is not None:
+        res = invoke("flash", build, "--board", "tangnano9k")
+        assert res.exit_code == 2 and "no tangnano9k found on USB" in res.output
+        assert "BL702" in res.output
 
 
 def test_bitstream_user_errors(tmp_path, digits_build):
