@@ -36,7 +36,7 @@ class BoardInfo:
     platform: str  # the Platform class
     part: str  # compile/parts.py part
     programmer_board: str  # openFPGALoader -b NAME
-    baud: int  # the USB-UART bridge's default rate (FT231X / FT2232H: 3 Mbaud)
+    baud: int  # the USB-UART bridge's default rate (FT231X / FT2232H: 3 Mbaud; BL702: 115200)
     uart_chip: str
     note: str = ""
     sram: bool = True  # openFPGALoader can load the FPGA's SRAM (else it writes the flash)
