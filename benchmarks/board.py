@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 MODELS = ("digits", "tfc", "cnv")
-BOARDS = ("icebreaker", "ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f")
+BOARDS = ("icebreaker", "ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f", "tangnano9k")
 RESULTS = REPO / "benchmarks" / "results" / "board.json"
 
 
@@ -91,8 +91,9 @@ def table(rows: list[dict]) -> str:
                          "| | | | |")
             continue
         u = r["utilisation"]
-        lut = u.get("TRELLIS_COMB") or u.get("ICESTORM_LC") or {}
-        ram = u.get("DP16KD") or u.get("ICESTORM_RAM") or {"used": 0, "available": "?"}
+        lut = u.get("TRELLIS_COMB") or u.get("ICESTORM_LC") or u.get("LUT4") or {}
+        ram = (u.get("DP16KD") or u.get("ICESTORM_RAM") or u.get("BSRAM")
+               or {"used": 0, "available": "?"})
         sim = r.get("uart_frames_per_s_simulated")
         lines.append(
             f"| {r['model']} | {r['board']} | yes | {r['clock_mhz']:.4g} ({r['fmax_mhz']:.1f}) | "

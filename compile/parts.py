@@ -3,14 +3,16 @@
 One table for the default folding (compile/fit.py), `xnorflow synth`'s choice of a device for
 place-and-route, and the HLS part. Capacities are the vendors' data-sheet figures, in the part's
 own units: LUT6 and RAMB18 for Xilinx, LUT4 and DP16KD (18 kbit) for ECP5, LUT4 and
-SB_RAM40_4K (4 kbit) for iCE40.
+SB_RAM40_4K (4 kbit) for iCE40, LUT4 and BSRAM (18 kbit) for Gowin (GW1NR-9: 8,640 LUT4,
+6,480 FF, 26 BSRAM, Gowin's GW1NR series data sheet DS117).
 
 FINN's estimates are in Xilinx units (LUT6, BRAM18) and model FINN's own HLS layers.
 `lut_per_finn_lut` and `bram_per_finn_bram18` turn them into a Lattice part's units, from
 Yosys + nextpnr on xnorflow's RTL of the same designs (benchmarks/results.json, rtl/models):
 ECP5 LUT4 per FINN LUT estimate TFC 8,348 / 8,956 = 0.93, CNV 30,505 / 23,735 = 1.29, taken
 as 1.3; DP16KD per FINN BRAM18 TFC 22 / 29, CNV 141 / 146, taken as 1.0. iCE40 has the same
-LUT4; its SB_RAM40_4K holds 4 kbit, 4.5 of them per 18-kbit BRAM.
+LUT4; its SB_RAM40_4K holds 4 kbit, 4.5 of them per 18-kbit BRAM. Gowin's LUT4 and 18-kbit
+BSRAM take the ECP5's factors (not yet measured against a Gowin build of TFC/CNV).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from xnorflow.compile.errors import CompileError
 @dataclasses.dataclass(frozen=True)
 class Part:
     name: str  # the vendor's part string
-    family: str  # xilinx | ecp5 | ice40 (a `xnorflow synth --target`)
+    family: str  # xilinx | ecp5 | ice40 (a `xnorflow synth --target`) | gowin (boards only)
     luts: int
     brams: int
     lut_unit: str
@@ -49,6 +51,9 @@ _ECP5 = {"lut_unit": "LUT4", "bram_unit": "DP16KD", "lut_per_finn_lut": 1.3,
 _ICE40 = {"lut_unit": "LUT4", "bram_unit": "SB_RAM40_4K", "lut_per_finn_lut": 1.3,
           "bram_per_finn_bram18": 4.5}
 
+_GOWIN = {"lut_unit": "LUT4", "bram_unit": "BSRAM", "lut_per_finn_lut": 1.3,
+          "bram_per_finn_bram18": 1.0}
+
 PARTS: tuple[Part, ...] = (
     Part("xc7z020clg400-1", "xilinx", 53_200, 280, "LUT6", "BRAM18",
          aliases=("xc7z020", "pynq-z2", "pynq-z1"), note="Zynq-7020 (PYNQ-Z1/Z2)"),
@@ -67,6 +72,10 @@ PARTS: tuple[Part, ...] = (
     Part("iCE40UP5K", "ice40", 5_280, 30, nextpnr_args=("--up5k", "--package", "sg48"),
          aliases=("ice40-up5k", "up5k", "icebreaker"), note="iCE40 UltraPlus 5K (iCEBreaker)",
          **_ICE40),
+    Part("GW1NR-LV9QN88PC6/I5", "gowin", 8_640, 26,
+         nextpnr_args=("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"),
+         aliases=("gw1nr-9", "gw1nr-9c", "gowin-9k", "tangnano9k"),
+         note="Gowin GW1NR-9 (Tang Nano 9K)", **_GOWIN),
 )
 DEFAULT_PART = "xc7z020clg400-1"
 

@@ -117,12 +117,12 @@ def compile_model(
     choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: the
     fastest folding whose FINN estimates fill at most `max_utilisation` of `part`'s LUTs and
     block RAMs (compile/fit.py; `part` is a part string or alias of compile/parts.py, Xilinx,
-    ECP5 or iCE40). input_scale: the model's float input per uint8 unit (default from
+    ECP5, iCE40 or Gowin). input_scale: the model's float input per uint8 unit (default from
     model.json beside the model, else 1/255). board: a Zynq board of the Vivado block design
     (compile/parts.VIVADO_BOARDS, default pynq-z2), or an open-flow board
-    (compile/board/boards.py: ulx3s-12f/25f/45f/85f, icebreaker), whose FPGA becomes the
-    default `part` to fold for (`xnorflow bitstream BUILD --board NAME` then builds it). board
-    (and part, when it is a Xilinx part) go to the HLS/Vivado code generator. name: the
+    (compile/board/boards.py: ulx3s-12f/25f/45f/85f, icebreaker, tangnano9k), whose FPGA
+    becomes the default `part` to fold for (`xnorflow bitstream BUILD --board NAME` then builds
+    it). board (and part, when it is a Xilinx part) go to the HLS/Vivado code generator. name: the
     IR's name (default: the model file's stem, non-word characters replaced by "_").
     backends=False skips the code generators (the IR, report and folding are still written).
     Raises CompileError for anything the user can fix; nothing is left behind on error.

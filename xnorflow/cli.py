@@ -81,8 +81,8 @@ def demo(
     n_sim: int = typer.Option(400, "--n", help="Test images to simulate (capped at the test set)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     board: str = typer.Option(None, "--board", help="Also build a bitstream for this open-flow "
-                              "board (ulx3s-12f/25f/45f/85f, icebreaker) and run the whole "
-                              "board top in Verilator through the serial backend."),
+                              "board (ulx3s-12f/25f/45f/85f, icebreaker, tangnano9k) and run "
+                              "the whole board top in Verilator through the serial backend."),
 ) -> None:
     """Train a BNN, compile it, simulate its RTL and HLS bit-exact, synthesize: one summary.
 

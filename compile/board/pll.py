@@ -1,7 +1,8 @@
 """PLL settings: every output frequency a board's PLL can make from its oscillator, and the
 dividers for one of them — the searches of Project Trellis' ecppll (ECP5 EHXPLLL, feedback
-from CLKOP) and IceStorm's icepll (iCE40 SB_PLL40, simple feedback), over the same ranges.
-tests/board/test_pll.py checks them against yowasp-ecppll / yowasp-icepll.
+from CLKOP), IceStorm's icepll (iCE40 SB_PLL40, simple feedback) and Apicula's gowin_pll
+(Gowin rPLL, internal feedback), over the same ranges. tests/board/test_pll.py checks them
+against yowasp-ecppll / yowasp-icepll / gowin_pll.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ ECP5_PFD = (3.125, 400.0)
 ICE40_VCO = (533.0, 1066.0)
 ICE40_PFD = (10.0, 133.0)
 ICE40_OUT = (16.0, 275.0)
-OUT_RANGE = {"ecp5": (10.0, 300.0), "ice40": ICE40_OUT}
+# Gowin rPLL of the GW1NR-9 C6/I5 (Gowin DS117, as in gowin_pll): PFD 3..400 MHz, VCO
+# 400..1200 MHz, output 3.125..600 MHz (gowin_pll keeps VCO and output strictly inside; we
+# keep to 10..300 for the logic's sake). CLKOUT = f_in * (FBDIV_SEL + 1) / (IDIV_SEL + 1),
+# VCO = CLKOUT * ODIV_SEL.
+GOWIN_PFD = (3.0, 400.0)
+GOWIN_VCO = (400.0, 1200.0)
+GOWIN_ODIV = (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+OUT_RANGE = {"ecp5": (10.0, 300.0), "ice40": ICE40_OUT, "gowin": (10.0, 300.0)}
 
 
 class PllError(ValueError):
@@ -30,11 +38,12 @@ class PllSetting:
     family: str
     f_in_mhz: float
     f_out_mhz: float
-    params: tuple[tuple[str, int], ...]  # the board_pll module's parameters
+    params: tuple[tuple[str, int | str], ...]  # the board_pll module's parameters
     f_vco_mhz: float
 
     def param_text(self) -> str:
-        return ", ".join(f".{k}({v})" for k, v in self.params)
+        return ", ".join(f'.{k}("{v}")' if isinstance(v, str) else f".{k}({v})"
+                         for k, v in self.params)
 
 
 def _ecp5_settings(f_in: float) -> list[PllSetting]:
@@ -88,6 +97,27 @@ def _ice40_settings(f_in: float) -> list[PllSetting]:
     return sorted(out.values(), key=lambda s: s.f_out_mhz)
 
 
+def _gowin_settings(f_in: float) -> list[PllSetting]:
+    out: dict[float, PllSetting] = {}
+    for idiv in range(64):  # gowin_pll's order: its first setting for a frequency is kept
+        pfd = f_in / (idiv + 1)
+        if not GOWIN_PFD[0] <= pfd <= GOWIN_PFD[1]:
+            continue
+        for fbdiv in range(64):
+            f_out = pfd * (fbdiv + 1)
+            if not OUT_RANGE["gowin"][0] <= f_out <= OUT_RANGE["gowin"][1]:
+                continue
+            for odiv in GOWIN_ODIV:
+                vco = f_out * odiv
+                key = round(f_out, 6)
+                if GOWIN_VCO[0] < vco < GOWIN_VCO[1] and key not in out:
+                    # FCLKIN: the packer (gowin_pack) derives the loop filter from it
+                    out[key] = PllSetting("gowin", f_in, f_out, (
+                        ("FCLKIN", f"{f_in:g}"), ("IDIV_SEL", idiv), ("FBDIV_SEL", fbdiv),
+                        ("ODIV_SEL", odiv)), vco)
+    return sorted(out.values(), key=lambda s: s.f_out_mhz)
+
+
 @cache
 def reachable(family: str, f_in_mhz: float) -> tuple[PllSetting, ...]:
     """Every output frequency the family's PLL makes from f_in, slowest first."""
@@ -95,6 +125,8 @@ def reachable(family: str, f_in_mhz: float) -> tuple[PllSetting, ...]:
         return tuple(_ecp5_settings(f_in_mhz))
     if family == "ice40":
         return tuple(_ice40_settings(f_in_mhz))
+    if family == "gowin":
+        return tuple(_gowin_settings(f_in_mhz))
     raise PllError(f"no PLL model for the family {family!r}")
 
 

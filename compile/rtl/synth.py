@@ -49,6 +49,16 @@ CELLS: dict[str, dict[str, tuple[str, int]]] = {
         "SB_LUT4": ("lut", 1), "SB_RAM40_4K": ("bram", 1), "SB_CARRY": ("carry", 1),
         "SB_MAC16": ("dsp", 1),
     },
+    # Gowin (synth_gowin): DFF* flip-flops are counted by prefix; ALU is a LUT in carry mode;
+    # RAM16SDP* (shadow SRAM) fills a CFU's 4 LUT pairs; the BSRAM primitives are 18 kbit
+    "gowin": {
+        **{f"LUT{i}": ("lut", 1) for i in range(1, 5)}, "ALU": ("lut", 1),
+        **{f"RAM16SDP{w}": ("lut", 8) for w in (1, 2, 4)},
+        **{c: ("bram", 1) for c in ("DP", "DPX9", "SDP", "SDPX9", "SP", "SPX9", "pROM",
+                                     "pROMX9", "DPB", "DPX9B", "SDPB", "SDPX9B")},
+        **{c: ("dsp", 1) for c in ("MULT9X9", "MULT18X18", "MULT36X36", "MULTALU18X18",
+                                    "MULTALU36X18", "MULTADDALU18X18", "ALU54D")},
+    },
 }
 BRAM_UNIT = {"xilinx": "BRAM18", "ecp5": "DP16KD", "ice40": "SB_RAM40_4K"}
 SYNTH_CMD = {
@@ -138,7 +148,8 @@ def count_cells(netlist: dict[str, Any], target: str) -> dict[str, dict[str, int
             if ctype in table:
                 cat, weight = table[ctype]
                 res[cat] += weight
-            elif target == "ice40" and ctype.startswith("SB_DFF"):
+            elif (target == "ice40" and ctype.startswith("SB_DFF")
+                  or target == "gowin" and ctype.startswith("DFF")):
                 res["ff"] += 1
             elif ctype in modules:  # a sub-module (cell library blackboxes are in `table`)
                 for k, v in visit(ctype).items():

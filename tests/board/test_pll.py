@@ -1,6 +1,6 @@
-"""PLL settings (compile/board/pll.py) against the tools of Project Trellis and IceStorm
-(yowasp-ecppll, yowasp-icepll): the same output frequency for the same request, and every
-setting inside the PLLs' documented ranges."""
+"""PLL settings (compile/board/pll.py) against the tools of Project Trellis, IceStorm and
+Apicula (yowasp-ecppll, yowasp-icepll, gowin_pll): the same output frequency for the same
+request, and every setting inside the PLLs' documented ranges."""
 
 from __future__ import annotations
 
@@ -41,7 +41,25 @@ def test_ecp5_matches_ecppll(f_out, tmp_path):
     assert 25.0 * p["CLKFB_DIV"] / p["CLKI_DIV"] == pytest.approx(achieved)
 
 
-@pytest.mark.parametrize("family,f_in", [("ecp5", 25.0), ("ice40", 12.0)])
+@pytest.mark.parametrize("f_out", [81.0, 100.0, 59.4, 33.75])
+def test_gowin_matches_gowin_pll(f_out):
+    tool = which("gowin_pll")
+    if tool is None:
+        pytest.skip("gowin_pll (apycula) not installed (bash scripts/setup.sh)")
+    out = subprocess.run([tool, "-i", "27", "-o", str(f_out), "-d", "GW1NR-LV9QN88PC6/I5"],
+                         capture_output=True, text=True, check=True).stdout
+    achieved = float(re.search(r"Achieved output frequency:\s+([\d.]+) MHz", out).group(1))
+    theirs = {k: int(re.search(rf"\.{k}\((\d+)\)", out).group(1))
+              for k in ("IDIV_SEL", "FBDIV_SEL", "ODIV_SEL")}
+    mine = pll.setting_for("gowin", 27.0, f_out)
+    assert mine.f_out_mhz == pytest.approx(achieved, abs=1e-3)
+    p = dict(mine.params)
+    assert {k: p[k] for k in theirs} == theirs and p["FCLKIN"] == "27"
+    assert 27.0 * (p["FBDIV_SEL"] + 1) / (p["IDIV_SEL"] + 1) == pytest.approx(mine.f_out_mhz)
+    assert mine.param_text().startswith('.FCLKIN("27"), .IDIV_SEL(')
+
+
+@pytest.mark.parametrize("family,f_in", [("ecp5", 25.0), ("ice40", 12.0), ("gowin", 27.0)])
 def test_every_setting_in_range(family, f_in):
     settings = pll.reachable(family, f_in)
     assert len(settings) > 100
@@ -50,6 +68,10 @@ def test_every_setting_in_range(family, f_in):
         if family == "ecp5":
             assert pll.ECP5_VCO[0] <= s.f_out_mhz * p["CLKOP_DIV"] <= pll.ECP5_VCO[1]
             assert p["CLKOP_CPHASE"] == (p["CLKOP_DIV"] - 1) // 2
+        elif family == "gowin":
+            assert pll.GOWIN_PFD[0] <= f_in / (p["IDIV_SEL"] + 1) <= pll.GOWIN_PFD[1]
+            assert pll.GOWIN_VCO[0] < s.f_out_mhz * p["ODIV_SEL"] < pll.GOWIN_VCO[1]
+            assert p["ODIV_SEL"] in pll.GOWIN_ODIV
         else:
             assert pll.ICE40_PFD[0] <= f_in / (p["DIVR"] + 1) <= pll.ICE40_PFD[1]
             assert pll.ICE40_VCO[0] <= s.f_vco_mhz <= pll.ICE40_VCO[1]

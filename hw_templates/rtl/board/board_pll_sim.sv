@@ -1,7 +1,7 @@
 // xnorflow RTL template: the simulation model of board_pll (board_pll_ecp5.sv,
-// board_pll_ice40.sv) for Verilator: the testbench drives clk_in at the PLL's OUTPUT frequency,
+// board_pll_ice40.sv, board_pll_gowin.sv) for Verilator: the testbench drives clk_in at the PLL's OUTPUT frequency,
 // so clk_out is clk_in; locked rises after LOCK_CYCLES cycles, as a PLL locks after a while.
-// It takes the parameters of both families and ignores them.
+// It takes the parameters of every family and ignores them.
 `default_nettype none
 
 /* verilator lint_off UNUSEDPARAM */
@@ -14,6 +14,10 @@ module board_pll #(
     parameter int DIVF = 0,
     parameter int DIVQ = 1,
     parameter int FILTER_RANGE = 0,
+    parameter FCLKIN = "0",
+    parameter int IDIV_SEL = 0,
+    parameter int FBDIV_SEL = 0,
+    parameter int ODIV_SEL = 2,
     // cycles from start to lock (>= 1)
     parameter int LOCK_CYCLES = 16
 ) (
