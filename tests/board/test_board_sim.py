@@ -47,6 +47,13 @@ def open_link(sim: BoardSimulator, build, **kw) -> SerialBackend:
     return SerialBackend(spec, sim.url, timeout_s=60.0, resync_s=sim.resync_s(), **kw)
 
 
+def link_and_batch(board: BoardSimulator, build, images: np.ndarray, n: int):
+    """A link in batches of 8, the first n images as input beats, the reference's outputs."""
+    link = open_link(board, build, batch_frames=8)
+    _, ref = DataflowIR.load(build).predict(images[:n])
+    return link, stream.pack_input(link.spec, images[:n]), ref
+
+
 def test_bit_exact_on_digits(board, digits_build, digits):
     images, labels = digits
     ir = DataflowIR.load(digits_build)
@@ -82,12 +89,8 @@ def test_link_cycles_leave_out_a_late_host(board, digits_build, digits):
     """A host that stops mid-packet (as this machine's scheduler may stop the test's process):
     the board waits, the testbench counts those cycles as starved, and the rest is what the
     modelled UART takes for the batch."""
-    images, _ = digits
-    ir = DataflowIR.load(digits_build)
-    link = open_link(board, digits_build, batch_frames=8)
+    link, beats, ref = link_and_batch(board, digits_build, digits[0], 8)
     spec = link.spec
-    beats = stream.pack_input(spec, images[:8])
-    _, ref = ir.predict(images[:8])
     try:
         pkt = proto.run_command(5, np.ascontiguousarray(beats).tobytes(), 8)
         before = board.stats()
@@ -119,12 +122,8 @@ def test_refuses_another_network(board, other_build):
 
 
 def test_recovers_from_broken_transfers(board, digits_build, digits):
-    images, _ = digits
-    ir = DataflowIR.load(digits_build)
-    link = open_link(board, digits_build, batch_frames=8)
+    link, beats, ref = link_and_batch(board, digits_build, digits[0], 16)
     spec = link.spec
-    beats = stream.pack_input(spec, images[:16])
-    _, ref = ir.predict(images[:16])
     try:
         # a transfer cut short by a host that died: the board times out, the next host's
         # batch meets a half-received packet and is answered wrongly, then retried
