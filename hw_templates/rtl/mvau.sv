@@ -250,8 +250,7 @@ module mvau #(
             localparam FILE = {WEIGHT_PREFIX, "_", 8'(48 + b / 100), 8'(48 + (b / 10) % 10),
                                8'(48 + b % 10), ".mem"};
             // block RAM, also where the synthesiser would build a ROM of a few hundred words
-            // in LUTs (Yosys 0.23, CNV's MVAU_2, 144 words of 512 bits: 2,937 LUT in logic,
-            // 1,260 LUT + 15 RAMB18 so)
+            // in LUTs (Yosys 0.23; docs/hardware.md, issue #21)
             (* rom_style = "block", ram_style = "block" *) logic [WW-1:0] wmem [DEPTH];
             initial $readmemh(FILE, wmem);
             always_ff @(posedge clk) begin

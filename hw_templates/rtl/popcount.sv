@@ -3,20 +3,17 @@
 //
 // A bit heap, compressed level by level: column c of the heap holds bits of weight 2^c. Level
 // 0: the N bits in column 0, or (XNOR) per three lanes the sum and carry of their XNORs in
-// columns 0 and 1 — a LUT6 each, so the XNORs cost no LUT of their own (TFC's MVAU_0, 64-word
-// weight ROMs: 2,836 -> see docs/hardware.md). At each level, every column of three or more bits is cut
-// into groups of six (the last one of 3..5 bits; one or two left over pass on) and each group
+// columns 0 and 1 — a LUT6 each, so the XNORs cost no LUT of their own. At each level, every
+// column of three or more bits is cut into groups of six (the last one of 3..5 bits; one or two left over pass on) and each group
 // is replaced by its count, three bits in columns c, c+1 and c+2 — each a function of at most
 // six inputs, one LUT6 (6:3 counters). Columns of at most two bits pass on. When no column
 // holds more than three bits, an adder sums the three rows (as many LUTs as compressing on to
 // two rows, and two to three levels fewer). Bits of weight 2^OW and above are dropped (the
-// count is below 2^OW).
-//   Yosys synth_xilinx, 784 bits: 810 LUT (1.03 per bit) against 1,323 for 6-bit chunk
-//   popcounts summed by an adder tree (docs/hardware.md, issue #21).
+// count is below 2^OW). Measurements: docs/hardware.md, issue #21.
 // Pipeline: the XNOR full adders (XNOR mode), the heap's levels and the final adder are steps
 // of one LUT level (the adder: one carry chain, two on LUT4 parts); a register after every
 // LEVELS_PER_STAGE steps and on the sum, so the latency is ceil(steps / LEVELS_PER_STAGE)
-// cycles (ECP5, TFC: all of them in one cycle ran at 95.6 MHz; by two, see docs). s_user
+// cycles. s_user
 // travels with the data (m_user beside y; m_user_pre one cycle earlier, for a memory read
 // that must start a cycle ahead); user registers are reset, the heap's are not.
 `default_nettype none
@@ -26,7 +23,7 @@ module popcount #(
     parameter int N = 64,
     // 0: count the ones of a (b unused); 1: count the lanes where a equals b (XNOR).
     parameter bit XNOR = 0,
-    // Heap levels between two pipeline registers (each level is one LUT6 deep).
+    // Steps (LUT levels: the full adders, each heap level, the final adder) per pipeline stage.
     parameter int LEVELS_PER_STAGE = 2,
     // Bits of the side band carried alongside.
     parameter int UW = 1,
@@ -166,7 +163,7 @@ module popcount #(
     end
 
     // every level's bits: as computed (heap_d) and as the next level reads them (heap_q:
-    // registered after every LEVELS_PER_STAGE levels)
+    // registered after every LEVELS_PER_STAGE steps)
     /* verilator lint_off SPLITVAR */
     logic [TOTAL-1:0] heap_d /* verilator split_var */, heap_q /* verilator split_var */;
     /* verilator lint_on SPLITVAR */
@@ -204,33 +201,26 @@ module popcount #(
             localparam int OFF = BASE + col_offset(l, c);
             localparam int R = H % 6;
             localparam int NFULL = H <= 2 ? 0 : H / 6;  // 6-bit counters
-            localparam bit PART = H > 2 && R >= 3;  // a last counter of R bits
+            localparam bit PART = H > 2 && R >= 3;  // and a last counter of R bits
             localparam int NPASS = H <= 2 ? H : (PART ? 0 : R);
             // where this column's count bits of weight 2^(c+k) go in the next level
             localparam int D0 = NEXT + col_offset(l + 1, c);
             localparam int D1 = c + 1 < OW ? NEXT + col_offset(l + 1, c + 1) + rank_base(l, c + 1, 1) : 0;
             localparam int D2 = c + 2 < OW ? NEXT + col_offset(l + 1, c + 2) + rank_base(l, c + 2, 2) : 0;
-            for (genvar g = 0; g < NFULL; g++) begin : g_counter
-                wire [5:0] grp = heap_q[OFF + g * 6 +: 6];
-                assign heap_d[D0 + g] = 1'(COUNT6_0 >> grp);
+            // the last counter's tables (computed once per column, not per counter)
+            localparam logic [63:0] PART_0 = count_bit_table(R, 0);
+            localparam logic [63:0] PART_1 = count_bit_table(R, 1);
+            localparam logic [63:0] PART_2 = count_bit_table(R, 2);
+            for (genvar g = 0; g < NFULL + PART; g++) begin : g_counter
+                localparam bit FULL = g < NFULL;
+                localparam int SIZE = FULL ? 6 : R;
+                wire [SIZE-1:0] grp = heap_q[OFF + g * 6 +: SIZE];
+                assign heap_d[D0 + g] = 1'((FULL ? COUNT6_0 : PART_0) >> grp);
                 if (c + 1 < OW) begin : g_bit1
-                    assign heap_d[D1 + g] = 1'(COUNT6_1 >> grp);
+                    assign heap_d[D1 + g] = 1'((FULL ? COUNT6_1 : PART_1) >> grp);
                 end
-                if (c + 2 < OW) begin : g_bit2
-                    assign heap_d[D2 + g] = 1'(COUNT6_2 >> grp);
-                end
-            end
-            if (PART) begin : g_part
-                localparam logic [63:0] T0 = count_bit_table(R, 0);
-                localparam logic [63:0] T1 = count_bit_table(R, 1);
-                localparam logic [63:0] T2 = count_bit_table(R, 2);
-                wire [R-1:0] grp = heap_q[OFF + NFULL * 6 +: R];
-                assign heap_d[D0 + NFULL] = 1'(T0 >> grp);
-                if (c + 1 < OW) begin : g_bit1
-                    assign heap_d[D1 + NFULL] = 1'(T1 >> grp);
-                end
-                if (c + 2 < OW && R >= 4) begin : g_bit2
-                    assign heap_d[D2 + NFULL] = 1'(T2 >> grp);
+                if (c + 2 < OW && SIZE >= 4) begin : g_bit2
+                    assign heap_d[D2 + g] = 1'((FULL ? COUNT6_2 : PART_2) >> grp);
                 end
             end
             for (genvar j = 0; j < NPASS; j++) begin : g_pass
