@@ -7,7 +7,9 @@
 // OH = (IFM_H - KERNEL_H) / STRIDE_H + 1, OW = (IFM_W - KERNEL_W) / STRIDE_W + 1.
 // Two frame banks (ping-pong): the next frame is written into one bank while the windows of
 // the previous one are read from the other, so a frame costs max(writes, reads) cycles.
-// The bank memory has one write and one registered read port (block-RAM friendly).
+// The bank memory has one write and one registered read port (block-RAM friendly); its read
+// data is registered once more before the output FIFO, so the slow clock-to-out of a block
+// RAM without output register and the multiplexer over its banks end at a flip-flop.
 `default_nettype none
 
 module sliding_window #(
@@ -104,10 +106,11 @@ module sliding_window #(
     logic [AW-1:0] row_reg, win_reg, off_reg;
     wire [AW-1:0] raddr = (rbank_reg ? AW'(D) : '0) + win_reg + off_reg;
 
-    logic v_s1;
-    logic [W-1:0] rdata_s1;
+    logic v_s1, v_s2;
+    logic [W-1:0] rdata_s1, rdata_s2;
     always_ff @(posedge clk) begin
         if (issue) rdata_s1 <= mem[raddr];
+        if (v_s1) rdata_s2 <= rdata_s1;
     end
 
     always_ff @(posedge clk) begin
@@ -142,6 +145,7 @@ module sliding_window #(
         if (issue && rlast) full_reg[rbank_reg] <= 1'b0;
         pending_reg <= pending_reg + CRW'(issue) - CRW'(pop);
         v_s1 <= issue;
+        v_s2 <= v_s1;
         if (rst) begin
             full_reg <= '0;
             wbank_reg <= 1'b0;
@@ -151,16 +155,17 @@ module sliding_window #(
             {row_reg, win_reg, off_reg} <= '0;
             pending_reg <= '0;
             v_s1 <= 1'b0;
+            v_s2 <= 1'b0;
         end
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    // never low when v_s1 is high: pending_reg reserved the entry at issue
+    // never low when v_s2 is high: pending_reg reserved the entry at issue
     wire out_fifo_ready;
     /* verilator lint_on UNUSEDSIGNAL */
     fifo #(.WIDTH(W), .DEPTH(OUT_FIFO_DEPTH)) out_fifo (
         .clk, .rst,
-        .s_axis_tdata(rdata_s1), .s_axis_tvalid(v_s1), .s_axis_tready(out_fifo_ready),
+        .s_axis_tdata(rdata_s2), .s_axis_tvalid(v_s2), .s_axis_tready(out_fifo_ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 
