@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -184,21 +185,24 @@ def _finn_report(build: Path) -> dict[str, Any] | None:
 def run_yosys(rtl: Path, out: Path, target: str, timeout_s: float | None = None,
               yosys: str = "system") -> dict[str, Any]:
     desc = json.loads((rtl / "rtl.json").read_text())
-    files = [str((rtl / f).resolve()) for f in desc["files"]]
+    # cwd = BUILD/rtl: the $readmemh paths of the top are relative to it. Every path is given
+    # relative to it too: YoWASP's tools see the host's /tmp as a private folder of their own
+    # (an absolute path under /tmp is not the user's file there)
+    rel = Path(os.path.relpath(out.resolve(), rtl.resolve()))
+    files = list(desc["files"])
     script = [f"read_verilog -defer -sv {' '.join(files)}"]
     if target != "xilinx":
         io = desc["interface"]
         (out / "pnr_wrapper.sv").write_text(wrapper_source(io["in_bytes"] * 8, io["out_bytes"] * 8))
-        script.append(f"read_verilog -defer -sv {(out / 'pnr_wrapper.sv').resolve()}")
-    script += [SYNTH_CMD[target], f"write_json {(out / 'netlist.json').resolve()}"]
+        script.append(f"read_verilog -defer -sv {rel / 'pnr_wrapper.sv'}")
+    script += [SYNTH_CMD[target], f"write_json {rel / 'netlist.json'}"]
     if target != "xilinx":
-        script += ["flatten", "opt_clean", f"write_json {(out / 'pnr.json').resolve()}"]
+        script += ["flatten", "opt_clean", f"write_json {rel / 'pnr.json'}"]
     (out / "synth.ys").write_text("\n".join(script) + "\n")
     t0 = time.time()
-    # cwd = BUILD/rtl: the $readmemh paths of the top are relative to it
     try:
-        res = subprocess.run([*_yosys(yosys), "-q", "-l", str((out / "yosys.log").resolve()),
-                              "-s", str((out / "synth.ys").resolve())],
+        res = subprocess.run([*_yosys(yosys), "-q", "-l", str(rel / "yosys.log"),
+                              "-s", str(rel / "synth.ys")],
                              cwd=rtl, env=tool_env(), capture_output=True, text=True,
                              timeout=timeout_s)
     except subprocess.TimeoutExpired as err:
@@ -222,9 +226,9 @@ def run_pnr(out: Path, target: str, total: dict[str, int], clock_mhz: float,
         return {"skipped": f"the design ({total['lut']} LUT, {total['bram']} {BRAM_UNIT[target]}) "
                            f"does not fit the largest {target} device tried"}
     args = fits[0]
-    cmd = [tool, *args, "--json", str((out / "pnr.json").resolve()), "--timing-allow-fail",
-           "--freq", str(clock_mhz), "--report", str((out / "pnr_report.json").resolve()),
-           "--log", str((out / "pnr.log").resolve()), "-q"]
+    # paths relative to cwd = out (YoWASP's /tmp is its own: run_yosys)
+    cmd = [tool, *args, "--json", "pnr.json", "--timing-allow-fail", "--freq", str(clock_mhz),
+           "--report", "pnr_report.json", "--log", "pnr.log", "-q"]
     t0 = time.time()
     try:
         res = subprocess.run(cmd, cwd=out, env=tool_env(), capture_output=True, text=True,

@@ -82,3 +82,14 @@ def test_synth_ice40_with_place_and_route(mlp_build):
     assert sum(row["lut"] for row in rep["layers"]) <= rep["total"]["lut"]
     assert rep["pnr"]["fmax_mhz"] > 20
     assert rep["finn_total_lut"] is None and "no FINN estimates" in rep["finn_note"]
+
+
+def test_synth_ecp5_place_and_route_under_tmp(mlp_build):
+    # the build is under /tmp (pytest's tmp_path), which YoWASP's nextpnr-ecp5 maps to a
+    # private folder of its own: the files must still reach the user's build folder
+    assert str(mlp_build.resolve()).startswith("/tmp/")
+    res = xnorflow("synth", mlp_build, "--target", "ecp5")
+    assert res.returncode == 0, res.stderr
+    rep = json.loads((mlp_build / "synth_report.json").read_text())
+    assert (mlp_build / "synth" / "ecp5" / "pnr.log").is_file()
+    assert rep["pnr"].get("error") is None and rep["pnr"]["fmax_mhz"] > 20
