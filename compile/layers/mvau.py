@@ -29,6 +29,9 @@ from xnorflow.compile.rtl import common as rtl
 # for narrow beats, at what 64 kbit hold (an FC layer after a conv stack: SF in the thousands)
 MAX_INPUT_FIFO = 256
 MAX_INPUT_FIFO_BITS = 1 << 16
+# one threshold per channel over at most this many row folds: a ROM of -T read from logic
+# into the accumulator (mvau.sv THRESH_BIAS); deeper threshold memories stay block RAM
+THRESH_BIAS_MAX_FOLDS = 64
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -238,8 +241,16 @@ class MVAU(Layer):
             params["OUT_FIFO_DEPTH"] = 16
         if n_thr:
             t = rtl.clipped_thresholds(self.thresholds, lo, hi)
+            if n_thr == 1 and nf <= THRESH_BIAS_MAX_FOLDS:
+                # one threshold: the accumulator starts at -T and the activation is its sign
+                # (mvau.sv THRESH_BIAS), the -T ROM read from logic beside the accumulator
+                params["THRESH_BIAS"] = 1
+                t, field_bits = -t, acc_bits + 1
+            else:
+                field_bits = acc_bits
             params["THRESH_FILE"] = rtl.write_mem(
-                folder, f"{ident}_t.mem", rtl.hex_words(t.reshape(nf, self.pe * n_thr), acc_bits))
+                folder, f"{ident}_t.mem",
+                rtl.hex_words(t.reshape(nf, self.pe * n_thr), field_bits))
         return rtl.Instance("mvau", ident, params, self.in_width, self.out_width)
 
     # --- HLS -----------------------------------------------------------------------------

@@ -33,6 +33,9 @@
 //   address; in XNOR mode the register after it holds the XNOR of word and input
 //   (LUTROM_REG; ROMs of <= 16 words), so ROM read and XNOR share a LUT. Same latency.
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
+//     THRESH_BIAS = 1 (one threshold, NF <= 64 folds): NF words of PE*(ACC_BITS+1) bits,
+//     field p = -T[nf*PE+p][0]: the accumulator starts a fold at -T, so the activation is
+//     its sign (no comparator; the threshold ROM shares the accumulator's LUTs)
 `default_nettype none
 
 module mvau #(
@@ -74,6 +77,8 @@ module mvau #(
     parameter int WBANK_DEPTH = 512,
     // Threshold memory file (unused when N_THR = 0).
     parameter THRESH_FILE = "",
+    // 1: THRESH_FILE holds one negated threshold per channel (see above; N_THR = 1 only).
+    parameter bit THRESH_BIAS = 0,
     // Weight memories of at most this many words (one bank) are ROMs in LUT logic read
     // without a register (the synthesiser merges ROM read, XNOR and the first popcount level
     // into the same LUTs); deeper ones are block RAMs read through registers. 0: never.
@@ -116,7 +121,7 @@ module mvau #(
     localparam int GSW = GSW_SUM < ACC_BITS ? GSW_SUM : ACC_BITS;  // a group sum
     localparam int NG = (NCH + GROUP - 1) / GROUP;
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
-    localparam int TW = N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
+    localparam int TW = THRESH_BIAS ? PE * (ACC_BITS + 1) : N_THR > 0 ? PE * N_THR * ACC_BITS : 1;
     localparam int NB = (WD + WBANK_DEPTH - 1) / WBANK_DEPTH;
     localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
     localparam int BAW = BD > 1 ? $clog2(BD) : 1;
@@ -139,6 +144,7 @@ module mvau #(
         if (NB > 1 && (WBANK_DEPTH & (WBANK_DEPTH - 1)) != 0)
             $fatal(1, "mvau %m: WBANK_DEPTH must be a power of two");
         if (NB > 1000) $fatal(1, "mvau %m: more than 1000 weight banks; raise WBANK_DEPTH");
+        if (THRESH_BIAS && N_THR != 1) $fatal(1, "mvau %m: THRESH_BIAS needs N_THR = 1");
     end
 
     // ---- parameter memories ---------------------------------------------------------
@@ -359,7 +365,7 @@ module mvau #(
     logic [TW-1:0] thr_s5, thr_s6;  // unused when N_THR = 0 (no activation)
     /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) begin
-        if (v_s4 && last_s4) thr_s5 <= tmem[nf_s4];
+        if (!THRESH_BIAS && v_s4 && last_s4) thr_s5 <= tmem[nf_s4];
         if (v_s5 && last_s5) thr_s6 <= thr_s5;
     end
 
@@ -368,7 +374,9 @@ module mvau #(
     // ---- per-PE datapath ----------------------------------------------------------------
     for (genvar p = 0; p < PE; p++) begin : g_pe
         logic signed [ACC_BITS-1:0] psum_s5;
-        logic signed [ACC_BITS-1:0] acc_reg;
+        /* verilator lint_off UNUSEDSIGNAL */
+        logic signed [ACC_BITS-1:0] acc_reg;  // unused with THRESH_BIAS (g_bias accumulates)
+        /* verilator lint_on UNUSEDSIGNAL */
 
         if (XNOR) begin : g_xnor
             // stages 2 -> 5: the popcount of the lanes' XNORs, a bit heap of 6:3 counters
@@ -442,13 +450,27 @@ module mvau #(
             end
         end
 
-        // stage 5 -> 6: accumulate over the SF cycles of a fold
-        always_ff @(posedge clk) begin
-            if (v_s5) acc_reg <= (first_s5 ? '0 : acc_reg) + psum_s5;
+        if (THRESH_BIAS) begin : g_bias
+            // stage 5 -> 6: accumulate from -T over the SF cycles of a fold (-T read
+            // combinationally from the fold's ROM word); stage 6 -> 7: the activation is the
+            // sign, acc >= T
+            logic signed [ACC_BITS:0] bacc_reg;
+            wire signed [ACC_BITS:0] bias = $signed(tmem[nf_s5][p*(ACC_BITS+1) +: ACC_BITS+1]);
+            wire signed [ACC_BITS:0] psum = {psum_s5[ACC_BITS-1], psum_s5};
+            always_ff @(posedge clk) begin
+                if (v_s5) bacc_reg <= (first_s5 ? bias : bacc_reg) + psum;
+                out_s7[p*OBITS +: OBITS] <= OBITS'(!bacc_reg[ACC_BITS]) + OBITS'(ACT_VAL);
+            end
+            assign acc_reg = '0;
+        end else begin : g_acc
+            // stage 5 -> 6: accumulate over the SF cycles of a fold
+            always_ff @(posedge clk) begin
+                if (v_s5) acc_reg <= (first_s5 ? '0 : acc_reg) + psum_s5;
+            end
         end
 
-        // stage 6 -> 7: activation
-        if (N_THR > 0) begin : g_thr
+        // stage 6 -> 7: activation (g_bias: the sign, above)
+        if (N_THR > 0 && !THRESH_BIAS) begin : g_thr
             localparam int CNTW = $clog2(N_THR + 1);
             always_ff @(posedge clk) begin
                 logic [CNTW-1:0] cnt;
@@ -459,7 +481,7 @@ module mvau #(
                 end
                 out_s7[p*OBITS +: OBITS] <= OBITS'(cnt) + OBITS'(ACT_VAL);
             end
-        end else begin : g_noact
+        end else if (N_THR == 0) begin : g_noact
             always_ff @(posedge clk) out_s7[p*OBITS +: OBITS] <= OBITS'(acc_reg);
         end
     end
