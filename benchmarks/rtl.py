@@ -3,7 +3,8 @@ Yosys and nextpnr.
 
 The models are brevitas_examples.bnn_pynq's TFC-1W1A, CNV-1W1A, CNV-1W2A and CNV-2W2A with
 random weights and BatchNorm statistics, compiled with FINN's end-to-end test folding (TFC:
-(PE, SIMD) = (16,49),(8,8),(8,8),(10,8), input thresholding PE 49; the three CNVs share
+(PE, SIMD, ram_style) = (16,49,block),(8,8,auto),(8,8,auto),(10,8,distributed), input
+thresholding PE 49; the three CNVs share
 fold_cnv_large of FINN's test_end2end_bnn_pynq.py). For each: measured cycles/frame in
 steady state and latency (Verilator, compiled testbench), FPS at 100 MHz, simulated frames/s,
 bit-exactness against the reference executor, Yosys synth_xilinx LUT/FF/BRAM18 beside FINN's
@@ -34,7 +35,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+# FINN's test folding (test_end2end_bnn_pynq.py): (PE, SIMD) per MVAU, and for TFC its
+# ram_style per MVAU (fold_cnv_large sets none for the MVAUs)
 TFC_FOLDING = [(16, 49), (8, 8), (8, 8), (10, 8)]
+TFC_RAM_STYLE = ["block", "auto", "auto", "distributed"]
 TFC_THR_PE = 49
 CNV_FOLDING = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]
 FRAMES = {"tfc": 10000, "cnv": 6, "cnv_1w2a": 6, "cnv_2w2a": 6, "sfc_max": 2000}
@@ -62,8 +66,10 @@ def folding_spec(name: str, build: Path) -> dict:
     table = TFC_FOLDING if name == "tfc" else CNV_FOLDING
     mvaus = [rec for rec in layers if rec["kind"] == "mvau"]
     spec: dict[str, dict] = {}
-    for rec, (pe, simd) in zip(mvaus, table, strict=True):
+    for k, (rec, (pe, simd)) in enumerate(zip(mvaus, table, strict=True)):
         spec[rec["name"]] = {"PE": pe, "SIMD": simd}
+        if name == "tfc":
+            spec[rec["name"]]["ram_style"] = TFC_RAM_STYLE[k]
     for i, rec in enumerate(layers):
         if rec["kind"] == "thresholding" and i == 0:
             spec[rec["name"]] = {"PE": TFC_THR_PE if name == "tfc" else rec["channels"]}

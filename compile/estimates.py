@@ -25,7 +25,7 @@ def variant(op: str) -> str:
     return next(cls.finn_ops[op] for cls in Layer.registry.values() if op in cls.finn_ops)
 
 
-def _finn_op(node: Any, fold: dict[str, int]) -> Any:
+def _finn_op(node: Any, fold: dict[str, int | str]) -> Any:
     from onnx import helper
     from qonnx.custom_op.registry import getCustomOp
 
@@ -35,11 +35,12 @@ def _finn_op(node: Any, fold: dict[str, int]) -> Any:
     spec.domain = f"finn.custom_op.fpgadataflow.{kind}"
     names = {a.name for a in spec.attribute}
     for key, value in fold.items():
-        if key in names:
+        if key in names or isinstance(value, str):  # a style (ram_style) may be unset there
             for a in list(spec.attribute):
                 if a.name == key:
                     spec.attribute.remove(a)
-            spec.attribute.append(helper.make_attribute(key, int(value)))
+            spec.attribute.append(helper.make_attribute(
+                key, value if isinstance(value, str) else int(value)))
     return getCustomOp(spec)
 
 

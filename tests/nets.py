@@ -187,6 +187,16 @@ def tfc_ir(seed: int = 0, folding=TFC_FOLDING, thr_pe: int = 49) -> DataflowIR:
                       layers=layers, output_scale=np.ones(10), output_bias=np.zeros(10))
 
 
+def tfc_ram_styles_ir(seed: int = 3) -> DataflowIR:
+    """TFC with every weight-memory style: fc0 block RAM (as FINN's TFC test folding), fc1 a
+    256-word ROM in LUTs (PE 2: deeper than `auto` puts in LUTs), fc2 block RAM, fc3 auto."""
+    from xnorflow.compile.ir.folding import apply_folding
+
+    spec = {"fc0": {"ram_style": "block"}, "fc1": {"PE": 2, "ram_style": "distributed"},
+            "fc2": {"ram_style": "block"}}
+    return apply_folding(tfc_ir(seed), spec, "<tfc_ram_styles>")
+
+
 CNV_CONVS = (64, 64, "pool", 128, 128, "pool", 256, 256)
 CNV_FCS = (512, 512, 10)
 # a small CNV-like network for the tests: 14x14x3 → 3x3 convs 8, 8, pool, 16, 16 → FC 32, 10

@@ -11,8 +11,11 @@ Keys are IR layer names, which are FINN's node names (`MVAU_0`, `Thresholding_0`
 `ConvolutionInputGenerator_1`, `Pool_0`); FINN's specialised names (`MVAU_hls_0`,
 `ConvolutionInputGenerator_rtl_1`) are accepted too. "Defaults" values (an int, or FINN's
 `[value, ["MVAU", ...]]` with op names or "all") apply to every layer that has the parameter
-and allows the value; explicit entries are checked strictly. FINN-only keys that have no
-meaning here (ram_style, mem_mode, resType, ...) are ignored.
+and allows the value; explicit entries are checked strictly. An MVAU's "ram_style" is
+honoured as FINN's: "block" (weights in block RAM), "distributed" (a ROM in LUTs), "auto"
+(LUTs up to 64 words, hw_templates/rtl/mvau.sv) — FINN's TFC test folding puts the first
+layer's weights in block RAM. FINN-only keys that have no meaning here (mem_mode, resType,
+a sliding window's ram_style, ...) are ignored.
 """
 
 from __future__ import annotations
@@ -57,13 +60,13 @@ def load_folding(path: Path) -> dict[str, dict[str, Any]]:
     return doc
 
 
-def _default_value(value: Any, layer: Layer) -> int | None:
+def _default_value(value: Any, layer: Layer) -> int | str | None:
     if isinstance(value, list) and len(value) == 2 and isinstance(value[1], list):
         base = type(layer).finn_name
         if not any(o in ("all", base) or o.startswith(base + "_") for o in value[1]):
             return None
         value = value[0]
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, (int, str)) else None
 
 
 def apply_folding(ir: DataflowIR, spec: dict[str, dict[str, Any]], source: str) -> DataflowIR:
@@ -72,7 +75,7 @@ def apply_folding(ir: DataflowIR, spec: dict[str, dict[str, Any]], source: str) 
     layers = list(ir.layers)
     defaults = spec.get("Defaults", {})
     for i, layer in enumerate(layers):
-        allowed = layer.allowed_folding()
+        allowed = {**layer.allowed_folding(), **layer.style_options()}
         fold = {}
         for key, value in defaults.items():
             v = _default_value(value, layer)
@@ -90,8 +93,17 @@ def apply_folding(ir: DataflowIR, spec: dict[str, dict[str, Any]], source: str) 
         i = by_name[name]
         layer = layers[i]
         allowed = layer.allowed_folding()
+        styles = layer.style_options()
         fold = {}
         for key, value in params.items():
+            if key in styles:
+                if value not in styles[key]:
+                    raise CompileError(
+                        f"folding file {source}: layer {raw_name!r} ({layer.kind}): "
+                        f"{key}={value!r} is not supported; choose one of "
+                        f"{', '.join(styles[key])}")
+                fold[key] = value
+                continue
             if key in FINN_ONLY_KEYS:
                 continue
             if key not in allowed:
@@ -196,6 +208,7 @@ def folding_json(ir: DataflowIR) -> dict[str, Any]:
     """The folding in use, as a file `--folding` accepts."""
     doc: dict[str, Any] = {"Defaults": {}}
     for layer in ir.layers:
-        if layer.folding():
-            doc[layer.name] = dict(layer.folding())
+        styles = {k: v for k, v in layer.styles().items() if v != "auto"}
+        if layer.folding() or styles:
+            doc[layer.name] = {**layer.folding(), **styles}
     return doc

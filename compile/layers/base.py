@@ -79,9 +79,9 @@ class Layer:
         `reader` (frontend/from_finn.py) gives initializers (`init`) and errors (`fail`)."""
         raise NotImplementedError
 
-    def finn_folding(self, node: Any) -> dict[str, int]:
+    def finn_folding(self, node: Any) -> dict[str, int | str]:
         """The FINN node's folding attributes for this layer's folding (for its estimate)."""
-        return dict(self.folding())
+        return {**self.folding(), **self.styles()}
 
     def rtl_instance(self, ident: str, folder: Path, options: RtlOptions) -> Instance:
         """The instance of `rtl_template` for this layer; memory files go under folder/mem."""
@@ -125,8 +125,16 @@ class Layer:
     def allowed_folding(self) -> dict[str, list[int]]:
         return {}
 
-    def with_folding(self, **fold: int) -> Layer:
-        """A copy with new folding, validated."""
+    def styles(self) -> dict[str, str]:
+        """How this layer's memories are built, as a folding file sets it (FINN's names:
+        ram_style); the values are among style_options'."""
+        return {}
+
+    def style_options(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def with_folding(self, **fold: int | str) -> Layer:
+        """A copy with new folding (and styles), validated."""
         names = {"PE": "pe", "SIMD": "simd"}
         layer = dataclasses.replace(self, **{names.get(k, k): v for k, v in fold.items()})
         layer.validate()
@@ -178,6 +186,11 @@ class Layer:
                     f"layer {self.name!r} ({self.kind}): {key}={value} is not allowed; "
                     f"allowed values: {allowed}"
                 )
+        for key, options in self.style_options().items():
+            value = self.styles()[key]
+            if value not in options:
+                raise LayerError(f"layer {self.name!r} ({self.kind}): {key}={value!r} is not "
+                                 f"one of {', '.join(options)}")
         ip, ic = self.in_shape
         if (ip * ic) % self.in_fold or (np.prod(self.out_shape) % self.out_fold):
             raise LayerError(f"layer {self.name!r}: folding does not divide the frame")
@@ -197,8 +210,8 @@ class Layer:
         arrays: dict[str, np.ndarray] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "inputs" and not v:
-                continue  # a chain's records stay as they were (and the IR's fingerprint)
+            if f.name == "inputs" and not v or f.metadata.get("omit_default") and v == f.default:
+                continue  # records stay as they were (and the IR's fingerprint) unless set
             if isinstance(v, np.ndarray):
                 key = f"{self.name}/{f.name}"
                 arrays[key] = v

@@ -32,6 +32,9 @@ MAX_INPUT_FIFO_BITS = 1 << 16
 # one threshold per channel over at most this many row folds: a ROM of -T read from logic
 # into the accumulator (mvau.sv THRESH_BIAS); deeper threshold memories stay block RAM
 THRESH_BIAS_MAX_FOLDS = 64
+# where the weights live (a folding file's ram_style, FINN's names): auto = a ROM in LUTs up
+# to LUTROM_DEPTH words (mvau.sv), else block RAM; block = block RAM; distributed = LUTs
+RAM_STYLES = ("auto", "block", "distributed")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -48,6 +51,7 @@ class MVAU(Layer):
     pe: int = 1
     simd: int = 1
     weight_dtype: DataType = BIPOLAR
+    ram_style: str = dataclasses.field(default="auto", metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights)
@@ -122,6 +126,12 @@ class MVAU(Layer):
 
     def allowed_folding(self) -> dict[str, list[int]]:
         return {"PE": divisors(self.mh), "SIMD": divisors(self.mw)}
+
+    def styles(self) -> dict[str, str]:
+        return {"ram_style": self.ram_style}
+
+    def style_options(self) -> dict[str, tuple[str, ...]]:
+        return {"ram_style": RAM_STYLES}
 
     def exp_cycles(self) -> int:
         return self.pixels * (self.mh // self.pe) * (self.mw // self.simd)
@@ -226,6 +236,12 @@ class MVAU(Layer):
         w = self.weights.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3)
         words = rtl.hex_words(w.reshape(nf * sf, -1), wbits)
         bank_depth = options.bank_depth or rtl.weight_bank_depth(self.pe * self.simd * wbits)
+        memory = {}
+        if self.ram_style == "block":
+            memory["LUTROM_DEPTH"] = 0
+        elif self.ram_style == "distributed":  # one bank, a ROM in LUTs however deep
+            bank_depth = max(bank_depth, 1 << (nf * sf - 1).bit_length())
+            memory["LUTROM_DEPTH"] = nf * sf
         for b, start in enumerate(range(0, len(words), bank_depth)):
             rtl.write_mem(folder, f"{ident}_w_{b:03d}.mem", words[start:start + bank_depth])
         n_thr = self.thresholds.shape[1]
@@ -234,7 +250,7 @@ class MVAU(Layer):
             "XNOR": int(self.xnor), "IBITS": self.in_dtype.bits, "WBITS": wbits,
             "IN_SIGNED": int(self.in_dtype.signed), "ACC_BITS": acc_bits, "N_THR": n_thr,
             "OBITS": obits, "ACT_VAL": int(self.act_val),
-            "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth,
+            "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth, **memory,
         }
         if self.xnor and self.simd > 4096:
             # popcount.sv is deeper than the default output FIFO covers past 4,096 lanes

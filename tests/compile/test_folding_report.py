@@ -49,7 +49,7 @@ def test_folding_file_conventions():
     spec = {
         # FINN's [value, [ops]] Defaults apply to the named ops only, and only where allowed
         "Defaults": {"PE": [2, ["MVAU"]], "SIMD": 1},
-        mv.name: {"PE": mv.mh, "ram_style": "block"},  # FINN-only keys are ignored
+        mv.name: {"PE": mv.mh, "mem_mode": "internal_decoupled"},  # FINN-only: ignored
         "thr_in": {"PE": thr_pe},
     }
     folded = apply_folding(ir, spec, "<test>")
@@ -62,6 +62,56 @@ def test_folding_file_conventions():
     # folding.json round trip
     again = apply_folding(ir, folding_json(folded), "<round trip>")
     assert again.equals(folded)
+
+
+def test_ram_style(tmp_path):
+    ir = random_mlp(5)
+    mvaus = [layer.name for layer in ir.layers if layer.kind == "mvau"]
+    # FINN's [value, [ops]] Defaults, then an explicit entry
+    spec = {"Defaults": {"ram_style": ["distributed", ["MVAU"]]}, mvaus[0]: {"ram_style": "block"}}
+    folded = apply_folding(ir, spec, "<test>")
+    styles = {layer.name: layer.styles().get("ram_style") for layer in folded.layers}
+    assert styles[mvaus[0]] == "block"
+    assert all(styles[name] == "distributed" for name in mvaus[1:])
+    assert folded.layers[0].styles() == {}  # thresholding: no weight memory
+    # folding.json keeps it; the IR saves it, and leaves `auto` out of the records (the
+    # fingerprint of a build without ram_style stays what it was)
+    assert folding_json(folded)[mvaus[0]]["ram_style"] == "block"
+    assert "ram_style" not in folding_json(ir)[mvaus[0]]
+    folded.save(tmp_path / "styled")
+    assert DataflowIR.load(tmp_path / "styled").equals(folded)
+    ir.save(tmp_path / "plain")
+    records = json.loads((tmp_path / "plain" / "ir.json").read_text())["layers"]
+    assert all("ram_style" not in rec for rec in records)
+    with pytest.raises(CompileError, match=r"ram_style='ultra'.*auto, block, distributed"):
+        apply_folding(ir, {mvaus[0]: {"ram_style": "ultra"}}, "<test>")
+
+
+def test_ram_style_in_rtl_and_estimates(tmp_path):
+    from xnorflow.compile.rtl.common import RtlOptions
+    from xnorflow.train.models import build_mlp
+
+    ir = random_mlp(5)
+    mv = next(layer for layer in ir.layers if layer.kind == "mvau")
+    words = (mv.mh // mv.pe) * (mv.mw // mv.simd)
+    opts = RtlOptions(bank_depth=4)  # shallower banks than the memory
+    block = mv.with_folding(ram_style="block").rtl_instance("b", tmp_path, opts)
+    assert block.params["LUTROM_DEPTH"] == 0
+    lut = mv.with_folding(ram_style="distributed").rtl_instance("d", tmp_path, opts)
+    assert lut.params["LUTROM_DEPTH"] == words >= 4  # one bank however deep: a ROM in LUTs
+    assert lut.params["WBANK_DEPTH"] >= words and len(list(tmp_path.glob("mem/d_w_*"))) == 1
+    assert "LUTROM_DEPTH" not in mv.rtl_instance("a", tmp_path, opts).params
+    # FINN's estimate sees the style: LUTRAM weights take no block RAM
+    model = randomize(build_mlp((1, 8, 8), [64], 4), seed=3)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+
+    def mvau0_bram18(style: str) -> int:
+        fold = {"MVAU_0": {"PE": 1, "SIMD": 1, "ram_style": style}}
+        res = compile_model(path, tmp_path / style, folding=fold, backends=False)
+        rows = json.loads((res.build / "report.json").read_text())["layers"]
+        return next(row["bram18_finn"] for row in rows if row["name"] == "MVAU_0")
+
+    assert mvau0_bram18("distributed") == 0 < mvau0_bram18("block")
 
 
 def test_finn_specialised_names(tmp_path):

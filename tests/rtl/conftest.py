@@ -21,6 +21,7 @@ from xnorflow.compile.rtl import codegen as rtl_codegen
 
 DESIGNS: dict[str, Callable[[], DataflowIR]] = {
     "tfc": nets.tfc_ir,
+    "tfc_ram_styles": nets.tfc_ram_styles_ir,
     "small_cnv": nets.small_cnv_ir,
     **{f"random_mlp_{s}": (lambda s=s: random_mlp(s)) for s in range(12)},
     **{f"random_cnn_{s}": (lambda s=s: random_cnn(s)) for s in range(12)},

@@ -20,7 +20,7 @@ from xnorflow.compile.stream import pack_beats, unpack_beats
 
 pytestmark = pytest.mark.sim
 
-FRAMES = {"tfc": 400, "small_cnv": 24, "cnv": 4}
+FRAMES = {"tfc": 400, "tfc_ram_styles": 100, "small_cnv": 24, "cnv": 4}
 
 
 def _beats(ir, images):
@@ -53,8 +53,8 @@ def check_design(design, name: str, seed: int = 0) -> dict:
     return steady
 
 
-@pytest.mark.parametrize("name", ["tfc", "small_cnv", "random_mlp_0", "random_cnn_0",
-                                  *COMPILED_DEFAULT])
+@pytest.mark.parametrize("name", ["tfc", "tfc_ram_styles", "small_cnv", "random_mlp_0",
+                                  "random_cnn_0", *COMPILED_DEFAULT])
 def test_accelerator_bit_exact(design, name):
     steady = check_design(design, name)
     assert steady["latency_cycles"] > 0
