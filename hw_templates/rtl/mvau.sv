@@ -11,12 +11,12 @@
 // Schedule: for each vector, NF = MH/PE row folds of SF = MW/SIMD cycles each. The vector is
 // read from the stream once (fold 0) into a buffer reused by folds 1..NF-1, so a vector costs
 // NF*SF cycles with no bubble between folds or vectors.
-// Pipeline: issue (weight ROM read) -> [select within groups of 4 banks, with several] -> memory
+// Pipeline: issue (weight ROM read) -> [bank select, block RAM only] -> memory
 // output register -> adder tree -> accumulate -> threshold compare -> output FIFO. The adder
 // tree: in XNOR mode the popcount of the SIMD lanes' XNORs (popcount.sv, a bit heap of 6:3
 // counters, a register every two LUT levels: 1..5 cycles as SIMD grows), in multiply-accumulate
 // mode per-CHUNK product sums -> sums of GROUP chunks -> sum of the groups (3 cycles; 7 stages
-// in all, 8 with several weight banks). Output back-pressure never
+// in all, 8 with the weights in block RAM). Output back-pressure never
 // stalls the pipeline: an issue that completes an output needs a credit (a free output FIFO
 // entry), counted by pending_reg.
 //
@@ -126,12 +126,12 @@ module mvau #(
     localparam int BD = NB > 1 ? WBANK_DEPTH : WD;  // words of every bank but the last
     localparam int BAW = BD > 1 ? $clog2(BD) : 1;
     localparam int NBW = NB > 1 ? $clog2(NB) : 1;
-    // issue to the adder tree's input (one more with the bank select stage), then issue to
-    // the output FIFO with the multiply-accumulate mode's three-stage tree (see above)
-    localparam int PRE = NB > 1 ? 3 : 2;
-    localparam int LATENCY = PRE + 3 + 2;
     // the weights as a ROM in LUT logic, read combinationally from a registered address
     localparam bit LUTROM = NB == 1 && WD <= LUTROM_DEPTH;
+    // issue to the adder tree's input (one more with block RAM: the select stage), then issue
+    // to the output FIFO with the multiply-accumulate mode's three-stage tree (see above)
+    localparam int PRE = LUTROM ? 2 : 3;
+    localparam int LATENCY = PRE + 3 + 2;
     localparam int LRR = LUTROM_REG >= 0 ? LUTROM_REG : XNOR && WD <= 16 ? 2 : 1;
 
     initial begin
@@ -224,7 +224,7 @@ module mvau #(
     // weight banks, each read at stage 1 (the block RAM's own register)
     localparam int BSH = BD > 1 ? $clog2(BD) : 0;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;  // unused by a LUT ROM
+    wire [NBW-1:0] bank_sel = NB > 1 ? NBW'(waddr_reg >> BSH) : '0;  // used with several banks
     /* verilator lint_on UNUSEDSIGNAL */
     wire [BAW-1:0] bank_addr = BD > 1 ? BAW'(waddr_reg) : '0;
     logic [WW-1:0] wq_s1 [NB];
@@ -259,21 +259,24 @@ module mvau #(
             // in LUTs (Yosys 0.23; docs/hardware.md, issue #21)
             (* rom_style = "block", ram_style = "block" *) logic [WW-1:0] wmem [DEPTH];
             initial $readmemh(FILE, wmem);
-            always_ff @(posedge clk) begin
-                if (issue && bank_sel == NBW'(b)) wq_s1[b] <= wmem[bank_addr];
-            end
+            // read every cycle, no clock enable: the word at waddr_reg is the issued one in
+            // the cycle that issues, and stage 1 is only used where v_s1 says so (an enable
+            // from `issue` reached every block RAM: TFC's 22, ECP5's critical path)
+            always_ff @(posedge clk) wq_s1[b] <= wmem[bank_addr];
         end
     end
 
-    // stage 1 as seen by stage 2. One bank: stage 1 itself, and w_s2 registers the block-RAM
-    // output (its clock-to-out is slow). Several banks: the select is split over two cycles:
-    // a 4:1 select within each group of four banks straight from the block RAMs into a group
-    // register, then the select of the group into w_s2 — one register per group, not per bank.
+    // stage 1 as seen by stage 2. A LUT ROM: stage 1 itself. Block RAM: the select stage, over
+    // two cycles: a 4:1 select within each group of four banks straight from the block RAMs
+    // into a group register, then the select of the group into w_s2 — one register per group,
+    // not per bank. With one bank it is a register beside the block RAM (its clock-to-out is
+    // slow: straight into w_s2 beside the popcounts, ECP5 routing made TFC's block-RAM MVAU_0
+    // 120.6 MHz).
     logic v_p, first_p, last_p;
     logic [NFW-1:0] nf_p;
     logic [IW-1:0] x_p;
     logic [WW-1:0] w_p;
-    if (NB > 1) begin : g_select_stage
+    if (!LUTROM) begin : g_select_stage
         localparam int BGW = 2;  // log2 of the banks per group
         localparam int NGRP = (NB + (1 << BGW) - 1) >> BGW;
         localparam int GW = NGRP > 1 ? $clog2(NGRP) : 1;
@@ -292,7 +295,7 @@ module mvau #(
             always_ff @(posedge clk) grp_r[g] <= cand[bank_s1[BGW-1:0]];
         end
         always_ff @(posedge clk) begin
-            if (issue) bank_s1 <= SW'(bank_sel);
+            bank_s1 <= SW'(bank_sel);  // follows the read (every cycle)
             {v_p, first_p, last_p, nf_p, x_p} <= {v_s1, first_s1, last_s1, nf_s1, x_s1};
             if (rst) v_p <= 1'b0;
         end
@@ -303,7 +306,7 @@ module mvau #(
         end else begin : g_one_group
             assign w_p = grp_r[0];
         end
-    end else begin : g_one_bank
+    end else begin : g_rom_word
         assign {v_p, first_p, last_p, nf_p, x_p, w_p} =
             {v_s1, first_s1, last_s1, nf_s1, x_s1, wq_s1[0]};
     end
