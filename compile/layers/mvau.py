@@ -24,6 +24,7 @@ from xnorflow.compile.ir.datatypes import BIPOLAR, DataType, smallest_type
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.layers.thresholding import threshold_counts
 from xnorflow.compile.rtl import common as rtl
+from xnorflow.compile.rtl.popcount import popcount_latency
 
 # the FIFO before a row-folded MVAU (compile/ir/glue.py): SF beats, capped at 256 beats or,
 # for narrow beats, at what 64 kbit hold (an FC layer after a conv stack: SF in the thousands)
@@ -252,9 +253,12 @@ class MVAU(Layer):
             "OBITS": obits, "ACT_VAL": int(self.act_val),
             "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth, **memory,
         }
-        if self.xnor and self.simd > 4096:
-            # popcount.sv is deeper than the default output FIFO covers past 4,096 lanes
-            params["OUT_FIFO_DEPTH"] = 16
+        if self.xnor:
+            # the output FIFO covers the pipeline: 4 stages, at most 3 before the popcount
+            # (block RAM) and the popcount's own (mvau.sv MAX_LATENCY); 12 by default
+            depth = popcount_latency(self.simd, True) + 4 + 3
+            if depth > 12:
+                params["OUT_FIFO_DEPTH"] = depth
         if n_thr:
             t = rtl.clipped_thresholds(self.thresholds, lo, hi)
             if n_thr == 1 and nf <= THRESH_BIAS_MAX_FOLDS:

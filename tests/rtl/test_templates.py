@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from tests.layers.harness import run_cocotb
+from tests.nets import random_mvau
+from xnorflow.compile.ir.datatypes import BIPOLAR
 from xnorflow.compile.rtl import codegen as rtl_codegen
+from xnorflow.compile.rtl.common import RtlOptions
+from xnorflow.compile.rtl.popcount import popcount_latency
 
 pytestmark = pytest.mark.sim
 
@@ -67,36 +71,6 @@ def test_tlast_tracker(in_beats, out_beats, depth, cache):
          test_module="tests.rtl.cocotb_tlast", n_tests=2)
 
 
-def heap_levels(n: int, xnor: bool = False) -> int:
-    """Levels of popcount.sv's bit heap for n bits: its rule, written again (6:3 counters on
-    every column of three or more bits, one or two left over pass on; level 0 of XNOR: a full
-    adder per three lanes)."""
-    width = n.bit_length()
-
-    def produced(h: int, k: int) -> int:
-        if h <= 2:
-            return h if k == 0 else 0
-        r = h % 6
-        if r >= 3:
-            return h // 6 + (k < (3 if r >= 4 else 2))
-        return h // 6 + (r if k == 0 else 0)
-
-    heights, levels = [n] + [0] * width, 0
-    if xnor:
-        heights[:2] = [n // 3 + n % 3, n // 3]
-    while max(heights) > 3:
-        heights = [sum(produced(heights[d - k], k) for k in range(3) if d >= k)
-                   for d in range(width)]
-        levels += 1
-    return levels
-
-
-def popcount_latency(n: int, xnor: bool, levels_per_stage: int = 2) -> int:
-    """Cycles: the full adders (XNOR), the heap's levels and the final adder are one step each,
-    a register after every levels_per_stage steps and on the sum."""
-    return -(-(int(xnor) + heap_levels(n, xnor) + 1) // levels_per_stage)
-
-
 @pytest.mark.parametrize("n,levels_per_stage,xnor", [(1, 2, 0), (3, 2, 0), (4, 2, 0), (7, 1, 0),
                                                      (64, 2, 0), (100, 3, 0), (784, 2, 0),
                                                      (1, 2, 1), (2, 2, 1), (5, 1, 1), (49, 2, 1),
@@ -110,10 +84,17 @@ def test_popcount(n, levels_per_stage, xnor, cache):
                test_module="tests.rtl.cocotb_popcount", n_tests=2)
 
 
-def test_popcount_latency_in_mvau_budget():
-    """mvau.sv's default output FIFO (12 entries) leaves the popcount 5 cycles with several
-    weight banks: enough for SIMD up to 4,096 lanes at two steps a stage (the compiler raises
-    the FIFO beyond); 784 lanes take 4 cycles."""
+def test_popcount_latency_in_mvau_budget(tmp_path):
+    """mvau.sv leaves the popcount OUT_FIFO_DEPTH - 4 - 3 cycles (weights in block RAM): the
+    default 12 entries hold up to 4,096 lanes at two steps a stage; for wider layers the
+    compiler sizes the FIFO from the same latency model (popcount.sv stops with $fatal when
+    its latency is above MAX_LATENCY)."""
     for xnor in (False, True):
         assert max(popcount_latency(n, xnor) for n in range(1, 4097)) <= 12 - 4 - 3
         assert popcount_latency(784, xnor) == 4
+    rng = np.random.default_rng(0)
+    for lanes in (784, 20_000, 60_000):
+        layer = random_mvau(rng, "wide", BIPOLAR, 1, lanes, 2, 1, lanes, False)
+        depth = layer.rtl_instance("wide", tmp_path, RtlOptions()).params.get("OUT_FIFO_DEPTH", 12)
+        assert popcount_latency(lanes, True) <= depth - 4 - 3
+        assert (depth > 12) == (lanes > 4096)
