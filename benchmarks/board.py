@@ -12,7 +12,7 @@ modelled 3-Mbaud UART: frames/s over the link (simulated cycles at the board's c
 accelerator's own FPS at that clock. Writes benchmarks/results/board.json and prints a table.
 
     .venv/bin/python benchmarks/board.py [--models digits tfc cnv] [--boards icebreaker ulx3s-12f]
-        [--build demo=demo/build] [--frames 200]
+        [--build demo=demo/build] [--frames 200] [--clock-mhz F]
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def make_build(name: str, root: Path) -> Path:
     return folder
 
 
-def one(model: str, build: Path, board: str, frames: int) -> dict:
+def one(model: str, build: Path, board: str, frames: int,
+        clock_mhz: float | None = None) -> dict:
     import numpy as np
 
     from tests import nets
@@ -54,14 +55,15 @@ def one(model: str, build: Path, board: str, frames: int) -> dict:
     row: dict = {"model": model, "board": board}
     t0 = time.perf_counter()
     try:
-        doc = build_bitstream(build, board)
+        doc = build_bitstream(build, board, clock_mhz=clock_mhz)
     except BoardFitError as err:
         row.update(fits=False, error=str(err).split("\n")[0])
         return row
     except BitstreamError as err:
         row.update(fits=None, error=str(err)[:500])
         return row
-    row.update(fits=True, clock_mhz=doc["clock_mhz"], fmax_mhz=doc["fmax_mhz"],
+    row.update(fits=True, clock_mhz=doc["clock_mhz"], clock_source=doc["clock_source"],
+               fmax_mhz=doc["fmax_mhz"],
                timing_met=doc["timing_met"], utilisation=doc["utilisation"],
                resources_yosys=doc["resources_yosys"], passes=len(doc["passes"]),
                bitstream_seconds=round(time.perf_counter() - t0, 1),
@@ -113,6 +115,9 @@ def main() -> None:
     ap.add_argument("--boards", nargs="*", default=list(BOARDS))
     ap.add_argument("--build", action="append", default=[], help="NAME=PATH of a build folder")
     ap.add_argument("--frames", type=int, default=200, help="frames through board-sim (0: none)")
+    ap.add_argument("--clock-mhz", type=float, default=None,
+                    help="the accelerator clock for every bitstream (default: the fastest PLL "
+                         "clock meeting timing, a place and route per clock tried)")
     args = ap.parse_args()
     rows = json.loads(RESULTS.read_text())["rows"] if RESULTS.is_file() else []
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +126,7 @@ def main() -> None:
         for model, build in builds.items():
             for board in args.boards:
                 print(f"{model} on {board} ...", flush=True)
-                row = one(model, build, board, args.frames)
+                row = one(model, build, board, args.frames, args.clock_mhz)
                 rows = [r for r in rows if (r["model"], r["board"]) != (model, board)] + [row]
                 RESULTS.parent.mkdir(parents=True, exist_ok=True)
                 RESULTS.write_text(json.dumps({"rows": rows, "date": time.strftime("%Y-%m-%d"),

@@ -26,12 +26,14 @@
 //     split by depth into NB banks of WBANK_DEPTH words (the last one shorter), bank b in the
 //     file {WEIGHT_PREFIX, "_", b as 3 decimal digits, ".mem"}. Each bank is one block RAM deep,
 //     and the bank is selected over two cycles (4:1 within groups of four banks, then the
-//     group), so that no path runs from a block RAM's output through a wide depth multiplexer
-//     in one cycle (docs/hardware.md has the measurements behind this).
+//     group; one bank: a register beside it), so that no path runs from a block RAM's slow
+//     output through a wide depth multiplexer or across the chip in one cycle
+//     (docs/hardware.md has the measurements behind this).
 //   A memory of one bank of at most LUTROM_DEPTH words is instead a ROM in LUT logic (the
 //   shallow memories of high-throughput foldings), read combinationally from a registered
 //   address; in XNOR mode the register after it holds the XNOR of word and input
-//   (LUTROM_REG; ROMs of <= 16 words), so ROM read and XNOR share a LUT. Same latency.
+//   (LUTROM_REG; ROMs of <= 16 words), so ROM read and XNOR share a LUT. One cycle less than
+//   block RAM (no select stage).
 //   THRESH_FILE: NF words of PE*N_THR*ACC_BITS bits; field p*N_THR+k = T[nf*PE+p][k] (signed)
 //     THRESH_BIAS = 1 (one threshold, NF <= 64 folds): NF words of PE*(ACC_BITS+1) bits,
 //     field p = -T[nf*PE+p][0]: the accumulator starts a fold at -T, so the activation is
