@@ -24,7 +24,9 @@ def compile_cmd(
                                 "(replaced if it is an earlier build)."),
     folding: Path = typer.Option(None, "--folding", help="Folding JSON: {\"<layer>\": {\"PE\": "
                                  "n, \"SIMD\": m}, \"Defaults\": {...}} (FINN's convention; "
-                                 "BUILD/folding.json of an earlier build is a template)."),
+                                 "an MVAU's \"ram_style\": block | distributed | auto places "
+                                 "its weights; BUILD/folding.json of an earlier build is a "
+                                 "template)."),
     target_fps: float = typer.Option(None, "--target-fps", help="Choose the cheapest folding "
                                      "(least PE·SIMD) whose slowest layer meets this FPS. "
                                      "Neither this nor --folding: the fastest folding that fits "

@@ -227,6 +227,20 @@ def test_folding_unknown_parameter(tmp_path, mlp_onnx):
                       "'SIMD'", "PE")
 
 
+def test_folding_ram_style(tmp_path, mlp_onnx):
+    f = tmp_path / "fold.json"
+    f.write_text(json.dumps({"MVAU_0": {"PE": 2, "ram_style": "ultra"}}))
+    assert_user_error(tmp_path, [mlp_onnx, "--folding", f], "'MVAU_0'", "ram_style='ultra'",
+                      "auto, block, distributed")
+    f.write_text(json.dumps({"MVAU_0": {"PE": 2, "ram_style": "block"}}))
+    result, text = _run([mlp_onnx, "--folding", f, "-o", tmp_path / "ok"])
+    assert result.exit_code == 0, text
+    saved = json.loads((tmp_path / "ok" / "folding.json").read_text())
+    assert saved["MVAU_0"]["ram_style"] == "block" and "ram_style" not in saved["MVAU_1"]
+    top = (tmp_path / "ok" / "rtl" / "xnorflow_top.sv").read_text()
+    assert ".LUTROM_DEPTH(0)" in top  # MVAU_0's weights in block RAM
+
+
 def test_folding_and_target_fps_exclusive(tmp_path, mlp_onnx):
     f = tmp_path / "fold.json"
     f.write_text("{}")
