@@ -33,6 +33,10 @@ MAX_INPUT_FIFO_BITS = 1 << 16
 # one threshold per channel over at most this many row folds: a ROM of -T read from logic
 # into the accumulator (mvau.sv THRESH_BIAS); deeper threshold memories stay block RAM
 THRESH_BIAS_MAX_FOLDS = 64
+# mvau.sv's output FIFO: its default entries, and the pipeline stages beside the popcount it
+# covers besides the popcount's own (at most 3 before it, with block RAM; 4 after)
+OUT_FIFO_DEPTH = 12
+STAGES_BESIDE_POPCOUNT = 7
 # where the weights live (a folding file's ram_style, FINN's names): auto = a ROM in LUTs up
 # to LUTROM_DEPTH words (mvau.sv), else block RAM; block = block RAM; distributed = LUTs
 RAM_STYLES = ("auto", "block", "distributed")
@@ -254,10 +258,9 @@ class MVAU(Layer):
             "WEIGHT_PREFIX": f"mem/{ident}_w", "WBANK_DEPTH": bank_depth, **memory,
         }
         if self.xnor:
-            # the output FIFO covers the pipeline: 4 stages, at most 3 before the popcount
-            # (block RAM) and the popcount's own (mvau.sv MAX_LATENCY); 12 by default
-            depth = popcount_latency(self.simd, True) + 4 + 3
-            if depth > 12:
+            # a popcount deeper than the default FIFO covers (mvau.sv MAX_LATENCY)
+            depth = popcount_latency(self.simd, True) + STAGES_BESIDE_POPCOUNT
+            if depth > OUT_FIFO_DEPTH:
                 params["OUT_FIFO_DEPTH"] = depth
         if n_thr:
             t = rtl.clipped_thresholds(self.thresholds, lo, hi)

@@ -189,8 +189,7 @@ def run_yosys(rtl: Path, out: Path, target: str, timeout_s: float | None = None,
     # relative to it too: YoWASP's tools see the host's /tmp as a private folder of their own
     # (an absolute path under /tmp is not the user's file there)
     rel = Path(os.path.relpath(out.resolve(), rtl.resolve()))
-    files = list(desc["files"])
-    script = [f"read_verilog -defer -sv {' '.join(files)}"]
+    script = [f"read_verilog -defer -sv {' '.join(desc['files'])}"]
     if target != "xilinx":
         io = desc["interface"]
         (out / "pnr_wrapper.sv").write_text(wrapper_source(io["in_bytes"] * 8, io["out_bytes"] * 8))

@@ -14,6 +14,7 @@ import pytest
 from tests.layers.harness import run_cocotb
 from tests.nets import random_mvau
 from xnorflow.compile.ir.datatypes import BIPOLAR
+from xnorflow.compile.layers.mvau import OUT_FIFO_DEPTH, STAGES_BESIDE_POPCOUNT
 from xnorflow.compile.rtl import codegen as rtl_codegen
 from xnorflow.compile.rtl.common import RtlOptions
 from xnorflow.compile.rtl.popcount import popcount_latency
@@ -89,12 +90,14 @@ def test_popcount_latency_in_mvau_budget(tmp_path):
     default 12 entries hold up to 4,096 lanes at two steps a stage; for wider layers the
     compiler sizes the FIFO from the same latency model (popcount.sv stops with $fatal when
     its latency is above MAX_LATENCY)."""
+    assert (OUT_FIFO_DEPTH, STAGES_BESIDE_POPCOUNT) == (12, 4 + 3)  # as mvau.sv has them
     for xnor in (False, True):
         assert max(popcount_latency(n, xnor) for n in range(1, 4097)) <= 12 - 4 - 3
         assert popcount_latency(784, xnor) == 4
     rng = np.random.default_rng(0)
     for lanes in (784, 20_000, 60_000):
         layer = random_mvau(rng, "wide", BIPOLAR, 1, lanes, 2, 1, lanes, False)
-        depth = layer.rtl_instance("wide", tmp_path, RtlOptions()).params.get("OUT_FIFO_DEPTH", 12)
+        params = layer.rtl_instance("wide", tmp_path, RtlOptions()).params
+        depth = params.get("OUT_FIFO_DEPTH", OUT_FIFO_DEPTH)
         assert popcount_latency(lanes, True) <= depth - 4 - 3
         assert (depth > 12) == (lanes > 4096)
