@@ -55,13 +55,14 @@ def read_sidecar(model_path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def resolve_input_scale(model_path: Path, override: float | None) -> float:
-    """Float model input = uint8 image · scale: --input-scale, else model.json, else 1/255."""
+def resolve_input_scale(model_path: Path | None, override: float | None) -> float:
+    """Float model input = uint8 image · scale: --input-scale, else model.json beside
+    `model_path` (None: a module, no file), else 1/255."""
     if override is not None:
         if not override > 0:
             raise CompileError(f"--input-scale must be positive, got {override}")
         return float(override)
-    side = read_sidecar(model_path)
+    side = read_sidecar(model_path) if model_path is not None else {}
     for key in ("input_uint8_scale", "input_scale"):
         if key in side:
             return float(side[key])
@@ -99,7 +100,7 @@ def resolve_board(part: str | None, board: str | None) -> tuple[str, str, str | 
 
 
 def compile_model(
-    model_path: Path | str,
+    model_path: Path | str | Any,
     build_dir: Path | str,
     folding: Path | str | dict | None = None,
     target_fps: float | None = None,
@@ -110,8 +111,15 @@ def compile_model(
     name: str | None = None,
     backends: bool = True,
     max_utilisation: float = DEFAULT_HEADROOM,
+    input_shape: tuple[int, ...] | None = None,
 ) -> CompileResult:
     """Compile the QONNX model at `model_path` into the build folder `build_dir`.
+
+    `model_path` may also be the PyTorch/Brevitas module itself, with `input_shape` (one
+    image's (C, H, W) or (features,)): it is exported to BUILD/model.onnx after checking that
+    its 1-bit quantizers are binary and that the export computes what the module computes
+    (compile/frontend/from_torch.py) — Brevitas exports a 1-bit integer quantizer as a
+    binary one, which an ONNX file alone cannot reveal.
 
     folding: a folding JSON path (or the parsed dict) — see compile/ir/folding.py; target_fps:
     choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: the
@@ -131,10 +139,19 @@ def compile_model(
     from xnorflow.compile.estimates import estimate
     from xnorflow.compile.frontend.finn_lowering import lower
     from xnorflow.compile.frontend.from_finn import ir_from_finn
+    from xnorflow.compile.frontend.from_torch import export_checked, is_module
     from xnorflow.compile.ir import folding as fold_mod
     from xnorflow.compile.report import make_report
 
-    model_path, build = Path(model_path), Path(build_dir)
+    module = model_path if is_module(model_path) else None
+    if module is None and input_shape is not None:
+        raise CompileError("input_shape is for compiling a PyTorch module; an ONNX file has "
+                           "its own")
+    if module is not None and input_shape is None:
+        raise CompileError("compiling a PyTorch module needs input_shape: one image's shape, "
+                           "(C, H, W) or (features,)")
+    model_path = Path(f"<{type(module).__name__}>") if module is not None else Path(model_path)
+    build = Path(build_dir)
     if folding is not None and target_fps is not None:
         raise CompileError("give either --folding or --target-fps, not both")
     if not clock_mhz > 0:
@@ -151,7 +168,7 @@ def compile_model(
         spec, fold_src = folding, "<dict>"
     elif folding is not None:
         spec, fold_src = fold_mod.load_folding(Path(folding)), str(folding)
-    scale = resolve_input_scale(model_path, input_scale)
+    scale = resolve_input_scale(None if module is not None else model_path, input_scale)
     fit = None
 
     build.parent.mkdir(parents=True, exist_ok=True)
@@ -159,10 +176,13 @@ def compile_model(
     try:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
+        if module is not None:
+            model_path = export_checked(module, input_shape, tmp / "model.onnx", scale)
         finn = lower(model_path, tmp / "finn_scratch", input_scale=scale)
         timings["finn_lowering"] = time.perf_counter() - t0
         t = time.perf_counter()
-        ir_name = name or re.sub(r"\W", "_", model_path.stem) or "model"
+        stem = type(module).__name__ if module is not None else model_path.stem
+        ir_name = name or re.sub(r"\W", "_", stem) or "model"
         ir = ir_from_finn(finn["hw"], ir_name, model_path, clock_mhz=clock_mhz)
         side = read_sidecar(model_path)
         ir.input_scale = scale

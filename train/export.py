@@ -57,7 +57,8 @@ def check_qonnx(model: nn.Module, path: str | Path, images: torch.Tensor,
     out_name = wrapper.graph.output[0].name
     m = copy.deepcopy(model).cpu().eval()
     with torch.no_grad():
-        ref = m(images.float().cpu()).numpy()
+        out = m(images.float().cpu())
+        ref = getattr(out, "value", out).numpy()  # the value of a QuantTensor output
     got = np.stack([
         execute_onnx(wrapper, {in_name: images[i:i + 1].float().cpu().numpy()})[out_name][0]
         for i in range(images.shape[0])

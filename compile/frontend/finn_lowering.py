@@ -83,7 +83,10 @@ def load_qonnx(path: Path) -> Any:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    from xnorflow.compile.frontend.finn_passes import ExplicitConvPads
+    from xnorflow.compile.frontend.finn_passes import (
+        ExplicitConvPads,
+        UnitScaleBipolarActivations,
+    )
 
     path = Path(path)
     if not path.is_file():
@@ -106,7 +109,7 @@ def load_qonnx(path: Path) -> Any:
     check_static_shapes(proto, path)
     try:
         model = cleanup_model(ModelWrapper(proto))
-        model = model.transform(ExplicitConvPads())
+        model = model.transform(ExplicitConvPads()).transform(UnitScaleBipolarActivations())
     except Exception as err:  # qonnx raises all kinds on malformed graphs
         raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
                            f"{err}); is it a valid QONNX export?") from err
@@ -354,10 +357,18 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    from xnorflow.compile.frontend.finn_passes import BipolarToTernaryWhereZeroMatters
+    from xnorflow.compile.frontend.finn_passes import (
+        BipolarToTernaryWhereZeroMatters,
+        ThresholdBeforeMaxPool,
+    )
 
-    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(),
-              LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
+    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline()):
+        model = model.transform(t)
+    pools = ThresholdBeforeMaxPool()
+    model = model.transform(pools)
+    if pools.rewritten:  # the biases it left go into the next thresholds
+        model = model.transform(Streamline())
+    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
               MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):

@@ -1,6 +1,6 @@
 """xnorflow's own graph transformations, run between FINN's (compile/frontend/finn_lowering.py).
 
-Each is a qonnx `Transformation`: FINN's passes leave two gaps that these close.
+Each is a qonnx `Transformation` closing a gap FINN's passes leave.
 
 - `ReduceMeanToGlobalAveragePool`: PyTorch's dynamo exporter writes a global average pool
   (`nn.AdaptiveAvgPool2d(1)`, `x.mean((2, 3))`, `nn.AvgPool2d` over the whole map) as
@@ -12,6 +12,9 @@ Each is a qonnx `Transformation`: FINN's passes leave two gaps that these close.
   activation becomes a two-threshold MultiThreshold with output INT2 and bias -1: both
   thresholds equal, the output is 0 + -1 or 2 + -1, i.e. exactly -1 or +1 as before, now in a
   type where a zero pad is 0. The layer that follows runs in multiply-accumulate mode.
+- `ThresholdBeforeMaxPool`: BinaryNet's Conv → MaxPool → BatchNorm → activation leaves the
+  BatchNorm's negative scales between the pool and the thresholds; the thresholds move before
+  the pool and the sign goes into the next layer's weights (see the class).
 """
 
 from __future__ import annotations
@@ -234,4 +237,217 @@ class NarrowJoinSums(Transformation):
                 op = getCustomOp(consumer)
                 if "inputDataType" in op.get_nodeattr_types():
                     op.set_nodeattr("inputDataType", narrow.name)
+        return model, False
+
+
+class ThresholdBeforeMaxPool(Transformation):
+    """Conv → MaxPool → BatchNorm → activation (BinaryNet's and XNOR-Net's order) → the
+    activation's thresholds before the pool, where they join the conv's MVAU and the pool
+    compares a few bits instead of accumulators.
+
+    After streamlining the pattern is MaxPool → Mul/Add (z = s·y + b per channel) →
+    MultiThreshold(T) on integers y; s < 0 where the BatchNorm's scale is negative, which FINN
+    cannot absorb (max does not commute with a decreasing function). A channel with s > 0
+    thresholds y at (t − b)/s before the pool (MT(max y) = max MT(y)). For s < 0, y integer:
+    u = Σ[s·y + b ≥ t] = Σ[y ≤ t'] = n − Σ[y ≥ ⌊t'⌋ + 1] with t' = (t − b)/s, so the channel
+    thresholds y at ⌊t'⌋ + 1, is pooled, and its value v = A − v' (A = out_scale·n +
+    2·out_bias; 0 for a bipolar activation) is taken up by the layer that reads it: that input
+    channel's weights negated, and a bias A·W after it when A ≠ 0 (not through zero padding,
+    which pads v, not v'). Where the consumer is anything else the graph is left as it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rewritten = 0  # pools rewritten (a bias left for the next Streamline to absorb)
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        for pool in model.graph.node:
+            plan = self._plan(model, pool)
+            if plan is not None:
+                self._rewrite(model, pool, *plan)
+                self.rewritten += 1
+                model = model.transform(InferShapes()).transform(InferDataTypes())
+                return model, True
+        return model, False
+
+    @staticmethod
+    def _plan(model: Any, pool: Any) -> tuple | None:
+        """(the integer tensor y, the Mul/Add nodes between y and the thresholds, the
+        MultiThreshold, its thresholds on y, what `_weighted_consumer` returns or None when
+        no channel flips) when `pool` can be rewritten, else None."""
+        if pool.op_type != "MaxPool" or model.is_fork_node(pool) \
+                or any(node_attr(pool, "pads", [0])):
+            return None
+        shape = model.get_tensor_shape(pool.input[0])
+        if shape is None or len(shape) != 4:
+            return None
+        channels = shape[1]
+        # the increasing Mul/Add chain (scalar scale, conv bias) between y and the pool
+        source, before = pool.input[0], []
+        while not model.get_tensor_datatype(source).is_integer():
+            producer = model.find_producer(source)
+            if producer is None or _channel_values(model, producer, channels) is None \
+                    or model.is_fork_node(producer):
+                return None
+            before.insert(0, producer)
+            source = producer.input[0]
+        node, after = model.find_consumer(pool.output[0]), []
+        while node is not None and not model.is_fork_node(node) \
+                and _channel_values(model, node, channels) is not None:
+            after.append(node)
+            node = model.find_consumer(node.output[0])
+        scale, shift = np.ones(channels), np.zeros(channels)  # z = scale·y + shift
+        for i, affine in enumerate(before + after):
+            value = _channel_values(model, affine, channels)
+            if affine.op_type == "Mul":
+                scale, shift = scale * value, shift * value
+            else:
+                shift = shift + value
+            if i == len(before) - 1 and np.any(scale <= 0):
+                return None  # decreasing before the pool: max(−y) is not −max(y)
+        if node is None or node.op_type != "MultiThreshold" or np.any(scale == 0) \
+                or node_attr(node, "data_layout", "NCHW") not in ("NCHW", ""):
+            return None
+        thresholds = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+        thresholds = np.broadcast_to(thresholds, (channels, thresholds.shape[1]))
+        scaled = (thresholds - shift[:, None]) / scale[:, None]
+        flip = scale < 0
+        new = np.where(flip[:, None], np.floor(scaled) + 1, scaled)
+        n = thresholds.shape[1]
+        out_scale = float(node_attr(node, "out_scale", 1.0))
+        out_bias = float(node_attr(node, "out_bias", 0.0))
+        offset = out_scale * n + 2 * out_bias
+        chain = None
+        if flip.any():
+            chain = _weighted_consumer(model, node.output[0], np.where(flip, -1.0, 1.0),
+                                       np.where(flip, offset, 0.0))
+            if chain is None:
+                return None
+        return source, before + after, node, np.sort(new, axis=1).astype(np.float32), chain
+
+    @staticmethod
+    def _rewrite(model: Any, pool: Any, source: str, affine: list, mt: Any,
+                 thresholds: np.ndarray, chain: tuple | None) -> None:
+        from onnx import helper
+
+        graph = model.graph
+        act_out = mt.output[0]
+        pooled_in = model.make_new_valueinfo_name()
+        model.set_initializer(mt.input[1], thresholds)
+        mt.input[0], mt.output[0] = source, pooled_in
+        pool.input[0], pool.output[0] = pooled_in, act_out
+        for node in affine:
+            graph.node.remove(node)
+        graph.node.remove(mt)
+        graph.node.insert(list(graph.node).index(pool), mt)
+        if chain is None:
+            return
+        layer, weights, bias = chain
+        model.set_initializer(layer.input[1], weights)
+        model.set_tensor_datatype(layer.input[1], _integer_type(
+            model.get_tensor_datatype(layer.input[1]), weights))
+        if bias is not None:
+            summed = model.make_new_valueinfo_name()
+            add = helper.make_node("Add", [summed, model.make_new_valueinfo_name()],
+                                   [layer.output[0]])
+            model.set_initializer(add.input[1], bias.astype(np.float32))
+            layer.output[0] = summed
+            graph.node.insert(list(graph.node).index(layer) + 1, add)
+
+
+def _channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:
+    """The per-channel constant of a Mul or Add by a scalar or per-channel initializer."""
+    if node.op_type not in ("Mul", "Add"):
+        return None
+    init = model.get_initializer(node.input[1])
+    if init is None:
+        return None
+    try:
+        return np.broadcast_to(np.asarray(init, dtype=np.float64),
+                               (1, channels, 1, 1)).reshape(channels)
+    except ValueError:  # not per channel
+        return None
+
+
+def _weighted_consumer(model: Any, tensor: str, sign: np.ndarray, offset: np.ndarray
+                       ) -> tuple | None:
+    """(MatMul or Conv reading `tensor`, its weights for the input s·x + o instead of x, the
+    bias o·W this leaves after it or None) where `tensor` (N, C, H, W) reaches one such layer
+    through Flatten, Reshape and global average pools only; None otherwise. `sign` and
+    `offset` are per channel."""
+    shape = model.get_tensor_shape(tensor)
+    full = np.ones(shape)
+    sign_map = full * sign.reshape(1, -1, 1, 1)
+    offset_map = full * offset.reshape(1, -1, 1, 1)
+    node = model.find_consumer(tensor)
+    while node is not None and not model.is_fork_node(node) and \
+            node.op_type in ("Flatten", "Reshape", "GlobalAveragePool"):
+        tensor = node.output[0]
+        out_shape = model.get_tensor_shape(tensor)
+        if node.op_type == "GlobalAveragePool":  # mean(A − v') = A − mean(v')
+            sign_map, offset_map = sign_map[:, :, :1, :1], offset_map[:, :, :1, :1]
+        sign_map, offset_map = sign_map.reshape(out_shape), offset_map.reshape(out_shape)
+        node = model.find_consumer(tensor)
+    if node is None or node.input[0] != tensor or model.is_fork_node(node):
+        return None
+    w = model.get_initializer(node.input[1])
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=np.float64)
+    if node.op_type == "MatMul" and sign_map.ndim == 2 and w.ndim == 2:
+        weights = w * sign_map[0][:, None]
+        bias = offset_map[0] @ w
+    elif node.op_type == "Conv" and sign_map.ndim == 4 and int(node_attr(node, "group", 1)) == 1:
+        weights = w * sign[None, :, None, None]
+        bias = (w * offset[None, :, None, None]).sum(axis=(1, 2, 3)).reshape(1, -1, 1, 1)
+        if np.any(bias) and any(node_attr(node, "pads", [0])):
+            return None  # the zero padding would pad v', not A − v'
+    else:
+        return None
+    return node, weights.astype(np.float32), bias if np.any(bias) else None
+
+
+def _integer_type(current: Any, values: np.ndarray) -> Any:
+    """`current` if it holds every one of `values`, else the smallest integer type that does."""
+    from qonnx.core.datatype import DataType
+
+    if current.is_integer() and np.all(current.allowed(values)):
+        return current
+    bits = 2
+    while values.min() < -(2 ** (bits - 1)) or values.max() > 2 ** (bits - 1) - 1:
+        bits += 1
+    return DataType[f"INT{bits}"]
+
+
+class UnitScaleBipolarActivations(Transformation):
+    """A 1-bit activation of scale s ≠ 1 (a learned or set scale, `QuantHardTanh(bit_width=1,
+    max_val=2.0)`) → the same activation of scale 1, then a Mul by s: BipolarQuant(x, s) is
+    exactly s·BipolarQuant(x, 1), FINN converts only scale 1, and its streamlining moves the
+    scalar Mul into the next layer's thresholds or the output scale."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        graph, changed = model.graph, False
+        for node in list(graph.node):
+            if node.op_type != "BipolarQuant" or model.get_initializer(node.input[0]) is not None:
+                continue
+            scale = model.get_initializer(node.input[1])
+            if scale is None or np.size(scale) != 1 or float(np.ravel(scale)[0]) in (1.0, 0.0):
+                continue
+            unit = model.make_new_valueinfo_name()
+            model.set_initializer(unit, np.ones_like(np.asarray(scale, dtype=np.float32)))
+            factor = model.make_new_valueinfo_name()
+            model.set_initializer(factor, np.asarray(scale, dtype=np.float32))
+            quantized = model.make_new_valueinfo_name()
+            mul = helper.make_node("Mul", [quantized, factor], [node.output[0]])
+            node.input[1], node.output[0] = unit, quantized
+            graph.node.insert(list(graph.node).index(node) + 1, mul)
+            changed = True
+        if changed:
+            from qonnx.transformation.infer_shapes import InferShapes
+
+            model = model.transform(InferShapes())
         return model, False

@@ -49,6 +49,14 @@ class _Reader:
     def init(self, name: str) -> np.ndarray | None:
         return self.model.get_initializer(name)
 
+    def producer_layer(self, tensor: str) -> Layer | None:
+        """The layer read so far whose FINN nodes produce `tensor`, if one does."""
+        producer = self.model.find_producer(tensor)
+        if producer is None:
+            return None
+        return next((layer for layer in self.layers
+                     if producer.name in self.finn_nodes.get(layer.name, ())), None)
+
     def read(self, node: Any, nxt: Any) -> list[Any]:
         """Read the layer at `node` (`nxt`: the node that takes its output, if one does);
         returns the FINN nodes it took."""
@@ -198,6 +206,16 @@ def _size(model: Any, tensor: str) -> int:
     return int(np.prod(model.get_tensor_shape(tensor)))
 
 
+def _after_max_pool(model: Any, node: Any) -> bool:
+    """Whether `node` reads a max-pool's output (through other affine nodes and reshapes)."""
+    producer = model.find_producer(node.input[0])
+    while producer is not None and (producer.op_type in AFFINE_OPS
+                                    or producer.op_type in RESHAPE_OPS):
+        producer = model.find_producer(producer.input[0])
+    return producer is not None and ("MaxPool" in producer.op_type
+                                     or producer.op_type in ("Pool", "StreamingMaxPool"))
+
+
 def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) -> DataflowIR:
     """FINN's HW-layer graph (ModelWrapper, before SpecializeLayers) → a validated DataflowIR."""
     source = Path(source)
@@ -225,6 +243,12 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
             why = ""
             if op in AFFINE_OPS and _reaches_join(model, node):
                 why = FLOAT_JOIN
+            elif op in AFFINE_OPS and _after_max_pool(model, node):
+                why = (" — a BatchNorm with negative scales after a max-pool (Conv → MaxPool → "
+                       "BatchNorm → activation) whose activation could not move before the "
+                       "pool: it moves when it feeds one linear or conv layer, and a multi-bit "
+                       "one not through zero padding; put the BatchNorm and activation before "
+                       "the pool (Conv → BatchNorm → activation → MaxPool, as bnn_pynq's CNV)")
             elif op in AFFINE_OPS:
                 why = (" — a per-channel scale or offset that FINN could not fold into a "
                        "neighbouring layer's thresholds, e.g. a BatchNorm with negative scales "

@@ -74,6 +74,12 @@ class GlobalAccPool(ChannelFolded, Layer):
     def read_finn(cls, reader, node, nxt):
         a = node_attrs(node)
         dt = ir_dtype(a["inputDataType"])
+        before = reader.producer_layer(node.input[0])
+        if before is not None and not dt.bipolar and not before.out_dtype.bipolar \
+                and dt.min() <= before.out_dtype.min() and before.out_dtype.max() <= dt.max():
+            # narrower, e.g. an MVAU without activation (an all-conv classifier): FINN left
+            # its INT32 MatMul type here, the IR sized its accumulator
+            dt = before.out_dtype
         if dt.bipolar:
             raise reader.fail(node, f"{BIPOLAR_SUM} (input {a['inputDataType']})")
         vecs = [int(v) for v in a.get("numInputVectors", [1])]

@@ -139,12 +139,30 @@ def _compiled_residual_net(seed: int):
         return compiled_ir(model, shape)
 
 
+def _compiled_pool_first_net(seed: int):
+    from tests.compile.helpers import compiled_ir
+    from tests.compile.pool_first_nets import pool_first_net
+
+    with _COMPILE_LOCK:
+        model, shape, _ = pool_first_net(seed)
+        return compiled_ir(model, shape)
+
+
+def _compiled_user_form(name: str):
+    from tests.compile.helpers import compiled_ir
+
+    with _COMPILE_LOCK:
+        return compiled_ir(*user_form(name))
+
+
 # whole compiled networks for the RTL simulation and the HLS C-simulation (tests/rtl, tests/hls):
 # Brevitas' multi-bit bnn_pynq models and random layer nets, at xnorflow's default folding
 COMPILED_DEFAULT = {
     "bnn_tfc_2w2a": lambda: _compiled_bnn_pynq("tfc_2w2a"),
     **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4)},
     **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s)) for s in (0, 3)},
+    "pool_first_net_2": lambda: _compiled_pool_first_net(2),
+    "all_conv_1bit": lambda: _compiled_user_form("all_conv_1bit"),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -152,12 +170,14 @@ COMPILED_SLOW = {
     **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4, 16)},
     **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s))
        for s in (1, 2, 4, 5, 6, 7, 8, 9)},
+    **{f"pool_first_net_{s}": (lambda s=s: _compiled_pool_first_net(s)) for s in (4, 6, 12)},
+    "all_conv_2bit": lambda: _compiled_user_form("all_conv_2bit"),
 }
 
 
 USER_FORMS = ("conv_bias_3bit_pad", "stride2_hardtanh_no_bn", "float_relu_then_quant",
               "padding_same", "mlp_3bit_bias", "gap_mean", "gap_mean_negative_axes",
-              "gap_adaptive", "gap_avg_pool2d")
+              "gap_adaptive", "gap_avg_pool2d", "all_conv_1bit", "all_conv_2bit")
 
 
 def user_form(name: str):
@@ -169,6 +189,7 @@ def user_form(name: str):
     import torch.nn.functional as F  # noqa: N812
     from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
     from brevitas.quant import Uint8ActPerTensorFloat
+    from brevitas_examples.bnn_pynq.models.common import CommonWeightQuant
     from torch import nn
 
     class GapNet(nn.Module):
@@ -220,6 +241,15 @@ def user_form(name: str):
             QuantLinear(32, 10, bias=True, weight_bit_width=3)),
         **{f"gap_{how}": (lambda how=how: GapNet(how))
            for how in ("mean", "mean_negative_axes", "adaptive", "avg_pool2d")},
+        # all-convolutional: a 1x1 conv to the classes, then the global average pool
+        **{f"all_conv_{bits}bit": (lambda bits=bits: nn.Sequential(
+            _centre(), _act(1, False),
+            QuantConv2d(3, 8, 3, bias=False, weight_quant=CommonWeightQuant,
+                        weight_bit_width=bits),
+            nn.BatchNorm2d(8), _act(bits, False),
+            QuantConv2d(8, 5, 1, bias=False, weight_quant=CommonWeightQuant,
+                        weight_bit_width=bits),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())) for bits in (1, 2)},
     }
     assert tuple(forms) == USER_FORMS
     return randomize(forms[name](), 1), (3, 8, 8)

@@ -135,3 +135,104 @@ def test_user_mlp_in_simulation(tmp_path):
     ref_labels, ref_scores = result.ir.predict(images)
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(labels, ref_labels)
+
+
+def _binary_mlp(hidden_act):
+    """An MLP on 1x8x8 images whose hidden activation is `hidden_act()`."""
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import Int8ActPerTensorFloat, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    wq = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
+    return randomize(nn.Sequential(
+        nn.Flatten(), QuantIdentity(act_quant=Int8ActPerTensorFloat), QuantLinear(64, 24, **wq),
+        nn.BatchNorm1d(24), hidden_act(), QuantLinear(24, 7, **wq)), 4)
+
+
+def test_compile_a_module(tmp_path):
+    """xnorflow.compile(module, ..., input_shape=...) exports the module into the build, checked
+    against PyTorch, and compiles it."""
+    from brevitas.nn import QuantIdentity
+
+    import xnorflow
+    from xnorflow.train.quantizers import BinaryActQuant
+
+    model = _binary_mlp(lambda: QuantIdentity(act_quant=BinaryActQuant))
+    result = xnorflow.compile(model, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
+    assert (result.build / "model.onnx").is_file() and result.ir.name == "Sequential"
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=3))
+    assert figs["distinct_outputs"] > 1
+
+
+@pytest.mark.parametrize(("act", "values"), [("QuantIdentity", "{−s, 0}"),
+                                             ("QuantReLU", "{0, s}")])
+def test_non_binary_one_bit_quantizer_is_named(tmp_path, act, values):
+    """Brevitas' integer quantizer at 1 bit is not ±s, yet exports as BipolarQuant: compiling
+    the module says which one and what to use; no build is left."""
+    import brevitas.nn
+
+    import xnorflow
+
+    model = _binary_mlp(lambda: getattr(brevitas.nn, act)(bit_width=1))
+    with pytest.raises(CompileError) as err:
+        xnorflow.compile(model, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
+    msg = str(err.value)
+    assert f"module '4' ({act})" in msg and values in msg and "SignedBinaryActPerTensorConst" in msg
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_that_differs_from_pytorch_is_caught(tmp_path, monkeypatch):
+    """Past the quantizer check, the export itself is executed and compared with PyTorch."""
+    from brevitas.nn import QuantIdentity
+
+    import xnorflow
+    from xnorflow.compile.frontend import from_torch
+
+    monkeypatch.setattr(from_torch, "check_binary_quantizers", lambda module: None)
+    model = _binary_mlp(lambda: QuantIdentity(bit_width=1))
+    with pytest.raises(CompileError, match="QONNX export of the module differs from PyTorch"):
+        xnorflow.compile(model, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_input_shape_goes_with_a_module(tmp_path):
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import SignedBinaryActPerTensorConst
+
+    import xnorflow
+
+    model = _binary_mlp(lambda: QuantIdentity(act_quant=SignedBinaryActPerTensorConst))
+    with pytest.raises(CompileError, match="needs input_shape"):
+        xnorflow.compile(model, tmp_path / "build", backends=False)
+    with pytest.raises(CompileError, match="without the batch dimension"):
+        xnorflow.compile(model, tmp_path / "build", input_shape=(1, 1, 8, 8), backends=False)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="an ONNX file has its own"):
+        xnorflow.compile(path, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+@pytest.mark.parametrize(("max_val", "kind"), [(2.0, "mlp"), (0.5, "mlp"), (3.0, "cnn")])
+def test_binary_activation_of_any_scale(tmp_path, max_val, kind):
+    """A 1-bit activation of scale s ≠ 1 (±s): FINN converts only ±1; the scale moves out."""
+    from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear
+    from brevitas.quant import Int8ActPerTensorFloat, SignedBinaryWeightPerTensorConst
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+    from torch import nn
+
+    def act():
+        return QuantHardTanh(act_quant=CommonActQuant, bit_width=1, min_val=-max_val,
+                             max_val=max_val)
+
+    if kind == "mlp":
+        model = _binary_mlp(act)
+    else:  # scaled ±s through zero padding and a max-pool
+        wq = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
+        model = randomize(nn.Sequential(
+            QuantIdentity(act_quant=Int8ActPerTensorFloat), QuantConv2d(1, 6, 3, **wq),
+            nn.BatchNorm2d(6), act(), nn.MaxPool2d(2), QuantConv2d(6, 6, 3, padding=1, **wq),
+            nn.BatchNorm2d(6), act(), nn.Flatten(), QuantLinear(6 * 3 * 3, 5, **wq)), 7)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=4))
+    assert figs["distinct_outputs"] > 1
