@@ -71,6 +71,7 @@ def runtime_spec(ir: DataflowIR, build: Path | None = None) -> RuntimeSpec:
         n_out=ir.n_out, output_scale=tuple(float(v) for v in ir.output_scale),
         output_bias=tuple(float(v) for v in ir.output_bias),
         output_is_label=last.kind == "label_select",
+        output_function=str(ir.meta.get("output_function", "")),
         float_scale=float_scale(ir),
         dma_name=str(dma), ip_name=str(ip), ip_control=str(control), clock_mhz=ir.clock_mhz,
         dma_in_beat_bytes=_stream_bytes(bd, "in_stream"),

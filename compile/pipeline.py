@@ -189,6 +189,8 @@ def compile_model(
         ir.meta.update({"part": fpga.name if fpga else part, "board": open_board or board})
         if "classes" in side:
             ir.meta["classes"] = side["classes"]
+        if finn["output_function"]:
+            ir.meta["output_function"] = finn["output_function"]
         if spec is not None:
             ir = fold_mod.apply_folding(ir, spec, fold_src)
         elif target_fps is not None:

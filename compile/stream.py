@@ -120,6 +120,7 @@ class RuntimeSpec:
     output_scale: tuple[float, ...]  # 1 or n_out values
     output_bias: tuple[float, ...]
     output_is_label: bool = False  # the last layer is a LabelSelect: the output is the label
+    output_function: str = ""  # "softmax" / "log_softmax": the model's last op, on the host
     float_scale: float = 255.0
     dma_name: str = "axi_dma_0"  # the AXI DMA instance in the block design
     ip_name: str = ""  # the accelerator IP instance (only needed for ip_control)
@@ -300,11 +301,27 @@ def unpack_output(spec: RuntimeSpec, beats: np.ndarray) -> np.ndarray:
     return unpack_beats(beats, spec.out_bits, spec.out_fold, spec.out_signed)
 
 
+OUTPUT_FUNCTIONS = ("", "softmax", "log_softmax")  # a model's final (Log)Softmax, on the host
+
+
+def output_function(name: str, logits: np.ndarray) -> np.ndarray:
+    """The model's final Softmax or LogSoftmax over the classes (axis 1), applied on the host
+    to the accelerator's logits: monotone, so the labels are the logits' argmax either way."""
+    if not name:
+        return logits
+    if name not in OUTPUT_FUNCTIONS:
+        raise RuntimeSpecError(f"unknown output function {name!r}; known: softmax, log_softmax")
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted - log_sum if name == "log_softmax" else np.exp(shifted - log_sum)
+
+
 def logits(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:
-    """The final scalar affine: scores · output_scale + output_bias (per class)."""
+    """The final scalar affine: scores · output_scale + output_bias (per class), then the
+    model's final (Log)Softmax if it has one."""
     scale = np.asarray(spec.output_scale, dtype=np.float64)
     bias = np.asarray(spec.output_bias, dtype=np.float64)
-    return scores.astype(np.float64) * scale + bias
+    return output_function(spec.output_function, scores.astype(np.float64) * scale + bias)
 
 
 def labels(spec: RuntimeSpec, scores: np.ndarray) -> np.ndarray:

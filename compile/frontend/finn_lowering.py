@@ -144,6 +144,38 @@ def _quant_bits(model: Any, node: Any) -> int:
     return int(np.asarray(bw).reshape(-1)[0]) if bw is not None else -1
 
 
+OUTPUT_FUNCTION_OPS = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+
+
+def split_output_function(model: Any, path: Path) -> tuple[Any, str]:
+    """A final Softmax or LogSoftmax over the classes (PyTorch's `F.log_softmax(x, dim=1)`)
+    → (a copy of the model without it, "softmax" or "log_softmax"); the host applies it to
+    the accelerator's logits (compile/stream.py output_function). Else (model, "")."""
+    import copy
+
+    out = model.graph.output[0].name
+    node = model.find_producer(out)
+    if node is None or node.op_type not in OUTPUT_FUNCTION_OPS:
+        return model, ""
+    shape = model.get_tensor_shape(out)
+    axis = int(node_attr(node, "axis", -1))
+    feeds = model.find_consumers(node.input[0]) or []
+    if shape is None or len(shape) != 2 or axis not in (1, -1) or len(feeds) != 1:
+        raise CompileError(
+            f"{path}: the final {node.op_type} {node.name or out!r} is over axis {axis} of an "
+            f"output of shape {shape}; xnorflow applies a final (Log)Softmax on the host only "
+            "over the classes of a flat output (N, classes) — flatten before it, or drop it "
+            "(the labels are the argmax either way)")
+    model = copy.deepcopy(model)
+    node = model.find_producer(out)
+    producer = model.find_producer(node.input[0])
+    if producer is None:
+        raise CompileError(f"{path}: the model is only a {node.op_type}")
+    producer.output[list(producer.output).index(node.input[0])] = out
+    model.graph.node.remove(node)
+    return model, OUTPUT_FUNCTION_OPS[node.op_type]
+
+
 def check_supported(model: Any, path: Path) -> None:
     """Ops, quantization and bit widths FINN + xnorflow support; CompileError naming the node."""
     graph = model.graph
@@ -469,15 +501,17 @@ def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, 
     """The whole lowering of the QONNX file `path`.
 
     Returns {"qonnx": cleaned QONNX model, "streamlined": ..., "hw": the HW-layer graph}
-    (ModelWrappers; the first two for equivalence checks). Raises CompileError on anything
+    (ModelWrappers; the first two for equivalence checks) and "output_function" (the final
+    Softmax/LogSoftmax the host applies, or ""). Raises CompileError on anything
     the user can fix.
     """
     path = Path(path)
     with finn_scratch(scratch):
         qonnx_model = load_qonnx(path)
-        check_supported(qonnx_model, path)
+        lowered, out_function = split_output_function(qonnx_model, path)
+        check_supported(lowered, path)
         try:
-            finn_model = to_finn(qonnx_model)
+            finn_model = to_finn(lowered)
             scaled = insert_input_scaling(finn_model, input_scale)
             streamlined = streamline(scaled)
             hw = to_hw_layers(streamlined)
@@ -487,4 +521,5 @@ def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, 
             raise CompileError(
                 f"{path}: FINN could not lower the model ({type(err).__name__}: {err}); "
                 "is it made of the quantized layers `xnorflow compile --help` lists?") from err
-    return {"qonnx": qonnx_model, "finn": finn_model, "streamlined": streamlined, "hw": hw}
+    return {"qonnx": qonnx_model, "finn": finn_model, "streamlined": streamlined, "hw": hw,
+            "output_function": out_function}

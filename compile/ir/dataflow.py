@@ -170,7 +170,11 @@ class DataflowIR:
         return int(np.prod(self.layers[-1].out_shape))
 
     def logits(self, outputs: np.ndarray) -> np.ndarray:
-        return outputs.astype(np.float64) * self.output_scale + self.output_bias
+        """The model's outputs: the output affine, then its final (Log)Softmax if any."""
+        from xnorflow.compile.stream import output_function
+
+        affine = outputs.astype(np.float64) * self.output_scale + self.output_bias
+        return output_function(self.meta.get("output_function", ""), affine)
 
     def labels_of(self, outputs: np.ndarray) -> np.ndarray:
         """Class labels from the chain's integer outputs: a label select's output is the label,

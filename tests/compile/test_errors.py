@@ -178,15 +178,17 @@ def test_unsupported_layer_shapes_name_the_node(tmp_path, what, conv, needles):
     assert_user_error(tmp_path, [path], *needles)
 
 
-def test_softmax_is_unsupported(tmp_path):
+def test_softmax_inside_is_unsupported(tmp_path):
+    """A Softmax between layers (a final one is the host's: test_user_networks.py)."""
     import torch
     from brevitas.nn import QuantIdentity, QuantLinear
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
 
     net = torch.nn.Sequential(
         torch.nn.Flatten(), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        QuantLinear(16, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
-        torch.nn.Softmax(dim=1))
+        QuantLinear(16, 8, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        torch.nn.Softmax(dim=1), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+        QuantLinear(8, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
     path = _export_module(net, (1, 4, 4), tmp_path / "softmax.onnx")
     assert_user_error(tmp_path, [path], "Softmax", "supported ONNX ops")
 

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.compile.helpers import check_chain, export, randomize, seed_params
+from tests.compile.helpers import check_chain, export, randomize, seed_params, torch_logits
 from tests.compile.user_nets import FLATTENS, user_net
 from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
@@ -236,3 +236,58 @@ def test_binary_activation_of_any_scale(tmp_path, max_val, kind):
     result = compile_model(path, tmp_path / "build", backends=False)
     figs = check_chain(model, result, random_images(result.ir, 16, seed=4))
     assert figs["distinct_outputs"] > 1
+
+
+@pytest.mark.parametrize("how", ["F.log_softmax", "nn.Softmax", "nn.LogSoftmax(-1)"])
+def test_final_softmax_is_the_hosts(tmp_path, how):
+    """A model ending in (Log)Softmax, as PyTorch's MNIST example does: the hardware computes
+    the logits, the host applies the function; outputs equal PyTorch's, labels its argmax."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    from xnorflow.host.accelerator import Accelerator
+
+    base = _mlp(lambda x: x.flatten(1))
+
+    class WithSoftmax(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = base
+            self.last = {"nn.Softmax": nn.Softmax(dim=1),
+                         "nn.LogSoftmax(-1)": nn.LogSoftmax(dim=-1)}.get(how)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.base(x)
+            return F.log_softmax(x, dim=1) if self.last is None else self.last(x)
+
+    model = WithSoftmax().eval()
+    path = export(model, (3, 5, 4), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build")
+    expected = "softmax" if how == "nn.Softmax" else "log_softmax"
+    assert result.ir.meta["output_function"] == expected
+    images = random_images(result.ir, 16, seed=7)
+    figs = check_chain(model, result, images)
+    assert figs["distinct_outputs"] > 1
+    with Accelerator.open(result.build, backend="reference") as acc:
+        labels, scores = acc.predict(images)
+        got = acc.logits(scores)
+    ref = torch_logits(model, images, result.ir.input_scale)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(labels, np.argmax(got, axis=1))
+
+
+def test_softmax_over_the_wrong_axis_is_named(tmp_path):
+    """A Softmax over a feature map's channels (no flatten before it) is not a classifier's."""
+    from brevitas.nn import QuantConv2d, QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=Int8ActPerTensorFloat),
+        QuantConv2d(3, 4, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        nn.Softmax(dim=1)), 1)
+    path = export(model, (3, 6, 6), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match=r"final Softmax .* over axis 1 of an output of shape"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert not (tmp_path / "build").exists()
