@@ -84,6 +84,7 @@ def load_qonnx(path: Path) -> Any:
     from qonnx.util.cleanup import cleanup_model
 
     from xnorflow.compile.frontend.finn_passes import (
+        DropClampBeforeQuantizer,
         ExplicitConvPads,
         UnitScaleBipolarActivations,
     )
@@ -109,7 +110,8 @@ def load_qonnx(path: Path) -> Any:
     check_static_shapes(proto, path)
     try:
         model = cleanup_model(ModelWrapper(proto))
-        model = model.transform(ExplicitConvPads()).transform(UnitScaleBipolarActivations())
+        for t in (ExplicitConvPads(), UnitScaleBipolarActivations(), DropClampBeforeQuantizer()):
+            model = model.transform(t)
     except Exception as err:  # qonnx raises all kinds on malformed graphs
         raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
                            f"{err}); is it a valid QONNX export?") from err
@@ -145,6 +147,15 @@ def _quant_bits(model: Any, node: Any) -> int:
 
 
 OUTPUT_FUNCTION_OPS = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+UNSUPPORTED_HINTS = {  # what users meant by the ops they write most often
+    "Clip": " here (a float nn.Hardtanh/torch.clamp is taken out only right before a quantizer "
+            "that clamps at least as much); quantize instead: QuantHardTanh(bit_width=k, "
+            "min_val=lo, max_val=hi)",
+    "Sign": " (torch.sign is not a Brevitas quantizer): binarize with QuantIdentity("
+            "act_quant=brevitas.quant.SignedBinaryActPerTensorConst)",
+    "Softmax": " except as the model's last op over the classes",
+    "LogSoftmax": " except as the model's last op over the classes",
+}
 
 
 def split_output_function(model: Any, path: Path) -> tuple[Any, str]:
@@ -182,11 +193,12 @@ def check_supported(model: Any, path: Path) -> None:
     bad = [n for n in graph.node if n.op_type not in SUPPORTED_OPS]
     if bad:
         n = bad[0]
+        hint = UNSUPPORTED_HINTS.get(n.op_type, "")
         raise CompileError(
             f"{path}: node {n.name or n.output[0]!r} is a {n.op_type}, which xnorflow does not "
-            f"compile; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of quantized "
-            "linear/conv layers with BatchNorm, quantized activations, max-pool, global "
-            "average pool and residual adds of quantized tensors)")
+            f"compile{hint}; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of "
+            "quantized linear/conv layers with BatchNorm, quantized activations, max-pool, "
+            "global average pool and residual adds of quantized tensors)")
     quants = [n for n in graph.node if n.op_type in QUANT_OPS]
     if not quants:
         raise CompileError(f"{path}: the model is not quantized (no Quant/BipolarQuant node): "

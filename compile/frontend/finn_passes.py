@@ -451,3 +451,54 @@ class UnitScaleBipolarActivations(Transformation):
 
             model = model.transform(InferShapes())
         return model, False
+
+
+class DropClampBeforeQuantizer(Transformation):
+    """A float clamp right before a quantizer that clamps at least as much: BinaryNet's
+    `nn.Hardtanh()` (ONNX Clip) before a binary quantizer — sign(clip(x, lo, hi)) = sign(x)
+    for lo < 0 ≤ hi — or before a k-bit one whose range lies inside [lo, hi]; and a Relu
+    before another Relu (`nn.ReLU()` then `QuantReLU`). FINN converts neither; the result is
+    the same without them."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            consumers = model.find_consumers(node.output[0]) or []
+            if len(consumers) != 1 or model.find_producer(node.input[0]) is None:
+                continue
+            nxt = consumers[0]
+            if node.op_type == "Relu" and nxt.op_type == "Relu" or \
+                    node.op_type == "Clip" and self._inside(model, node, nxt):
+                for c in model.find_consumers(node.output[0]):
+                    c.input[list(c.input).index(node.output[0])] = node.input[0]
+                model.graph.node.remove(node)
+                return model, True
+        return model, False
+
+    @staticmethod
+    def _inside(model: Any, clip: Any, quant: Any) -> bool:
+        """Whether quantizing after `clip` equals quantizing without it."""
+        lo, hi = node_attr(clip, "min", None), node_attr(clip, "max", None)  # opset < 11
+        bounds = [model.get_initializer(t) if t else None for t in list(clip.input[1:3])]
+        if len(bounds) > 0 and bounds[0] is not None:
+            lo = float(np.asarray(bounds[0]).reshape(-1)[0])
+        if len(bounds) > 1 and bounds[1] is not None:
+            hi = float(np.asarray(bounds[1]).reshape(-1)[0])
+        lo = -np.inf if lo is None else float(lo)
+        hi = np.inf if hi is None else float(hi)
+        if quant.op_type == "BipolarQuant":
+            return lo < 0 <= hi
+        if quant.op_type != "Quant":
+            return False
+        scale, zero, bits = (model.get_initializer(t) for t in quant.input[1:4])
+        if scale is None or zero is None or bits is None or np.size(scale) != 1 \
+                or np.any(np.asarray(zero) != 0):
+            return False
+        mode = node_attr(quant, "rounding_mode", "ROUND")
+        if (mode.decode() if isinstance(mode, bytes) else str(mode)).upper() != "ROUND":
+            return False
+        s, b = float(np.ravel(scale)[0]), int(np.ravel(bits)[0])
+        signed, narrow = int(node_attr(quant, "signed", 1)), int(node_attr(quant, "narrow", 0))
+        q_lo = (-(2 ** (b - 1)) + narrow) if signed else 0
+        q_hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
+        # the clamp changes nothing when its ends already quantize to the end codes
+        return lo < (q_lo + 0.5) * s and (q_hi - 0.5) * s < hi

@@ -291,3 +291,55 @@ def test_softmax_over_the_wrong_axis_is_named(tmp_path):
     with pytest.raises(CompileError, match=r"final Softmax .* over axis 1 of an output of shape"):
         compile_model(path, tmp_path / "build", backends=False)
     assert not (tmp_path / "build").exists()
+
+
+def _clamped(clamp, quant):
+    from torch import nn
+
+    return lambda: nn.Sequential(clamp(), quant())
+
+
+def _common_act(bits):
+    from brevitas.nn import QuantIdentity
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    return lambda: QuantIdentity(act_quant=CommonActQuant, bit_width=bits, min_val=-1.0,
+                                 max_val=1.0)
+
+
+@pytest.mark.parametrize("form", ["hardtanh_binary", "hardtanh_2bit", "relu_quantrelu"])
+def test_float_clamp_before_a_quantizer(tmp_path, form):
+    """BinaryNet's nn.Hardtanh() before the binary quantizer, and nn.ReLU() before QuantReLU:
+    the quantizer clamps as much, so the float clamp goes."""
+    from brevitas.nn import QuantReLU
+    from torch import nn
+
+    act = {"hardtanh_binary": _clamped(nn.Hardtanh, _common_act(1)),
+           "hardtanh_2bit": _clamped(nn.Hardtanh, _common_act(2)),
+           "relu_quantrelu": _clamped(nn.ReLU, lambda: QuantReLU(bit_width=2))}[form]
+    model = _binary_mlp(act)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=8))
+    assert figs["distinct_outputs"] > 1
+
+
+@pytest.mark.parametrize(("form", "needle"), [
+    ("tight_hardtanh", "QuantHardTanh(bit_width=k"),
+    ("torch_sign", "SignedBinaryActPerTensorConst"),
+])
+def test_clamp_and_sign_that_stay_are_named(tmp_path, form, needle):
+    import torch
+    from torch import nn
+
+    class Sign(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sign(x)
+
+    act = (_clamped(lambda: nn.Hardtanh(-0.3, 0.3), _common_act(2)) if form == "tight_hardtanh"
+           else Sign)
+    path = export(_binary_mlp(act), (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError) as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    assert needle in str(err.value)
+    assert not (tmp_path / "build").exists()
