@@ -375,7 +375,7 @@ def _weighted_consumer(model: Any, tensor: str, sign: np.ndarray, offset: np.nda
                        ) -> tuple | None:
     """(MatMul or Conv reading `tensor`, its weights for the input s·x + o instead of x, the
     bias o·W this leaves after it or None) where `tensor` (N, C, H, W) reaches one such layer
-    through Flatten, Reshape and global average pools only; None otherwise. `sign` and
+    through Flatten, Reshape, Transpose and global average pools only; None otherwise. `sign` and
     `offset` are per channel."""
     shape = model.get_tensor_shape(tensor)
     full = np.ones(shape)
@@ -383,14 +383,18 @@ def _weighted_consumer(model: Any, tensor: str, sign: np.ndarray, offset: np.nda
     offset_map = full * offset.reshape(1, -1, 1, 1)
     node = model.find_consumer(tensor)
     while node is not None and not model.is_fork_node(node) and \
-            node.op_type in ("Flatten", "Reshape", "GlobalAveragePool"):
+            node.op_type in ("Flatten", "Reshape", "Transpose", "GlobalAveragePool"):
         tensor = node.output[0]
         out_shape = model.get_tensor_shape(tensor)
         if node.op_type == "GlobalAveragePool":  # mean(A − v') = A − mean(v')
             sign_map, offset_map = sign_map[:, :, :1, :1], offset_map[:, :, :1, :1]
+        elif node.op_type == "Transpose":  # a channels-last flatten
+            perm = node_attr(node, "perm", None)
+            sign_map, offset_map = (np.transpose(m, perm) for m in (sign_map, offset_map))
         sign_map, offset_map = sign_map.reshape(out_shape), offset_map.reshape(out_shape)
         node = model.find_consumer(tensor)
-    if node is None or node.input[0] != tensor or model.is_fork_node(node):
+    if node is None or len(node.input) < 2 or node.input[0] != tensor \
+            or model.is_fork_node(node):
         return None
     w = model.get_initializer(node.input[1])
     if w is None:

@@ -52,6 +52,8 @@ def test_generator_covers_every_style():
     assert seen["act_module"] == {"QuantIdentity", "QuantHardTanh"}
     assert seen["in_bits"] == {1, 8}
     assert seen["head"] == {"none", "bn", "tensornorm"}
+    assert seen["pool_first"] == {True, False} and seen["float_clamp"] == {True, False}
+    assert seen["final"] == {"none", "softmax", "log_softmax"}
     assert seen["rank"] == {1, 3}
 
 

@@ -14,7 +14,9 @@ reshape with `x.reshape` and use our quantizers; users do not. Each network here
   ``CommonActQuant``/``CommonWeightQuant``, ``QuantHardTanh`` or ``QuantIdentity``;
 - ``bias=True`` or not on every QuantLinear/QuantConv2d; the classifier ending in nothing,
   BatchNorm1d or bnn_pynq's TensorNorm;
-- the input mapped to [−1, 1] by ``2x − 1`` in forward, or quantized as it comes.
+- the input mapped to [−1, 1] by ``2x − 1`` in forward, or quantized as it comes;
+- BinaryNet's habits: max-pool before the BatchNorm (Conv → MaxPool → BN → act), a float
+  ``nn.Hardtanh()`` before each quantizer; a final ``Softmax``/``LogSoftmax``.
 
 Returned as (model in eval mode with random weights and BN statistics, input shape, style).
 """
@@ -41,6 +43,9 @@ class Style:
     bias: bool
     head: str  # none | bn | tensornorm
     affine_input: bool  # 2x − 1 before the input quantizer
+    pool_first: bool = False  # CNN: Conv → MaxPool → BatchNorm → act (BinaryNet's order)
+    float_clamp: bool = False  # a float nn.Hardtanh() before each hidden quantizer
+    final: str = "none"  # none | softmax | log_softmax: the model's last op
 
     def __str__(self) -> str:
         return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self).items())
@@ -100,18 +105,24 @@ def _build(style: Style, shape: tuple[int, ...], convs: list[tuple[int, int, boo
 
     inp_q, act_q, weight_q = _quantizers(style.quant_family, style.in_bits)
 
-    def act(kw):
+    def quant(kw):
         if style.act_module == "QuantHardTanh":
             return QuantHardTanh(**{"min_val": -1.0, "max_val": 1.0, **kw})
         return QuantIdentity(**kw)
 
+    def act(kw):
+        return nn.Sequential(nn.Hardtanh(), quant(kw)) if style.float_clamp else quant(kw)
+
     c, h, w = shape if len(shape) == 3 else (shape[0], 1, 1)
     features: list[nn.Module] = []
     for out_ch, k, pool in convs:
-        features += [QuantConv2d(c, out_ch, k, bias=style.bias, **weight_q),
-                     nn.BatchNorm2d(out_ch), act(act_q)]
-        if pool:
-            features.append(nn.MaxPool2d(2))
+        features.append(QuantConv2d(c, out_ch, k, bias=style.bias, **weight_q))
+        if pool and style.pool_first:
+            features += [nn.MaxPool2d(2), nn.BatchNorm2d(out_ch), act(act_q)]
+        else:
+            features += [nn.BatchNorm2d(out_ch), act(act_q)]
+            if pool:
+                features.append(nn.MaxPool2d(2))
         c, h, w = out_ch, (h - k + 1) // (2 if pool else 1), (w - k + 1) // (2 if pool else 1)
     n_in = c * h * w
     fc: list[nn.Module] = []
@@ -126,8 +137,12 @@ def _build(style: Style, shape: tuple[int, ...], convs: list[tuple[int, int, boo
         fc.append(nn.BatchNorm1d(n_classes))
     elif style.head == "tensornorm":
         fc.append(TensorNorm())
+    if style.final == "softmax":
+        fc.append(nn.Softmax(dim=1))
+    elif style.final == "log_softmax":
+        fc.append(nn.LogSoftmax(dim=1))
     flat = _Flatten(style.flatten, int(np.prod((c, h, w))) if convs else int(np.prod(shape)))
-    in_quant = act(inp_q)
+    in_quant = quant(inp_q)
 
     class Affine(nn.Module):
         def forward(self, x):
@@ -207,5 +222,9 @@ def user_net(seed: int):
             dim //= 2 if pool else 1
             convs.append((int(rng.integers(2, 17)), k, pool))
         hidden = [int(rng.integers(4, 33)) for _ in range(int(rng.integers(0, 3)))]
+    # drawn last, so that the draws above stay what they were before these styles existed
+    style.pool_first = kind == "cnn" and bool(rng.random() < 0.5)
+    style.float_clamp = bool(rng.random() < 0.3)
+    style.final = str(rng.choice(["none", "none", "softmax", "log_softmax"]))
     model = _build(style, shape, convs, hidden, n_classes)
     return randomize(model, seed), shape, style
