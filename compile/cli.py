@@ -52,11 +52,15 @@ def compile_cmd(
 ) -> None:
     """Lower a quantized QONNX model with FINN into xnorflow's dataflow IR and generate hardware.
 
-    Supported: chains of linear/conv layers with weights and activations of 1 (binary) to 8
-    bits, BatchNorm, max-pool, global average pool, an input quantizer of up to 8 bits, a
-    final affine. Convolutions: any kernel, stride and zero padding, group 1, dilation 1.
+    Supported: linear/conv layers with weights and activations of 1 (binary) to 8 bits,
+    BatchNorm, max-pool (before or after BatchNorm and activation), global average pool, an
+    input quantizer of up to 8 bits, residual blocks, a final affine and a final
+    Softmax/LogSoftmax (applied by the host). Convolutions: any kernel, stride and zero
+    padding, group 1, dilation 1; 1-D networks (QuantConv1d on (C, L) signals) too.
 
-    Not supported: residual connections, depthwise or dilated convs, Softmax, dynamic shapes.
+    Not supported: depthwise or dilated convs, padded max-pools, average pools over part of
+    the map, dynamic shapes. From Python, xnorflow.compile(module,
+    input_shape=...) also checks the export against the module.
     """
     from xnorflow.compile.errors import CompileError
     from xnorflow.compile.fit import fit_summary

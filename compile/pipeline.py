@@ -148,8 +148,8 @@ def compile_model(
         raise CompileError("input_shape is for compiling a PyTorch module; an ONNX file has "
                            "its own")
     if module is not None and input_shape is None:
-        raise CompileError("compiling a PyTorch module needs input_shape: one image's shape, "
-                           "(C, H, W) or (features,)")
+        raise CompileError("compiling a PyTorch module needs input_shape: one input's shape, "
+                           "(C, H, W), (C, L) or (features,)")
     model_path = Path(f"<{type(module).__name__}>") if module is not None else Path(model_path)
     build = Path(build_dir)
     if folding is not None and target_fps is not None:
@@ -191,6 +191,9 @@ def compile_model(
             ir.meta["classes"] = side["classes"]
         if finn["output_function"]:
             ir.meta["output_function"] = finn["output_function"]
+        signal = finn["qonnx"].get_metadata_prop("xnorflow.signal_shape")
+        if signal:  # compiled from 1-D signals (C, L) as images (C, 1, L)
+            ir.meta["signal_shape"] = json.loads(signal)
         if spec is not None:
             ir = fold_mod.apply_folding(ir, spec, fold_src)
         elif target_fps is not None:

@@ -228,11 +228,21 @@ class RuntimeSpec:
 
 
 # --- images → input beats ---------------------------------------------------------------
+def as_images(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """A batch of 1-D signals (N, C, L) for a model compiled from one (input_shape (C, 1, L):
+    images of height 1) → (N, C, 1, L); anything else unchanged."""
+    if len(input_shape) == 3 and input_shape[1] == 1 and x.ndim == 3 \
+            and x.shape[1:] == (input_shape[0], input_shape[2]):
+        return x.reshape(x.shape[0], *input_shape)
+    return x
+
+
 def quantize_images(spec: RuntimeSpec, images: Any) -> np.ndarray:
     """Check a batch of images and convert it to the accelerator's integer input values.
 
-    (N, *input_shape) or one image (*input_shape) → (N, *input_shape) int64. Raises
-    HostInputError naming the problem.
+    (N, *input_shape) or one image (*input_shape) → (N, *input_shape) int64; a model compiled
+    from 1-D signals also takes them as (N, C, L) or (C, L). Raises HostInputError naming the
+    problem.
     """
     x = np.asarray(images)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.integer)
@@ -241,8 +251,10 @@ def quantize_images(spec: RuntimeSpec, images: Any) -> np.ndarray:
         raise HostInputError(
             f"images of dtype {x.dtype} given; pass uint8 pixels or floats in [0, 1]"
         )
-    if x.shape == spec.input_shape:
+    if x.shape == spec.input_shape or (x.ndim == len(spec.input_shape) - 1
+                                       and as_images(x[None], spec.input_shape).ndim == 4):
         x = x[None]
+    x = as_images(x, spec.input_shape)
     if x.ndim != len(spec.input_shape) + 1 or x.shape[1:] != spec.input_shape:
         raise HostInputError(
             f"images of shape {tuple(x.shape)} given; model {spec.model!r} takes a batch "

@@ -27,6 +27,7 @@ FINN_SETTINGS point there), never to ~/.finn.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -84,6 +85,7 @@ def load_qonnx(path: Path) -> Any:
     from qonnx.util.cleanup import cleanup_model
 
     from xnorflow.compile.frontend.finn_passes import (
+        Conv1dAs2d,
         DropClampBeforeQuantizer,
         ExplicitConvPads,
         UnitScaleBipolarActivations,
@@ -110,8 +112,14 @@ def load_qonnx(path: Path) -> Any:
     check_static_shapes(proto, path)
     try:
         model = cleanup_model(ModelWrapper(proto))
-        for t in (ExplicitConvPads(), UnitScaleBipolarActivations(), DropClampBeforeQuantizer()):
+        signal = Conv1dAs2d()
+        for t in (signal, ExplicitConvPads(), UnitScaleBipolarActivations(),
+                  DropClampBeforeQuantizer()):
             model = model.transform(t)
+        if signal.shape is not None:  # a 1-D network, compiled as images of height 1
+            model.set_metadata_prop("xnorflow.signal_shape", json.dumps(list(signal.shape)))
+    except CompileError as err:  # a pass's own message, about a node
+        raise CompileError(f"{path}: {err}") from err
     except Exception as err:  # qonnx raises all kinds on malformed graphs
         raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
                            f"{err}); is it a valid QONNX export?") from err
@@ -308,10 +316,17 @@ def to_finn(model: Any) -> Any:
     """QONNX (Quant/BipolarQuant) → FINN-ONNX (MultiThreshold, bipolar initializers)."""
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
-    from xnorflow.compile.frontend.finn_passes import ReduceMeanToGlobalAveragePool
+    from xnorflow.compile.frontend.finn_passes import (
+        ReduceMeanToGlobalAveragePool,
+        rounding_activations,
+        tag_rounding_thresholds,
+    )
 
     model = model.transform(ReduceMeanToGlobalAveragePool())
-    return tidy_up(model.transform(ConvertQONNXtoFINN()))
+    rounding = rounding_activations(model)
+    model = model.transform(ConvertQONNXtoFINN())
+    tag_rounding_thresholds(model, rounding)
+    return tidy_up(model)
 
 
 def insert_input_scaling(model: Any, scale: float) -> Any:
@@ -403,14 +418,16 @@ def _streamline(model: Any) -> Any:
 
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
-        ThresholdBeforeMaxPool,
+        RoundTiesHalfEven,
+        ThresholdIntegers,
     )
 
-    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline()):
+    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(),
+              RoundTiesHalfEven()):
         model = model.transform(t)
-    pools = ThresholdBeforeMaxPool()
-    model = model.transform(pools)
-    if pools.rewritten:  # the biases it left go into the next thresholds
+    moved = ThresholdIntegers()
+    model = model.transform(moved)
+    if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
     for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
               MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),

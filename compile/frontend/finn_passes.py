@@ -12,9 +12,13 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
   activation becomes a two-threshold MultiThreshold with output INT2 and bias -1: both
   thresholds equal, the output is 0 + -1 or 2 + -1, i.e. exactly -1 or +1 as before, now in a
   type where a zero pad is 0. The layer that follows runs in multiply-accumulate mode.
-- `ThresholdBeforeMaxPool`: BinaryNet's Conv → MaxPool → BatchNorm → activation leaves the
-  BatchNorm's negative scales between the pool and the thresholds; the thresholds move before
-  the pool and the sign goes into the next layer's weights (see the class).
+- `RoundTiesHalfEven`: a quantizer's exact rounding ties go to even, as in PyTorch (FINN
+  places its thresholds half up).
+- `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
+- `ThresholdIntegers`: BinaryNet's Conv → MaxPool → BatchNorm → activation, and an output
+  quantizer before a BatchNorm, leave the BatchNorm's negative scales before the thresholds;
+  the thresholds move onto the integers (before the pool) and the sign goes into the next
+  layer's weights (see the class).
 """
 
 from __future__ import annotations
@@ -240,108 +244,116 @@ class NarrowJoinSums(Transformation):
         return model, False
 
 
-class ThresholdBeforeMaxPool(Transformation):
-    """Conv → MaxPool → BatchNorm → activation (BinaryNet's and XNOR-Net's order) → the
-    activation's thresholds before the pool, where they join the conv's MVAU and the pool
-    compares a few bits instead of accumulators.
+class ThresholdIntegers(Transformation):
+    """Thresholds FINN leaves behind a per-channel scale it cannot absorb → thresholds on the
+    integers before it, the scale's sign taken up by the next layer.
 
-    After streamlining the pattern is MaxPool → Mul/Add (z = s·y + b per channel) →
-    MultiThreshold(T) on integers y; s < 0 where the BatchNorm's scale is negative, which FINN
-    cannot absorb (max does not commute with a decreasing function). A channel with s > 0
-    thresholds y at (t − b)/s before the pool (MT(max y) = max MT(y)). For s < 0, y integer:
+    After streamlining: y (an integer tensor: a conv's output, or another activation's) →
+    Mul/Add (z = s·y + b per channel) → [MaxPool → Mul/Add] → MultiThreshold(T). Two
+    networks leave this: BinaryNet's Conv → MaxPool → BatchNorm → activation, where max does
+    not commute with a BatchNorm's negative scale, and a layer with an output quantizer
+    (`QuantLinear(..., output_quant=...)`) before a BatchNorm with a negative scale, which
+    FINN cannot put into the weights of a thresholding. A channel with s > 0 thresholds y at
+    (t − b)/s (before the pool: MT(max y) = max MT(y)). For s < 0, y integer:
     u = Σ[s·y + b ≥ t] = Σ[y ≤ t'] = n − Σ[y ≥ ⌊t'⌋ + 1] with t' = (t − b)/s, so the channel
-    thresholds y at ⌊t'⌋ + 1, is pooled, and its value v = A − v' (A = out_scale·n +
+    thresholds y at ⌊t'⌋ + 1 (then is pooled), and its value v = A − v' (A = out_scale·n +
     2·out_bias; 0 for a bipolar activation) is taken up by the layer that reads it: that input
     channel's weights negated, and a bias A·W after it when A ≠ 0 (not through zero padding,
-    which pads v, not v'). Where the consumer is anything else the graph is left as it was."""
+    which pads v, not v'). Where the consumer is anything else the graph is left as it was.
+    The thresholds before the pool join the conv's MVAU and the pool compares activations."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rewritten = 0  # pools rewritten (a bias left for the next Streamline to absorb)
+        self.rewritten = 0  # thresholds moved (a bias left for the next Streamline to absorb)
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.transformation.infer_datatypes import InferDataTypes
         from qonnx.transformation.infer_shapes import InferShapes
 
-        for pool in model.graph.node:
-            plan = self._plan(model, pool)
+        for mt in model.graph.node:
+            plan = self._plan(model, mt) if mt.op_type == "MultiThreshold" else None
             if plan is not None:
-                self._rewrite(model, pool, *plan)
+                self._rewrite(model, mt, *plan)
                 self.rewritten += 1
                 model = model.transform(InferShapes()).transform(InferDataTypes())
                 return model, True
         return model, False
 
     @staticmethod
-    def _plan(model: Any, pool: Any) -> tuple | None:
-        """(the integer tensor y, the Mul/Add nodes between y and the thresholds, the
-        MultiThreshold, its thresholds on y, what `_weighted_consumer` returns or None when
-        no channel flips) when `pool` can be rewritten, else None."""
-        if pool.op_type != "MaxPool" or model.is_fork_node(pool) \
-                or any(node_attr(pool, "pads", [0])):
-            return None
-        shape = model.get_tensor_shape(pool.input[0])
-        if shape is None or len(shape) != 4:
+    def _plan(model: Any, mt: Any) -> tuple | None:
+        """(the integer tensor y, the max-pool or None, the Mul/Add nodes between y and the
+        thresholds, the thresholds on y, what `_weighted_consumer` returns or None when no
+        channel flips) when `mt` can move, else None."""
+        shape = model.get_tensor_shape(mt.input[0])
+        if shape is None or len(shape) not in (2, 4) or \
+                node_attr(mt, "data_layout", "NCHW") not in ("NCHW", "NC", ""):
             return None
         channels = shape[1]
-        # the increasing Mul/Add chain (scalar scale, conv bias) between y and the pool
-        source, before = pool.input[0], []
-        while not model.get_tensor_datatype(source).is_integer():
+        # walk back from the thresholds through Mul/Add and at most one max-pool to the
+        # integers they scale (a conv's or an activation's output)
+        source, affine, pool, after_pool = mt.input[0], [], None, 0
+        while True:
             producer = model.find_producer(source)
-            if producer is None or _channel_values(model, producer, channels) is None \
-                    or model.is_fork_node(producer):
-                return None
-            before.insert(0, producer)
+            if producer is None or model.is_fork_node(producer):
+                break
+            if producer.op_type == "MaxPool" and pool is None \
+                    and not any(node_attr(producer, "pads", [0])):
+                pool, after_pool = producer, len(affine)
+            elif _channel_values(model, producer, channels) is not None:
+                affine.insert(0, producer)
+            else:
+                break
             source = producer.input[0]
-        node, after = model.find_consumer(pool.output[0]), []
-        while node is not None and not model.is_fork_node(node) \
-                and _channel_values(model, node, channels) is not None:
-            after.append(node)
-            node = model.find_consumer(node.output[0])
+        if not model.get_tensor_datatype(source).is_integer():
+            return None
+        if pool is not None and model.is_fork_node(pool):
+            return None
+        before = affine[:len(affine) - after_pool]  # between y and the pool
         scale, shift = np.ones(channels), np.zeros(channels)  # z = scale·y + shift
-        for i, affine in enumerate(before + after):
-            value = _channel_values(model, affine, channels)
-            if affine.op_type == "Mul":
+        for i, node in enumerate(affine):
+            value = _channel_values(model, node, channels)
+            if node.op_type == "Mul":
                 scale, shift = scale * value, shift * value
             else:
                 shift = shift + value
-            if i == len(before) - 1 and np.any(scale <= 0):
+            if pool is not None and i == len(before) - 1 and np.any(scale <= 0):
                 return None  # decreasing before the pool: max(−y) is not −max(y)
-        if node is None or node.op_type != "MultiThreshold" or np.any(scale == 0) \
-                or node_attr(node, "data_layout", "NCHW") not in ("NCHW", ""):
-            return None
-        thresholds = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+        if np.any(scale == 0) or (pool is None and not np.any(scale < 0)):
+            return None  # nothing FINN does not do itself
+        thresholds = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
         thresholds = np.broadcast_to(thresholds, (channels, thresholds.shape[1]))
         scaled = (thresholds - shift[:, None]) / scale[:, None]
         flip = scale < 0
         new = np.where(flip[:, None], np.floor(scaled) + 1, scaled)
         n = thresholds.shape[1]
-        out_scale = float(node_attr(node, "out_scale", 1.0))
-        out_bias = float(node_attr(node, "out_bias", 0.0))
+        out_scale = float(node_attr(mt, "out_scale", 1.0))
+        out_bias = float(node_attr(mt, "out_bias", 0.0))
         offset = out_scale * n + 2 * out_bias
         chain = None
         if flip.any():
-            chain = _weighted_consumer(model, node.output[0], np.where(flip, -1.0, 1.0),
+            chain = _weighted_consumer(model, mt.output[0], np.where(flip, -1.0, 1.0),
                                        np.where(flip, offset, 0.0))
             if chain is None:
                 return None
-        return source, before + after, node, np.sort(new, axis=1).astype(np.float32), chain
+        return source, pool, affine, np.sort(new, axis=1).astype(np.float32), chain
 
     @staticmethod
-    def _rewrite(model: Any, pool: Any, source: str, affine: list, mt: Any,
+    def _rewrite(model: Any, mt: Any, source: str, pool: Any, affine: list,
                  thresholds: np.ndarray, chain: tuple | None) -> None:
         from onnx import helper
 
         graph = model.graph
-        act_out = mt.output[0]
-        pooled_in = model.make_new_valueinfo_name()
         model.set_initializer(mt.input[1], thresholds)
-        mt.input[0], mt.output[0] = source, pooled_in
-        pool.input[0], pool.output[0] = pooled_in, act_out
         for node in affine:
             graph.node.remove(node)
-        graph.node.remove(mt)
-        graph.node.insert(list(graph.node).index(pool), mt)
+        if pool is None:
+            mt.input[0] = source
+        else:
+            act_out, pooled_in = mt.output[0], model.make_new_valueinfo_name()
+            mt.input[0], mt.output[0] = source, pooled_in
+            pool.input[0], pool.output[0] = pooled_in, act_out
+            graph.node.remove(mt)
+            graph.node.insert(list(graph.node).index(pool), mt)
         if chain is None:
             return
         layer, weights, bias = chain
@@ -364,9 +376,11 @@ def _channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:
     init = model.get_initializer(node.input[1])
     if init is None:
         return None
+    shape = model.get_tensor_shape(node.input[0]) or [1, channels]
+    per_channel = (1, channels) + (1,) * (len(shape) - 2)
     try:
         return np.broadcast_to(np.asarray(init, dtype=np.float64),
-                               (1, channels, 1, 1)).reshape(channels)
+                               per_channel).reshape(channels)
     except ValueError:  # not per channel
         return None
 
@@ -374,13 +388,16 @@ def _channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:
 def _weighted_consumer(model: Any, tensor: str, sign: np.ndarray, offset: np.ndarray
                        ) -> tuple | None:
     """(MatMul or Conv reading `tensor`, its weights for the input s·x + o instead of x, the
-    bias o·W this leaves after it or None) where `tensor` (N, C, H, W) reaches one such layer
-    through Flatten, Reshape, Transpose and global average pools only; None otherwise. `sign` and
-    `offset` are per channel."""
+    bias o·W this leaves after it or None) where `tensor` ((N, C) or (N, C, H, W)) reaches one
+    such layer through Flatten, Reshape, Transpose and global average pools only; None
+    otherwise. `sign` and `offset` are per channel."""
     shape = model.get_tensor_shape(tensor)
     full = np.ones(shape)
-    sign_map = full * sign.reshape(1, -1, 1, 1)
-    offset_map = full * offset.reshape(1, -1, 1, 1)
+    per_channel = (1, -1) + (1,) * (len(shape) - 2)
+    sign_map = full * sign.reshape(per_channel)
+    offset_map = full * offset.reshape(per_channel)
+    if len(model.find_consumers(tensor) or []) != 1:
+        return None
     node = model.find_consumer(tensor)
     while node is not None and not model.is_fork_node(node) and \
             node.op_type in ("Flatten", "Reshape", "Transpose", "GlobalAveragePool"):
@@ -506,3 +523,162 @@ class DropClampBeforeQuantizer(Transformation):
         q_hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
         # the clamp changes nothing when its ends already quantize to the end codes
         return lo < (q_lo + 0.5) * s and (q_hi - 0.5) * s < hi
+
+
+ROUND_HALF_EVEN_TAG = "xnorflow.round_half_even q_lo="
+
+
+def rounding_activations(model: Any) -> dict[str, int]:
+    """{tensor a MultiThreshold will read: the lowest integer code} of the multi-bit activation
+    quantizers that round half to even (ROUND mode), read before ConvertQONNXtoFINN turns them
+    into thresholds (which it places half up: `tag_rounding_thresholds`, `RoundTiesHalfEven`)."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
+            continue
+        bits = model.get_initializer(node.input[3])
+        mode = node_attr(node, "rounding_mode", "ROUND")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if bits is None or float(np.ravel(bits)[0]) < 2 or mode.upper() != "ROUND":
+            continue
+        b = int(np.ravel(bits)[0])
+        signed, narrow = int(node_attr(node, "signed", 1)), int(node_attr(node, "narrow", 0))
+        producer = model.find_producer(node.input[0])
+        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
+            else node.input[0]
+        out[read] = -(2 ** (b - 1)) + narrow if signed else 0
+    return out
+
+
+def tag_rounding_thresholds(model: Any, rounding: dict[str, int]) -> None:
+    """Mark the MultiThresholds ConvertQONNXtoFINN made of `rounding`'s quantizers (their
+    doc_string survives renaming and streamlining)."""
+    for node in model.graph.node:
+        if node.op_type == "MultiThreshold" and node.input[0] in rounding:
+            node.doc_string = f"{ROUND_HALF_EVEN_TAG}{rounding[node.input[0]]}"
+
+
+class RoundTiesHalfEven(Transformation):
+    """FINN places a quantizer's thresholds half up (x ≥ (k + ½)·s steps to k + 1); PyTorch
+    and qonnx round half to even. The two differ only on an exact tie, which is common when
+    the quantizer reads integers through power-of-two scales (a conv's output into an output
+    quantizer, no BatchNorm between). Once streamlining has put a tagged MultiThreshold onto
+    integers y, a threshold τ on an integer is such a tie: the step to code q keeps it (τ − ½)
+    when q is even and leaves it (τ + ½) when q is odd — half a step from every integer, so
+    later float arithmetic cannot move it across one."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            if node.op_type != "MultiThreshold" or \
+                    not node.doc_string.startswith(ROUND_HALF_EVEN_TAG) or \
+                    not model.get_tensor_datatype(node.input[0]).is_integer():
+                continue
+            q_lo = int(node.doc_string[len(ROUND_HALF_EVEN_TAG):])
+            node.doc_string = ""  # once
+            t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+            nearest = np.round(t)
+            tie = np.abs(t - nearest) <= 1e-6 * np.maximum(1.0, np.abs(t))
+            code = q_lo + np.arange(t.shape[1]) + 1  # the code the step at column i leads to
+            side = np.where(code % 2 == 0, -0.5, 0.5)
+            model.set_initializer(node.input[1],
+                                  np.where(tie, nearest + side, t).astype(np.float32))
+        return model, False
+
+
+class Conv1dAs2d(Transformation):
+    """A 1-D network (QuantConv1d, MaxPool1d, BatchNorm1d, AdaptiveAvgPool1d on (N, C, L)
+    signals) → the same network on (N, C, 1, L) images of height 1, which FINN lowers and
+    the 2-D layers run (1 × k kernels and pools). Every (N, C, L) tensor gains the axis H = 1
+    before L: convolution and pooling attributes, weights (O, I, k) → (O, I, 1, k), per-channel
+    constants (1, C, 1) → (1, C, 1, 1), ReduceMean over L → over H and L, a channels-last
+    Transpose (0, 2, 1) → (0, 2, 3, 1). `self.shape` is the input's (C, L), or None when the
+    model's input is not 3-D. Anything that cannot be carried over raises CompileError."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shape: tuple[int, ...] | None = None
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        from xnorflow.compile.errors import CompileError
+
+        graph = model.graph
+        in_shape = model.get_tensor_shape(graph.input[0].name)
+        if in_shape is None or len(in_shape) != 3:
+            return model, False
+        self.shape = tuple(int(d) for d in in_shape[1:])
+        rank3 = {t for n in graph.node for t in list(n.input) + list(n.output)
+                 if t and model.get_initializer(t) is None
+                 and len(model.get_tensor_shape(t) or []) == 3}
+        rank3.add(graph.input[0].name)
+        done: set[str] = set()
+
+        def widen(name: str) -> None:  # an initializer (…, k) of rank 3 → rank 4
+            init = model.get_initializer(name)
+            if name in done or init is None or init.ndim != 3:
+                return
+            model.set_initializer(name, np.expand_dims(init, 2))
+            done.add(name)
+
+        def set_ints(node: Any, name: str, values: list[int]) -> None:
+            for a in list(node.attribute):
+                if a.name == name:
+                    node.attribute.remove(a)
+            node.attribute.append(helper.make_attribute(name, values))
+
+        for node in graph.node:
+            if not any(t in rank3 for t in node.input):
+                continue
+            op = node.op_type
+            if op in ("Conv", "MaxPool", "AveragePool"):
+                k = list(node_attr(node, "kernel_shape", []))
+                if len(k) == 1:
+                    pads = list(node_attr(node, "pads", [0, 0]))
+                    set_ints(node, "kernel_shape", [1, k[0]])
+                    set_ints(node, "strides", [1, *node_attr(node, "strides", [1])])
+                    set_ints(node, "pads", [0, pads[0], 0, pads[1]])
+                    if node_attr(node, "dilations", None) is not None:
+                        set_ints(node, "dilations", [1, *node_attr(node, "dilations", [1])])
+                if op == "Conv":
+                    weight = model.find_producer(node.input[1])
+                    for t in [node.input[1], *(weight.input if weight is not None else [])]:
+                        widen(t)
+            elif op == "ReduceMean":
+                axes = node_attr(node, "axes", None)
+                src = "attr"
+                if axes is None and len(node.input) > 1:
+                    axes, src = model.get_initializer(node.input[1]), "input"
+                axes = sorted(int(a) % 3 for a in np.asarray(axes).reshape(-1))
+                if axes != [2]:
+                    raise CompileError(f"node {node.name!r}: a ReduceMean over axes {axes} of "
+                                       "a 1-D signal; only the mean over its length compiles")
+                if src == "attr":
+                    set_ints(node, "axes", [2, 3])
+                else:
+                    model.set_initializer(node.input[1], np.array([2, 3], dtype=np.int64))
+            elif op == "Transpose":
+                perm = list(node_attr(node, "perm", [2, 1, 0]))
+                if perm != [0, 2, 1]:
+                    raise CompileError(f"node {node.name!r}: a Transpose {perm} of a 1-D "
+                                       "signal; only a channels-last flatten (0, 2, 1) compiles")
+                set_ints(node, "perm", [0, 2, 3, 1])
+            elif op == "Reshape" and len(model.get_tensor_shape(node.output[0]) or []) > 2:
+                raise CompileError(f"node {node.name!r}: a Reshape of a 1-D signal to "
+                                   f"{model.get_tensor_shape(node.output[0])}; flatten it "
+                                   "to (N, features) instead")
+            elif op in ("Squeeze", "Unsqueeze"):
+                raise CompileError(f"node {node.name!r}: a {op} of a 1-D signal does not "
+                                   "compile; flatten it to (N, features) instead")
+            for t in node.input[1:]:
+                widen(t)  # per-channel constants, quantizer scales
+        for vi in list(graph.value_info):
+            graph.value_info.remove(vi)
+        for t in rank3:
+            shape = model.get_tensor_shape(t)
+            if shape is not None and len(shape) == 3 and t in \
+                    [i.name for i in graph.input] + [o.name for o in graph.output]:
+                model.set_tensor_shape(t, [shape[0], shape[1], 1, shape[2]])
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        return model.transform(InferShapes()), False

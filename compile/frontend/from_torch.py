@@ -73,9 +73,9 @@ def export_checked(module: Any, input_shape: tuple[int, ...], path: Path,
     from xnorflow.train.export import check_qonnx
 
     shape = tuple(int(d) for d in input_shape)
-    if len(shape) not in (1, 3) or min(shape) < 1:
-        raise CompileError(f"input_shape {input_shape!r}: give one image's shape, (C, H, W) or "
-                           "(features,), without the batch dimension")
+    if len(shape) not in (1, 2, 3) or min(shape) < 1:
+        raise CompileError(f"input_shape {input_shape!r}: give one input's shape — (C, H, W),"
+                           " (C, L) or (features,) — without the batch dimension")
     check_binary_quantizers(module)
     m = copy.deepcopy(module).cpu().eval()
     path = Path(path)

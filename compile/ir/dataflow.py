@@ -134,8 +134,11 @@ class DataflowIR:
 
     # --- execution ---------------------------------------------------------------------
     def input_frames(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (N, *input_shape) → (N, pixels, channels) int64 frames."""
-        images = np.asarray(images)
+        """uint8 images (N, *input_shape) → (N, pixels, channels) int64 frames (1-D signals
+        (N, C, L) for a model of input_shape (C, 1, L))."""
+        from xnorflow.compile.stream import as_images
+
+        images = as_images(np.asarray(images), self.input_shape)
         if images.shape[1:] != self.input_shape:
             raise IRError(
                 f"images of shape {images.shape[1:]} given, the model takes {self.input_shape}"

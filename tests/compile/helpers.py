@@ -62,9 +62,13 @@ def bnn_pynq(name: str, seed: int):
     return randomize(model, seed), shape
 
 
-def torch_logits(model, images: np.ndarray, scale: float) -> np.ndarray:
+def torch_logits(model, images: np.ndarray, scale: float, shape=None) -> np.ndarray:
+    """PyTorch's outputs for uint8 `images`, reshaped to (N, *shape) first when given (a 1-D
+    model's (C, L) signals, compiled as (C, 1, L) images)."""
     import torch
 
+    if shape is not None:
+        images = images.reshape(len(images), *shape)
     with torch.no_grad():
         x = torch.from_numpy(images.astype(np.float32)) * np.float32(scale)
         return model(x).double().numpy().reshape(len(images), -1)
@@ -109,7 +113,7 @@ def check_chain(model, result: CompileResult, images: np.ndarray, with_qonnx: bo
     finn_ints, finn_logits = finn_outputs(result, images)
     # a final (Log)Softmax is the host's (FINN's HW graph ends before it)
     finn_logits = output_function(ir.meta.get("output_function", ""), finn_logits)
-    ref = torch_logits(model, images, scale)
+    ref = torch_logits(model, images, scale, ir.meta.get("signal_shape"))
     tol = rtol * max(1.0, float(np.abs(ref).max()))
 
     # bit for bit: FINN's HW graph and the IR give the same integers
@@ -170,4 +174,16 @@ def compile_drawn(net, seed: int, folder: Path):
     try:
         return model, drawn, compile_model(path, Path(folder) / "build", backends=False)
     except CompileError as err:
+        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
+
+
+def check_drawn(model, drawn, result: CompileResult, seed: int, with_qonnx: bool) -> dict:
+    """`check_chain` on 8 random images of `seed` for a drawn network; a failure names the
+    seed and what it drew."""
+    from tests.nets import random_images
+
+    try:
+        return check_chain(model, result, random_images(result.ir, 8, seed=seed),
+                           with_qonnx=with_qonnx)
+    except AssertionError as err:
         raise AssertionError(f"seed {seed} ({drawn}): {err}") from err

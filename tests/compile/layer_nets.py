@@ -148,6 +148,15 @@ def _compiled_pool_first_net(seed: int):
         return compiled_ir(model, shape)
 
 
+def _compiled_signal_net(seed: int):
+    from tests.compile.helpers import compiled_ir
+    from tests.compile.signal_nets import signal_net
+
+    with _COMPILE_LOCK:
+        model, shape, _ = signal_net(seed)
+        return compiled_ir(model, shape)
+
+
 def _compiled_user_form(name: str):
     from tests.compile.helpers import compiled_ir
 
@@ -163,6 +172,7 @@ COMPILED_DEFAULT = {
     **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s)) for s in (0, 3)},
     "pool_first_net_2": lambda: _compiled_pool_first_net(2),
     "all_conv_1bit": lambda: _compiled_user_form("all_conv_1bit"),
+    "signal_net_7": lambda: _compiled_signal_net(7),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -172,6 +182,7 @@ COMPILED_SLOW = {
        for s in (1, 2, 4, 5, 6, 7, 8, 9)},
     **{f"pool_first_net_{s}": (lambda s=s: _compiled_pool_first_net(s)) for s in (4, 6, 12)},
     "all_conv_2bit": lambda: _compiled_user_form("all_conv_2bit"),
+    **{f"signal_net_{s}": (lambda s=s: _compiled_signal_net(s)) for s in (1, 2, 11)},
 }
 
 

@@ -6,24 +6,12 @@ is 1-bit), a flatten and linear layers, or a global average pool."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from tests.compile.helpers import randomize
+from tests.compile.residual_nets import DrawnResidual
 
-
-@dataclasses.dataclass
-class Drawn:
-    shape: tuple[int, int, int]
-    w_bits: int
-    a_bits: int
-    unsigned: bool
-    blocks: list[str]
-    head: str
-
-    def __str__(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self).items())
+Drawn = DrawnResidual  # the same record: shape, bits, blocks, head
 
 
 def pool_first_net(seed: int):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.compile.helpers import check_chain, compile_drawn, export, seed_params
+from tests.compile.helpers import check_chain, check_drawn, compile_drawn, export, seed_params
 from tests.compile.layer_nets import USER_FORMS, layer_net, user_form
 from tests.nets import random_images
 from xnorflow.compile.pipeline import compile_model
@@ -20,11 +20,7 @@ SLOW_SEEDS = list(range(10, 50))
 @pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
 def test_layer_network_chain(seed, tmp_path):
     model, drawn, result = compile_drawn(layer_net, seed, tmp_path)
-    try:
-        check_chain(model, result, random_images(result.ir, 8, seed=seed),
-                    with_qonnx=seed % 3 == 0)
-    except AssertionError as err:
-        raise AssertionError(f"seed {seed} ({drawn}): {err}") from err
+    check_drawn(model, drawn, result, seed, with_qonnx=seed % 3 == 0)
 
 
 def test_generator_covers_every_feature():

@@ -345,3 +345,72 @@ def test_clamp_and_sign_that_stay_are_named(tmp_path, form, needle):
         compile_model(path, tmp_path / "build", backends=False)
     assert needle in str(err.value)
     assert not (tmp_path / "build").exists()
+
+
+def _fixed_point_net(kind: str, seed: int):
+    """Power-of-two scales throughout (Brevitas' FixedPoint quantizers, bnn_pynq's binary
+    weights of scale 1), so PyTorch's float arithmetic is exact and rounding ties are real:
+    "bn" puts an output quantizer on a conv before a BatchNorm and a binary activation, "relu"
+    quantizes convs' outputs directly (QuantReLU, no BatchNorm), "mlp" the first as an MLP."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        SignedBinaryActPerTensorConst,
+        Uint8ActPerTensorFixedPoint,
+    )
+    from brevitas_examples.bnn_pynq.models.common import CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1, "bias": False}
+    out_q = {"output_quant": Int8ActPerTensorFixedPoint}
+    first = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint)
+
+    def binary():
+        return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+
+    def relu():
+        return QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=3)
+
+    layers = {
+        "mlp": [nn.Flatten(), first, QuantLinear(64, 24, **wq, **out_q), nn.BatchNorm1d(24),
+                binary(), QuantLinear(24, 7, **wq)],
+        "bn": [first, QuantConv2d(1, 8, 3, **wq, **out_q), nn.BatchNorm2d(8), binary(),
+               QuantConv2d(8, 8, 3, **wq), nn.BatchNorm2d(8), binary(), nn.Flatten(),
+               QuantLinear(8 * 4 * 4, 5, **wq)],
+        "relu": [first, QuantConv2d(1, 8, 3, **wq), relu(), QuantConv2d(8, 8, 3, **wq), relu(),
+                 nn.Flatten(), QuantLinear(8 * 4 * 4, 5, **wq)],
+    }[kind]
+    return randomize(nn.Sequential(*layers), seed)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "bn"])
+def test_output_quantizer_before_batchnorm(tmp_path, kind):
+    """QuantLinear/QuantConv2d(..., output_quant=...) → BatchNorm (negative scales too) →
+    binary activation: FINN leaves the sign between two thresholdings; the second moves onto
+    the first's integers and the sign into the next layer's weights."""
+    from torch import nn
+
+    model = _fixed_point_net(kind, 3)
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert (bns[0].weight < 0).any()  # the case FINN leaves
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 64, seed=3))
+    assert figs["distinct_outputs"] > 1
+
+
+def test_rounding_ties_go_to_even(tmp_path, monkeypatch):
+    """With exact (power-of-two) arithmetic a quantizer's input often lies exactly between
+    two codes; PyTorch rounds half to even, FINN's thresholds half up. RoundTiesHalfEven makes
+    the hardware agree on every image — and without it the same images differ."""
+    from xnorflow.compile.frontend import finn_passes
+
+    model = _fixed_point_net("relu", 0)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    images = random_images(result.ir, 64, seed=0)
+    check_chain(model, result, images)
+    monkeypatch.setattr(finn_passes.RoundTiesHalfEven, "apply", lambda self, m: (m, False))
+    half_up = compile_model(path, tmp_path / "half_up", backends=False)
+    with pytest.raises(AssertionError, match="PyTorch ≠ IR integers"):
+        check_chain(model, half_up, images)
