@@ -234,8 +234,10 @@ def check_supported(model: Any, path: Path) -> None:
             if w_src is None or w_src.op_type not in QUANT_OPS:
                 raise CompileError(
                     f"{path}: node {node.name!r} ({node.op_type}) has unquantized (float) "
-                    "weights; every weight must go through a 1-bit Brevitas weight quantizer "
-                    "(e.g. SignedBinaryWeightPerTensorConst)")
+                    "weights (a float nn.Conv2d/nn.Linear); every weight must go through a "
+                    "Brevitas weight quantizer of 1-bit (binary: QuantConv2d/QuantLinear with "
+                    "weight_quant=SignedBinaryWeightPerTensorConst) to 8 bits (weight_bit_width="
+                    "8, e.g. for a first or last layer kept wider)")
             bits = _quant_bits(model, w_src)
             if not 1 <= bits <= MAX_WEIGHT_BITS:
                 raise CompileError(

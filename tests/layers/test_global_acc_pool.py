@@ -92,7 +92,8 @@ def _node(dtype: str, h: int, w: int, ch: int = 8):
                             inputDataType=dtype, numInputVectors=[1, h, w])
 
 
-def _reader(out_dtype: str | None = None):
+def _reader(out_dtype: str | None = None, before=None):
+    """A stand-in for the FINN reader; `before`: the layer producing the pool's input."""
     def fail(node, why):
         return CompileError(f"node {node.name!r} ({node.op_type}) {why}")
 
@@ -101,7 +102,19 @@ def _reader(out_dtype: str | None = None):
         return QDataType[out_dtype or "FLOAT32"]
 
     model = SimpleNamespace(get_tensor_datatype=get_tensor_datatype)
-    return SimpleNamespace(fail=fail, source="test.onnx", init=lambda name: None, model=model)
+    return SimpleNamespace(fail=fail, source="test.onnx", init=lambda name: None, model=model,
+                           producer_layer=lambda tensor: before)
+
+
+def test_read_finn_takes_the_narrower_type_of_the_layer_before():
+    """An MVAU without activation before the pool (an all-conv classifier): FINN leaves its
+    MatMul's UINT32 on the pool's input; the IR sized the accumulator (UINT4)."""
+    before = SimpleNamespace(out_dtype=DataType.parse("UINT4"))
+    layer, _ = GlobalAccPool.read_finn(_reader(before=before), _node("UINT32", 3, 3), None)
+    assert layer.in_dtype.name == "UINT4" and layer.out_dtype.name == "UINT8"
+    wider = SimpleNamespace(out_dtype=DataType.parse("INT8"))  # not inside UINT32: FINN's type
+    layer, _ = GlobalAccPool.read_finn(_reader(before=wider), _node("UINT32", 3, 3), None)
+    assert layer.in_dtype.name == "UINT32"
 
 
 @pytest.mark.parametrize("dtype,h,w", [("INT2", 7, 7), ("INT2", 8, 8), ("UINT2", 3, 5),
