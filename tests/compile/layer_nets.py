@@ -114,11 +114,16 @@ def layer_net(seed: int):
 _COMPILE_LOCK = threading.Lock()  # FINN keeps global state (environment, scratch dirs)
 
 
-def _compiled_layer_net(seed: int):
+def _compiled(module: str, name: str, arg):
+    """The IR of tests.compile.<module>.<name>(arg) — a generator returning (model, input
+    shape, ...) — at xnorflow's default folding."""
+    import importlib
+
     from tests.compile.helpers import compiled_ir
 
+    make = getattr(importlib.import_module(f"tests.compile.{module}"), name)
     with _COMPILE_LOCK:
-        model, shape, _ = layer_net(seed)
+        model, shape = make(arg)[:2]
         return compiled_ir(model, shape)
 
 
@@ -130,59 +135,30 @@ def _compiled_bnn_pynq(name: str):
         return compiled_ir(*bnn_pynq(name, 11), **kw)
 
 
-def _compiled_residual_net(seed: int):
-    from tests.compile.helpers import compiled_ir
-    from tests.compile.residual_nets import residual_net
-
-    with _COMPILE_LOCK:
-        model, shape, _ = residual_net(seed)
-        return compiled_ir(model, shape)
-
-
-def _compiled_pool_first_net(seed: int):
-    from tests.compile.helpers import compiled_ir
-    from tests.compile.pool_first_nets import pool_first_net
-
-    with _COMPILE_LOCK:
-        model, shape, _ = pool_first_net(seed)
-        return compiled_ir(model, shape)
-
-
-def _compiled_signal_net(seed: int):
-    from tests.compile.helpers import compiled_ir
-    from tests.compile.signal_nets import signal_net
-
-    with _COMPILE_LOCK:
-        model, shape, _ = signal_net(seed)
-        return compiled_ir(model, shape)
-
-
-def _compiled_user_form(name: str):
-    from tests.compile.helpers import compiled_ir
-
-    with _COMPILE_LOCK:
-        return compiled_ir(*user_form(name))
+def _nets(module: str, name: str, args, prefix: str | None = None) -> dict:
+    """{key: the compiled IR of module.name(arg), lazily} for each arg; key prefix_arg."""
+    return {(f"{prefix}_{a}" if prefix else a): (lambda a=a: _compiled(module, name, a))
+            for a in args}
 
 
 # whole compiled networks for the RTL simulation and the HLS C-simulation (tests/rtl, tests/hls):
 # Brevitas' multi-bit bnn_pynq models and random layer nets, at xnorflow's default folding
 COMPILED_DEFAULT = {
     "bnn_tfc_2w2a": lambda: _compiled_bnn_pynq("tfc_2w2a"),
-    **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4)},
-    **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s)) for s in (0, 3)},
-    "pool_first_net_2": lambda: _compiled_pool_first_net(2),
-    "all_conv_1bit": lambda: _compiled_user_form("all_conv_1bit"),
-    "signal_net_7": lambda: _compiled_signal_net(7),
+    **_nets("layer_nets", "layer_net", range(4), "layer_net"),
+    **_nets("residual_nets", "residual_net", (0, 3), "residual_net"),
+    **_nets("pool_first_nets", "pool_first_net", (2,), "pool_first_net"),
+    **_nets("layer_nets", "user_form", ("all_conv_1bit",)),
+    **_nets("signal_nets", "signal_net", (7,), "signal_net"),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
        for n in ("tfc_1w2a", "sfc_1w2a", "sfc_2w2a", "cnv_1w2a", "cnv_2w2a")},
-    **{f"layer_net_{s}": (lambda s=s: _compiled_layer_net(s)) for s in range(4, 16)},
-    **{f"residual_net_{s}": (lambda s=s: _compiled_residual_net(s))
-       for s in (1, 2, 4, 5, 6, 7, 8, 9)},
-    **{f"pool_first_net_{s}": (lambda s=s: _compiled_pool_first_net(s)) for s in (4, 6, 12)},
-    "all_conv_2bit": lambda: _compiled_user_form("all_conv_2bit"),
-    **{f"signal_net_{s}": (lambda s=s: _compiled_signal_net(s)) for s in (1, 2, 11)},
+    **_nets("layer_nets", "layer_net", range(4, 16), "layer_net"),
+    **_nets("residual_nets", "residual_net", (1, 2, 4, 5, 6, 7, 8, 9), "residual_net"),
+    **_nets("pool_first_nets", "pool_first_net", (4, 6, 12), "pool_first_net"),
+    **_nets("layer_nets", "user_form", ("all_conv_2bit",)),
+    **_nets("signal_nets", "signal_net", (1, 2, 11), "signal_net"),
 }
 
 

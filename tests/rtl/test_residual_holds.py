@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.compile.layer_nets import _compiled_residual_net
+from tests.compile.layer_nets import _compiled
 from tests.layers.harness import run_cocotb
 from tests.nets import random_images
 from xnorflow.compile.rtl import codegen as rtl_codegen
@@ -38,7 +38,7 @@ def through_first_join(ir):
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_join_held_for_long_stretches(seed, rtl_cache):
-    ir = through_first_join(_compiled_residual_net(seed))
+    ir = through_first_join(_compiled("residual_nets", "residual_net", seed))
     rtl = rtl_codegen.write(ir, rtl_cache / f"holds_{seed}_src" / "rtl")
     images = random_images(ir, 6, seed=seed)
     first, last = ir.layers[0], ir.layers[-1]
