@@ -116,10 +116,10 @@ def compile_model(
     """Compile the QONNX model at `model_path` into the build folder `build_dir`.
 
     `model_path` may also be the PyTorch/Brevitas module itself, with `input_shape` (one
-    image's (C, H, W) or (features,)): it is exported to BUILD/model.onnx after checking that
-    its 1-bit quantizers are binary and that the export computes what the module computes
-    (compile/frontend/from_torch.py) — Brevitas exports a 1-bit integer quantizer as a
-    binary one, which an ONNX file alone cannot reveal.
+    input's (C, H, W), (C, L) or (features,)): it is exported to BUILD/model.onnx after
+    checking that its 1-bit quantizers are binary and that the export computes what the
+    module computes (compile/frontend/from_torch.py) — Brevitas exports a 1-bit integer
+    quantizer as a binary one, which an ONNX file alone cannot reveal.
 
     folding: a folding JSON path (or the parsed dict) — see compile/ir/folding.py; target_fps:
     choose the cheapest folding meeting it at clock_mhz (exclusive with folding); neither: the

@@ -251,9 +251,8 @@ def quantize_images(spec: RuntimeSpec, images: Any) -> np.ndarray:
         raise HostInputError(
             f"images of dtype {x.dtype} given; pass uint8 pixels or floats in [0, 1]"
         )
-    if x.shape == spec.input_shape or (x.ndim == len(spec.input_shape) - 1
-                                       and as_images(x[None], spec.input_shape).ndim == 4):
-        x = x[None]
+    if as_images(x[None], spec.input_shape).shape[1:] == spec.input_shape:
+        x = x[None]  # one image (or one 1-D signal)
     x = as_images(x, spec.input_shape)
     if x.ndim != len(spec.input_shape) + 1 or x.shape[1:] != spec.input_shape:
         raise HostInputError(

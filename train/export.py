@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class ExportCheck(dict):
-    """Result of :func:`check_qonnx`: n, labels_equal, max_abs_diff, ok."""
+    """Result of :func:`check_qonnx`: n, labels_equal, max_abs_diff, max_abs_out (PyTorch's
+    largest output magnitude), ok."""
 
 
 def export_qonnx(model: nn.Module, path: str | Path) -> Path:
@@ -66,6 +67,7 @@ def check_qonnx(model: nn.Module, path: str | Path, images: torch.Tensor,
     diff = float(np.max(np.abs(got - ref))) if got.size else 0.0
     labels_equal = bool(np.array_equal(got.argmax(1), ref.argmax(1)))
     return ExportCheck(n=int(images.shape[0]), labels_equal=labels_equal, max_abs_diff=diff,
+                       max_abs_out=float(np.max(np.abs(ref))) if ref.size else 0.0,
                        ok=labels_equal and diff <= atol)
 
 

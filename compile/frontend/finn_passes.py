@@ -487,8 +487,8 @@ class DropClampBeforeQuantizer(Transformation):
             if len(consumers) != 1 or model.find_producer(node.input[0]) is None:
                 continue
             nxt = consumers[0]
-            if node.op_type == "Relu" and nxt.op_type == "Relu" or \
-                    node.op_type == "Clip" and self._inside(model, node, nxt):
+            if (node.op_type == "Relu" and nxt.op_type == "Relu") or \
+                    (node.op_type == "Clip" and self._inside(model, node, nxt)):
                 for c in model.find_consumers(node.output[0]):
                     c.input[list(c.input).index(node.output[0])] = node.input[0]
                 model.graph.node.remove(node)
@@ -674,11 +674,10 @@ class Conv1dAs2d(Transformation):
                 widen(t)  # per-channel constants, quantizer scales
         for vi in list(graph.value_info):
             graph.value_info.remove(vi)
-        for t in rank3:
-            shape = model.get_tensor_shape(t)
-            if shape is not None and len(shape) == 3 and t in \
-                    [i.name for i in graph.input] + [o.name for o in graph.output]:
-                model.set_tensor_shape(t, [shape[0], shape[1], 1, shape[2]])
+        for io in [*graph.input, *graph.output]:  # the rest InferShapes derives
+            shape = model.get_tensor_shape(io.name)
+            if len(shape or []) == 3:
+                model.set_tensor_shape(io.name, [shape[0], shape[1], 1, shape[2]])
         from qonnx.transformation.infer_shapes import InferShapes
 
         return model.transform(InferShapes()), False
