@@ -109,6 +109,9 @@ def load_qonnx(path: Path) -> Any:
             f"{path}: node {pads[0].name!r} is a Pad (nn.ZeroPad2d / F.pad), which xnorflow does "
             "not compile; give the padding to the convolution instead "
             "(QuantConv2d(..., padding=p) or padding=\"same\"), which FINN lowers to FMPadding")
+    batch = single_image_batch(proto)
+    if batch != 1:
+        log.info("%s: exported with batch %s; compiled for one image at a time", path, batch)
     check_static_shapes(proto, path)
     try:
         model = cleanup_model(ModelWrapper(proto))
@@ -118,12 +121,56 @@ def load_qonnx(path: Path) -> Any:
             model = model.transform(t)
         if signal.shape is not None:  # a 1-D network, compiled as images of height 1
             model.set_metadata_prop("xnorflow.signal_shape", json.dumps(list(signal.shape)))
+        out_shape = model.get_tensor_shape(model.graph.output[0].name)
+        if not out_shape or any(not isinstance(d, int) or d < 1 for d in out_shape):
+            raise CompileError(f"output {model.graph.output[0].name!r} has shape {out_shape} "
+                               "after shape inference; only static shapes are supported — "
+                               "export with a fixed dummy input (dynamic_axes may name the "
+                               "batch only)")
     except CompileError as err:  # a pass's own message, about a node
         raise CompileError(f"{path}: {err}") from err
     except Exception as err:  # qonnx raises all kinds on malformed graphs
         raise CompileError(f"{path}: qonnx could not read the graph ({type(err).__name__}: "
                            f"{err}); is it a valid QONNX export?") from err
     return model
+
+
+def single_image_batch(proto: Any) -> int | str:
+    """Set the batch of a model exported with a batch of N > 1 (a batch from the user's data
+    loader) or a dynamic batch (`dynamic_axes={"x": {0: "batch"}}`) to 1, the one image the
+    hardware takes at a time; returns the batch it had (N, the dynamic dimension's name, or 1).
+
+    The tracer writes N into the shapes of every tensor and into the constant target of each
+    `x.view(x.size(0), -1)`; those become 1, the other dimensions stay. qonnx's shape inference
+    then derives the rest from the input.
+    """
+    g = proto.graph
+    inits = {i.name: i for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    if len(inputs) != 1 or len(g.output) != 1:
+        return 1  # check_static_shapes names the problem
+    dims = [vi.type.tensor_type.shape.dim for vi in (inputs[0], g.output[0])]
+    if not dims[0] or not dims[1]:
+        return 1
+    batch = dims[0][0].dim_param or dims[0][0].dim_value
+    if batch == 1 or batch == 0:
+        return 1
+    for d in dims:
+        if d[0].dim_param or d[0].dim_value == batch:
+            d[0].dim_value = 1  # clears a dim_param (one of the two)
+    if any(d.dim_param for d in dims[1][1:]):  # the exporter lost track: shape inference knows
+        g.output[0].type.tensor_type.ClearField("shape")
+    del g.value_info[:]
+    if isinstance(batch, int):
+        from onnx import numpy_helper
+
+        for node in g.node:
+            if node.op_type == "Reshape" and node.input[1] in inits:
+                shape = numpy_helper.to_array(inits[node.input[1]]).copy()
+                if shape.ndim == 1 and shape.size and shape[0] == batch:
+                    shape[0] = 1
+                    inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+    return batch
 
 
 def check_static_shapes(proto: Any, path: Path) -> None:
@@ -135,16 +182,15 @@ def check_static_shapes(proto: Any, path: Path) -> None:
         raise CompileError(f"{path}: the model has {len(inputs)} inputs and {len(g.output)} "
                            "outputs; xnorflow compiles single-input, single-output classifiers")
     for what, vi in (("input", inputs[0]), ("output", g.output[0])):
+        if what == "output" and not vi.type.tensor_type.HasField("shape"):
+            continue  # single_image_batch left it to shape inference (checked after cleanup)
         dims = vi.type.tensor_type.shape.dim
         bad = [d.dim_param or str(d.dim_value) for d in dims if d.dim_param or d.dim_value <= 0]
         if not dims or bad:
             raise CompileError(
                 f"{path}: {what} {vi.name!r} has dynamic shape "
                 f"{[d.dim_param or d.dim_value for d in dims]}; only static shapes are supported — "
-                "export with a fixed dummy input of batch 1 and no dynamic_axes")
-        if what == "input" and dims[0].dim_value != 1:
-            raise CompileError(f"{path}: input {vi.name!r} has batch size {dims[0].dim_value}; "
-                               "export with a dummy input of batch size 1")
+                "export with a fixed dummy input (dynamic_axes may name the batch only)")
 
 
 def _quant_bits(model: Any, node: Any) -> int:

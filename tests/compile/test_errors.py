@@ -197,10 +197,10 @@ def test_dynamic_shape(tmp_path, mlp_onnx):
     import onnx
 
     proto = onnx.load(str(mlp_onnx))
-    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    proto.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "channels"
     path = tmp_path / "dyn.onnx"
     onnx.save(proto, str(path))
-    assert_user_error(tmp_path, [path], "dyn.onnx", "dynamic shape", "'batch'")
+    assert_user_error(tmp_path, [path], "dyn.onnx", "dynamic shape", "'channels'")
 
 
 def test_folding_not_json(tmp_path, mlp_onnx):

@@ -414,3 +414,28 @@ def test_rounding_ties_go_to_even(tmp_path, monkeypatch):
     half_up = compile_model(path, tmp_path / "half_up", backends=False)
     with pytest.raises(AssertionError, match="PyTorch ≠ IR integers"):
         check_chain(model, half_up, images)
+
+
+@pytest.mark.parametrize(("seed", "flatten", "batch"), [
+    (3, "view", 4), (3, "view", "dynamic"), (9, "permute", 5), (0, "reshape", "dynamic")])
+def test_export_with_a_batch(tmp_path, seed, flatten, batch):
+    """An export with the batch of a data loader, or a dynamic batch, compiles for one image
+    at a time — also its `x.view(x.size(0), -1)`, which the tracer wrote as Reshape(4, -1) or
+    as Shape → Gather → Concat."""
+    import warnings
+
+    import torch
+    from brevitas.export import export_qonnx
+
+    model, shape, style = user_net(seed)
+    assert style.flatten == flatten
+    kw = ({"input_names": ["x"], "output_names": ["y"],
+           "dynamic_axes": {"x": {0: "batch"}, "y": {0: "batch"}}} if batch == "dynamic" else {})
+    path = tmp_path / "batched.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_qonnx(model, torch.zeros(1 if batch == "dynamic" else batch, *shape), str(path),
+                     dynamo=False, **kw)
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert result.ir.input_shape == shape
+    check_chain(model, result, random_images(result.ir, 8, seed=seed))
