@@ -49,6 +49,9 @@ def estimate_layer(layer: Layer, finn_nodes: list[Any], part: str) -> dict[str, 
     lut = bram = 0
     ops = []
     for node in finn_nodes:
+        if not node.domain.startswith("finn.custom_op.fpgadataflow"):
+            ops.append(f"{node.op_type} (ONNX; no FINN estimate)")  # a max-pool's Pad
+            continue
         try:
             op = _finn_op(node, layer.finn_folding(node))
             lut += int(round(float(op.lut_estimation(part))))

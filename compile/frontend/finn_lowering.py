@@ -15,8 +15,11 @@ in FINN's repository):
    finn_passes.py), ConvertBipolarMatMulToXnorPopcount, Streamline, RoundAndClipThresholds,
    InferGlobalAccPoolLayer + Streamline (its 1/N scale moves past the next MatMul);
 5. HW layers: InferBinaryMatrixVectorActivation, InferQuantizedMatrixVectorActivation,
-   InferThresholdingLayer, InferPool, InferConvInpGen (after InferPool, so that the pool's
-   depthwise Im2Col becomes a ConvolutionInputGenerator too; padding becomes FMPadding),
+   InferThresholdingLayer, CeilModePoolAsPads + InferPool + PadPoolWithMinimum (ours: a
+   ceil-mode pool's last window becomes padding, a padded max-pool's pad by the type's
+   minimum an ONNX Pad, see padding_passes.py), InferConvInpGen (after
+   InferPool, so that the pool's depthwise Im2Col becomes a ConvolutionInputGenerator too;
+   zero padding becomes FMPadding),
    RemoveCNVtoFCFlatten; after InferBinaryMatrixVectorActivation, RestoreXnorActVal (ours:
    FINN sets a binary MVAU's ActVal to its output type's minimum, not the activation's bias).
 
@@ -90,7 +93,6 @@ def load_qonnx(path: Path) -> Any:
         ExplicitConvPads,
         UnitScaleBipolarActivations,
     )
-
     path = Path(path)
     if not path.is_file():
         raise CompileError(f"{path}: no such file; give the QONNX model written by "
@@ -304,7 +306,7 @@ def check_supported(model: Any, path: Path) -> None:
                     f"{path}: input quantizer {node.name!r} is {bits}-bit; the input may be "
                     "quantized to 1..8 bits")
         elif node.op_type == "MaxPool":
-            _check_pool(node, path)
+            _check_pool(model, node, path)
         elif node.op_type in ("ReduceMean", "AveragePool"):
             from xnorflow.compile.frontend.finn_passes import global_pool_axes
 
@@ -330,16 +332,29 @@ def _check_conv(model: Any, node: Any, path: Path) -> None:
             "stride and zero padding, group 1 (no depthwise), dilation 1, explicit pads")
 
 
-def _check_pool(node: Any, path: Path) -> None:
+def _check_pool(model: Any, node: Any, path: Path) -> None:
+    from xnorflow.compile.frontend.padding_passes import ceil_mode_drops_window
+
     k = list(node_attr(node, "kernel_shape", []))
-    pads = list(node_attr(node, "pads", [0, 0, 0, 0]))
-    ceil = int(node_attr(node, "ceil_mode", 0))
     dil = list(node_attr(node, "dilations", [1, 1]))
-    if len(k) != 2 or any(pads) or ceil or any(d != 1 for d in dil):
+    auto_pad = node_attr(node, "auto_pad", "NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if len(k) != 2 or any(d != 1 for d in dil) or auto_pad not in ("NOTSET", ""):
         raise CompileError(
-            f"{path}: max-pool node {node.name!r} has kernel {k}, pads {pads}, ceil_mode "
-            f"{ceil}, dilations {dil}; supported: 2-D kernels with any stride, no padding, "
-            "ceil_mode off, dilation 1")
+            f"{path}: max-pool node {node.name!r} has kernel {k}, dilations {dil}, auto_pad "
+            f"{auto_pad}; supported: 2-D kernels with any stride and explicit padding (ceil "
+            "mode too), dilation 1")
+    shape = model.get_tensor_shape(node.input[0])
+    strides = list(node_attr(node, "strides", [1, 1]))
+    pads = list(node_attr(node, "pads", [0, 0, 0, 0]))
+    if int(node_attr(node, "ceil_mode", 0)) and any(
+            ceil_mode_drops_window(*args) for args in
+            zip(shape[2:], k, strides, pads[:2], pads[2:], strict=True)):
+        raise CompileError(
+            f"{path}: max-pool node {node.name!r} (input {shape[2:]}, kernel {k}, stride "
+            f"{strides}, pads {pads}) in ceil mode would start its last window in the padding, "
+            "a window PyTorch drops and FINN's shape inference keeps; use ceil_mode=False "
+            "with padding, or a padding one smaller")
 
 
 # --- the FINN transformation sequence -------------------------------------------------------
@@ -563,11 +578,12 @@ def to_hw_layers(model: Any) -> Any:
         RestoreXnorActVal,
         xnor_activation_biases,
     )
+    from xnorflow.compile.frontend.padding_passes import CeilModePoolAsPads, PadPoolWithMinimum
 
     biases = xnor_activation_biases(model)
     for t in (InferBinaryMatrixVectorActivation(), RestoreXnorActVal(biases),
-              InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(), InferPool(),
-              InferConvInpGen(), InferElementwiseBinaryOperation(is_integer_join),
+              InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
+              CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(), InferElementwiseBinaryOperation(is_integer_join),
               NarrowJoinSums(), InferDuplicateStreamsLayer(), SortGraph(), RemoveCNVtoFCFlatten(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)

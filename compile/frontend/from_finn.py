@@ -2,7 +2,8 @@
 
 FINN node → IR layer: each layer plugin (compile/layers/) claims the FINN HW nodes it reads
 (`claims_finn`, `read_finn`): Thresholding, MVAU, ConvolutionInputGenerator (SlidingWindow),
-a depthwise ConvolutionInputGenerator or Im2Col + Pool (MaxPool), LabelSelect. This walk adds:
+a depthwise ConvolutionInputGenerator or Im2Col + Pool (MaxPool), FMPadding or a max-pool's
+Pad by the type's minimum (Padding), LabelSelect. This walk adds:
 - leading data-movement nodes (Reshape, Flatten, Transpose, Squeeze, Unsqueeze) → the IR's
   input layout, found by applying them to the indices of one image;
 - trailing Mul/Add/Sub/Div by constants → output_scale / output_bias.
@@ -239,7 +240,7 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
             stream, order = origin[node.input[0]]
             origin[node.output[0]] = (stream, _reshaped_order(model, node, order, source))
             continue
-        if node.domain != HW_DOMAIN and op != "Im2Col":
+        if node.domain != HW_DOMAIN and op not in ("Im2Col", "Pad"):
             why = ""
             if op in AFFINE_OPS and _reaches_join(model, node):
                 why = FLOAT_JOIN

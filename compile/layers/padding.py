@@ -1,13 +1,17 @@
-"""Zero padding of an image on a stream (FINN's FMPadding).
+"""Padding of an image on a stream: FINN's FMPadding (zeros, before a convolution), or an
+ONNX Pad with the type's minimum (before a padded max-pool, compile/frontend/finn_passes.py
+`PadPoolWithMinimum`).
 
 Input: an H × W image of C channels (NHWC, SIMD values per beat). Output: the
 (top + H + bottom) × (left + W + right) image, NHWC, SIMD values per beat, the padded pixels
-holding the stored value 0 in every channel. ``padding`` is (top, left, bottom, right) — the
-order of FINN's ``Padding`` attribute, [H_begin, W_begin, H_end, W_end].
+holding ``value`` (a represented value: −1 or +1 for BIPOLAR) in every channel. ``padding`` is
+(top, left, bottom, right) — the order of FINN's ``Padding`` attribute, [H_begin, W_begin,
+H_end, W_end].
 
-The datatype does not change and must hold 0: BIPOLAR values cannot (bit 0 means −1, so FINN's
-zero bits would pad with −1 where PyTorch pads with 0). The frontend re-types bipolar
-activations before a padding as INT2 {−1, +1}, whose zero is exact.
+The datatype does not change and must hold the value: BIPOLAR values cannot hold 0 (bit 0
+means −1, so FINN's zero bits would pad with −1 where PyTorch pads with 0). The frontend
+re-types bipolar activations before a zero padding as INT2 {−1, +1}, whose zero is exact; a
+max-pool pads bipolar values with −1, the bit 0.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Padding(Layer):
     channels: int = 1
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, left, bottom, right)
     simd: int = 1
+    value: int = dataclasses.field(default=0, metadata={"omit_default": True})  # represented
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ifm_dim", _ints(self.ifm_dim, 2, "ifm_dim", self.name, 1))
@@ -59,8 +64,22 @@ class Padding(Layer):
         if self.in_dtype != self.out_dtype:
             raise LayerError(f"layer {self.name!r}: padding keeps the datatype "
                              f"({self.in_dtype} in, {self.out_dtype} out)")
-        if self.in_dtype.bipolar:
+        dt = self.in_dtype
+        if dt.bipolar and self.value == 0:
             raise LayerError(f"layer {self.name!r}: {BIPOLAR_PAD}")
+        if not (self.value in (-1, 1) if dt.bipolar else dt.min() <= self.value <= dt.max()):
+            raise LayerError(f"layer {self.name!r}: pad value {self.value} is not a value of "
+                             f"{dt}")
+
+    @property
+    def stored_value(self) -> int:
+        """The pad value as the stream stores it (bipolar −1 → 0, +1 → 1)."""
+        return (self.value + 1) // 2 if self.in_dtype.bipolar else self.value
+
+    @property
+    def pad_word(self) -> int:
+        """The stored pad value's bits (a negative value in two's complement)."""
+        return self.stored_value & ((1 << self.in_dtype.bits) - 1)
 
     @property
     def ofm_dim(self) -> tuple[int, int]:
@@ -106,12 +125,19 @@ class Padding(Layer):
         x = self.check_input(x)
         (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
         img = x.reshape(x.shape[0], h, w, self.channels)
-        out = np.pad(img, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        out = np.pad(img, ((0, 0), (top, bottom), (left, right), (0, 0)),
+                     constant_values=self.stored_value)
         return out.reshape(x.shape[0], *self.out_shape)
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
+    def claims_finn(cls, node) -> bool:
+        return node.op_type in cls.finn_ops or node.op_type == "Pad"
+
+    @classmethod
     def read_finn(cls, reader, node, nxt):
+        if node.op_type == "Pad":
+            return cls._read_pad(reader, node), [node]
         a = node_attrs(node)
         dt = ir_dtype(a["inputDataType"])
         if dt.bipolar:
@@ -124,12 +150,39 @@ class Padding(Layer):
         return cls(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=tuple(ifm),
                    channels=int(a["NumChannels"]), padding=tuple(pad), simd=1), [node]
 
+    @classmethod
+    def _read_pad(cls, reader, node) -> Padding:
+        """An ONNX Pad of an NHWC image by a constant (PadPoolWithMinimum's)."""
+        shape = reader.model.get_tensor_shape(node.input[0])
+        pads = reader.init(node.input[1]) if len(node.input) > 1 else None
+        value = reader.init(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
+        mode = node_attrs(node).get("mode", "constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        pads = None if pads is None else [int(p) for p in np.asarray(pads).reshape(-1)]
+        if (mode != "constant" or shape is None or len(shape) != 4 or pads is None
+                or len(pads) != 8 or any(pads[i] for i in (0, 3, 4, 7)) or min(pads) < 0):
+            raise reader.fail(node, f"pads {pads} ({mode}) an input of shape {shape}; only a "
+                              "constant padding of the height and width of an NHWC image is "
+                              "built")
+        value = float(np.asarray(value).reshape(-1)[0])
+        dt = ir_dtype(reader.model.get_tensor_datatype(node.input[0]).name)
+        if value != round(value):
+            raise reader.fail(node, f"pads with {value}, not an integer of {dt}")
+        try:
+            return cls(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=tuple(shape[1:3]),
+                       channels=int(shape[3]), padding=(pads[1], pads[2], pads[5], pads[6]),
+                       simd=1, value=int(value))
+        except LayerError as err:
+            raise reader.fail(node, str(err)) from err
+
     # --- RTL and HLS ---------------------------------------------------------------------
     def rtl_instance(self, ident, folder, options):
         (h, w), (top, left, bottom, right) = self.ifm_dim, self.padding
         params = {"IFM_H": h, "IFM_W": w, "CHANNELS": self.channels, "SIMD": self.simd,
                   "BITS": self.in_dtype.bits, "PAD_TOP": top, "PAD_LEFT": left,
                   "PAD_BOTTOM": bottom, "PAD_RIGHT": right}
+        if self.value:
+            params["PAD_VALUE"] = self.pad_word
         return rtl.Instance("padding", ident, params, self.in_width, self.out_width)
 
     def hls_emit(self, name):
@@ -144,6 +197,7 @@ class Padding(Layer):
     static const unsigned pad_right = {right};
     static const unsigned simd = {self.simd};
     static const unsigned bits = {self.in_dtype.bits};
+    static const unsigned pad_word = {self.pad_word};
     typedef {hls.c_type(self.in_dtype)} in_t;
 }};
 """

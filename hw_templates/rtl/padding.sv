@@ -1,11 +1,12 @@
-// xnorflow RTL template: zero padding of an image on a stream (compile/layers/padding.py).
+// xnorflow RTL template: padding of an image on a stream (compile/layers/padding.py).
 //
 // Input: IFM_H x IFM_W pixels of CHANNELS values (NHWC, SIMD per beat). Output: the
 // (PAD_TOP + IFM_H + PAD_BOTTOM) x (PAD_LEFT + IFM_W + PAD_RIGHT) image, NHWC, SIMD per beat;
-// the padded pixels hold 0 in every channel. Any pad may be 0.
+// the padded pixels hold PAD_VALUE (the stored BITS of one value: 0 before a convolution, the
+// type's minimum before a max-pool) in every channel. Any pad may be 0.
 //
 // The counters walk the output frame (channel word, x, y); at an image position one input
-// beat is passed on, at a padded one a zero beat is made. One output beat per cycle when not
+// beat is passed on, at a padded one a beat of pad values is made. One output beat per cycle when not
 // back-pressured (OH*OW*CHANNELS/SIMD cycles per frame), the next frame's top rows following
 // straight on. The output is registered into a FIFO reserved by a credit counter, so there is
 // no combinational path from m_axis_tready to s_axis_tready. Row and column "in the image" flags
@@ -27,6 +28,8 @@ module padding #(
     parameter int PAD_LEFT = 1,
     parameter int PAD_BOTTOM = 1,
     parameter int PAD_RIGHT = 1,
+    // Stored bits of the pad value (the low BITS are used).
+    parameter int unsigned PAD_VALUE = 0,
     // Output FIFO entries.
     parameter int OUT_FIFO_DEPTH = 4
 ) (
@@ -51,6 +54,7 @@ module padding #(
     // x and y run to OW - 1, OH - 1; the widths also hold the image's end (PAD + IFM <= O)
     localparam int XW = $clog2(OW + 1);
     localparam int YW = $clog2(OH + 1);
+    localparam logic [W-1:0] PAD_WORD = {SIMD{PAD_VALUE[BITS-1:0]}};
 
     initial begin
         if (CHANNELS % SIMD != 0) $fatal(1, "padding %m: SIMD must divide CHANNELS");
@@ -88,7 +92,7 @@ module padding #(
     logic [W-1:0] out_s1;
     always_ff @(posedge clk) begin
         if (issue) begin
-            out_s1 <= in_image ? s_axis_tdata : '0;
+            out_s1 <= in_image ? s_axis_tdata : PAD_WORD;
             cf_reg <= last_cf ? '0 : cf_reg + 1'b1;
             if (last_cf) begin
                 x_reg <= x_next;

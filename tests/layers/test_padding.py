@@ -1,10 +1,12 @@
 """Padding: its random records (images 1-9 per axis, 0-3 pixels per side, asymmetric, SIMD
-divisors, signed and unsigned types), its reference against loops, FINN's attribute order, the
-bipolar refusal, the JSON round trip, the RTL template (lint, cocotb) and the HLS kernel in
-C-simulation."""
+divisors, signed and unsigned types, zero or any pad value of the type; a max-pool's pad with
+the type's minimum, bipolar included), its reference against loops, FINN's attribute order,
+the ONNX Pad reading, the bipolar zero refusal, the JSON round trip, the RTL template (lint,
+cocotb) and the HLS kernel in C-simulation."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -25,8 +27,22 @@ def padding(rng) -> Layer:
     ch = int(rng.integers(1, 9))
     pad = tuple(int(v) for v in rng.integers(0, 4, size=4))
     dt = DataType.parse(str(rng.choice(DTYPES)))
+    value = int(rng.integers(dt.min(), dt.max() + 1)) if rng.random() < 0.5 else 0
     return Padding(name="pad", in_dtype=dt, out_dtype=dt, ifm_dim=(h, w), channels=ch,
-                   padding=pad, simd=pick(rng, divisors(ch)))
+                   padding=pad, simd=pick(rng, divisors(ch)), value=value)
+
+
+def pool_padding(rng) -> Layer:
+    """A padded max-pool's input: 1 pixel on each side (ceil mode: one more bottom/right),
+    padded with the type's minimum — −1 for bipolar bits, the most negative signed value."""
+    h, w = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    ch = int(rng.choice([1, 2, 5, 8]))
+    top, left = int(rng.integers(0, 2)), int(rng.integers(0, 2))
+    bottom, right = top + int(rng.integers(0, 2)), left + int(rng.integers(0, 2))
+    dt = DataType.parse(str(rng.choice(["BIPOLAR", "INT2", "INT3", "INT8"])))
+    return Padding(name="pad", in_dtype=dt, out_dtype=dt, ifm_dim=(h, w), channels=ch,
+                   padding=(top, left, bottom, right), simd=pick(rng, divisors(ch)),
+                   value=dt.value_min())
 
 
 def conv_padding(rng) -> Layer:
@@ -49,14 +65,15 @@ def tiny_padding(rng) -> Layer:
                    padding=pad, simd=pick(rng, divisors(ch)))
 
 
-CASES = {"padding": padding, "padding_conv": conv_padding, "padding_tiny": tiny_padding}
+CASES = {"padding": padding, "padding_conv": conv_padding, "padding_tiny": tiny_padding,
+         "padding_pool": pool_padding}
 
 
 def naive(layer: Padding, x: np.ndarray) -> np.ndarray:
     (h, w), c = layer.ifm_dim, layer.channels
     top, left, bottom, right = layer.padding
     oh, ow = top + h + bottom, left + w + right
-    out = np.zeros((x.shape[0], oh * ow, c), np.int64)
+    out = np.full((x.shape[0], oh * ow, c), layer.stored_value, np.int64)
     for n in range(x.shape[0]):
         for oy in range(oh):
             for ox in range(ow):
@@ -70,7 +87,7 @@ def naive(layer: Padding, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", range(30))
 def test_reference_matches_loops(seed):
     rng = np.random.default_rng(seed)
-    layer = padding(rng) if seed % 3 else conv_padding(rng)
+    layer = (conv_padding, padding, pool_padding)[seed % 3](rng)
     x = rng.integers(layer.in_dtype.min(), layer.in_dtype.max() + 1, (2, *layer.in_shape))
     out = layer.reference(x)
     assert out.shape == (2, *layer.out_shape)
@@ -90,6 +107,24 @@ def test_asymmetric_order():
     assert pad.reference(x).reshape(3, 5).tolist() == [[0, 0, 0, 0, 0],
                                                        [0, 0, 1, 2, 0],
                                                        [0, 0, 3, 4, 0]]
+
+
+def test_pad_values():
+    """A bipolar −1 pads the bit 0, +1 the bit 1; a negative value its two's complement."""
+    x = np.array([1, 0]).reshape(1, 2, 1)
+    for value, bit in ((-1, 0), (1, 1)):
+        pad = Padding(name="p", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(1, 2),
+                      padding=(0, 1, 0, 0), value=value)
+        assert pad.reference(x).reshape(-1).tolist() == [bit, 1, 0] and pad.pad_word == bit
+    i4 = DataType.parse("INT4")
+    pad = Padding(name="p", in_dtype=i4, out_dtype=i4, ifm_dim=(1, 1), padding=(0, 0, 0, 1),
+                  value=-8)
+    assert pad.reference(np.array([[[3]]])).reshape(-1).tolist() == [3, -8]
+    assert pad.pad_word == 0b1000
+    with pytest.raises(LayerError, match="pad value 8 is not a value of INT4"):
+        dataclasses.replace(pad, value=8)
+    with pytest.raises(LayerError, match="pad value 2 is not a value of BIPOLAR"):
+        Padding(name="p", in_dtype=BIPOLAR, out_dtype=BIPOLAR, ifm_dim=(1, 1), value=2)
 
 
 def test_rejects_bipolar_and_bad_records():
@@ -114,8 +149,45 @@ def test_json_round_trip():
                   padding=(0, 2, 3, 1), simd=3)
     record, arrays = pad.to_json()
     assert record["padding"] == [0, 2, 3, 1] and record["derived"]["out_shape"] == [8 * 10, 6]
+    assert "value" not in record  # a zero pad's record is as it was before pad values
     back = Layer.from_json(json.loads(json.dumps(record)), arrays)
     assert back.equals(pad) and back.to_json()[0] == record
+    pad = dataclasses.replace(pad, value=5)
+    back = Layer.from_json(json.loads(json.dumps(pad.to_json()[0])), {})
+    assert back.value == 5 and back.equals(pad)
+
+
+def test_read_onnx_pad():
+    """PadPoolWithMinimum's ONNX Pad of an NHWC image → the layer with its value; onnxruntime's
+    execution of the node agrees with the reference."""
+    import onnx
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType as QDataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    pads = np.array([0, 1, 0, 0, 0, 2, 1, 0], np.int64)
+    node = helper.make_node("Pad", ["x", "pads", "value"], ["y"], name="Pad_0",
+                            mode="constant")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 5, 2])],
+        [helper.make_tensor("pads", TensorProto.INT64, [8], pads),
+         helper.make_tensor("value", TensorProto.FLOAT, [], [-4.0])])
+    model = ModelWrapper(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    onnx.checker.check_model(model.model)
+    model.set_tensor_datatype("x", QDataType["INT3"])
+    reader = SimpleNamespace(fail=_reader().fail, model=model, init=model.get_initializer)
+    assert Padding.claims_finn(node)
+    layer, nodes = Padding.read_finn(reader, node, None)
+    assert nodes == [node] and layer.value == -4 and layer.in_dtype == DataType.parse("INT3")
+    assert (layer.ifm_dim, layer.channels, layer.padding) == ((3, 4), 2, (1, 0, 2, 1))
+    x = np.random.default_rng(0).integers(-4, 4, (1, *layer.in_shape))
+    y = execute_onnx(model, {"x": x.reshape(1, 3, 4, 2).astype(np.float32)})["y"]
+    np.testing.assert_array_equal(y.reshape(1, *layer.out_shape), layer.reference(x))
+    model.set_initializer("value", np.float32(-5.0))  # not an INT3
+    with pytest.raises(CompileError, match="pad value -5 is not a value of INT3"):
+        Padding.read_finn(reader, node, None)
 
 
 def _fmpadding(dtype: str, padding: list[int]):
