@@ -260,7 +260,9 @@ class ThresholdIntegers(Transformation):
     2·out_bias; 0 for a bipolar activation) is taken up by the layer that reads it: that input
     channel's weights negated, and a bias A·W after it when A ≠ 0 (not through zero padding,
     which pads v, not v'). Where the consumer is anything else the graph is left as it was.
-    The thresholds before the pool join the conv's MVAU and the pool compares activations."""
+    The thresholds before the pool join the conv's MVAU and the pool compares activations.
+    A padded pool moves too: PyTorch pads it with −∞, the hardware with the activation type's
+    minimum (padding_passes.py), which is at most every v and v'."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -296,8 +298,7 @@ class ThresholdIntegers(Transformation):
             producer = model.find_producer(source)
             if producer is None or model.is_fork_node(producer):
                 break
-            if producer.op_type == "MaxPool" and pool is None \
-                    and not any(node_attr(producer, "pads", [0])):
+            if producer.op_type == "MaxPool" and pool is None:  # padded too: see the class
                 pool, after_pool = producer, len(affine)
             elif _channel_values(model, producer, channels) is not None:
                 affine.insert(0, producer)

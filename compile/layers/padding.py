@@ -1,5 +1,5 @@
 """Padding of an image on a stream: FINN's FMPadding (zeros, before a convolution), or an
-ONNX Pad with the type's minimum (before a padded max-pool, compile/frontend/finn_passes.py
+ONNX Pad with the type's minimum (before a padded max-pool, compile/frontend/padding_passes.py
 `PadPoolWithMinimum`).
 
 Input: an H × W image of C channels (NHWC, SIMD values per beat). Output: the
@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.frontend.finn_attrs import ir_dtype, node_attrs
+from xnorflow.compile.frontend.finn_attrs import ir_dtype, is_depthwise_window, node_attrs
 from xnorflow.compile.hls import common as hls
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.rtl import common as rtl
@@ -140,7 +140,10 @@ class Padding(Layer):
             return cls._read_pad(reader, node), [node]
         a = node_attrs(node)
         dt = ir_dtype(a["inputDataType"])
-        if dt.bipolar:
+        value = 0
+        if dt.bipolar and nxt is not None and is_depthwise_window(nxt):
+            value = -1  # a max-pool's pad: the bit 0, −1, is the minimum it needs
+        elif dt.bipolar:
             raise reader.fail(node, f"pads {a['inputDataType']} (bipolar) values: {BIPOLAR_PAD}")
         ifm, pad = list(a["ImgDim"]), list(a.get("Padding", [1, 1, 1, 1]))
         if len(ifm) != 2 or len(pad) != 4:
@@ -148,7 +151,8 @@ class Padding(Layer):
                               "[top, left, bottom, right]")
         # FINN's Padding is [H_begin, W_begin, H_end, W_end]: our (top, left, bottom, right)
         return cls(name=node.name, in_dtype=dt, out_dtype=dt, ifm_dim=tuple(ifm),
-                   channels=int(a["NumChannels"]), padding=tuple(pad), simd=1), [node]
+                   channels=int(a["NumChannels"]), padding=tuple(pad), simd=1,
+                   value=value), [node]
 
     @classmethod
     def _read_pad(cls, reader, node) -> Padding:
