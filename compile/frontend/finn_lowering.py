@@ -583,8 +583,9 @@ def to_hw_layers(model: Any) -> Any:
     biases = xnor_activation_biases(model)
     for t in (InferBinaryMatrixVectorActivation(), RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
-              CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(), InferElementwiseBinaryOperation(is_integer_join),
-              NarrowJoinSums(), InferDuplicateStreamsLayer(), SortGraph(), RemoveCNVtoFCFlatten(),
+              CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
+              InferElementwiseBinaryOperation(is_integer_join), NarrowJoinSums(),
+              InferDuplicateStreamsLayer(), SortGraph(), RemoveCNVtoFCFlatten(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
     return model

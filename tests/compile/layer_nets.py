@@ -150,6 +150,7 @@ COMPILED_DEFAULT = {
     **_nets("pool_first_nets", "pool_first_net", (2,), "pool_first_net"),
     **_nets("layer_nets", "user_form", ("all_conv_1bit",)),
     **_nets("signal_nets", "signal_net", (7,), "signal_net"),
+    **_nets("padded_pool_nets", "padded_pool_net", (3, 24), "padded_pool_net"),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -159,6 +160,7 @@ COMPILED_SLOW = {
     **_nets("pool_first_nets", "pool_first_net", (4, 6, 12), "pool_first_net"),
     **_nets("layer_nets", "user_form", ("all_conv_2bit",)),
     **_nets("signal_nets", "signal_net", (1, 2, 11), "signal_net"),
+    **_nets("padded_pool_nets", "padded_pool_net", (9, 13, 21), "padded_pool_net"),
 }
 
 
