@@ -162,15 +162,15 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
 @pytest.mark.parametrize("what, conv, needles", [
     ("depthwise", {"groups": 4}, ["group 4", "no depthwise"]),
     ("dilated", {"dilation": 2}, ["dilations [2, 2]", "dilation 1"]),
-    ("padded max-pool", {"pool": "maxpool_pad"}, ["max-pool", "pads [1, 1, 1, 1]",
-                                                  "no padding"]),
+    ("dilated max-pool", {"pool": "maxpool_dilated"}, ["max-pool", "dilations [2, 2]",
+                                                       "dilation 1"]),
     ("partial average pool", {"pool": "avgpool"}, ["AveragePool", "part of the feature map",
                                                    "global average pool"]),
 ])
 def test_unsupported_layer_shapes_name_the_node(tmp_path, what, conv, needles):
     import torch
 
-    pools = {"maxpool_pad": torch.nn.MaxPool2d(2, 2, padding=1),
+    pools = {"maxpool_dilated": torch.nn.MaxPool2d(2, 1, dilation=2),
              "avgpool": torch.nn.AvgPool2d(2)}
     if "pool" in conv:
         conv = {"pool": pools[conv["pool"]]}
