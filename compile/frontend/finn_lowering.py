@@ -93,6 +93,8 @@ def load_qonnx(path: Path) -> Any:
         ExplicitConvPads,
         UnitScaleBipolarActivations,
     )
+    from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
+
     path = Path(path)
     if not path.is_file():
         raise CompileError(f"{path}: no such file; give the QONNX model written by "
@@ -105,12 +107,6 @@ def load_qonnx(path: Path) -> Any:
     if not proto.graph.node:
         raise CompileError(f"{path}: not an ONNX model (the graph has no nodes); "
                            "export the model with brevitas.export.export_qonnx")
-    pads = [n for n in proto.graph.node if n.op_type == "Pad"]
-    if pads:
-        raise CompileError(
-            f"{path}: node {pads[0].name!r} is a Pad (nn.ZeroPad2d / F.pad), which xnorflow does "
-            "not compile; give the padding to the convolution instead "
-            "(QuantConv2d(..., padding=p) or padding=\"same\"), which FINN lowers to FMPadding")
     batch = single_image_batch(proto)
     if batch != 1:
         log.info("%s: exported with batch %s; compiled for one image at a time", path, batch)
@@ -118,9 +114,17 @@ def load_qonnx(path: Path) -> Any:
     try:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
-        for t in (signal, ExplicitConvPads(), UnitScaleBipolarActivations(),
-                  DropClampBeforeQuantizer()):
+        for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
+                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer()):
             model = model.transform(t)
+        pads = [n for n in model.graph.node if n.op_type == "Pad"]
+        if pads:
+            raise CompileError(
+                f"node {pads[0].name!r} is a Pad (nn.ZeroPad2d / F.pad) that is not a zero "
+                "padding of the height and width right before a convolution, the only one "
+                "xnorflow compiles (it becomes the convolution's padding); give the padding to "
+                "the convolution (QuantConv2d(..., padding=p) or padding=\"same\") or to the "
+                "max-pool (nn.MaxPool2d(..., padding=p))")
         if signal.shape is not None:  # a 1-D network, compiled as images of height 1
             model.set_metadata_prop("xnorflow.signal_shape", json.dumps(list(signal.shape)))
         out_shape = model.get_tensor_shape(model.graph.output[0].name)
@@ -154,14 +158,14 @@ def single_image_batch(proto: Any) -> int | str:
     dims = [vi.type.tensor_type.shape.dim for vi in (inputs[0], g.output[0])]
     if not dims[0] or not dims[1]:
         return 1
+    if any(d.dim_param for d in dims[1]):  # the exporter lost track: shape inference knows
+        g.output[0].type.tensor_type.ClearField("shape")
     batch = dims[0][0].dim_param or dims[0][0].dim_value
     if batch == 1 or batch == 0:
         return 1
     for d in dims:
-        if d[0].dim_param or d[0].dim_value == batch:
+        if d and (d[0].dim_param or d[0].dim_value == batch):
             d[0].dim_value = 1  # clears a dim_param (one of the two)
-    if any(d.dim_param for d in dims[1][1:]):  # the exporter lost track: shape inference knows
-        g.output[0].type.tensor_type.ClearField("shape")
     del g.value_info[:]
     if isinstance(batch, int):
         from onnx import numpy_helper

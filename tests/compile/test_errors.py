@@ -131,16 +131,20 @@ def _conv_net(**conv):
     return torch.nn.Sequential(*layers)
 
 
-def test_zero_pad_module_points_to_conv_padding(tmp_path):
+def test_zero_pad_before_a_pool_points_to_its_padding(tmp_path):
+    """nn.ZeroPad2d before a conv is the conv's padding (test_user_networks.py); before a
+    max-pool it pads 0, not −∞, and the error names the pool's own padding."""
     import torch
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 
-    net = torch.nn.Sequential(QuantIdentity(bit_width=8), torch.nn.ZeroPad2d(1),
+    net = torch.nn.Sequential(QuantIdentity(bit_width=8),
                               QuantConv2d(3, 4, 3, bias=False, weight_bit_width=2),
-                              QuantIdentity(bit_width=2), torch.nn.Flatten(),
-                              QuantLinear(4 * 8 * 8, 3, bias=False, weight_bit_width=2))
+                              QuantIdentity(bit_width=2), torch.nn.ZeroPad2d(1),
+                              torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              QuantLinear(4 * 4 * 4, 3, bias=False, weight_bit_width=2))
     path = _export_module(net, (3, 8, 8), tmp_path / "pad.onnx")
-    assert_user_error(tmp_path, [path], "is a Pad", "padding=p")
+    assert_user_error(tmp_path, [path], "is a Pad", "right before a convolution",
+                      "nn.MaxPool2d(..., padding=p)")
 
 
 def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):

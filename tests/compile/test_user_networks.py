@@ -439,3 +439,49 @@ def test_export_with_a_batch(tmp_path, seed, flatten, batch):
     result = compile_model(path, tmp_path / "build", backends=False)
     assert result.ir.input_shape == shape
     check_chain(model, result, random_images(result.ir, 8, seed=seed))
+
+
+@pytest.mark.parametrize(("pad", "sides", "kernel", "conv_pad"), [
+    ("nn.ZeroPad2d(1)", 2, 3, 0),
+    ("F.pad(x, (0, 1, 0, 1))", 1, 2, 0),              # TensorFlow's "same" for an even kernel
+    ("nn.ZeroPad2d((1, 0, 1, 0))", 1, 3, 1),          # on top of the conv's own padding
+    ("nn.ConstantPad1d(1, 0.0)", 2, 3, 0)])
+def test_explicit_zero_padding_before_a_conv(tmp_path, pad, sides, kernel, conv_pad):
+    """nn.ZeroPad2d / F.pad right before a convolution is that convolution's zero padding."""
+    import torch
+    import torch.nn.functional as F  # noqa: F401 (the F.pad case)
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+    one_d = "1d" in pad
+    side = 8 + sides + 2 * conv_pad - kernel + 1
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                                   max_val=1.0 - 2.0**-7)
+            conv = QuantConv1d if one_d else QuantConv2d
+            self.c1 = conv(2, 6, 3, padding=1, bias=False, **wq)
+            self.bn = nn.BatchNorm1d(6) if one_d else nn.BatchNorm2d(6)
+            self.a = QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0,
+                                   max_val=1.0)
+            self.c2 = conv(6, 4, kernel, padding=conv_pad, bias=False, **wq)
+            self.a2 = QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0,
+                                    max_val=1.0)
+            self.fc = QuantLinear(4 * (side if one_d else side * side), 3, bias=False, **wq)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.a(self.bn(self.c1(self.q(x))))
+            x = eval(pad, {"F": F, "nn": nn, "x": x}) if pad.startswith("F.") \
+                else eval(pad, {"nn": nn})(x)
+            return self.fc(self.a2(self.c2(x)).flatten(1))
+
+    model = randomize(Net(), 4)
+    path = export(model, (2, 8) if one_d else (2, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=4))
+    assert figs["distinct_outputs"] > 1
+    assert [layer.kind for layer in result.ir.layers].count("padding") == 2
