@@ -315,13 +315,25 @@ def check_supported(model: Any, path: Path) -> None:
             from xnorflow.compile.frontend.finn_passes import global_pool_axes
 
             if not global_pool_axes(model, node):
-                raise CompileError(
-                    f"{path}: node {node.name!r} ({node.op_type}) averages over part of the "
-                    "feature map; only a global average pool (over all of H and W, e.g. "
-                    "nn.AdaptiveAvgPool2d(1) or x.mean((2, 3))) is supported — use max-pool "
-                    "or a strided convolution to downsample")
+                _check_average_pool(model, node, path)
     if not seen_weight_layer:
         raise CompileError(f"{path}: the model has no MatMul/Gemm/Conv layer to compile")
+
+
+def _check_average_pool(model: Any, node: Any, path: Path) -> None:
+    """A partial average pool: a square kernel, one stride, no padding or ceil mode."""
+    k = list(node_attr(node, "kernel_shape", []))
+    strides = list(node_attr(node, "strides", [1] * len(k)))
+    pads = list(node_attr(node, "pads", [0] * 2 * len(k)))
+    ceil = int(node_attr(node, "ceil_mode", 0))
+    if node.op_type != "AveragePool" or len(k) != 2 or k[0] != k[1] \
+            or len(set(strides)) != 1 or any(pads) or ceil:
+        raise CompileError(
+            f"{path}: node {node.name!r} ({node.op_type}) averages over part of the feature "
+            f"map (kernel {k}, strides {strides}, pads {pads}, ceil_mode {ceil}); xnorflow "
+            "builds average pools with a square kernel, one stride for both axes, no padding "
+            "and no ceil mode (nn.AvgPool2d(k) or nn.AvgPool2d(k, s)), and global average "
+            "pools (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))")
 
 
 def _check_conv(model: Any, node: Any, path: Path) -> None:
@@ -480,24 +492,27 @@ def _streamline(model: Any) -> Any:
     )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
+    from qonnx.transformation.change_datalayout import ChangeDataLayoutQuantAvgPool2d
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     from xnorflow.compile.frontend.finn_passes import (
+        AveragePoolAsSum,
         BipolarToTernaryWhereZeroMatters,
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
 
-    for t in (AbsorbSignBiasIntoMultiThreshold(), MoveScalarLinearPastInvariants(), Streamline(),
-              RoundTiesHalfEven()):
+    for t in (AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
+              MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
         model = model.transform(t)
     moved = ThresholdIntegers()
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
-              MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
+    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), ChangeDataLayoutQuantAvgPool2d(),
+              AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+              AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)

@@ -82,6 +82,94 @@ class ReduceMeanToGlobalAveragePool(Transformation):
         return model, False
 
 
+def _channel_constant(model: Any, node: Any, channels: int) -> bool:
+    """Whether `node` is a Mul/Add of its first input by a per-tensor or per-channel constant
+    (a quantizer's scale, a BatchNorm's affine)."""
+    if node.op_type not in ("Mul", "Add") or len(node.input) != 2:
+        return False
+    c = model.get_initializer(node.input[1])
+    if c is None:
+        return False
+    shape = [d for d in np.shape(c)]
+    return int(np.prod(shape)) in (1, channels) and (
+        int(np.prod(shape)) == 1 or (len(shape) >= 3 and shape[-3] == channels
+                                     and int(np.prod(shape)) == channels))
+
+
+class AveragePoolAsSum(Transformation):
+    """An AveragePool over part of the map (`nn.AvgPool2d(2)`) → qonnx's QuantAvgPool2d as an
+    exact window sum (its output wide enough that it shifts nothing) → Mul(1/k²), on the
+    integers: the quantizer's scale (and any per-channel Mul/Add) between the activation and
+    the pool moves after it (averaging commutes with a per-channel affine map). Streamlining
+    then moves the 1/k² into the next thresholds; FINN's InferPool makes the HW Pool
+    (compile/layers/sum_pool.py). Run after AbsorbSignBiasIntoMultiThreshold (a signed
+    activation's bias belongs to its thresholds). A bipolar input is summed as the INT2 it
+    becomes (BipolarToTernaryWhereZeroMatters)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+        from qonnx.core.datatype import DataType
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        from xnorflow.compile.errors import CompileError
+
+        graph = model.graph
+        for pool in graph.node:
+            if pool.op_type != "AveragePool" or global_pool_axes(model, pool):
+                continue
+            channels = model.get_tensor_shape(pool.input[0])[1]
+            chain, t = [], pool.input[0]
+            while True:
+                producer = model.find_producer(t)
+                if producer is None or not _channel_constant(model, producer, channels) \
+                        or len(model.find_consumers(t)) != 1:
+                    break
+                chain.insert(0, producer)
+                t = producer.input[0]
+            dt = model.get_tensor_datatype(t)
+            k = int(node_attr(pool, "kernel_shape")[0])
+            n = k * k
+            if dt.is_integer():
+                lo, hi = (-2, 1) if dt == DataType["BIPOLAR"] else (dt.min(), dt.max())
+                ibits = 2 if dt == DataType["BIPOLAR"] else dt.bitwidth()
+                signed = lo < 0
+                need = (max(int(-lo * n - 1).bit_length(), int(hi * n).bit_length()) + 1
+                        if signed else int(hi * n).bit_length())
+                obits = max(need, int((2**ibits - 1) * n).bit_length(), 2)
+            if not dt.is_integer() or obits > 32:
+                raise CompileError(
+                    f"node {pool.name!r} (AveragePool) averages a {dt.name} tensor; a partial "
+                    "average pool is built on a quantized activation's integers — put it "
+                    "after the activation quantizer (Conv → BatchNorm → act → AvgPool2d)")
+            summed, scaled = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            new = [helper.make_node(
+                "QuantAvgPool2d", [t], [summed], domain="qonnx.custom_op.general",
+                name=f"{pool.name}_sum", kernel=k,
+                stride=int(node_attr(pool, "strides", [k, k])[0]), ibits=ibits, obits=obits,
+                signed=int(signed), data_layout="NCHW")]
+            inv = f"{pool.name}_inv_area"
+            model.set_initializer(inv, np.asarray(1.0 / n, dtype=np.float32))
+            new.append(helper.make_node("Mul", [summed, inv], [scaled], name=f"{pool.name}_avg"))
+            cur = scaled
+            for i, node in enumerate(chain):
+                out = pool.output[0] if i == len(chain) - 1 else model.make_new_valueinfo_name()
+                new.append(helper.make_node(node.op_type, [cur, node.input[1]], [out],
+                                            name=f"{node.name}_after_pool"))
+                cur = out
+            if not chain:
+                new[-1].output[0] = pool.output[0]
+            at = list(graph.node).index(pool)
+            for node in [*chain, pool]:
+                graph.node.remove(node)
+            at -= len(chain)
+            for i, node in enumerate(new):
+                graph.node.insert(at + i, node)
+            model = model.transform(InferShapes()).transform(InferDataTypes())
+            return model, True
+        return model, False
+
+
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
     MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""
@@ -121,7 +209,7 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                     return True
                 if self.needs_value(model, c.output[0]):
                     return True
-            elif c.op_type in GLOBAL_POOLS:
+            elif c.op_type in GLOBAL_POOLS or c.op_type == "QuantAvgPool2d":
                 return True
             elif c.op_type == "MatMul":
                 if model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:

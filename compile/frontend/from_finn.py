@@ -61,7 +61,7 @@ class _Reader:
     def read(self, node: Any, nxt: Any) -> list[Any]:
         """Read the layer at `node` (`nxt`: the node that takes its output, if one does);
         returns the FINN nodes it took."""
-        kinds = [cls for cls in Layer.registry.values() if cls.claims_finn(node)]
+        kinds = [cls for cls in Layer.registry.values() if cls.claims_finn(node, nxt)]
         if not kinds:
             ops = sorted({op for cls in Layer.registry.values() for op in cls.finn_ops})
             raise self.fail(node, "has no xnorflow hardware layer; supported FINN layers: "

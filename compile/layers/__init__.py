@@ -9,7 +9,8 @@ from xnorflow.compile.layers.maxpool import MaxPool
 from xnorflow.compile.layers.mvau import MVAU
 from xnorflow.compile.layers.padding import Padding
 from xnorflow.compile.layers.sliding_window import SlidingWindow
+from xnorflow.compile.layers.sum_pool import SumPool
 from xnorflow.compile.layers.thresholding import Thresholding
 
 __all__ = ["Layer", "LayerError", "AddStreams", "DuplicateStreams", "GlobalAccPool",
-           "LabelSelect", "MaxPool", "MVAU", "Padding", "SlidingWindow", "Thresholding"]
+           "LabelSelect", "MaxPool", "MVAU", "Padding", "SlidingWindow", "SumPool", "Thresholding"]

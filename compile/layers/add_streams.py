@@ -64,7 +64,7 @@ class AddStreams(PixelStreamLayer):
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
-    def claims_finn(cls, node) -> bool:
+    def claims_finn(cls, node, nxt=None) -> bool:
         if node.op_type != "ElementwiseAdd":
             return False
         a = node_attrs(node)

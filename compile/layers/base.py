@@ -69,8 +69,9 @@ class Layer:
 
     # --- FINN mapping, RTL writer, HLS emitter (overridden) -------------------------------
     @classmethod
-    def claims_finn(cls, node: Any) -> bool:
-        """Whether this kind reads the FINN HW node `node` (with the node after it)."""
+    def claims_finn(cls, node: Any, nxt: Any = None) -> bool:
+        """Whether this kind reads the FINN HW node `node` (`nxt`: the node after it, if one
+        node takes its output)."""
         return node.op_type in cls.finn_ops
 
     @classmethod

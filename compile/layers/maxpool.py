@@ -3,7 +3,8 @@
 Max over each kh × kw window with strides (sh, sw) — overlapping (kernel > stride), tiling
 or with gaps (kernel < stride) — of any integer type; for bipolar bits max is OR (+1 wins).
 The compiler folds FINN's depthwise ConvolutionInputGenerator + Pool pair into this one layer
-(e.g. nn.MaxPool2d(3, 2)). No padding.
+(e.g. nn.MaxPool2d(3, 2)). A padded pool is a Padding layer (with the type's minimum) before
+it. The RTL and HLS templates (pool.sv, pool.hpp) also sum (compile/layers/sum_pool.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class MaxPool(ChannelFolded, WindowLayer):
     kind = "maxpool"
     finn_ops = {"ConvolutionInputGenerator": "rtl", "Pool": "hls"}
     finn_name = "Pool"
+    rtl_template = "pool.sv"
+    hls_template = "pool.hpp"
+    finn_function = "MaxPool"  # FINN's Pool Function this kind reads
 
     kernel: int | tuple[int, int] = 2
     stride: int | tuple[int, int] = 2
@@ -36,6 +40,9 @@ class MaxPool(ChannelFolded, WindowLayer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.check_types()
+
+    def check_types(self) -> None:
         if self.in_dtype != self.out_dtype:
             raise LayerError(f"layer {self.name!r}: max-pool keeps the datatype")
 
@@ -58,19 +65,28 @@ class MaxPool(ChannelFolded, WindowLayer):
 
     # --- FINN: the depthwise window generator and the Pool after it ------------------------
     @classmethod
-    def claims_finn(cls, node) -> bool:
-        return is_depthwise_window(node)
+    def claims_finn(cls, node, nxt=None) -> bool:
+        """A depthwise window and the Pool after it, by the Pool's Function (max-pool also
+        claims a window without a Pool, to name it)."""
+        function = node_attrs(nxt).get("Function") if nxt is not None else None
+        if isinstance(function, bytes):
+            function = function.decode()
+        others = {k.finn_function for k in cls.registry.values()
+                  if issubclass(k, MaxPool) and k is not cls}
+        return is_depthwise_window(node) and (function == cls.finn_function or (
+            cls is MaxPool and function not in others))
 
     @classmethod
     def read_finn(cls, reader, node, nxt):
         if nxt is None or nxt.op_type != "Pool":
             raise reader.fail(node, "is a depthwise window not followed by a Pool")
         a = node_attrs(nxt)
-        if a.get("Function") != "MaxPool":
-            raise reader.fail(nxt, f"is a {a.get('Function')} pool; only max-pool is supported")
+        if a.get("Function") != cls.finn_function:
+            raise reader.fail(nxt, f"is a {a.get('Function')} pool; only max-pool and average "
+                              "pools (sums) are supported")
         ifm, ch, k, s = finn_window(node, reader.fail)
-        dt = ir_dtype(a["InputDataType"])
-        return cls(name=nxt.name, in_dtype=dt, out_dtype=dt, ifm_dim=ifm, channels=ch,
+        return cls(name=nxt.name, in_dtype=ir_dtype(a["InputDataType"]),
+                   out_dtype=ir_dtype(a["OutputDataType"]), ifm_dim=ifm, channels=ch,
                    kernel=k, stride=s, pe=1), [node, nxt]
 
     def finn_folding(self, node) -> dict[str, int]:
@@ -82,13 +98,19 @@ class MaxPool(ChannelFolded, WindowLayer):
     def rtl_instance(self, ident, folder, options):
         params = {**self.window_params(), "PE": self.pe, "BITS": self.in_dtype.bits,
                   "SIGNED": int(self.in_dtype.signed)}
-        return rtl.Instance("maxpool", ident, params, self.in_width, self.out_width)
+        if self.finn_function != "MaxPool":
+            params |= {"SUM": 1, "OUT_BITS": self.out_dtype.bits}
+        return rtl.Instance("pool", ident, params, self.in_width, self.out_width)
 
     def hls_emit(self, name):
-        cfg = f"""struct {name}_config : xnorflow::maxpool_config {{
+        total = "true" if self.finn_function != "MaxPool" else "false"
+        cfg = f"""struct {name}_config : xnorflow::pool_config {{
 {self.window_config()}    static const unsigned pe = {self.pe};
     static const unsigned bits = {self.in_dtype.bits};
+    static const bool sum = {total};
+    static const unsigned out_bits = {self.out_dtype.bits};
     typedef {hls.c_type(self.in_dtype)} in_t;
+    typedef {hls.c_type(self.out_dtype)} out_t;
 }};
 """
-        return cfg, f"xnorflow::maxpool<{name}_config>({{i}}, {{o}});"
+        return cfg, f"xnorflow::pool<{name}_config>({{i}}, {{o}});"

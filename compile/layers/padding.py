@@ -131,7 +131,7 @@ class Padding(Layer):
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
-    def claims_finn(cls, node) -> bool:
+    def claims_finn(cls, node, nxt=None) -> bool:
         return node.op_type in cls.finn_ops or node.op_type == "Pad"
 
     @classmethod

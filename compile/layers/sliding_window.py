@@ -65,7 +65,7 @@ class SlidingWindow(WindowLayer):
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
-    def claims_finn(cls, node) -> bool:
+    def claims_finn(cls, node, nxt=None) -> bool:
         return node.op_type == "ConvolutionInputGenerator" and not is_depthwise_window(node)
 
     @classmethod

@@ -67,7 +67,7 @@ def test_write_hls_folder(tmp_path):
                    "INTERFACE ap_ctrl_none port = return", "DATAFLOW"):
         assert f"#pragma HLS {pragma}" in top
     # one kernel call per layer, one params header per layer
-    assert len(re.findall(r"xnorflow::(mvau|thresholding|sliding_window|maxpool)<", top)) == 8
+    assert len(re.findall(r"xnorflow::(mvau|thresholding|sliding_window|pool)<", top)) == 8
     assert len(list((hls / "params").glob("*.hpp"))) == 8
     # a width converter exactly where a layer's out_fold differs from the next in_fold
     folds = [(a.out_fold, b.in_fold) for a, b in zip(ir.layers, ir.layers[1:], strict=False)]

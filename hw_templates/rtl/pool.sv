@@ -1,6 +1,8 @@
-// xnorflow RTL template: max-pool on a stream (compile/layers/maxpool.py).
+// xnorflow RTL template: max-pool and sum-pool on a stream (compile/layers/maxpool.py,
+// compile/layers/sum_pool.py).
 //
-// Input: IFM_H x IFM_W pixels of CHANNELS values (NHWC, PE per beat); output: the max over each
+// Input: IFM_H x IFM_W pixels of CHANNELS values (NHWC, PE per beat); output: the max (SUM = 0)
+// or the sum (SUM = 1, OUT_BITS wide: an average pool's numerator) over each
 // KERNEL_H x KERNEL_W window with strides STRIDE_H, STRIDE_W, row-major, PE per beat:
 // OH = (IFM_H - KERNEL_H) / STRIDE_H + 1 rows of OW = (IFM_W - KERNEL_W) / STRIDE_W + 1
 // (no padding; rows/columns beyond the last whole window are dropped, as the reference does).
@@ -8,17 +10,19 @@
 // signed or unsigned; for 1-bit unsigned values (bipolar bits) max is OR.
 //
 // Separable and streaming, one input beat per cycle (H*W*CHANNELS/PE cycles per frame):
-// - horizontal: the maxima of the windows' rows. Windows along x go to NC = ceil(KERNEL_W /
-//   STRIDE_W) slots (window ox in slot ox % NC; windows of one slot never overlap, so a pixel
-//   updates at most one window per slot); hpart holds a slot's partial maximum per channel
-//   word. A window row is complete on its last column: at most one per input beat.
+// - horizontal: the maxima (sums) of the windows' rows. Windows along x go to NC =
+//   ceil(KERNEL_W / STRIDE_W) slots (window ox in slot ox % NC; windows of one slot never
+//   overlap, so a pixel updates at most one window per slot); hpart holds a slot's partial
+//   result per channel word. A window row is complete on its last column: at most one per
+//   input beat.
 // - vertical: the same over rows with NR = ceil(KERNEL_H / STRIDE_H) slots; vpart holds each
-//   slot's partial maxima of one output row (OW*CHANNELS/PE words), updated by the completed
-//   window rows of input row y. On a window's last row the window's maximum leaves.
-// Both partial memories are read asynchronously (distributed RAM) and written on the beat.
+//   slot's partial results of one output row (OW*CHANNELS/PE words), updated by the completed
+//   window rows of input row y. On a window's last row the window's result leaves.
+// Both partial memories are read asynchronously (distributed RAM) and written on the beat;
+// they hold OUT_BITS per value (inputs sign- or zero-extended).
 `default_nettype none
 
-module maxpool #(
+module pool #(
     // Input image height and width (pixels).
     parameter int IFM_H = 4,
     parameter int IFM_W = 4,
@@ -26,9 +30,13 @@ module maxpool #(
     parameter int CHANNELS = 2,
     // Values per beat (in and out).
     parameter int PE = 1,
-    // Bits of one value, and whether values are signed.
+    // Bits of one input value, and whether values are signed.
     parameter int BITS = 1,
     parameter bit SIGNED = 0,
+    // 0: max-pool; 1: sum-pool.
+    parameter bit SUM = 0,
+    // Bits of one output value: BITS for a max; enough for KERNEL_H*KERNEL_W values for a sum.
+    parameter int OUT_BITS = BITS,
     // Window height and width (<= IFM_H, IFM_W) and strides.
     parameter int KERNEL_H = 2,
     parameter int KERNEL_W = 2,
@@ -40,13 +48,13 @@ module maxpool #(
     input  wire logic               clk,
     input  wire logic               rst,
 
-    input  wire logic [PE*BITS-1:0] s_axis_tdata,
-    input  wire logic               s_axis_tvalid,
-    output wire logic               s_axis_tready,
+    input  wire logic [PE*BITS-1:0]     s_axis_tdata,
+    input  wire logic                   s_axis_tvalid,
+    output wire logic                   s_axis_tready,
 
-    output wire logic [PE*BITS-1:0] m_axis_tdata,
-    output wire logic               m_axis_tvalid,
-    input  wire logic               m_axis_tready
+    output wire logic [PE*OUT_BITS-1:0] m_axis_tdata,
+    output wire logic                   m_axis_tvalid,
+    input  wire logic                   m_axis_tready
 );
 
     localparam int CF = CHANNELS / PE;
@@ -54,7 +62,7 @@ module maxpool #(
     localparam int OW = (IFM_W - KERNEL_W) / STRIDE_W + 1;
     localparam int NC = (KERNEL_W + STRIDE_W - 1) / STRIDE_W;  // window slots along x
     localparam int NR = (KERNEL_H + STRIDE_H - 1) / STRIDE_H;  // window slots along y
-    localparam int W = PE * BITS;
+    localparam int W = PE * OUT_BITS;  // a word of partial results
     localparam int CRW = $clog2(OUT_FIFO_DEPTH + 1);
     localparam int CFW = CF > 1 ? $clog2(CF) : 1;
     // x, y and the slots' window starts (which run up to (O + N) * S before they are reset)
@@ -63,24 +71,37 @@ module maxpool #(
     localparam int AW = OW * CF > 1 ? $clog2(OW * CF) : 1;
 
     initial begin
-        if (CHANNELS % PE != 0) $fatal(1, "maxpool %m: PE must divide CHANNELS");
+        if (CHANNELS % PE != 0) $fatal(1, "pool %m: PE must divide CHANNELS");
+        if (SUM ? OUT_BITS < BITS : OUT_BITS != BITS)
+            $fatal(1, "pool %m: OUT_BITS must be BITS for a max, at least BITS for a sum");
         if (KERNEL_H < 1 || KERNEL_W < 1 || KERNEL_H > IFM_H || KERNEL_W > IFM_W)
-            $fatal(1, "maxpool %m: kernel empty or larger than the image");
-        if (STRIDE_H < 1 || STRIDE_W < 1) $fatal(1, "maxpool %m: stride < 1");
-        if (OUT_FIFO_DEPTH < 4) $fatal(1, "maxpool %m: OUT_FIFO_DEPTH must be >= 4");
+            $fatal(1, "pool %m: kernel empty or larger than the image");
+        if (STRIDE_H < 1 || STRIDE_W < 1) $fatal(1, "pool %m: stride < 1");
+        if (OUT_FIFO_DEPTH < 4) $fatal(1, "pool %m: OUT_FIFO_DEPTH must be >= 4");
     end
 
-    // the larger of two PE-value words, value by value (OR on 1-bit unsigned values)
-    function automatic logic [W-1:0] vmax(input logic [W-1:0] a, input logic [W-1:0] b);
+    // two PE-value words combined value by value: the larger (OR on 1-bit unsigned values),
+    // or the sum (OUT_BITS wide, wrapping: the sum of a window fits)
+    function automatic logic [W-1:0] vcomb(input logic [W-1:0] a, input logic [W-1:0] b);
         for (int p = 0; p < PE; p++) begin
-            logic [BITS-1:0] va, vb;
+            logic [OUT_BITS-1:0] va, vb;
             logic a_wins;
-            va = a[p*BITS +: BITS];
-            vb = b[p*BITS +: BITS];
+            va = a[p*OUT_BITS +: OUT_BITS];
+            vb = b[p*OUT_BITS +: OUT_BITS];
             a_wins = SIGNED ? $signed(va) > $signed(vb) : va > vb;
-            vmax[p*BITS +: BITS] = a_wins ? va : vb;
+            vcomb[p*OUT_BITS +: OUT_BITS] = SUM ? va + vb : (a_wins ? va : vb);
         end
     endfunction
+
+    // the input word with each value sign- or zero-extended to OUT_BITS
+    logic [W-1:0] in_word;
+    always_comb begin
+        for (int p = 0; p < PE; p++) begin
+            logic [BITS-1:0] v;
+            v = s_axis_tdata[p*BITS +: BITS];
+            in_word[p*OUT_BITS +: OUT_BITS] = SIGNED ? OUT_BITS'($signed(v)) : OUT_BITS'(v);
+        end
+    end
 
     logic [YW-1:0] y_reg;
     logic [XW-1:0] x_reg;
@@ -121,22 +142,22 @@ module maxpool #(
     wire push = s_axis_tvalid && s_axis_tready;
     wire pop = m_axis_tvalid && m_axis_tready;
 
-    // ---- horizontal: partial maxima of the NC slots' windows, per channel word -------------
+    // ---- horizontal: partial results of the NC slots' windows, per channel word -----------
     logic [NC*W-1:0] hpart [CF];
     wire [NC*W-1:0] hold = hpart[cf_reg];
     logic [NC*W-1:0] hnew;
-    logic [W-1:0] hval;  // the completed window row's maximum
+    logic [W-1:0] hval;  // the completed window row's result
     always_comb begin
         hval = '0;
         for (int j = 0; j < NC; j++) begin
             logic [W-1:0] m;
-            m = hfirst[j] ? s_axis_tdata : vmax(hold[j*W +: W], s_axis_tdata);
+            m = hfirst[j] ? in_word : vcomb(hold[j*W +: W], in_word);
             hnew[j*W +: W] = hcover[j] ? m : hold[j*W +: W];
             if (hlast[j]) hval = m;
         end
     end
 
-    // ---- vertical: partial maxima of the NR slots' output rows, per (ox, channel word) -----
+    // ---- vertical: partial results of the NR slots' output rows, per (ox, channel word) ---
     // vaddr_reg = ox * CF + cf of the next completed window row (they come in that order)
     logic [AW-1:0] vaddr_reg;
     logic [NR*W-1:0] vpart [OW * CF];
@@ -147,7 +168,7 @@ module maxpool #(
         result = '0;
         for (int r = 0; r < NR; r++) begin
             logic [W-1:0] m;
-            m = vfirst[r] ? hval : vmax(vold[r*W +: W], hval);
+            m = vfirst[r] ? hval : vcomb(vold[r*W +: W], hval);
             vnew[r*W +: W] = vcover[r] ? m : vold[r*W +: W];
             if (vlast[r]) result = m;
         end
