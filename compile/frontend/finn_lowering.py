@@ -492,7 +492,6 @@ def _streamline(model: Any) -> Any:
     )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
-    from qonnx.transformation.change_datalayout import ChangeDataLayoutQuantAvgPool2d
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
@@ -500,6 +499,7 @@ def _streamline(model: Any) -> Any:
         AveragePoolAsSum,
         BipolarToTernaryWhereZeroMatters,
         RoundTiesHalfEven,
+        SumPoolChannelsLast,
         ThresholdIntegers,
     )
 
@@ -510,7 +510,7 @@ def _streamline(model: Any) -> Any:
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), ChangeDataLayoutQuantAvgPool2d(),
+    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), SumPoolChannelsLast(),
               AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
               AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),

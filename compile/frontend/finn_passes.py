@@ -170,6 +170,43 @@ class AveragePoolAsSum(Transformation):
         return model, False
 
 
+class SumPoolChannelsLast(Transformation):
+    """QuantAvgPool2d on NCHW → Transpose → QuantAvgPool2d on NHWC → Transpose, as FINN's
+    InferPool wants it and the transposes can be absorbed (qonnx's
+    ChangeDataLayoutQuantAvgPool2d does this for square maps only)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import TensorProto, helper
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type != "QuantAvgPool2d" or node_attr(node, "data_layout", "NCHW") \
+                    not in ("NCHW", b"NCHW"):
+                continue
+            n, c, h, w = model.get_tensor_shape(node.input[0])
+            _, _, oh, ow = model.get_tensor_shape(node.output[0])
+            nhwc_in, nhwc_out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            for name, shape in ((nhwc_in, (n, h, w, c)), (nhwc_out, (n, oh, ow, c))):
+                graph.value_info.append(
+                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+            dt_in, dt_out = (model.get_tensor_datatype(t) for t in (node.input[0], node.output[0]))
+            first = helper.make_node("Transpose", [node.input[0]], [nhwc_in], perm=[0, 2, 3, 1])
+            last = helper.make_node("Transpose", [nhwc_out], [node.output[0]], perm=[0, 3, 1, 2])
+            node.input[0], node.output[0] = nhwc_in, nhwc_out
+            for a in node.attribute:
+                if a.name == "data_layout":
+                    a.s = b"NHWC"
+            if not any(a.name == "data_layout" for a in node.attribute):
+                node.attribute.append(helper.make_attribute("data_layout", "NHWC"))
+            graph.node.insert(i, first)
+            graph.node.insert(i + 2, last)
+            model.set_tensor_datatype(nhwc_in, dt_in)
+            model.set_tensor_datatype(nhwc_out, dt_out)
+            return model.transform(InferShapes()), True
+        return model, False
+
+
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
     MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""

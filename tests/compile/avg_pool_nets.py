@@ -1,0 +1,89 @@
+"""Random networks with average pools over part of the map, as LeNet-style and Caffe-ported
+models write them (`nn.AvgPool2d(2)`, `F.avg_pool2d(x, 3, 2)`, `nn.AdaptiveAvgPool2d(n)` on a
+map n divides): after 1-bit, signed or unsigned multi-bit activations, read by a conv, a
+BatchNorm and activation, a flatten or hidden linear layers, a max-pool or a global pool."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.compile.helpers import randomize
+from tests.compile.residual_nets import DrawnResidual
+
+Drawn = DrawnResidual  # the same record: shape, bits, blocks, head
+
+
+def avg_pool_net(seed: int):
+    """(model, input shape (C, H, W), Drawn) for one seed."""
+    import torch.nn.functional as F
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    from tests.compile.layer_nets import _centre
+
+    class FunctionalAvgPool(nn.Module):
+        def __init__(self, k: int, s: int) -> None:
+            super().__init__()
+            self.k, self.s = k, s
+
+        def forward(self, x):
+            return F.avg_pool2d(x, self.k, self.s)
+
+    rng = np.random.default_rng(seed)
+    c, h, w = int(rng.choice([1, 3])), int(rng.integers(8, 15)), int(rng.integers(8, 15))
+    shape = (c, h, w)
+    w_bits, a_bits = int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2, 3]))
+    unsigned = a_bits > 1 and bool(rng.random() < 0.4)
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
+
+    def act():
+        if unsigned:
+            return QuantReLU(bit_width=a_bits)
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
+                             max_val=1.0)
+
+    layers: list[nn.Module] = [_centre(), QuantIdentity(act_quant=CommonActQuant, bit_width=8,
+                                                        min_val=-1.0, max_val=1.0 - 2.0**-7)]
+    blocks, ch = [], c
+    for i in range(int(rng.integers(1, 3))):
+        k = int(rng.choice([1, 3, 5])) if i == 0 else int(rng.choice([1, 3]))
+        pad = k // 2 if rng.random() < 0.7 else 0
+        oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        if min(oh, ow) < 4:
+            break
+        out = int(rng.integers(3, 11))
+        layers += [QuantConv2d(ch, out, k, padding=pad, bias=bool(rng.random() < 0.3), **wq),
+                   nn.BatchNorm2d(out), act()]
+        h, w, ch = oh, ow, out
+        pk, ps = [(2, 2), (3, 2), (2, 1), (3, 3), (3, 1)][int(rng.integers(0, 5))]
+        how = str(rng.choice(["nn", "F", "adaptive"]))
+        if how == "adaptive" and (h % 2 or w % 2):
+            how = "nn"
+        if how == "adaptive":  # AdaptiveAvgPool2d((h/2, w/2)): 2×2 windows, stride 2
+            pk = ps = 2
+            layers.append(nn.AdaptiveAvgPool2d((h // 2, w // 2)))
+        else:
+            layers.append(nn.AvgPool2d(pk, ps) if how == "nn" else FunctionalAvgPool(pk, ps))
+        h, w = (h - pk) // ps + 1, (w - pk) // ps + 1
+        blocks.append(f"{out}k{k}p{pad}-bn-act-avg{pk}s{ps}{how}")
+        if min(h, w) >= 4 and rng.random() < 0.3:
+            layers.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+            blocks[-1] += "-max2"
+    n_classes = int(rng.integers(2, 11))
+    head = str(rng.choice(["flatten", "hidden", "gap", "bn_act"]))
+    if head == "gap":
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                   QuantLinear(ch, n_classes, bias=False, **wq)]
+    elif head == "hidden":
+        width = int(rng.integers(4, 25))
+        layers += [nn.Flatten(), QuantLinear(ch * h * w, width, bias=False, **wq),
+                   nn.BatchNorm1d(width), act(), QuantLinear(width, n_classes, bias=False, **wq)]
+    elif head == "bn_act":  # the pooled map normalised and quantized again
+        layers += [nn.BatchNorm2d(ch), act(), nn.Flatten(),
+                   QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    else:
+        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    model = nn.Sequential(*layers)
+    return randomize(model, seed), shape, Drawn(shape, w_bits, a_bits, unsigned, blocks, head)
