@@ -1,0 +1,109 @@
+"""Networks with average pools over part of the map (tests/compile/avg_pool_nets.py) compile
+and agree with PyTorch along the whole chain: the pool is an exact window sum in hardware
+(compile/layers/sum_pool.py) and its 1/k² goes into the next layer's thresholds or the
+output scale (compile/frontend/finn_passes.py AveragePoolAsSum)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compile.avg_pool_nets import avg_pool_net
+from tests.compile.helpers import (
+    check_chain,
+    check_drawn,
+    compile_drawn,
+    export,
+    randomize,
+    seed_params,
+)
+from tests.nets import random_images
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.pipeline import compile_model
+
+DEFAULT_SEEDS = [4, 14, 24, 29]
+SLOW_SEEDS = [s for s in range(0, 60) if s not in DEFAULT_SEEDS]
+
+
+@pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
+def test_avg_pool_network_chain(seed, tmp_path):
+    model, drawn, result = compile_drawn(avg_pool_net, seed, tmp_path)
+    check_drawn(model, drawn, result, seed, with_qonnx=seed % 3 == 0)
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds.count("sum_pool") == len(drawn.blocks), (drawn, kinds)
+
+
+def test_generator_covers_the_cases():
+    """The seeds draw nn.AvgPool2d, F.avg_pool2d and nn.AdaptiveAvgPool2d((h/2, w/2)); tiling,
+    overlapping and gapped windows; 1-bit, signed and unsigned multi-bit activations; every
+    head; a max-pool after the average pool."""
+    seen = {"how": set(), "windows": set(), "bits": set(), "unsigned": set(), "heads": set(),
+            "max_after": False}
+    for seed in DEFAULT_SEEDS + SLOW_SEEDS:
+        _, _, d = avg_pool_net(seed)
+        for block in d.blocks:
+            pool = block.split("avg")[1]
+            seen["how"].add(pool.split("-")[0].lstrip("0123456789s"))
+            k, s = int(pool[0]), int(pool.split("s")[1][0])
+            seen["windows"].add("overlap" if k > s else "tile" if k == s else "gap")
+            seen["max_after"] |= block.endswith("max2")
+        seen["bits"].add(d.a_bits)
+        seen["unsigned"].add(d.unsigned)
+        seen["heads"].add(d.head)
+    assert seen["how"] == {"nn", "F", "adaptive"}, seen
+    assert seen["windows"] == {"overlap", "tile"} and seen["max_after"], seen
+    assert seen["bits"] == {1, 2, 3} and seen["unsigned"] == {True, False}
+    assert seen["heads"] == {"flatten", "hidden", "gap", "bn_act"}
+
+
+def _lenet(pool, before_act: bool = False):
+    """LeNet-5's shape in binary: conv → BN → act → pool → conv → BN → act → pool → linear
+    (`before_act`: conv → pool → BN → act, the pool on the conv's sums)."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0)
+
+    import torch
+
+    first = [pool(), nn.BatchNorm2d(6), act()] if before_act else [nn.BatchNorm2d(6), act(),
+                                                                   pool()]
+    features = nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv2d(1, 6, 5, padding=2, bias=False, **wq), *first,
+        QuantConv2d(6, 8, 5, bias=False, **wq), nn.BatchNorm2d(8), act(), pool(), nn.Flatten())
+    n = features.eval()(torch.zeros(1, 1, 28, 28)).shape[1]
+    return nn.Sequential(*features, QuantLinear(n, 10, bias=False, **wq))
+
+
+def test_binary_lenet(tmp_path):
+    """LeNet-5 with nn.AvgPool2d(2) on 28 × 28 MNIST-sized images, bit-exact."""
+    from torch import nn
+
+    model = randomize(_lenet(lambda: nn.AvgPool2d(2)), 7)
+    path = export(model, (1, 28, 28), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=7))
+    assert figs["distinct_outputs"] > 1
+    assert [layer.kind for layer in result.ir.layers].count("sum_pool") == 2
+
+
+@pytest.mark.parametrize(("pool", "needles"), [
+    ("nn.AvgPool2d(2, padding=1)", ["pads [1, 1, 1, 1]", "no padding"]),
+    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "no ceil mode"]),
+    ("nn.AvgPool2d((2, 1))", ["kernel [2, 1]", "square kernel"]),
+    ("before_act", ["averages a", "after the activation quantizer"])])
+def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
+    from torch import nn
+
+    make = (lambda: nn.AvgPool2d(2)) if pool == "before_act" else (lambda: eval(pool, {"nn": nn}))
+    model = randomize(_lenet(make, before_act=pool == "before_act"), 7)
+    path = export(model, (1, 28, 28), tmp_path / "m.onnx")
+    with pytest.raises(CompileError) as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    for needle in needles:
+        assert needle in str(err.value), (needle, str(err.value))
+    assert not (tmp_path / "build").exists()
