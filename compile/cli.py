@@ -54,12 +54,13 @@ def compile_cmd(
 
     Supported: linear/conv layers with weights and activations of 1 (binary) to 8 bits,
     BatchNorm, max-pool (before or after BatchNorm and activation; padding and ceil mode
-    too), global average pool, an input quantizer of up to 8 bits, residual blocks, a final
+    too), average pools (global, or nn.AvgPool2d over part of the map), an input quantizer
+    of up to 8 bits, residual blocks, a final
     affine and a final Softmax/LogSoftmax (applied by the host). Convolutions: any kernel,
     stride and zero padding, group 1, dilation 1; 1-D networks (QuantConv1d on (C, L)
     signals) too. Exports with any batch (or a dynamic one) compile for one image at a time.
 
-    Not supported: depthwise or dilated convs, average pools over part of the map, dynamic
+    Not supported: depthwise or dilated convs, padded or ceil-mode average pools, dynamic
     dimensions other than the batch. From Python, xnorflow.compile(module,
     input_shape=...) also checks the export against the module.
     """
