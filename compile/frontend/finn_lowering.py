@@ -94,6 +94,7 @@ def load_qonnx(path: Path) -> Any:
         UnitScaleBipolarActivations,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
+    from xnorflow.compile.frontend.pool_passes import DropExactTrunc
 
     path = Path(path)
     if not path.is_file():
@@ -115,7 +116,7 @@ def load_qonnx(path: Path) -> Any:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
         for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
-                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer()):
+                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(), DropExactTrunc()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
         if pads:
@@ -496,12 +497,11 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     from xnorflow.compile.frontend.finn_passes import (
-        AveragePoolAsSum,
         BipolarToTernaryWhereZeroMatters,
         RoundTiesHalfEven,
-        SumPoolChannelsLast,
         ThresholdIntegers,
     )
+    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, SumPoolChannelsLast
 
     for t in (AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):

@@ -2,7 +2,7 @@
 `F.avg_pool2d(x, 3, 2)`), as FINN's Pool with QuantAvgPool and no shift, fed by its depthwise
 sliding window.
 
-The frontend (compile/frontend/finn_passes.py `AveragePoolAsSum`) writes the average as the
+The frontend (compile/frontend/pool_passes.py `AveragePoolAsSum`) writes the average as the
 window's integer sum, wide enough that nothing is truncated, followed by 1/(kh·kw), which
 streamlining moves into the next layer's thresholds or the output scale. The sum is exact, so
 the layer is bit-exact like every other. Same geometry, folding and templates as the max-pool

@@ -107,3 +107,32 @@ def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
     for needle in needles:
         assert needle in str(err.value), (needle, str(err.value))
     assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(("act_bits", "exact"), [(2, True), (8, False)])
+def test_brevitas_trunc_avg_pool(tmp_path, act_bits, exact):
+    """Brevitas' own TruncAvgPool2d (AveragePool → Trunc to 8 bits): with 2-bit activations
+    the Trunc keeps every bit of the sums and the pool is bit-exact; with 8-bit ones it drops
+    bits, and the error says so."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU, TruncAvgPool2d
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7,
+                      return_quant_tensor=True),
+        QuantConv2d(3, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6),
+        QuantReLU(bit_width=act_bits, return_quant_tensor=True), TruncAvgPool2d(2),
+        QuantConv2d(6, 4, 3, bias=False, **wq), nn.BatchNorm2d(4),
+        QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0),
+        nn.Flatten(), QuantLinear(4 * 2 * 2, 3, bias=False, **wq)), 1)
+    path = export(model, (3, 8, 8), tmp_path / "m.onnx")
+    if not exact:
+        with pytest.raises(CompileError, match="drops or saturates bits of the window sums"):
+            compile_model(path, tmp_path / "build", backends=False)
+        return
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=1))
+    assert figs["distinct_outputs"] > 1
+    assert "sum_pool" in [layer.kind for layer in result.ir.layers]

@@ -1,0 +1,180 @@
+"""Average pools over part of the map, as FINN lowers them exactly.
+
+- `DropExactTrunc`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
+  keeps every bit of the window sum (its default RoundTo8bit on narrow activations) it is an
+  identity and goes, leaving the AveragePool to the next pass. One that drops bits is refused.
+- `AveragePoolAsSum`: the AveragePool → qonnx's QuantAvgPool2d as an exact window sum, then
+  1/k² (see the class).
+- `SumPoolChannelsLast`: that QuantAvgPool2d on NHWC, for rectangular maps too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from qonnx.transformation.base import Transformation
+
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.frontend.finn_attrs import node_attr
+from xnorflow.compile.frontend.finn_passes import global_pool_axes
+
+
+class DropExactTrunc(Transformation):
+    """A Trunc after an AveragePool that neither drops nor saturates a bit → removed. qonnx's
+    Trunc (v2) computes round(x / scale) (the window sum, < 2^in_bits), scales it by
+    2^-shift (shift = log2(out_scale / scale)) and clamps it to out_bits: with shift ≤ 0 and
+    in_bits − shift ≤ out_bits that is the sum itself, in finer steps."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            if node.op_type != "Trunc":
+                continue
+            producer = model.find_producer(node.input[0])
+            if producer is None or producer.op_type != "AveragePool":
+                raise CompileError(
+                    f"node {node.name!r} (Trunc) truncates something other than an average "
+                    "pool; xnorflow takes a Trunc only as part of Brevitas' TruncAvgPool2d")
+            values = [model.get_initializer(t) for t in node.input[1:]]
+            exact = len(values) == 5 and all(v is not None for v in values)
+            if exact:
+                scale, zero, in_bits, out_scale, out_bits = (
+                    float(np.asarray(v).reshape(-1)[0]) for v in values)
+                shift = round(float(np.log2(out_scale / scale)))
+                exact = zero == 0 and shift <= 0 and in_bits - shift <= out_bits
+            if not exact:
+                raise CompileError(
+                    f"node {node.name!r} (Trunc, Brevitas' TruncAvgPool2d) drops or saturates "
+                    "bits of the window sums; xnorflow builds exact average pools — use "
+                    "nn.AvgPool2d, or a trunc_quant wide enough for the sums")
+            out = node.output[0]
+            if any(o.name == out for o in model.graph.output):
+                producer.output[0] = out  # the pool writes the model's output itself
+            for c in model.find_consumers(out) or []:
+                c.input[list(c.input).index(out)] = producer.output[0]
+            model.graph.node.remove(node)
+            return model, True
+        return model, False
+
+
+def _channel_constant(model: Any, node: Any, channels: int) -> bool:
+    """Whether `node` is a Mul/Add of its first input by a per-tensor or per-channel constant
+    (a quantizer's scale, a BatchNorm's affine)."""
+    if node.op_type not in ("Mul", "Add") or len(node.input) != 2:
+        return False
+    c = model.get_initializer(node.input[1])
+    if c is None:
+        return False
+    shape = [d for d in np.shape(c)]
+    return int(np.prod(shape)) in (1, channels) and (
+        int(np.prod(shape)) == 1 or (len(shape) >= 3 and shape[-3] == channels
+                                     and int(np.prod(shape)) == channels))
+
+
+class AveragePoolAsSum(Transformation):
+    """An AveragePool over part of the map (`nn.AvgPool2d(2)`) → qonnx's QuantAvgPool2d as an
+    exact window sum (its output wide enough that it shifts nothing) → Mul(1/k²), on the
+    integers: the quantizer's scale (and any per-channel Mul/Add) between the activation and
+    the pool moves after it (averaging commutes with a per-channel affine map). Streamlining
+    then moves the 1/k² into the next thresholds; FINN's InferPool makes the HW Pool
+    (compile/layers/sum_pool.py). Run after AbsorbSignBiasIntoMultiThreshold (a signed
+    activation's bias belongs to its thresholds). A bipolar input is summed as the INT2 it
+    becomes (BipolarToTernaryWhereZeroMatters)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+        from qonnx.core.datatype import DataType
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        graph = model.graph
+        for pool in graph.node:
+            if pool.op_type != "AveragePool" or global_pool_axes(model, pool):
+                continue
+            channels = model.get_tensor_shape(pool.input[0])[1]
+            chain, t = [], pool.input[0]
+            while True:
+                producer = model.find_producer(t)
+                if producer is None or not _channel_constant(model, producer, channels) \
+                        or len(model.find_consumers(t)) != 1:
+                    break
+                chain.insert(0, producer)
+                t = producer.input[0]
+            dt = model.get_tensor_datatype(t)
+            k = int(node_attr(pool, "kernel_shape")[0])
+            n = k * k
+            if dt.is_integer():
+                lo, hi = (-2, 1) if dt == DataType["BIPOLAR"] else (dt.min(), dt.max())
+                ibits = 2 if dt == DataType["BIPOLAR"] else dt.bitwidth()
+                signed = lo < 0
+                need = (max(int(-lo * n - 1).bit_length(), int(hi * n).bit_length()) + 1
+                        if signed else int(hi * n).bit_length())
+                obits = max(need, int((2**ibits - 1) * n).bit_length(), 2)
+            if not dt.is_integer() or obits > 32:
+                raise CompileError(
+                    f"node {pool.name!r} (AveragePool) averages a {dt.name} tensor; a partial "
+                    "average pool is built on a quantized activation's integers — put it "
+                    "after the activation quantizer (Conv → BatchNorm → act → AvgPool2d)")
+            summed, scaled = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            new = [helper.make_node(
+                "QuantAvgPool2d", [t], [summed], domain="qonnx.custom_op.general",
+                name=f"{pool.name}_sum", kernel=k,
+                stride=int(node_attr(pool, "strides", [k, k])[0]), ibits=ibits, obits=obits,
+                signed=int(signed), data_layout="NCHW")]
+            inv = f"{pool.name}_inv_area"
+            model.set_initializer(inv, np.asarray(1.0 / n, dtype=np.float32))
+            new.append(helper.make_node("Mul", [summed, inv], [scaled], name=f"{pool.name}_avg"))
+            cur = scaled
+            for i, node in enumerate(chain):
+                out = pool.output[0] if i == len(chain) - 1 else model.make_new_valueinfo_name()
+                new.append(helper.make_node(node.op_type, [cur, node.input[1]], [out],
+                                            name=f"{node.name}_after_pool"))
+                cur = out
+            if not chain:
+                new[-1].output[0] = pool.output[0]
+            at = list(graph.node).index(pool)
+            for node in [*chain, pool]:
+                graph.node.remove(node)
+            at -= len(chain)
+            for i, node in enumerate(new):
+                graph.node.insert(at + i, node)
+            model = model.transform(InferShapes()).transform(InferDataTypes())
+            return model, True
+        return model, False
+
+
+class SumPoolChannelsLast(Transformation):
+    """QuantAvgPool2d on NCHW → Transpose → QuantAvgPool2d on NHWC → Transpose, as FINN's
+    InferPool wants it and the transposes can be absorbed (qonnx's
+    ChangeDataLayoutQuantAvgPool2d does this for square maps only)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import TensorProto, helper
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type != "QuantAvgPool2d" or node_attr(node, "data_layout", "NCHW") \
+                    not in ("NCHW", b"NCHW"):
+                continue
+            n, c, h, w = model.get_tensor_shape(node.input[0])
+            _, _, oh, ow = model.get_tensor_shape(node.output[0])
+            nhwc_in, nhwc_out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            for name, shape in ((nhwc_in, (n, h, w, c)), (nhwc_out, (n, oh, ow, c))):
+                graph.value_info.append(
+                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+            dt_in, dt_out = (model.get_tensor_datatype(t) for t in (node.input[0], node.output[0]))
+            first = helper.make_node("Transpose", [node.input[0]], [nhwc_in], perm=[0, 2, 3, 1])
+            last = helper.make_node("Transpose", [nhwc_out], [node.output[0]], perm=[0, 3, 1, 2])
+            node.input[0], node.output[0] = nhwc_in, nhwc_out
+            for a in node.attribute:
+                if a.name == "data_layout":
+                    a.s = b"NHWC"
+            if not any(a.name == "data_layout" for a in node.attribute):
+                node.attribute.append(helper.make_attribute("data_layout", "NHWC"))
+            graph.node.insert(i, first)
+            graph.node.insert(i + 2, last)
+            model.set_tensor_datatype(nhwc_in, dt_in)
+            model.set_tensor_datatype(nhwc_out, dt_out)
+            return model.transform(InferShapes()), True
+        return model, False
