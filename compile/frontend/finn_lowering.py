@@ -94,7 +94,7 @@ def load_qonnx(path: Path) -> Any:
         UnitScaleBipolarActivations,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
-    from xnorflow.compile.frontend.pool_passes import DropExactTrunc
+    from xnorflow.compile.frontend.pool_passes import DropExactTrunc, GlobalMaxAsMaxPool
 
     path = Path(path)
     if not path.is_file():
@@ -116,7 +116,8 @@ def load_qonnx(path: Path) -> Any:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
         for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
-                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(), DropExactTrunc()):
+                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(), DropExactTrunc(),
+                  GlobalMaxAsMaxPool()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
         if pads:

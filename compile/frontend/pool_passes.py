@@ -6,6 +6,8 @@
 - `AveragePoolAsSum`: the AveragePool → qonnx's QuantAvgPool2d as an exact window sum, then
   1/k² (see the class).
 - `SumPoolChannelsLast`: that QuantAvgPool2d on NHWC, for rectangular maps too.
+- `GlobalMaxAsMaxPool`: a global max (`x.amax((2, 3))`, ReduceMax, GlobalMaxPool) → a
+  MaxPool over the whole map, which FINN lowers.
 """
 
 from __future__ import annotations
@@ -176,5 +178,39 @@ class SumPoolChannelsLast(Transformation):
             graph.node.insert(i + 2, last)
             model.set_tensor_datatype(nhwc_in, dt_in)
             model.set_tensor_datatype(nhwc_out, dt_out)
+            return model.transform(InferShapes()), True
+        return model, False
+
+
+class GlobalMaxAsMaxPool(Transformation):
+    """ReduceMax over (H, W) and GlobalMaxPool → MaxPool with the map as its kernel (+ a
+    Reshape when the max drops the spatial axes, keepdims=0)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type not in ("ReduceMax", "GlobalMaxPool"):
+                continue
+            shape = model.get_tensor_shape(node.input[0])
+            if shape is None or len(shape) != 4 or (node.op_type == "ReduceMax"
+                                                    and not global_pool_axes(model, node)):
+                continue  # check_supported names it
+            out = node.output[0]
+            keep = node.op_type == "GlobalMaxPool" or int(node_attr(node, "keepdims", 1)) == 1
+            pooled = out if keep else f"{out}_pooled"
+            new = [helper.make_node("MaxPool", [node.input[0]], [pooled],
+                                    name=f"{node.name}_maxpool", kernel_shape=list(shape[2:]),
+                                    strides=list(shape[2:]), pads=[0, 0, 0, 0])]
+            if not keep:
+                model.set_initializer(f"{out}_shape",
+                                      np.asarray(model.get_tensor_shape(out), dtype=np.int64))
+                new.append(helper.make_node("Reshape", [pooled, f"{out}_shape"], [out],
+                                            name=f"{node.name}_squeeze"))
+            graph.node.remove(node)
+            for k, n in enumerate(new):
+                graph.node.insert(i + k, n)
             return model.transform(InferShapes()), True
         return model, False

@@ -485,3 +485,39 @@ def test_explicit_zero_padding_before_a_conv(tmp_path, pad, sides, kernel, conv_
     figs = check_chain(model, result, random_images(result.ir, 16, seed=4))
     assert figs["distinct_outputs"] > 1
     assert [layer.kind for layer in result.ir.layers].count("padding") == 2
+
+
+@pytest.mark.parametrize("how", ["x.amax((2, 3))", "nn.AdaptiveMaxPool2d(1)(x).flatten(1)",
+                                 "F.max_pool2d(x, x.shape[2:]).flatten(1)",
+                                 "torch.amax(x, dim=(-2, -1), keepdim=True).flatten(1)"])
+def test_global_max_pool(tmp_path, how):
+    """A global max-pool head, written four ways, is a max-pool over the whole map."""
+    import torch
+    import torch.nn.functional as F
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                                   max_val=1.0 - 2.0**-7)
+            self.conv = QuantConv2d(3, 12, 3, bias=False, **wq)
+            self.bn = nn.BatchNorm2d(12)
+            self.act = QuantReLU(bit_width=3)
+            self.fc = QuantLinear(12, 5, bias=False, **wq)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.act(self.bn(self.conv(self.q(x))))
+            return self.fc(eval(how, {"x": x, "nn": nn, "F": F, "torch": torch}))
+
+    model = randomize(Net(), 6)
+    path = export(model, (3, 7, 6), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=6))
+    assert figs["distinct_outputs"] > 1
+    pools = [layer for layer in result.ir.layers if layer.kind == "maxpool"]
+    assert len(pools) == 1 and pools[0].kernel_hw == (5, 4) and pools[0].ofm_dim == (1, 1)
