@@ -120,6 +120,13 @@ def load_qonnx(path: Path) -> Any:
                   GlobalMaxAsMaxPool()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
+        mode = node_attr(pads[0], "mode", "constant") if pads else "constant"
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode != "constant":
+            raise CompileError(
+                f"node {pads[0].name!r} pads in mode {mode!r} (a conv's padding_mode="
+                f"{mode!r}, nn.ReflectionPad2d/ReplicationPad2d); the hardware pads zeros "
+                "only — use padding_mode='zeros' (the default)")
         if pads:
             raise CompileError(
                 f"node {pads[0].name!r} is a Pad (nn.ZeroPad2d / F.pad) that is not a zero "

@@ -136,3 +136,46 @@ def test_brevitas_trunc_avg_pool(tmp_path, act_bits, exact):
     figs = check_chain(model, result, random_images(result.ir, 16, seed=1))
     assert figs["distinct_outputs"] > 1
     assert "sum_pool" in [layer.kind for layer in result.ir.layers]
+
+
+def test_residual_block_with_an_average_pool_shortcut(tmp_path):
+    """A downsampling residual block whose shortcut is AvgPool2d(2) → 1x1 conv → BN → act (Bi-Real
+    Net's shortcut, quantized before the join): the pool sits on one branch of the fork."""
+    import torch
+    import torch.nn.functional as F
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    def act(bits=1):
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=bits, min_val=-1.0, max_val=1.0)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                                   max_val=1 - 2**-7)
+            self.stem = nn.Sequential(QuantConv2d(3, 8, 3, padding=1, bias=False, **wq),
+                                      nn.BatchNorm2d(8), act())
+            self.branch = nn.Sequential(QuantConv2d(8, 16, 3, stride=2, padding=1, bias=False,
+                                                    **wq), nn.BatchNorm2d(16), act())
+            self.shortcut = nn.Sequential(nn.AvgPool2d(2), QuantConv2d(8, 16, 1, bias=False,
+                                                                       **wq),
+                                          nn.BatchNorm2d(16), act())
+            self.out = act(2)
+            self.fc = QuantLinear(16, 4, bias=False, **wq)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.stem(self.q(x))
+            y = self.out(self.branch(x) + self.shortcut(x))
+            return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+    model = randomize(Block(), 2)
+    path = export(model, (3, 6, 6), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=2))
+    assert figs["distinct_outputs"] > 1
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert "sum_pool" in kinds and "add_streams" in kinds and "duplicate_streams" in kinds

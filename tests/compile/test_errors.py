@@ -299,3 +299,22 @@ def test_cli_success_writes_build_and_summary(tmp_path, mlp_onnx):
     from xnorflow.compile.ir import DataflowIR
 
     assert DataflowIR.load(tmp_path / "again").equals(DataflowIR.load(build))
+
+
+def test_reflection_padding_is_named(tmp_path):
+    """padding_mode='reflect' exports a Pad in reflect mode; the hardware pads zeros."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+
+    net = torch_sequential(
+        QuantIdentity(bit_width=8),
+        QuantConv2d(3, 4, 3, padding=1, padding_mode="reflect", bias=False, weight_bit_width=2),
+        QuantIdentity(bit_width=2), "flatten", QuantLinear(4 * 8 * 8, 3, bias=False,
+                                                           weight_bit_width=2))
+    path = _export_module(net, (3, 8, 8), tmp_path / "reflect.onnx")
+    assert_user_error(tmp_path, [path], "mode 'reflect'", "padding_mode='zeros'")
+
+
+def torch_sequential(*layers):
+    import torch
+
+    return torch.nn.Sequential(*(torch.nn.Flatten() if m == "flatten" else m for m in layers))
