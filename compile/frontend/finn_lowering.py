@@ -342,7 +342,9 @@ def _check_average_pool(model: Any, node: Any, path: Path) -> None:
             f"map (kernel {k}, strides {strides}, pads {pads}, ceil_mode {ceil}); xnorflow "
             "builds average pools with a square kernel, one stride for both axes, no padding "
             "and no ceil mode (nn.AvgPool2d(k) or nn.AvgPool2d(k, s)), and global average "
-            "pools (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))")
+            "pools (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))"
+            + ("; a 1-D nn.AvgPool1d is not built — use nn.MaxPool1d, a strided QuantConv1d "
+               "or a global average pool" if len(k) == 2 and k[0] == 1 and k[1] > 1 else ""))
 
 
 def _check_conv(model: Any, node: Any, path: Path) -> None:

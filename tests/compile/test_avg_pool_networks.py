@@ -179,3 +179,20 @@ def test_residual_block_with_an_average_pool_shortcut(tmp_path):
     assert figs["distinct_outputs"] > 1
     kinds = [layer.kind for layer in result.ir.layers]
     assert "sum_pool" in kinds and "add_streams" in kinds and "duplicate_streams" in kinds
+
+
+def test_avg_pool_1d_is_named(tmp_path):
+    """A 1-D network's AvgPool1d (a 1 × k window once compiled as images of height 1)."""
+    from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv1d(2, 4, 3, padding=1, bias=False, **wq), nn.BatchNorm1d(4),
+        QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0, max_val=1.0),
+        nn.AvgPool1d(2), nn.Flatten(), QuantLinear(4 * 8, 3, bias=False, **wq)), 1)
+    path = export(model, (2, 16), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="AvgPool1d is not built"):
+        compile_model(path, tmp_path / "build", backends=False)
