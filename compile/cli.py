@@ -54,7 +54,7 @@ def compile_cmd(
 
     Supported: linear/conv layers with weights and activations of 1 (binary) to 8 bits,
     BatchNorm, max-pool (before or after BatchNorm and activation; padding and ceil mode
-    too), average pools (global, or nn.AvgPool2d over part of the map), an input quantizer
+    too), average pools (global, or nn.AvgPool2d/AvgPool1d over part of the map), an input quantizer
     of up to 8 bits, residual blocks, a final
     affine and a final Softmax/LogSoftmax (applied by the host). Convolutions: any kernel,
     stride and zero padding, group 1, dilation 1; 1-D networks (QuantConv1d on (C, L)

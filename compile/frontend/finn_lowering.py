@@ -330,21 +330,16 @@ def check_supported(model: Any, path: Path) -> None:
 
 
 def _check_average_pool(model: Any, node: Any, path: Path) -> None:
-    """A partial average pool: a square kernel, one stride, no padding or ceil mode."""
+    """A partial average pool: any kernel and strides, no padding or ceil mode."""
     k = list(node_attr(node, "kernel_shape", []))
-    strides = list(node_attr(node, "strides", [1] * len(k)))
     pads = list(node_attr(node, "pads", [0] * 2 * len(k)))
     ceil = int(node_attr(node, "ceil_mode", 0))
-    if node.op_type != "AveragePool" or len(k) != 2 or k[0] != k[1] \
-            or len(set(strides)) != 1 or any(pads) or ceil:
+    if node.op_type != "AveragePool" or len(k) != 2 or any(pads) or ceil:
         raise CompileError(
             f"{path}: node {node.name!r} ({node.op_type}) averages over part of the feature "
-            f"map (kernel {k}, strides {strides}, pads {pads}, ceil_mode {ceil}); xnorflow "
-            "builds average pools with a square kernel, one stride for both axes, no padding "
-            "and no ceil mode (nn.AvgPool2d(k) or nn.AvgPool2d(k, s)), and global average "
-            "pools (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))"
-            + ("; a 1-D nn.AvgPool1d is not built — use nn.MaxPool1d, a strided QuantConv1d "
-               "or a global average pool" if len(k) == 2 and k[0] == 1 and k[1] > 1 else ""))
+            f"map (kernel {k}, pads {pads}, ceil_mode {ceil}); xnorflow builds average pools "
+            "without padding or ceil mode (nn.AvgPool2d(k, s), nn.AvgPool1d(k, s)) and global "
+            "average pools (nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))")
 
 
 def _check_conv(model: Any, node: Any, path: Path) -> None:
@@ -511,7 +506,7 @@ def _streamline(model: Any) -> Any:
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
-    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, SumPoolChannelsLast
+    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum
 
     for t in (AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
@@ -520,9 +515,8 @@ def _streamline(model: Any) -> Any:
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), SumPoolChannelsLast(),
-              AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
-              AbsorbConsecutiveTransposes(),
+    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
+              MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)

@@ -121,8 +121,9 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                     return True
                 if self.needs_value(model, c.output[0]):
                     return True
-            elif c.op_type in GLOBAL_POOLS or c.op_type == "QuantAvgPool2d":
-                return True
+            elif c.op_type in GLOBAL_POOLS or (c.op_type == "Pool"
+                                               and node_attr(c, "Function") != "MaxPool"):
+                return True  # a sum of the values (an average pool's Pool, AccPool)
             elif c.op_type == "MatMul":
                 if model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:
                     return True

@@ -3,9 +3,8 @@
 - `DropExactTrunc`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
   keeps every bit of the window sum (its default RoundTo8bit on narrow activations) it is an
   identity and goes, leaving the AveragePool to the next pass. One that drops bits is refused.
-- `AveragePoolAsSum`: the AveragePool → qonnx's QuantAvgPool2d as an exact window sum, then
-  1/k² (see the class).
-- `SumPoolChannelsLast`: that QuantAvgPool2d on NHWC, for rectangular maps too.
+- `AveragePoolAsSum`: the AveragePool → FINN's Pool summing each window exactly, then
+  1/(kh·kw) (see the class).
 - `GlobalMaxAsMaxPool`: a global max (`x.amax((2, 3))`, ReduceMax, GlobalMaxPool) → a
   MaxPool over the whole map, which FINN lowers.
 """
@@ -74,17 +73,19 @@ def _channel_constant(model: Any, node: Any, channels: int) -> bool:
 
 
 class AveragePoolAsSum(Transformation):
-    """An AveragePool over part of the map (`nn.AvgPool2d(2)`) → qonnx's QuantAvgPool2d as an
-    exact window sum (its output wide enough that it shifts nothing) → Mul(1/k²), on the
-    integers: the quantizer's scale (and any per-channel Mul/Add) between the activation and
-    the pool moves after it (averaging commutes with a per-channel affine map). Streamlining
-    then moves the 1/k² into the next thresholds; FINN's InferPool makes the HW Pool
-    (compile/layers/sum_pool.py). Run after AbsorbSignBiasIntoMultiThreshold (a signed
-    activation's bias belongs to its thresholds). A bipolar input is summed as the INT2 it
-    becomes (BipolarToTernaryWhereZeroMatters)."""
+    """An AveragePool over part of the map (`nn.AvgPool2d(2)`, `nn.AvgPool1d(3)`) → on NHWC,
+    the depthwise window (qonnx's Im2Col) and FINN's Pool with AccPool — the exact window sum,
+    any kh × kw kernel and strides — then Mul(1/(kh·kw)), on the integers: the quantizer's
+    scale (and any per-channel Mul/Add) between the activation and the pool moves after it
+    (averaging commutes with a per-channel affine map). Streamlining moves the 1/(kh·kw) into
+    the next thresholds and absorbs the transposes as it does a max-pool's; InferConvInpGen
+    makes the window a ConvolutionInputGenerator (compile/layers/sum_pool.py reads the pair).
+    Run after AbsorbSignBiasIntoMultiThreshold (a signed activation's bias belongs to its
+    thresholds). A bipolar input is summed as the INT2 it becomes
+    (BipolarToTernaryWhereZeroMatters)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        from onnx import helper
+        from onnx import TensorProto, helper
         from qonnx.core.datatype import DataType
         from qonnx.transformation.infer_datatypes import InferDataTypes
         from qonnx.transformation.infer_shapes import InferShapes
@@ -93,7 +94,8 @@ class AveragePoolAsSum(Transformation):
         for pool in graph.node:
             if pool.op_type != "AveragePool" or global_pool_axes(model, pool):
                 continue
-            channels = model.get_tensor_shape(pool.input[0])[1]
+            _, channels, h, w = model.get_tensor_shape(pool.input[0])
+            _, _, oh, ow = model.get_tensor_shape(pool.output[0])
             chain, t = [], pool.input[0]
             while True:
                 producer = model.find_producer(t)
@@ -103,29 +105,40 @@ class AveragePoolAsSum(Transformation):
                 chain.insert(0, producer)
                 t = producer.input[0]
             dt = model.get_tensor_datatype(t)
-            k = int(node_attr(pool, "kernel_shape")[0])
-            n = k * k
-            if dt.is_integer():
-                lo, hi = (-2, 1) if dt == DataType["BIPOLAR"] else (dt.min(), dt.max())
-                ibits = 2 if dt == DataType["BIPOLAR"] else dt.bitwidth()
-                signed = lo < 0
-                need = (max(int(-lo * n - 1).bit_length(), int(hi * n).bit_length()) + 1
-                        if signed else int(hi * n).bit_length())
-                obits = max(need, int((2**ibits - 1) * n).bit_length(), 2)
-            if not dt.is_integer() or obits > 32:
+            kh, kw = (int(v) for v in node_attr(pool, "kernel_shape"))
+            sh, sw = (int(v) for v in node_attr(pool, "strides", [kh, kw]))
+            n = kh * kw
+            if not dt.is_integer() or dt.bitwidth() > 16:
                 raise CompileError(
                     f"node {pool.name!r} (AveragePool) averages a {dt.name} tensor; a partial "
                     "average pool is built on a quantized activation's integers — put it "
                     "after the activation quantizer (Conv → BatchNorm → act → AvgPool2d)")
-            summed, scaled = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            new = [helper.make_node(
-                "QuantAvgPool2d", [t], [summed], domain="qonnx.custom_op.general",
-                name=f"{pool.name}_sum", kernel=k,
-                stride=int(node_attr(pool, "strides", [k, k])[0]), ibits=ibits, obits=obits,
-                signed=int(signed), data_layout="NCHW")]
+            in_dt = DataType["INT2"] if dt == DataType["BIPOLAR"] else dt
+            lo, hi = in_dt.min() * n, in_dt.max() * n
+            out_dt = DataType[f"INT{max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1}"
+                              if lo < 0 else f"UINT{int(hi).bit_length()}"]
+            names = [model.make_new_valueinfo_name() for _ in range(5)]
+            nhwc, cols, summed, nchw, scaled = names
+            for name, shape in ((nhwc, [1, h, w, channels]), (cols, [1, oh, ow, n * channels]),
+                                (summed, [1, oh, ow, channels])):
+                graph.value_info.append(
+                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
             inv = f"{pool.name}_inv_area"
             model.set_initializer(inv, np.asarray(1.0 / n, dtype=np.float32))
-            new.append(helper.make_node("Mul", [summed, inv], [scaled], name=f"{pool.name}_avg"))
+            new = [
+                helper.make_node("Transpose", [t], [nhwc], perm=[0, 2, 3, 1]),
+                helper.make_node("Im2Col", [nhwc], [cols], domain="qonnx.custom_op.general",
+                                 name=f"Im2Col_{pool.name}", stride=[sh, sw],
+                                 kernel_size=[kh, kw], pad_amount=[0, 0, 0, 0], pad_value=0,
+                                 depthwise=1, input_shape=f"(1,{h},{w},{channels})"),
+                helper.make_node("Pool", [cols], [summed],
+                                 domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
+                                 name=f"SumPool_{pool.name}", InputDataType=in_dt.name,
+                                 OutputDataType=out_dt.name, Channels=channels, PE=channels,
+                                 KernelSize=[kh, kw], Function="AccPool",
+                                 OutImgDims=[oh, ow], AccumBits=0, Size=0, BatchSize=1),
+                helper.make_node("Transpose", [summed], [nchw], perm=[0, 3, 1, 2]),
+                helper.make_node("Mul", [nchw, inv], [scaled], name=f"{pool.name}_avg")]
             cur = scaled
             for i, node in enumerate(chain):
                 out = pool.output[0] if i == len(chain) - 1 else model.make_new_valueinfo_name()
@@ -134,51 +147,15 @@ class AveragePoolAsSum(Transformation):
                 cur = out
             if not chain:
                 new[-1].output[0] = pool.output[0]
-            at = list(graph.node).index(pool)
+            at = list(graph.node).index(pool) - len(chain)
             for node in [*chain, pool]:
                 graph.node.remove(node)
-            at -= len(chain)
             for i, node in enumerate(new):
                 graph.node.insert(at + i, node)
+            model.set_tensor_datatype(nhwc, dt)
+            model.set_tensor_datatype(cols, dt)
             model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
-        return model, False
-
-
-class SumPoolChannelsLast(Transformation):
-    """QuantAvgPool2d on NCHW → Transpose → QuantAvgPool2d on NHWC → Transpose, as FINN's
-    InferPool wants it and the transposes can be absorbed (qonnx's
-    ChangeDataLayoutQuantAvgPool2d does this for square maps only)."""
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        from onnx import TensorProto, helper
-        from qonnx.transformation.infer_shapes import InferShapes
-
-        graph = model.graph
-        for i, node in enumerate(graph.node):
-            if node.op_type != "QuantAvgPool2d" or node_attr(node, "data_layout", "NCHW") \
-                    not in ("NCHW", b"NCHW"):
-                continue
-            n, c, h, w = model.get_tensor_shape(node.input[0])
-            _, _, oh, ow = model.get_tensor_shape(node.output[0])
-            nhwc_in, nhwc_out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            for name, shape in ((nhwc_in, (n, h, w, c)), (nhwc_out, (n, oh, ow, c))):
-                graph.value_info.append(
-                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
-            dt_in, dt_out = (model.get_tensor_datatype(t) for t in (node.input[0], node.output[0]))
-            first = helper.make_node("Transpose", [node.input[0]], [nhwc_in], perm=[0, 2, 3, 1])
-            last = helper.make_node("Transpose", [nhwc_out], [node.output[0]], perm=[0, 3, 1, 2])
-            node.input[0], node.output[0] = nhwc_in, nhwc_out
-            for a in node.attribute:
-                if a.name == "data_layout":
-                    a.s = b"NHWC"
-            if not any(a.name == "data_layout" for a in node.attribute):
-                node.attribute.append(helper.make_attribute("data_layout", "NHWC"))
-            graph.node.insert(i, first)
-            graph.node.insert(i + 2, last)
-            model.set_tensor_datatype(nhwc_in, dt_in)
-            model.set_tensor_datatype(nhwc_out, dt_out)
-            return model.transform(InferShapes()), True
         return model, False
 
 

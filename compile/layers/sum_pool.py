@@ -1,6 +1,6 @@
 """Sum-pool on a stream: an average pool over part of the map (`nn.AvgPool2d(2)`,
-`F.avg_pool2d(x, 3, 2)`), as FINN's Pool with QuantAvgPool and no shift, fed by its depthwise
-sliding window.
+`F.avg_pool2d(x, 3, 2)`, `nn.AvgPool1d(4)`), as FINN's Pool with AccPool, fed by its
+depthwise sliding window.
 
 The frontend (compile/frontend/pool_passes.py `AveragePoolAsSum`) writes the average as the
 window's integer sum, wide enough that nothing is truncated, followed by 1/(kh·kw), which
@@ -15,7 +15,6 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.frontend.finn_attrs import node_attrs
 from xnorflow.compile.layers.base import LayerError
 from xnorflow.compile.layers.maxpool import MaxPool
 
@@ -26,7 +25,7 @@ class SumPool(MaxPool):
     finn_name = "Pool"
     rtl_template = "pool.sv"
     hls_template = "pool.hpp"
-    finn_function = "QuantAvgPool"
+    finn_function = "AccPool"
 
     def check_types(self) -> None:
         dt, out = self.in_dtype, self.out_dtype
@@ -42,12 +41,3 @@ class SumPool(MaxPool):
         x = self.check_input(x)
         (oh, ow) = self.ofm_dim
         return np.add.reduce(self.window_taps(x)).reshape(x.shape[0], oh * ow, self.channels)
-
-    @classmethod
-    def read_finn(cls, reader, node, nxt):
-        layer, nodes = super().read_finn(reader, node, nxt)
-        shift = int(node_attrs(nxt).get("Size", 0))
-        if shift:
-            raise reader.fail(nxt, f"shifts its window sums right by {shift} bits (a truncating "
-                              "QuantAvgPool2d); xnorflow builds exact sums only")
-        return layer, nodes

@@ -1,7 +1,8 @@
 """Random networks with average pools over part of the map, as LeNet-style and Caffe-ported
 models write them (`nn.AvgPool2d(2)`, `F.avg_pool2d(x, 3, 2)`, `nn.AdaptiveAvgPool2d(n)` on a
-map n divides): after 1-bit, signed or unsigned multi-bit activations, read by a conv, a
-BatchNorm and activation, a flatten or hidden linear layers, a max-pool or a global pool."""
+map n divides; square and rectangular windows): after 1-bit, signed or unsigned multi-bit
+activations, read by a conv, a BatchNorm and activation, a flatten or hidden linear layers, a
+max-pool or a global pool."""
 
 from __future__ import annotations
 
@@ -57,16 +58,20 @@ def avg_pool_net(seed: int):
                    nn.BatchNorm2d(out), act()]
         h, w, ch = oh, ow, out
         pk, ps = [(2, 2), (3, 2), (2, 1), (3, 3), (3, 1)][int(rng.integers(0, 5))]
+        (kh, kw), (sh, sw) = (pk, pk), (ps, ps)
+        if rng.random() < 0.25:  # a rectangular window, e.g. (2, 1): rows only
+            (kh, kw), (sh, sw) = ((pk, 1), (ps, 1)) if rng.random() < 0.5 else ((1, pk), (1, ps))
         how = str(rng.choice(["nn", "F", "adaptive"]))
         if how == "adaptive" and (h % 2 or w % 2):
             how = "nn"
         if how == "adaptive":  # AdaptiveAvgPool2d((h/2, w/2)): 2×2 windows, stride 2
-            pk = ps = 2
+            (kh, kw), (sh, sw) = (2, 2), (2, 2)
             layers.append(nn.AdaptiveAvgPool2d((h // 2, w // 2)))
         else:
-            layers.append(nn.AvgPool2d(pk, ps) if how == "nn" else FunctionalAvgPool(pk, ps))
-        h, w = (h - pk) // ps + 1, (w - pk) // ps + 1
-        blocks.append(f"{out}k{k}p{pad}-bn-act-avg{pk}s{ps}{how}")
+            layers.append(nn.AvgPool2d((kh, kw), (sh, sw)) if how == "nn"
+                          else FunctionalAvgPool((kh, kw), (sh, sw)))
+        h, w = (h - kh) // sh + 1, (w - kw) // sw + 1
+        blocks.append(f"{out}k{k}p{pad}-bn-act-avg{kh}x{kw}s{sh}x{sw}{how}")
         if min(h, w) >= 4 and rng.random() < 0.3:
             layers.append(nn.MaxPool2d(2))
             h, w = h // 2, w // 2

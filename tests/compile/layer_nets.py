@@ -151,7 +151,7 @@ COMPILED_DEFAULT = {
     **_nets("layer_nets", "user_form", ("all_conv_1bit",)),
     **_nets("signal_nets", "signal_net", (7,), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (3, 24), "padded_pool_net"),
-    **_nets("avg_pool_nets", "avg_pool_net", (24,), "avg_pool_net"),
+    **_nets("avg_pool_nets", "avg_pool_net", (2,), "avg_pool_net"),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -162,7 +162,7 @@ COMPILED_SLOW = {
     **_nets("layer_nets", "user_form", ("all_conv_2bit",)),
     **_nets("signal_nets", "signal_net", (1, 2, 11), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (9, 13, 21), "padded_pool_net"),
-    **_nets("avg_pool_nets", "avg_pool_net", (4, 14, 29), "avg_pool_net"),
+    **_nets("avg_pool_nets", "avg_pool_net", (4, 12, 24), "avg_pool_net"),
 }
 
 

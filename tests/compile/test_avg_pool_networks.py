@@ -20,7 +20,7 @@ from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
-DEFAULT_SEEDS = [4, 14, 24, 29]
+DEFAULT_SEEDS = [2, 4, 12, 24]
 SLOW_SEEDS = [s for s in range(0, 60) if s not in DEFAULT_SEEDS]
 
 
@@ -34,23 +34,25 @@ def test_avg_pool_network_chain(seed, tmp_path):
 
 def test_generator_covers_the_cases():
     """The seeds draw nn.AvgPool2d, F.avg_pool2d and nn.AdaptiveAvgPool2d((h/2, w/2)); tiling,
-    overlapping and gapped windows; 1-bit, signed and unsigned multi-bit activations; every
+    overlapping and rectangular windows; 1-bit, signed and unsigned multi-bit activations; every
     head; a max-pool after the average pool."""
     seen = {"how": set(), "windows": set(), "bits": set(), "unsigned": set(), "heads": set(),
             "max_after": False}
     for seed in DEFAULT_SEEDS + SLOW_SEEDS:
         _, _, d = avg_pool_net(seed)
         for block in d.blocks:
-            pool = block.split("avg")[1]
-            seen["how"].add(pool.split("-")[0].lstrip("0123456789s"))
-            k, s = int(pool[0]), int(pool.split("s")[1][0])
-            seen["windows"].add("overlap" if k > s else "tile" if k == s else "gap")
+            pool = block.split("avg")[1].split("-")[0]  # e.g. 3x1s2x1nn
+            seen["how"].add(pool.lstrip("0123456789xs"))
+            kh, kw, sh, sw = (int(v) for v in
+                              pool.rstrip("nFadptive").replace("s", "x").split("x"))
+            seen["windows"].add("overlap" if kh > sh or kw > sw else "tile")
+            seen["windows"] |= {"rectangular"} if kh != kw else set()
             seen["max_after"] |= block.endswith("max2")
         seen["bits"].add(d.a_bits)
         seen["unsigned"].add(d.unsigned)
         seen["heads"].add(d.head)
     assert seen["how"] == {"nn", "F", "adaptive"}, seen
-    assert seen["windows"] == {"overlap", "tile"} and seen["max_after"], seen
+    assert seen["windows"] == {"overlap", "tile", "rectangular"} and seen["max_after"], seen
     assert seen["bits"] == {1, 2, 3} and seen["unsigned"] == {True, False}
     assert seen["heads"] == {"flatten", "hidden", "gap", "bn_act"}
 
@@ -92,9 +94,8 @@ def test_binary_lenet(tmp_path):
 
 
 @pytest.mark.parametrize(("pool", "needles"), [
-    ("nn.AvgPool2d(2, padding=1)", ["pads [1, 1, 1, 1]", "no padding"]),
-    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "no ceil mode"]),
-    ("nn.AvgPool2d((2, 1))", ["kernel [2, 1]", "square kernel"]),
+    ("nn.AvgPool2d(2, padding=1)", ["pads [1, 1, 1, 1]", "without padding or ceil mode"]),
+    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "without padding or ceil mode"]),
     ("before_act", ["averages a", "after the activation quantizer"])])
 def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
     from torch import nn
@@ -181,8 +182,9 @@ def test_residual_block_with_an_average_pool_shortcut(tmp_path):
     assert "sum_pool" in kinds and "add_streams" in kinds and "duplicate_streams" in kinds
 
 
-def test_avg_pool_1d_is_named(tmp_path):
-    """A 1-D network's AvgPool1d (a 1 × k window once compiled as images of height 1)."""
+@pytest.mark.parametrize(("pool", "out"), [("nn.AvgPool1d(2)", 8), ("nn.AvgPool1d(3, 2)", 7)])
+def test_avg_pool_1d(tmp_path, pool, out):
+    """A 1-D network's AvgPool1d: a 1 × k window once compiled as images of height 1."""
     from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
     from torch import nn
@@ -192,7 +194,10 @@ def test_avg_pool_1d_is_named(tmp_path):
         QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
         QuantConv1d(2, 4, 3, padding=1, bias=False, **wq), nn.BatchNorm1d(4),
         QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0, max_val=1.0),
-        nn.AvgPool1d(2), nn.Flatten(), QuantLinear(4 * 8, 3, bias=False, **wq)), 1)
+        eval(pool, {"nn": nn}), nn.Flatten(), QuantLinear(4 * out, 3, bias=False, **wq)), 1)
     path = export(model, (2, 16), tmp_path / "m.onnx")
-    with pytest.raises(CompileError, match="AvgPool1d is not built"):
-        compile_model(path, tmp_path / "build", backends=False)
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=1))
+    assert figs["distinct_outputs"] > 1
+    pools = [layer for layer in result.ir.layers if layer.kind == "sum_pool"]
+    assert len(pools) == 1 and pools[0].kernel_hw[0] == 1

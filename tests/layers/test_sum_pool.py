@@ -99,7 +99,7 @@ def test_json_round_trip():
     assert isinstance(back, SumPool) and back.equals(pool) and back.to_json()[0] == record
 
 
-def _finn_pair(function: str, shift: int = 0):
+def _finn_pair(function: str):
     window = helper.make_node(
         "ConvolutionInputGenerator", ["x"], ["w"], name="ConvolutionInputGenerator_0",
         domain="finn.custom_op.fpgadataflow", ConvKernelDim=[2, 2], IFMChannels=4,
@@ -109,7 +109,7 @@ def _finn_pair(function: str, shift: int = 0):
         "Pool", ["w"], ["y"], name="Pool_0", domain="finn.custom_op.fpgadataflow",
         InputDataType="UINT2", OutputDataType="UINT4" if function != "MaxPool" else "UINT2",
         Channels=4, PE=4, KernelSize=[2, 2], Function=function, OutImgDims=[3, 3],
-        AccumBits=4, Size=shift, BatchSize=1)
+        AccumBits=0, Size=0, BatchSize=1)
     return window, pool
 
 
@@ -120,9 +120,9 @@ def _reader():
 
 
 def test_finn_claims_by_function():
-    """A depthwise window before a QuantAvgPool Pool is a sum-pool, before a MaxPool one a
-    max-pool; a QuantAvgPool that shifts (truncates) is named."""
-    window, pool = _finn_pair("QuantAvgPool")
+    """A depthwise window before an AccPool Pool is a sum-pool, before a MaxPool one a
+    max-pool; another Function (FINN's truncating QuantAvgPool) is named."""
+    window, pool = _finn_pair("AccPool")
     assert SumPool.claims_finn(window, pool) and not MaxPool.claims_finn(window, pool)
     layer, nodes = SumPool.read_finn(_reader(), window, pool)
     assert nodes == [window, pool] and layer.out_dtype == DataType.parse("UINT4")
@@ -130,9 +130,30 @@ def test_finn_claims_by_function():
     window, pool = _finn_pair("MaxPool")
     assert MaxPool.claims_finn(window, pool) and not SumPool.claims_finn(window, pool)
     assert MaxPool.claims_finn(window, None)  # to name a window without a pool
-    window, pool = _finn_pair("QuantAvgPool", shift=2)
-    with pytest.raises(CompileError, match="shifts its window sums right by 2 bits"):
-        SumPool.read_finn(_reader(), window, pool)
+    window, pool = _finn_pair("QuantAvgPool")
+    with pytest.raises(CompileError, match="is a QuantAvgPool pool"):
+        MaxPool.read_finn(_reader(), window, pool)
+
+
+def test_finn_execution_agrees():
+    """FINN's own Python execution of Pool(AccPool) on the window's columns is the
+    reference."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    layer = avg_pool2d(np.random.default_rng(3))
+    (kh, kw), (oh, ow), c = layer.kernel_hw, layer.ofm_dim, layer.channels
+    _, pool = _finn_pair("AccPool")
+    for a in pool.attribute:
+        if a.name == "KernelSize":
+            a.ints[:] = [kh, kw]
+        elif a.name == "Channels" or a.name == "PE":
+            a.i = c
+    x = np.random.default_rng(4).integers(-2, 2, (1, *layer.in_shape))
+    cols = np.stack(layer.window_taps(x), axis=3)  # (1, oh, ow, taps, C)
+    ctx = {"w": cols.reshape(1, oh, ow, kh * kw * c).astype(np.float32),
+           "y": np.zeros((1, oh, ow, c), np.float32)}
+    getCustomOp(pool).execute_node(ctx, None)
+    np.testing.assert_array_equal(ctx["y"].reshape(1, oh * ow, c), layer.reference(x))
 
 
 @pytest.mark.sim
