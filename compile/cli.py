@@ -60,7 +60,7 @@ def compile_cmd(
     stride and zero padding, group 1, dilation 1; 1-D networks (QuantConv1d on (C, L)
     signals) too. Exports with any batch (or a dynamic one) compile for one image at a time.
 
-    Not supported: depthwise or dilated convs, padded or ceil-mode average pools, dynamic
+    Not supported: depthwise or dilated convs, ceil-mode average pools, dynamic
     dimensions other than the batch. From Python, xnorflow.compile(module,
     input_shape=...) also checks the export against the module.
     """

@@ -79,7 +79,8 @@ class AveragePoolAsSum(Transformation):
     scale (and any per-channel Mul/Add) between the activation and the pool moves after it
     (averaging commutes with a per-channel affine map). Streamlining moves the 1/(kh·kw) into
     the next thresholds and absorbs the transposes as it does a max-pool's; InferConvInpGen
-    makes the window a ConvolutionInputGenerator (compile/layers/sum_pool.py reads the pair).
+    makes the window a ConvolutionInputGenerator (compile/layers/sum_pool.py reads the pair)
+    and its padding, zeros counted in the average (count_include_pad), FINN's FMPadding.
     Run after AbsorbSignBiasIntoMultiThreshold (a signed activation's bias belongs to its
     thresholds). A bipolar input is summed as the INT2 it becomes
     (BipolarToTernaryWhereZeroMatters)."""
@@ -107,6 +108,7 @@ class AveragePoolAsSum(Transformation):
             dt = model.get_tensor_datatype(t)
             kh, kw = (int(v) for v in node_attr(pool, "kernel_shape"))
             sh, sw = (int(v) for v in node_attr(pool, "strides", [kh, kw]))
+            pads = [int(v) for v in node_attr(pool, "pads", [0, 0, 0, 0])]
             n = kh * kw
             if not dt.is_integer() or dt.bitwidth() > 16:
                 raise CompileError(
@@ -129,7 +131,7 @@ class AveragePoolAsSum(Transformation):
                 helper.make_node("Transpose", [t], [nhwc], perm=[0, 2, 3, 1]),
                 helper.make_node("Im2Col", [nhwc], [cols], domain="qonnx.custom_op.general",
                                  name=f"Im2Col_{pool.name}", stride=[sh, sw],
-                                 kernel_size=[kh, kw], pad_amount=[0, 0, 0, 0], pad_value=0,
+                                 kernel_size=[kh, kw], pad_amount=pads, pad_value=0,
                                  depthwise=1, input_shape=f"(1,{h},{w},{channels})"),
                 helper.make_node("Pool", [cols], [summed],
                                  domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",

@@ -1,8 +1,8 @@
 """Random networks with average pools over part of the map, as LeNet-style and Caffe-ported
 models write them (`nn.AvgPool2d(2)`, `F.avg_pool2d(x, 3, 2)`, `nn.AdaptiveAvgPool2d(n)` on a
-map n divides; square and rectangular windows): after 1-bit, signed or unsigned multi-bit
-activations, read by a conv, a BatchNorm and activation, a flatten or hidden linear layers, a
-max-pool or a global pool."""
+map n divides; square and rectangular windows, zero padding): after 1-bit, signed or unsigned
+multi-bit activations, read by a conv, a BatchNorm and activation, a flatten or hidden linear
+layers, a max-pool or a global pool."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ def avg_pool_net(seed: int):
     from tests.compile.layer_nets import _centre
 
     class FunctionalAvgPool(nn.Module):
-        def __init__(self, k: int, s: int) -> None:
+        def __init__(self, k, s, p) -> None:
             super().__init__()
-            self.k, self.s = k, s
+            self.k, self.s, self.p = k, s, p
 
         def forward(self, x):
-            return F.avg_pool2d(x, self.k, self.s)
+            return F.avg_pool2d(x, self.k, self.s, self.p)
 
     rng = np.random.default_rng(seed)
     c, h, w = int(rng.choice([1, 3])), int(rng.integers(8, 15)), int(rng.integers(8, 15))
@@ -64,14 +64,17 @@ def avg_pool_net(seed: int):
         how = str(rng.choice(["nn", "F", "adaptive"]))
         if how == "adaptive" and (h % 2 or w % 2):
             how = "nn"
+        # zero padding, counted in the average (count_include_pad, PyTorch's default)
+        ph, pw = (kh // 2, kw // 2) if rng.random() < 0.25 else (0, 0)
         if how == "adaptive":  # AdaptiveAvgPool2d((h/2, w/2)): 2×2 windows, stride 2
-            (kh, kw), (sh, sw) = (2, 2), (2, 2)
+            (kh, kw), (sh, sw), (ph, pw) = (2, 2), (2, 2), (0, 0)
             layers.append(nn.AdaptiveAvgPool2d((h // 2, w // 2)))
         else:
-            layers.append(nn.AvgPool2d((kh, kw), (sh, sw)) if how == "nn"
-                          else FunctionalAvgPool((kh, kw), (sh, sw)))
-        h, w = (h - kh) // sh + 1, (w - kw) // sw + 1
-        blocks.append(f"{out}k{k}p{pad}-bn-act-avg{kh}x{kw}s{sh}x{sw}{how}")
+            layers.append(nn.AvgPool2d((kh, kw), (sh, sw), (ph, pw)) if how == "nn"
+                          else FunctionalAvgPool((kh, kw), (sh, sw), (ph, pw)))
+        h, w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        blocks.append(f"{out}k{k}p{pad}-bn-act-avg{kh}x{kw}s{sh}x{sw}"
+                      + (f"p{ph}x{pw}" if ph or pw else "") + how)
         if min(h, w) >= 4 and rng.random() < 0.3:
             layers.append(nn.MaxPool2d(2))
             h, w = h // 2, w // 2

@@ -34,17 +34,18 @@ def test_avg_pool_network_chain(seed, tmp_path):
 
 def test_generator_covers_the_cases():
     """The seeds draw nn.AvgPool2d, F.avg_pool2d and nn.AdaptiveAvgPool2d((h/2, w/2)); tiling,
-    overlapping and rectangular windows; 1-bit, signed and unsigned multi-bit activations; every
-    head; a max-pool after the average pool."""
+    overlapping, rectangular and zero-padded windows; 1-bit, signed and unsigned multi-bit
+    activations; every head; a max-pool after the average pool."""
     seen = {"how": set(), "windows": set(), "bits": set(), "unsigned": set(), "heads": set(),
-            "max_after": False}
+            "max_after": False, "padded": False}
     for seed in DEFAULT_SEEDS + SLOW_SEEDS:
         _, _, d = avg_pool_net(seed)
         for block in d.blocks:
-            pool = block.split("avg")[1].split("-")[0]  # e.g. 3x1s2x1nn
-            seen["how"].add(pool.lstrip("0123456789xs"))
-            kh, kw, sh, sw = (int(v) for v in
-                              pool.rstrip("nFadptive").replace("s", "x").split("x"))
+            pool = block.split("avg")[1].split("-")[0]  # e.g. 3x1s2x1nn, 3x3s2x2p1x1F
+            seen["how"].add(pool.lstrip("0123456789xsp"))
+            geometry = pool.rstrip("nFadptive").replace("s", "x").replace("p", "x").split("x")
+            kh, kw, sh, sw = (int(v) for v in geometry[:4])
+            seen["padded"] |= len(geometry) > 4
             seen["windows"].add("overlap" if kh > sh or kw > sw else "tile")
             seen["windows"] |= {"rectangular"} if kh != kw else set()
             seen["max_after"] |= block.endswith("max2")
@@ -53,6 +54,7 @@ def test_generator_covers_the_cases():
         seen["heads"].add(d.head)
     assert seen["how"] == {"nn", "F", "adaptive"}, seen
     assert seen["windows"] == {"overlap", "tile", "rectangular"} and seen["max_after"], seen
+    assert seen["padded"]
     assert seen["bits"] == {1, 2, 3} and seen["unsigned"] == {True, False}
     assert seen["heads"] == {"flatten", "hidden", "gap", "bn_act"}
 
@@ -94,8 +96,9 @@ def test_binary_lenet(tmp_path):
 
 
 @pytest.mark.parametrize(("pool", "needles"), [
-    ("nn.AvgPool2d(2, padding=1)", ["pads [1, 1, 1, 1]", "without padding or ceil mode"]),
-    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "without padding or ceil mode"]),
+    ("nn.AvgPool2d(3, 2, padding=1, count_include_pad=False)",
+     ["count_include_pad 0", "padding counts in the average"]),
+    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "without ceil mode"]),
     ("before_act", ["averages a", "after the activation quantizer"])])
 def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
     from torch import nn
@@ -201,3 +204,28 @@ def test_avg_pool_1d(tmp_path, pool, out):
     assert figs["distinct_outputs"] > 1
     pools = [layer for layer in result.ir.layers if layer.kind == "sum_pool"]
     assert len(pools) == 1 and pools[0].kernel_hw[0] == 1
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+def test_padded_avg_pool(tmp_path, bits):
+    """nn.AvgPool2d(3, 2, padding=1) (count_include_pad: zeros count in the average) after
+    1-bit and 2-bit activations: the window pads zeros (a bipolar activation is carried as
+    INT2 for it)."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv2d(3, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6),
+        QuantIdentity(act_quant=CommonActQuant, bit_width=bits, min_val=-1.0, max_val=1.0),
+        nn.AvgPool2d(3, 2, padding=1), nn.BatchNorm2d(6),
+        QuantIdentity(act_quant=CommonActQuant, bit_width=2, min_val=-1.0, max_val=1.0),
+        nn.Flatten(), QuantLinear(6 * 4 * 4, 3, bias=False, **wq)), 3 * bits)
+    path = export(model, (3, 7, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=bits))
+    assert figs["distinct_outputs"] > 1
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds[kinds.index("sum_pool") - 1] == "padding"

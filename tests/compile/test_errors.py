@@ -168,14 +168,14 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
     ("dilated", {"dilation": 2}, ["dilations [2, 2]", "dilation 1"]),
     ("dilated max-pool", {"pool": "maxpool_dilated"}, ["max-pool", "dilations [2, 2]",
                                                        "dilation 1"]),
-    ("partial average pool", {"pool": "avgpool"}, ["AveragePool", "part of the feature map",
-                                                   "global average pool"]),
+    ("average pool in ceil mode", {"pool": "avgpool"}, ["AveragePool", "part of the feature map",
+                                                        "ceil_mode 1", "without ceil mode"]),
 ])
 def test_unsupported_layer_shapes_name_the_node(tmp_path, what, conv, needles):
     import torch
 
     pools = {"maxpool_dilated": torch.nn.MaxPool2d(2, 1, dilation=2),
-             "avgpool": torch.nn.AvgPool2d(2)}
+             "avgpool": torch.nn.AvgPool2d(3, 2, ceil_mode=True)}
     if "pool" in conv:
         conv = {"pool": pools[conv["pool"]]}
     path = _export_module(_conv_net(**conv), (4, 8, 8), tmp_path / "net.onnx")
