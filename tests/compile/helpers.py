@@ -19,9 +19,11 @@ from xnorflow.compile.stream import output_function
 
 
 def randomize(model, seed: int):
-    """Random binary weights (latent U[-1, 1]) and random BatchNorm/TensorNorm statistics,
-    scaled to each layer's fan-in so that activations are not constant; some negative BN
-    scales (FINN must absorb their sign). Returns the model in eval mode."""
+    """Random binary weights (latent U[-1, 1]), layer biases and BatchNorm/TensorNorm
+    statistics, all from `seed` (PyTorch's default initialisation would draw biases from the
+    global generator, differently in every test order), scaled to each layer's fan-in so that
+    activations are not constant; some negative BN scales (FINN must absorb their sign).
+    Returns the model in eval mode."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -32,6 +34,9 @@ def randomize(model, seed: int):
             if hasattr(m, "weight_quant") and w is not None:
                 w.copy_(torch.rand(w.shape, generator=gen) * 2 - 1)
                 fan_in = int(np.prod(w.shape[1:]))
+                if getattr(m, "bias", None) is not None:  # PyTorch's U(±1/√fan_in), seeded
+                    m.bias.copy_((torch.rand(m.bias.shape, generator=gen) * 2 - 1)
+                                 / np.sqrt(fan_in))
             elif hasattr(m, "running_mean") and hasattr(m, "running_var"):
                 shape = m.running_mean.shape
                 n = max(fan_in, 1)

@@ -66,6 +66,60 @@ def random_head(rng, layers: list, ch: int, h: int, w: int, wq: dict) -> str:
     return head
 
 
+def draw_precision(rng, w_choices=(1, 1, 2), a_choices=(1, 1, 2, 3)):
+    """(w_bits, a_bits, unsigned, weight quantizer kwargs, activation factory) as the pool and
+    signal generators draw them: 1 bit twice as often, unsigned (QuantReLU) for 40 % of the
+    multi-bit activations."""
+    from brevitas.nn import QuantIdentity, QuantReLU
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+
+    w_bits, a_bits = int(rng.choice(list(w_choices))), int(rng.choice(list(a_choices)))
+    unsigned = a_bits > 1 and bool(rng.random() < 0.4)
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
+
+    def act():
+        if unsigned:
+            return QuantReLU(bit_width=a_bits)
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
+                             max_val=1.0)
+
+    return w_bits, a_bits, unsigned, wq, act
+
+
+def input_quant():
+    """bnn_pynq's 8-bit input quantizer on [-1, 1)."""
+    from brevitas.nn import QuantIdentity
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    return QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                         max_val=1.0 - 2.0**-7)
+
+
+def classifier_head(rng, layers: list, ch: int, h: int, w: int, wq: dict, act,
+                    heads=("flatten", "hidden", "gap"), max_width: int = 25) -> str:
+    """Append a classifier over a ch × h × w map to `layers` — a flatten, hidden linear
+    layers, a global average pool, or the map normalised and quantized again ("bn_act"),
+    then a QuantLinear to 2..10 classes; returns which head."""
+    from brevitas.nn import QuantLinear
+    from torch import nn
+
+    n_classes = int(rng.integers(2, 11))
+    head = str(rng.choice(list(heads)))
+    if head == "gap":
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                   QuantLinear(ch, n_classes, bias=False, **wq)]
+    elif head == "hidden":
+        width = int(rng.integers(4, max_width))
+        layers += [nn.Flatten(), QuantLinear(ch * h * w, width, bias=False, **wq),
+                   nn.BatchNorm1d(width), act(), QuantLinear(width, n_classes, bias=False, **wq)]
+    elif head == "bn_act":
+        layers += [nn.BatchNorm2d(ch), act(), nn.Flatten(),
+                   QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    else:
+        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    return head
+
+
 def layer_net(seed: int):
     """(model, input shape (C, H, W), Drawn) for one seed."""
     from brevitas.nn import QuantConv2d, QuantIdentity

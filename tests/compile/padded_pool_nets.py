@@ -37,27 +37,16 @@ def _pooled(n: int, k: int, s: int, pad: int, ceil: bool) -> int:
 
 def padded_pool_net(seed: int):
     """(model, input shape (C, H, W), Drawn) for one seed."""
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
-    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from brevitas.nn import QuantConv2d
     from torch import nn
 
-    from tests.compile.layer_nets import _centre
+    from tests.compile.layer_nets import _centre, classifier_head, draw_precision, input_quant
 
     rng = np.random.default_rng(seed)
     c, h, w = int(rng.choice([1, 3])), int(rng.integers(7, 15)), int(rng.integers(7, 15))
     shape = (c, h, w)
-    w_bits, a_bits = int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2, 3]))
-    unsigned = a_bits > 1 and bool(rng.random() < 0.4)
-    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
-
-    def act():
-        if unsigned:
-            return QuantReLU(bit_width=a_bits)
-        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
-                             max_val=1.0)
-
-    layers: list[nn.Module] = [_centre(), QuantIdentity(act_quant=CommonActQuant, bit_width=8,
-                                                        min_val=-1.0, max_val=1.0 - 2.0**-7)]
+    w_bits, a_bits, unsigned, wq, act = draw_precision(rng)
+    layers: list[nn.Module] = [_centre(), input_quant()]
     blocks, ch, pooled_before = [], c, False
     for i in range(int(rng.integers(1, 3))):
         k = int(rng.choice([1, 3])) if i else int(rng.choice([3, 5]))
@@ -80,16 +69,6 @@ def padded_pool_net(seed: int):
         blocks.append(f"{out}k{k}s{stride}p{pad}-" + ("pool-bn-act" if first else "bn-act-pool")
                       + f"{pk}s{ps}p{pp}" + ("ceil" if ceil else ""))
         pooled_before = first
-    n_classes = int(rng.integers(2, 11))
-    head = str(rng.choice(["flatten", "hidden", "gap"]))
-    if head == "gap":
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                   QuantLinear(ch, n_classes, bias=False, **wq)]
-    elif head == "hidden":
-        width = int(rng.integers(4, 25))
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, width, bias=False, **wq),
-                   nn.BatchNorm1d(width), act(), QuantLinear(width, n_classes, bias=False, **wq)]
-    else:
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    head = classifier_head(rng, layers, ch, h, w, wq, act)
     model = nn.Sequential(*layers)
     return randomize(model, seed), shape, Drawn(shape, w_bits, a_bits, unsigned, blocks, head)

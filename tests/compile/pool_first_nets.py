@@ -16,11 +16,11 @@ Drawn = DrawnResidual  # the same record: shape, bits, blocks, head
 
 def pool_first_net(seed: int):
     """(model, input shape (C, H, W), Drawn) for one seed."""
-    from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantReLU
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
     from torch import nn
 
-    from tests.compile.layer_nets import _centre
+    from tests.compile.layer_nets import _centre, classifier_head, input_quant
 
     rng = np.random.default_rng(seed)
     c, h, w = int(rng.choice([1, 3])), int(rng.integers(8, 15)), int(rng.integers(8, 15))
@@ -38,8 +38,7 @@ def pool_first_net(seed: int):
         return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
                              max_val=1.0)
 
-    layers: list[nn.Module] = [_centre(), QuantIdentity(act_quant=CommonActQuant, bit_width=8,
-                                                        min_val=-1.0, max_val=1.0 - 2.0**-7)]
+    layers: list[nn.Module] = [_centre(), input_quant()]
     blocks, ch, pooled_before = [], c, False
     for _ in range(int(rng.integers(1, 4))):
         k = int(rng.integers(1, 4))
@@ -59,16 +58,6 @@ def pool_first_net(seed: int):
         layers += [nn.BatchNorm2d(out), act()]
         blocks.append(f"{out}k{k}p{pad}" + ("-pool-bn-act" if pool else "-bn-act"))
         pooled_before = pool
-    n_classes = int(rng.integers(2, 11))
-    head = str(rng.choice(["flatten", "hidden", "gap"]))
-    if head == "gap":
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                   QuantLinear(ch, n_classes, bias=False, **wq)]
-    elif head == "hidden":
-        width = int(rng.integers(4, 33))
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, width, bias=False, **wq),
-                   nn.BatchNorm1d(width), act(), QuantLinear(width, n_classes, bias=False, **wq)]
-    else:
-        layers += [nn.Flatten(), QuantLinear(ch * h * w, n_classes, bias=False, **wq)]
+    head = classifier_head(rng, layers, ch, h, w, wq, act, max_width=33)
     model = nn.Sequential(*layers)
     return randomize(model, seed), shape, Drawn(shape, w_bits, a_bits, unsigned, blocks, head)

@@ -17,24 +17,15 @@ Drawn = DrawnResidual  # the same record: shape, bits, blocks, head
 def signal_net(seed: int):
     """(model, input shape (C, L), Drawn) for one seed."""
     import torch
-    from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
-    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from brevitas.nn import QuantConv1d, QuantLinear
     from torch import nn
+
+    from tests.compile.layer_nets import draw_precision, input_quant
 
     rng = np.random.default_rng(seed)
     c, length = int(rng.choice([1, 2, 6])), int(rng.integers(16, 49))
-    w_bits, a_bits = int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2, 3]))
-    unsigned = a_bits > 1 and bool(rng.random() < 0.4)
-    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
-
-    def act():
-        if unsigned:
-            return QuantReLU(bit_width=a_bits)
-        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
-                             max_val=1.0)
-
-    layers: list[nn.Module] = [QuantIdentity(act_quant=CommonActQuant, bit_width=8,
-                                             min_val=-1.0, max_val=1.0 - 2.0**-7)]
+    w_bits, a_bits, unsigned, wq, act = draw_precision(rng)
+    layers: list[nn.Module] = [input_quant()]
     blocks, ch, n = [], c, length
     for _ in range(int(rng.integers(1, 4))):
         k, s = int(rng.integers(1, 6)), int(rng.choice([1, 1, 2]))
