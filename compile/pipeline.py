@@ -139,11 +139,11 @@ def compile_model(
     from xnorflow.compile.estimates import estimate
     from xnorflow.compile.frontend.finn_lowering import lower
     from xnorflow.compile.frontend.from_finn import ir_from_finn
-    from xnorflow.compile.frontend.from_torch import export_checked, is_module
+    from xnorflow.compile.frontend.from_torch import export_checked, is_module, unwrap
     from xnorflow.compile.ir import folding as fold_mod
     from xnorflow.compile.report import make_report
 
-    module = model_path if is_module(model_path) else None
+    module = unwrap(model_path) if is_module(model_path) else None
     if module is None and input_shape is not None:
         raise CompileError("input_shape is for compiling a PyTorch module; an ONNX file has "
                            "its own")

@@ -62,6 +62,21 @@ def check_binary_quantizers(module: Any) -> None:
                 "weight_quant=SignedBinaryWeightPerTensorConst; or 2 bits or more")
 
 
+def unwrap(module: Any) -> Any:
+    """The network inside the wrappers a training script leaves around it:
+    nn.DataParallel / DistributedDataParallel (`.module`) and torch.compile (`._orig_mod`),
+    which ONNX export does not take."""
+    for _ in range(8):
+        inner = getattr(module, "_orig_mod", None)
+        if inner is None and type(module).__name__ in ("DataParallel",
+                                                       "DistributedDataParallel"):
+            inner = getattr(module, "module", None)
+        if inner is None:
+            return module
+        module = inner
+    return module
+
+
 def export_checked(module: Any, input_shape: tuple[int, ...], path: Path,
                    input_scale: float, seed: int = 0) -> Path:
     """Export `module` (a copy, in eval mode on the CPU) to QONNX at `path` and check it:
@@ -76,6 +91,7 @@ def export_checked(module: Any, input_shape: tuple[int, ...], path: Path,
     if len(shape) not in (1, 2, 3) or min(shape) < 1:
         raise CompileError(f"input_shape {input_shape!r}: give one input's shape — (C, H, W),"
                            " (C, L) or (features,) — without the batch dimension")
+    module = unwrap(module)
     check_binary_quantizers(module)
     m = copy.deepcopy(module).cpu().eval()
     path = Path(path)

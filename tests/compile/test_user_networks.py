@@ -521,3 +521,17 @@ def test_global_max_pool(tmp_path, how):
     assert figs["distinct_outputs"] > 1
     pools = [layer for layer in result.ir.layers if layer.kind == "maxpool"]
     assert len(pools) == 1 and pools[0].kernel_hw == (5, 4) and pools[0].ofm_dim == (1, 1)
+
+
+@pytest.mark.parametrize("wrap", ["nn.DataParallel", "torch.compile"])
+def test_compile_a_wrapped_module(tmp_path, wrap):
+    """The wrappers a training script leaves around a network (DataParallel, torch.compile)
+    are taken off before the export; the build is named after the network."""
+    import torch
+    from torch import nn  # noqa: F401 (the wrapper above)
+
+    model, shape, _ = user_net(3)
+    wrapped = eval(wrap, {"nn": nn, "torch": torch})(model)
+    result = compile_model(wrapped, tmp_path / "build", backends=False, input_shape=shape)
+    assert result.ir.name == type(model).__name__
+    check_chain(model, result, random_images(result.ir, 8, seed=3))
