@@ -106,6 +106,7 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                 elif a.name == "out_bias":
                     a.f = -1.0
             model.set_tensor_datatype(node.output[0], DataType["INT2"])
+            _retype_sum_pools(model, node.output[0])
             changed = True
         if changed:  # the types downstream follow (ConvertBipolarMatMulToXnorPopcount reads them)
             model = model.transform(InferDataTypes())
@@ -130,6 +131,20 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
             elif c.op_type in PASS_THROUGH and self.needs_value(model, c.output[0]):
                 return True
         return False
+
+
+def _retype_sum_pools(model: Any, tensor: str) -> None:
+    """The average pools' Pools (AccPool, pool_passes.py) behind the depthwise window on
+    `tensor` take the INT2 it now is (FINN's own type inference would log the change)."""
+    for c in model.find_consumers(tensor) or []:
+        if c.op_type == "Im2Col":
+            for pool in model.find_consumers(c.output[0]) or []:
+                if pool.op_type == "Pool":
+                    for a in pool.attribute:
+                        if a.name == "InputDataType":
+                            a.s = b"INT2"
+        elif c.op_type in PASS_THROUGH:
+            _retype_sum_pools(model, c.output[0])
 
 
 def xnor_activation_biases(model: Any) -> dict[str, tuple[float, float]]:

@@ -135,7 +135,7 @@ class AveragePoolAsSum(Transformation):
                                  depthwise=1, input_shape=f"(1,{h},{w},{channels})"),
                 helper.make_node("Pool", [cols], [summed],
                                  domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
-                                 name=f"SumPool_{pool.name}", InputDataType=in_dt.name,
+                                 name=f"SumPool_{pool.name}", InputDataType=dt.name,
                                  OutputDataType=out_dt.name, Channels=channels, PE=channels,
                                  KernelSize=[kh, kw], Function="AccPool",
                                  OutImgDims=[oh, ow], AccumBits=0, Size=0, BatchSize=1),
