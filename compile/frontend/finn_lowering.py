@@ -67,11 +67,17 @@ def finn_scratch(scratch: Path):
     old = {k: os.environ.get(k) for k in keys}
     os.environ["FINN_BUILD_DIR"] = str(scratch)
     os.environ["FINN_SETTINGS"] = str(scratch / "finn_settings.yaml")
+    # FINN's passes log notes for its developers (layout guesses, type changes) on every
+    # model; a user sees xnorflow's own errors and the equivalence checks instead
+    finn_log = logging.getLogger("finn_logger")
+    level = finn_log.level
+    finn_log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield scratch
     finally:
+        finn_log.setLevel(level)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
