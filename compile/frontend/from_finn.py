@@ -98,6 +98,17 @@ def _input_layout(model: Any, pre: list[Any], first_hw: Any, source: Path) -> st
     or in H, W, C order ("nhwc"), the two orders the host streams.
     """
     bad = [n for n in pre if n.op_type not in RESHAPE_OPS]
+    padded = [i for i, n in enumerate(bad) if n.op_type == "Im2Col"
+              and any(node_attrs(n).get("pad_amount", [0]))]
+    if padded and any(n.op_type in AFFINE_OPS for n in bad[:padded[0]]):
+        n = bad[0]
+        raise CompileError(
+            f"{source}: node {n.name!r} ({n.op_type}) scales or shifts the input before a "
+            "zero-padded first convolution without an input quantizer — an input "
+            "normalisation such as (x − mean) / std: PyTorch pads the normalised image with 0, "
+            "which lies between two pixel values, so no integer padding matches it; quantize "
+            "after the normalisation (QuantIdentity(bit_width=8) before the convolution), or "
+            "drop the offset (x / std) or the convolution's padding")
     if bad:
         n = bad[0]
         raise CompileError(

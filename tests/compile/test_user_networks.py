@@ -535,3 +535,57 @@ def test_compile_a_wrapped_module(tmp_path, wrap):
     result = compile_model(wrapped, tmp_path / "build", backends=False, input_shape=shape)
     assert result.ir.name == type(model).__name__
     check_chain(model, result, random_images(result.ir, 8, seed=3))
+
+
+def _unquantized_input(form: str):
+    """A BNN whose first layer reads the float image directly (no input quantizer), after an
+    optional normalisation, as many Brevitas examples write it."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    class Normalize(nn.Module):
+        def __init__(self, offset: bool) -> None:
+            super().__init__()
+            self.offset = offset
+
+        def forward(self, x):
+            return (x - 0.1307) / 0.3081 if self.offset else x / 0.3081
+
+    layers: list[nn.Module] = []
+    if form.startswith("norm"):
+        layers.append(Normalize(offset=not form.startswith("norm_scale")))
+    act = QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0)
+    if form.endswith("mlp"):
+        layers += [nn.Flatten(), QuantLinear(64, 16, bias=False, **wq), nn.BatchNorm1d(16), act,
+                   QuantLinear(16, 4, bias=False, **wq)]
+    else:
+        pad = 1 if form.endswith("pad1") else 0
+        side = 8 + 2 * pad - 2
+        layers += [QuantConv2d(1, 8, 3, padding=pad, bias=False, **wq), nn.BatchNorm2d(8), act,
+                   nn.Flatten(), QuantLinear(8 * side * side, 4, bias=False, **wq)]
+    return randomize(nn.Sequential(*layers), 2)
+
+
+@pytest.mark.parametrize("form", ["conv_pad1", "mlp", "norm_conv_pad0", "norm_mlp",
+                                  "norm_scale_conv_pad1"])
+def test_first_layer_without_an_input_quantizer(tmp_path, form):
+    """A first layer on the float image (pixels · 1/255, normalised or not) multiplies the
+    uint8 pixels themselves; the scale and offset go into the next thresholds."""
+    model = _unquantized_input(form)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=2))
+    assert figs["distinct_outputs"] > 1
+    first = next(layer for layer in result.ir.layers if layer.kind == "mvau")
+    assert first.in_dtype.name == "UINT8"
+
+
+def test_normalised_input_before_a_padded_conv_is_named(tmp_path):
+    """(x − mean) / std then a zero-padded conv: PyTorch pads with a value between pixels."""
+    path = export(_unquantized_input("norm_conv_pad1"), (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="input normalisation") as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    assert "QuantIdentity(bit_width=8)" in str(err.value)
