@@ -357,11 +357,16 @@ def _check_conv(model: Any, node: Any, path: Path) -> None:
     group = int(node_attr(node, "group", 1))
     dil = list(node_attr(node, "dilations", [1, 1]))
     auto_pad = node_attr(node, "auto_pad", "NOTSET")
-    if len(k) != 2 or group != 1 or any(d != 1 for d in dil) or auto_pad not in ("NOTSET", ""):
+    shape, w_shape = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.input[1])
+    depthwise = (shape is not None and w_shape is not None and group == shape[1]
+                 and w_shape[0] == group)
+    if len(k) != 2 or (group != 1 and not depthwise) or any(d != 1 for d in dil) \
+            or auto_pad not in ("NOTSET", ""):
         raise CompileError(
             f"{path}: conv node {node.name!r} has kernel {k}, group {group}, dilations {dil}, "
             f"auto_pad {auto_pad}; supported: 2-D kernels (any size, rectangular too), any "
-            "stride and zero padding, group 1 (no depthwise), dilation 1, explicit pads")
+            "stride and zero padding, group 1 or depthwise (groups = in = out channels), "
+            "dilation 1, explicit pads")
 
 
 def _check_pool(model: Any, node: Any, path: Path) -> None:
@@ -513,6 +518,7 @@ def _streamline(model: Any) -> Any:
 
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
+        DepthwiseAsDense,
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
@@ -525,7 +531,8 @@ def _streamline(model: Any) -> Any:
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
+    for t in (LowerConvsToMatMul(), DepthwiseAsDense(), MakeMaxPoolNHWC(),
+              AbsorbTransposeIntoMultiThreshold(),
               MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):

@@ -225,6 +225,41 @@ class ExplicitConvPads(Transformation):
         return model, False
 
 
+class DepthwiseAsDense(Transformation):
+    """A depthwise convolution (groups = channels, one filter each; MobileNet-style) that
+    LowerConvsToMatMul lowered to a MatMul with its block-diagonal (kh·kw·C × C) weights,
+    annotated sparse for FINN's VectorVectorActivation, which xnorflow does not build → the
+    same MatMul as an ordinary layer: the annotation and the window's depthwise flag go, the
+    zeros stay in the weights (bipolar weights become INT2 {−1, 0, +1}). Exact, at C times
+    the weights and multiply-accumulates of a depthwise unit. Run after LowerConvsToMatMul."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+
+        for node in model.graph.node:
+            if node.op_type != "MatMul" or model.get_tensor_sparsity(node.input[1]) is None:
+                continue
+            window = model.find_producer(node.input[0])
+            if window is None or window.op_type != "Im2Col":
+                continue
+            _drop_sparsity(model, node.input[1])
+            for a in window.attribute:
+                if a.name == "depthwise":
+                    a.i = 0
+            if model.get_tensor_datatype(node.input[1]) == DataType["BIPOLAR"]:
+                model.set_tensor_datatype(node.input[1], DataType["INT2"])
+        return model, False
+
+
+def _drop_sparsity(model: Any, tensor: str) -> None:
+    """Remove qonnx's sparsity annotation of `tensor` (ModelWrapper can only set one)."""
+    for annotation in model.graph.quantization_annotation:
+        if annotation.tensor_name == tensor:
+            entries = annotation.quant_parameter_tensor_names
+            for entry in [e for e in entries if e.key == "tensor_sparsity"]:
+                entries.remove(entry)
+
+
 class NarrowJoinSums(Transformation):
     """FINN types the sum of a residual join (ElementwiseAdd of two streams) INT32 and leaves
     the narrowing to a later pass that needs its HLS backend; the sum of two small integers

@@ -202,7 +202,7 @@ COMPILED_DEFAULT = {
     **_nets("layer_nets", "layer_net", range(4), "layer_net"),
     **_nets("residual_nets", "residual_net", (0, 3), "residual_net"),
     **_nets("pool_first_nets", "pool_first_net", (2,), "pool_first_net"),
-    **_nets("layer_nets", "user_form", ("all_conv_1bit",)),
+    **_nets("layer_nets", "user_form", ("all_conv_1bit", "depthwise_separable")),
     **_nets("signal_nets", "signal_net", (7,), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (3, 24), "padded_pool_net"),
     **_nets("avg_pool_nets", "avg_pool_net", (2,), "avg_pool_net"),
@@ -222,7 +222,8 @@ COMPILED_SLOW = {
 
 USER_FORMS = ("conv_bias_3bit_pad", "stride2_hardtanh_no_bn", "float_relu_then_quant",
               "padding_same", "mlp_3bit_bias", "gap_mean", "gap_mean_negative_axes",
-              "gap_adaptive", "gap_avg_pool2d", "all_conv_1bit", "all_conv_2bit")
+              "gap_adaptive", "gap_avg_pool2d", "all_conv_1bit", "all_conv_2bit",
+              "depthwise_separable")
 
 
 def user_form(name: str):
@@ -295,6 +296,18 @@ def user_form(name: str):
             QuantConv2d(8, 5, 1, bias=False, weight_quant=CommonWeightQuant,
                         weight_bit_width=bits),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())) for bits in (1, 2)},
+        # MobileNet's block: depthwise 3x3 (groups = channels), pointwise 1x1
+        "depthwise_separable": lambda: nn.Sequential(
+            _centre(), _act(8, False),
+            QuantConv2d(3, 8, 3, padding=1, bias=False, weight_quant=CommonWeightQuant,
+                        weight_bit_width=1), nn.BatchNorm2d(8), _act(1, False),
+            QuantConv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False,
+                        weight_quant=CommonWeightQuant, weight_bit_width=1),
+            nn.BatchNorm2d(8), _act(1, False),
+            QuantConv2d(8, 6, 1, bias=False, weight_quant=CommonWeightQuant,
+                        weight_bit_width=1), nn.BatchNorm2d(6), _act(2, False), nn.Flatten(),
+            QuantLinear(6 * 4 * 4, 4, bias=False, weight_quant=CommonWeightQuant,
+                        weight_bit_width=1)),
     }
     assert tuple(forms) == USER_FORMS
     return randomize(forms[name](), 1), (3, 8, 8)

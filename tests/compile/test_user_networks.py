@@ -589,3 +589,38 @@ def test_normalised_input_before_a_padded_conv_is_named(tmp_path):
     with pytest.raises(CompileError, match="input normalisation") as err:
         compile_model(path, tmp_path / "build", backends=False)
     assert "QuantIdentity(bit_width=8)" in str(err.value)
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits", "pad", "stride"), [(1, 1, 1, 1), (1, 1, 0, 2),
+                                                                 (2, 2, 1, 1), (1, 2, 1, 2)])
+def test_depthwise_separable_block(tmp_path, w_bits, a_bits, pad, stride):
+    """MobileNet's block — a depthwise 3x3 conv (groups = channels) then a pointwise 1x1 — is
+    built as an ordinary layer with the depthwise conv's block-diagonal weights (zeros kept:
+    C times the weights of a depthwise unit, exact)."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
+                             max_val=1.0)
+
+    side = (8 + 2 * pad - 3) // stride + 1
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv2d(3, 8, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(8), act(),
+        QuantConv2d(8, 8, 3, padding=pad, stride=stride, groups=8, bias=False, **wq),
+        nn.BatchNorm2d(8), act(),
+        QuantConv2d(8, 12, 1, bias=False, **wq), nn.BatchNorm2d(12), act(),
+        nn.Flatten(), QuantLinear(12 * side * side, 4, bias=False, **wq)), 3)
+    path = export(model, (3, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=3))
+    assert figs["distinct_outputs"] > 1
+    dw = [layer for layer in result.ir.layers if layer.kind == "mvau"][1]
+    assert dw.weights.shape == (8, 9 * 8)  # block-diagonal: each output reads its channel
+    taps = np.asarray(dw.weights).reshape(8, 9, 8)
+    assert all(np.count_nonzero(taps[c][:, [i for i in range(8) if i != c]]) == 0
+               for c in range(8))
