@@ -360,13 +360,12 @@ def _check_conv(model: Any, node: Any, path: Path) -> None:
     shape, w_shape = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.input[1])
     depthwise = (shape is not None and w_shape is not None and group == shape[1]
                  and w_shape[0] == group)
-    if len(k) != 2 or (group != 1 and not depthwise) or any(d != 1 for d in dil) \
-            or auto_pad not in ("NOTSET", ""):
+    if len(k) != 2 or (group != 1 and not depthwise) or auto_pad not in ("NOTSET", ""):
         raise CompileError(
             f"{path}: conv node {node.name!r} has kernel {k}, group {group}, dilations {dil}, "
             f"auto_pad {auto_pad}; supported: 2-D kernels (any size, rectangular too), any "
-            "stride and zero padding, group 1 or depthwise (groups = in = out channels), "
-            "dilation 1, explicit pads")
+            "stride, dilation and zero padding, group 1 or depthwise (groups = in = out "
+            "channels), explicit pads")
 
 
 def _check_pool(model: Any, node: Any, path: Path) -> None:
@@ -519,12 +518,13 @@ def _streamline(model: Any) -> Any:
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
         DepthwiseAsDense,
+        DilatedAsDense,
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
     from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum
 
-    for t in (AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
+    for t in (DilatedAsDense(), AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
         model = model.transform(t)
     moved = ThresholdIntegers()

@@ -251,6 +251,40 @@ class DepthwiseAsDense(Transformation):
         return model, False
 
 
+class DilatedAsDense(Transformation):
+    """A dilated convolution (`dilation=d`) → the same convolution with its kernel spread out:
+    a d·(k−1)+1 kernel with zeros between the taps and dilation 1, which the sliding window
+    and the MVAU build as they are (exact, at (d(k−1)+1)²/k² times the weights; bipolar
+    weights become INT2 {−1, 0, +1}). Run on the FINN graph (weights folded to their
+    integers), before LowerConvsToMatMul."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+        from qonnx.core.datatype import DataType
+
+        for node in model.graph.node:
+            dil = [int(d) for d in node_attr(node, "dilations", [1, 1])]
+            if node.op_type != "Conv" or all(d == 1 for d in dil):
+                continue
+            w = model.get_initializer(node.input[1])
+            if w is None:
+                continue
+            o, i, kh, kw = w.shape
+            spread = np.zeros((o, i, dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1), w.dtype)
+            spread[:, :, ::dil[0], ::dil[1]] = w
+            dt = model.get_tensor_datatype(node.input[1])
+            model.set_initializer(node.input[1], spread)
+            if dt == DataType["BIPOLAR"]:
+                dt = DataType["INT2"]
+            model.set_tensor_datatype(node.input[1], dt)
+            for a in list(node.attribute):
+                if a.name in ("dilations", "kernel_shape"):
+                    node.attribute.remove(a)
+            node.attribute.append(helper.make_attribute("dilations", [1, 1]))
+            node.attribute.append(helper.make_attribute("kernel_shape", list(spread.shape[2:])))
+        return model, False
+
+
 def _drop_sparsity(model: Any, tensor: str) -> None:
     """Remove qonnx's sparsity annotation of `tensor` (ModelWrapper can only set one)."""
     for annotation in model.graph.quantization_annotation:

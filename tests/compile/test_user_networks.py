@@ -624,3 +624,39 @@ def test_depthwise_separable_block(tmp_path, w_bits, a_bits, pad, stride):
     taps = np.asarray(dw.weights).reshape(8, 9, 8)
     assert all(np.count_nonzero(taps[c][:, [i for i in range(8) if i != c]]) == 0
                for c in range(8))
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits", "dilation", "pad", "one_d"), [
+    (1, 1, 2, 2, False), (2, 2, 2, 0, False), (1, 2, (2, 3), (2, 3), False),
+    (1, 1, 2, 2, True)])
+def test_dilated_conv(tmp_path, w_bits, a_bits, dilation, pad, one_d):
+    """A dilated convolution is its kernel spread out with zeros (dilation 2 on 3x3: 5x5),
+    built by the sliding window and MVAU as they are; 2-D, per-axis, 1-D."""
+    import torch
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
+    conv, bn = (QuantConv1d, nn.BatchNorm1d) if one_d else (QuantConv2d, nn.BatchNorm2d)
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
+                             max_val=1.0)
+
+    features = nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        conv(3, 6, 3, padding=1, bias=False, **wq), bn(6), act(),
+        conv(6, 6, 3, padding=pad, dilation=dilation, bias=False, **wq), bn(6), act(),
+        nn.Flatten())
+    shape = (3, 12) if one_d else (3, 10, 10)
+    n = features.eval()(torch.zeros(1, *shape)).shape[1]
+    model = randomize(nn.Sequential(*features, QuantLinear(n, 4, bias=False, **wq)), 4)
+    path = export(model, shape, tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=4))
+    assert figs["distinct_outputs"] > 1
+    d = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+    spread = (1, d[1] * 2 + 1) if one_d else (d[0] * 2 + 1, d[1] * 2 + 1)  # 3-tap kernels
+    windows = [layer for layer in result.ir.layers if layer.kind == "sliding_window"]
+    assert windows[1].kernel_hw == spread
