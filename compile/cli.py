@@ -57,10 +57,10 @@ def compile_cmd(
     too), average pools (global, or nn.AvgPool2d/AvgPool1d over part of the map), an input quantizer
     of up to 8 bits, residual blocks, a final
     affine and a final Softmax/LogSoftmax (applied by the host). Convolutions: any kernel,
-    stride, dilation and zero padding, group 1 or depthwise; 1-D networks (QuantConv1d on (C, L)
+    stride, dilation, groups (depthwise too) and zero padding; 1-D networks (QuantConv1d on (C, L)
     signals) too. Exports with any batch (or a dynamic one) compile for one image at a time.
 
-    Not supported: grouped (not depthwise) convs, ceil-mode average pools, dynamic
+    Not supported: ceil-mode average pools, dynamic
     dimensions other than the batch. From Python, xnorflow.compile(module,
     input_shape=...) also checks the export against the module.
     """

@@ -354,18 +354,12 @@ def _check_average_pool(model: Any, node: Any, path: Path) -> None:
 
 def _check_conv(model: Any, node: Any, path: Path) -> None:
     k = list(node_attr(node, "kernel_shape", []))
-    group = int(node_attr(node, "group", 1))
-    dil = list(node_attr(node, "dilations", [1, 1]))
     auto_pad = node_attr(node, "auto_pad", "NOTSET")
-    shape, w_shape = model.get_tensor_shape(node.input[0]), model.get_tensor_shape(node.input[1])
-    depthwise = (shape is not None and w_shape is not None and group == shape[1]
-                 and w_shape[0] == group)
-    if len(k) != 2 or (group != 1 and not depthwise) or auto_pad not in ("NOTSET", ""):
+    if len(k) != 2 or auto_pad not in ("NOTSET", ""):
         raise CompileError(
-            f"{path}: conv node {node.name!r} has kernel {k}, group {group}, dilations {dil}, "
-            f"auto_pad {auto_pad}; supported: 2-D kernels (any size, rectangular too), any "
-            "stride, dilation and zero padding, group 1 or depthwise (groups = in = out "
-            "channels), explicit pads")
+            f"{path}: conv node {node.name!r} has kernel {k}, auto_pad {auto_pad}; supported: "
+            "2-D kernels (any size, rectangular too), any stride, dilation, groups and zero "
+            "padding, explicit pads")
 
 
 def _check_pool(model: Any, node: Any, path: Path) -> None:
@@ -517,22 +511,20 @@ def _streamline(model: Any) -> Any:
 
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
-        DepthwiseAsDense,
-        DilatedAsDense,
+        DenseConvKernels,
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
     from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum
 
-    for t in (DilatedAsDense(), AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
+    for t in (DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
         model = model.transform(t)
     moved = ThresholdIntegers()
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), DepthwiseAsDense(), MakeMaxPoolNHWC(),
-              AbsorbTransposeIntoMultiThreshold(),
+    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
               MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):

@@ -225,73 +225,47 @@ class ExplicitConvPads(Transformation):
         return model, False
 
 
-class DepthwiseAsDense(Transformation):
-    """A depthwise convolution (groups = channels, one filter each; MobileNet-style) that
-    LowerConvsToMatMul lowered to a MatMul with its block-diagonal (kh·kw·C × C) weights,
-    annotated sparse for FINN's VectorVectorActivation, which xnorflow does not build → the
-    same MatMul as an ordinary layer: the annotation and the window's depthwise flag go, the
-    zeros stay in the weights (bipolar weights become INT2 {−1, 0, +1}). Exact, at C times
-    the weights and multiply-accumulates of a depthwise unit. Run after LowerConvsToMatMul."""
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        from qonnx.core.datatype import DataType
-
-        for node in model.graph.node:
-            if node.op_type != "MatMul" or model.get_tensor_sparsity(node.input[1]) is None:
-                continue
-            window = model.find_producer(node.input[0])
-            if window is None or window.op_type != "Im2Col":
-                continue
-            _drop_sparsity(model, node.input[1])
-            for a in window.attribute:
-                if a.name == "depthwise":
-                    a.i = 0
-            if model.get_tensor_datatype(node.input[1]) == DataType["BIPOLAR"]:
-                model.set_tensor_datatype(node.input[1], DataType["INT2"])
-        return model, False
-
-
-class DilatedAsDense(Transformation):
-    """A dilated convolution (`dilation=d`) → the same convolution with its kernel spread out:
-    a d·(k−1)+1 kernel with zeros between the taps and dilation 1, which the sliding window
-    and the MVAU build as they are (exact, at (d(k−1)+1)²/k² times the weights; bipolar
-    weights become INT2 {−1, 0, +1}). Run on the FINN graph (weights folded to their
-    integers), before LowerConvsToMatMul."""
+class DenseConvKernels(Transformation):
+    """Grouped and dilated convolutions as ordinary ones, exactly: a convolution with groups
+    (depthwise — MobileNet's block — or any other) gets its block-diagonal weights, zeros
+    outside each group's channels, and group 1 (FINN would lower a depthwise one to its
+    VectorVectorActivation unit, which xnorflow does not build, and refuses other groups); a
+    dilated one (`dilation=d`) gets its kernel spread out with zeros between the taps
+    (3 × 3 at d = 2 is 5 × 5) and dilation 1. The sliding window and the MVAU build them as
+    they are, at `groups` and (d(k−1)+1)²/k² times the weights; bipolar weights become INT2
+    {−1, 0, +1} (the layer multiplies-and-accumulates). Run on the FINN graph (weights
+    folded to their integers), before LowerConvsToMatMul."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from onnx import helper
         from qonnx.core.datatype import DataType
 
         for node in model.graph.node:
-            dil = [int(d) for d in node_attr(node, "dilations", [1, 1])]
-            if node.op_type != "Conv" or all(d == 1 for d in dil):
+            if node.op_type != "Conv":
                 continue
+            group = int(node_attr(node, "group", 1))
+            dil = [int(d) for d in node_attr(node, "dilations", [1, 1])]
             w = model.get_initializer(node.input[1])
-            if w is None:
+            if w is None or (group == 1 and all(d == 1 for d in dil)):
                 continue
             o, i, kh, kw = w.shape
-            spread = np.zeros((o, i, dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1), w.dtype)
-            spread[:, :, ::dil[0], ::dil[1]] = w
+            dense = np.zeros((o, i * group, dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1),
+                             w.dtype)
+            per = o // group  # output channels per group, each reading i input channels
+            for g in range(group):
+                dense[g * per:(g + 1) * per, g * i:(g + 1) * i, ::dil[0], ::dil[1]] = \
+                    w[g * per:(g + 1) * per]
             dt = model.get_tensor_datatype(node.input[1])
-            model.set_initializer(node.input[1], spread)
-            if dt == DataType["BIPOLAR"]:
-                dt = DataType["INT2"]
-            model.set_tensor_datatype(node.input[1], dt)
+            model.set_initializer(node.input[1], dense)
+            model.set_tensor_datatype(node.input[1],
+                                      DataType["INT2"] if dt == DataType["BIPOLAR"] else dt)
             for a in list(node.attribute):
-                if a.name in ("dilations", "kernel_shape"):
+                if a.name in ("dilations", "kernel_shape", "group"):
                     node.attribute.remove(a)
-            node.attribute.append(helper.make_attribute("dilations", [1, 1]))
-            node.attribute.append(helper.make_attribute("kernel_shape", list(spread.shape[2:])))
+            node.attribute.extend([helper.make_attribute("dilations", [1, 1]),
+                                   helper.make_attribute("kernel_shape", list(dense.shape[2:])),
+                                   helper.make_attribute("group", 1)])
         return model, False
-
-
-def _drop_sparsity(model: Any, tensor: str) -> None:
-    """Remove qonnx's sparsity annotation of `tensor` (ModelWrapper can only set one)."""
-    for annotation in model.graph.quantization_annotation:
-        if annotation.tensor_name == tensor:
-            entries = annotation.quant_parameter_tensor_names
-            for entry in [e for e in entries if e.key == "tensor_sparsity"]:
-                entries.remove(entry)
 
 
 class NarrowJoinSums(Transformation):

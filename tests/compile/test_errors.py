@@ -164,7 +164,6 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
 
 
 @pytest.mark.parametrize("what, conv, needles", [
-    ("grouped", {"groups": 2}, ["group 2", "group 1 or depthwise"]),
     ("dilated max-pool", {"pool": "maxpool_dilated"}, ["max-pool", "dilations [2, 2]",
                                                        "dilation 1"]),
     ("average pool in ceil mode", {"pool": "avgpool"}, ["AveragePool", "part of the feature map",

@@ -660,3 +660,38 @@ def test_dilated_conv(tmp_path, w_bits, a_bits, dilation, pad, one_d):
     spread = (1, d[1] * 2 + 1) if one_d else (d[0] * 2 + 1, d[1] * 2 + 1)  # 3-tap kernels
     windows = [layer for layer in result.ir.layers if layer.kind == "sliding_window"]
     assert windows[1].kernel_hw == spread
+
+
+@pytest.mark.parametrize(("groups", "out", "dilation"), [(2, 6, 1), (4, 8, 1), (2, 4, 2),
+                                                          (8, 16, 1)])
+def test_grouped_conv(tmp_path, groups, out, dilation):
+    """Grouped convolutions (ResNeXt's, AlexNet's two groups; a depthwise multiplier of 2),
+    dilated too: block-diagonal dense weights, exact."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0)
+
+    side = 8 - 2 * dilation
+    model = randomize(nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv2d(3, 8, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(8), act(),
+        QuantConv2d(8, out, 3, groups=groups, dilation=dilation, bias=False, **wq),
+        nn.BatchNorm2d(out), act(), nn.Flatten(),
+        QuantLinear(out * side * side, 4, bias=False, **wq)), 5)
+    path = export(model, (3, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=5))
+    assert figs["distinct_outputs"] > 1
+    grouped = [layer for layer in result.ir.layers if layer.kind == "mvau"][1]
+    k = 2 * dilation + 1
+    w = np.asarray(grouped.weights).reshape(out, k * k, 8)
+    per_in, per_out = 8 // groups, out // groups
+    for o in range(out):  # each output reads only its group's input channels
+        g = o // per_out
+        others = [c for c in range(8) if c // per_in != g]
+        assert np.count_nonzero(w[o][:, others]) == 0
