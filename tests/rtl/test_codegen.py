@@ -131,7 +131,8 @@ def test_generated_design_is_lint_clean(make, bank_depth, tmp_path):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("name", ["tfc", "bnn_tfc_2w2a", "layer_net_0", "layer_net_2"])
+@pytest.mark.parametrize("name", ["tfc", "bnn_tfc_2w2a", "layer_net_0", "layer_net_2",
+                                  "padded_pool_net_24", "avg_pool_net_2"])
 def test_yosys_elaborates_generated_design(design, name, tmp_path):
     """Yosys reads every generated top as `xnorflow synth` does (read_verilog -defer -sv),
     elaborates all parameterisations (multi-bit MVAUs, padding, global pool) and runs proc:
