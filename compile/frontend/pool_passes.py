@@ -81,22 +81,24 @@ class AveragePoolAsSum(Transformation):
     the next thresholds and absorbs the transposes as it does a max-pool's; InferConvInpGen
     makes the window a ConvolutionInputGenerator (compile/layers/sum_pool.py reads the pair)
     and its padding, zeros counted in the average (count_include_pad), FINN's FMPadding.
+
+    A pool on a convolution's output, before its BatchNorm and activation (`Conv → AvgPool →
+    BN → act`), is folded into the convolution instead: window sums of a conv are one conv
+    whose kernel is the sum of the kernel shifted by the conv's stride over the pool window
+    (kh + s(ph − 1) wide, stride s·sp, integer weights up to ph·pw times larger).
+
     Run after AbsorbSignBiasIntoMultiThreshold (a signed activation's bias belongs to its
-    thresholds). A bipolar input is summed as the INT2 it becomes
+    thresholds) and DenseConvKernels. A bipolar input is summed as the INT2 it becomes
     (BipolarToTernaryWhereZeroMatters)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        from onnx import TensorProto, helper
-        from qonnx.core.datatype import DataType
         from qonnx.transformation.infer_datatypes import InferDataTypes
         from qonnx.transformation.infer_shapes import InferShapes
 
-        graph = model.graph
-        for pool in graph.node:
+        for pool in model.graph.node:
             if pool.op_type != "AveragePool" or global_pool_axes(model, pool):
                 continue
-            _, channels, h, w = model.get_tensor_shape(pool.input[0])
-            _, _, oh, ow = model.get_tensor_shape(pool.output[0])
+            channels = model.get_tensor_shape(pool.input[0])[1]
             chain, t = [], pool.input[0]
             while True:
                 producer = model.find_producer(t)
@@ -105,60 +107,116 @@ class AveragePoolAsSum(Transformation):
                     break
                 chain.insert(0, producer)
                 t = producer.input[0]
-            dt = model.get_tensor_datatype(t)
-            kh, kw = (int(v) for v in node_attr(pool, "kernel_shape"))
-            sh, sw = (int(v) for v in node_attr(pool, "strides", [kh, kw]))
-            pads = [int(v) for v in node_attr(pool, "pads", [0, 0, 0, 0])]
-            n = kh * kw
-            if not dt.is_integer() or dt.bitwidth() > 16:
-                raise CompileError(
-                    f"node {pool.name!r} (AveragePool) averages a {dt.name} tensor; a partial "
-                    "average pool is built on a quantized activation's integers — put it "
-                    "after the activation quantizer (Conv → BatchNorm → act → AvgPool2d)")
-            in_dt = DataType["INT2"] if dt == DataType["BIPOLAR"] else dt
-            lo, hi = in_dt.min() * n, in_dt.max() * n
-            out_dt = DataType[f"INT{max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1}"
-                              if lo < 0 else f"UINT{int(hi).bit_length()}"]
-            names = [model.make_new_valueinfo_name() for _ in range(5)]
-            nhwc, cols, summed, nchw, scaled = names
-            for name, shape in ((nhwc, [1, h, w, channels]), (cols, [1, oh, ow, n * channels]),
-                                (summed, [1, oh, ow, channels])):
-                graph.value_info.append(
-                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
-            inv = f"{pool.name}_inv_area"
-            model.set_initializer(inv, np.asarray(1.0 / n, dtype=np.float32))
-            new = [
-                helper.make_node("Transpose", [t], [nhwc], perm=[0, 2, 3, 1]),
-                helper.make_node("Im2Col", [nhwc], [cols], domain="qonnx.custom_op.general",
-                                 name=f"Im2Col_{pool.name}", stride=[sh, sw],
-                                 kernel_size=[kh, kw], pad_amount=pads, pad_value=0,
-                                 depthwise=1, input_shape=f"(1,{h},{w},{channels})"),
-                helper.make_node("Pool", [cols], [summed],
-                                 domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
-                                 name=f"SumPool_{pool.name}", InputDataType=dt.name,
-                                 OutputDataType=out_dt.name, Channels=channels, PE=channels,
-                                 KernelSize=[kh, kw], Function="AccPool",
-                                 OutImgDims=[oh, ow], AccumBits=0, Size=0, BatchSize=1),
-                helper.make_node("Transpose", [summed], [nchw], perm=[0, 3, 1, 2]),
-                helper.make_node("Mul", [nchw, inv], [scaled], name=f"{pool.name}_avg")]
-            cur = scaled
-            for i, node in enumerate(chain):
-                out = pool.output[0] if i == len(chain) - 1 else model.make_new_valueinfo_name()
-                new.append(helper.make_node(node.op_type, [cur, node.input[1]], [out],
-                                            name=f"{node.name}_after_pool"))
-                cur = out
-            if not chain:
-                new[-1].output[0] = pool.output[0]
-            at = list(graph.node).index(pool) - len(chain)
-            for node in [*chain, pool]:
-                graph.node.remove(node)
-            for i, node in enumerate(new):
-                graph.node.insert(at + i, node)
-            model.set_tensor_datatype(nhwc, dt)
-            model.set_tensor_datatype(cols, dt)
+            conv = model.find_producer(t)
+            if conv is not None and conv.op_type == "Conv" \
+                    and len(model.find_consumers(t)) == 1 \
+                    and model.get_initializer(conv.input[1]) is not None \
+                    and not any(node_attr(pool, "pads", [0])):
+                head, removed = _pooled_conv(model, conv, pool), [conv]
+            else:
+                head, removed = _window_sum(model, pool, t), []
+            _replace(model, pool, chain, removed, head)
             model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
         return model, False
+
+
+def _window_sum(model: Any, pool: Any, t: str) -> list[Any]:
+    """Transpose → Im2Col → Pool(AccPool) → Transpose on the integer tensor `t`."""
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+
+    dt = model.get_tensor_datatype(t)
+    _, channels, h, w = model.get_tensor_shape(pool.input[0])
+    _, _, oh, ow = model.get_tensor_shape(pool.output[0])
+    kh, kw = (int(v) for v in node_attr(pool, "kernel_shape"))
+    sh, sw = (int(v) for v in node_attr(pool, "strides", [kh, kw]))
+    pads = [int(v) for v in node_attr(pool, "pads", [0, 0, 0, 0])]
+    n = kh * kw
+    if not dt.is_integer() or dt.bitwidth() > 16:
+        raise CompileError(
+            f"node {pool.name!r} (AveragePool) averages a {dt.name} tensor; a partial "
+            "average pool is built on a quantized activation's integers or right after a "
+            "convolution — put it after the activation quantizer (Conv → BatchNorm → act → "
+            "AvgPool2d) or right after the convolution")
+    in_dt = DataType["INT2"] if dt == DataType["BIPOLAR"] else dt
+    lo, hi = in_dt.min() * n, in_dt.max() * n
+    out_dt = DataType[f"INT{max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1}"
+                      if lo < 0 else f"UINT{int(hi).bit_length()}"]
+    nhwc, cols, summed, nchw = (model.make_new_valueinfo_name() for _ in range(4))
+    for name, shape in ((nhwc, [1, h, w, channels]), (cols, [1, oh, ow, n * channels]),
+                        (summed, [1, oh, ow, channels])):
+        model.graph.value_info.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    model.set_tensor_datatype(nhwc, dt)
+    model.set_tensor_datatype(cols, dt)
+    return [
+        helper.make_node("Transpose", [t], [nhwc], perm=[0, 2, 3, 1]),
+        helper.make_node("Im2Col", [nhwc], [cols], domain="qonnx.custom_op.general",
+                         name=f"Im2Col_{pool.name}", stride=[sh, sw], kernel_size=[kh, kw],
+                         pad_amount=pads, pad_value=0, depthwise=1,
+                         input_shape=f"(1,{h},{w},{channels})"),
+        helper.make_node("Pool", [cols], [summed], domain="finn.custom_op.fpgadataflow",
+                         backend="fpgadataflow", name=f"SumPool_{pool.name}",
+                         InputDataType=dt.name, OutputDataType=out_dt.name, Channels=channels,
+                         PE=channels, KernelSize=[kh, kw], Function="AccPool",
+                         OutImgDims=[oh, ow], AccumBits=0, Size=0, BatchSize=1),
+        helper.make_node("Transpose", [summed], [nchw], perm=[0, 3, 1, 2])]
+
+
+def _pooled_conv(model: Any, conv: Any, pool: Any) -> list[Any]:
+    """The convolution whose outputs are `conv`'s summed over `pool`'s windows."""
+    from onnx import helper
+    from qonnx.core.datatype import DataType
+
+    w = np.asarray(model.get_initializer(conv.input[1]))
+    o, i, kh, kw = w.shape
+    sh, sw = (int(v) for v in node_attr(conv, "strides", [1, 1]))
+    ph, pw = (int(v) for v in node_attr(pool, "kernel_shape"))
+    psh, psw = (int(v) for v in node_attr(pool, "strides", [ph, pw]))
+    summed = np.zeros((o, i, kh + sh * (ph - 1), kw + sw * (pw - 1)), w.dtype)
+    for a in range(ph):
+        for b in range(pw):
+            summed[:, :, a * sh:a * sh + kh, b * sw:b * sw + kw] += w
+    name = f"{conv.name}_pooled_weights"
+    model.set_initializer(name, summed)
+    wdt = model.get_tensor_datatype(conv.input[1])
+    if wdt.is_integer():
+        lo, hi = int(summed.min()), int(summed.max())
+        bits = max(int(-lo - 1).bit_length() if lo < 0 else 0, int(hi).bit_length()) + 1
+        model.set_tensor_datatype(name, DataType[f"INT{max(bits, 2)}"])
+    out = model.make_new_valueinfo_name()
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    attrs.update(kernel_shape=list(summed.shape[2:]), strides=[sh * psh, sw * psw])
+    return [helper.make_node("Conv", [conv.input[0], name, *conv.input[2:]], [out],
+                             name=f"{conv.name}_pooled", **attrs)]
+
+
+def _replace(model: Any, pool: Any, chain: list[Any], removed: list[Any],
+             head: list[Any]) -> None:
+    """Put `head` (its last node's output: the window sums) → Mul(1/(kh·kw)) → `chain`'s
+    per-channel Mul/Add in place of `removed` → `chain` → `pool`."""
+    from onnx import helper
+
+    graph = model.graph
+    kh, kw = (int(v) for v in node_attr(pool, "kernel_shape"))
+    inv = f"{pool.name}_inv_area"
+    model.set_initializer(inv, np.asarray(1.0 / (kh * kw), dtype=np.float32))
+    cur = model.make_new_valueinfo_name()
+    new = [*head, helper.make_node("Mul", [head[-1].output[0], inv], [cur],
+                                   name=f"{pool.name}_avg")]
+    for node in chain:
+        out = model.make_new_valueinfo_name()
+        new.append(helper.make_node(node.op_type, [cur, node.input[1]], [out],
+                                    name=f"{node.name}_after_pool"))
+        cur = out
+    new[-1].output[0] = pool.output[0]
+    old = [*removed, *chain, pool]
+    at = min(list(graph.node).index(n) for n in old)
+    for node in old:
+        graph.node.remove(node)
+    for k, node in enumerate(new):
+        graph.node.insert(at + k, node)
 
 
 class GlobalMaxAsMaxPool(Transformation):

@@ -98,13 +98,11 @@ def test_binary_lenet(tmp_path):
 @pytest.mark.parametrize(("pool", "needles"), [
     ("nn.AvgPool2d(3, 2, padding=1, count_include_pad=False)",
      ["count_include_pad 0", "padding counts in the average"]),
-    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "without ceil mode"]),
-    ("before_act", ["averages a", "after the activation quantizer"])])
+    ("nn.AvgPool2d(2, ceil_mode=True)", ["ceil_mode 1", "without ceil mode"])])
 def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
     from torch import nn
 
-    make = (lambda: nn.AvgPool2d(2)) if pool == "before_act" else (lambda: eval(pool, {"nn": nn}))
-    model = randomize(_lenet(make, before_act=pool == "before_act"), 7)
+    model = randomize(_lenet(lambda: eval(pool, {"nn": nn})), 7)
     path = export(model, (1, 28, 28), tmp_path / "m.onnx")
     with pytest.raises(CompileError) as err:
         compile_model(path, tmp_path / "build", backends=False)
@@ -229,3 +227,49 @@ def test_padded_avg_pool(tmp_path, bits):
     assert figs["distinct_outputs"] > 1
     kinds = [layer.kind for layer in result.ir.layers]
     assert kinds[kinds.index("sum_pool") - 1] == "padding"
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits", "k", "stride", "pool", "pad", "bias"), [
+    (1, 1, 3, 1, (2, 2), 1, False), (2, 2, 3, 2, (2, 1), 0, True), (1, 2, 1, 1, (3, 2), 0, False),
+    (1, 1, 3, 1, ((2, 1), (2, 1)), 1, False)])
+def test_pool_before_the_activation(tmp_path, w_bits, a_bits, k, stride, pool, pad, bias):
+    """Conv → AvgPool → BatchNorm → act (the pool on the conv's sums, as BinaryNet pools):
+    the pool folds into the convolution — a kernel k + s(p − 1) wide with integer weights, at
+    stride s·sp — exactly."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": w_bits}
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=a_bits, min_val=-1.0,
+                             max_val=1.0)
+
+    features = nn.Sequential(
+        QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7),
+        QuantConv2d(3, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6), act(),
+        QuantConv2d(6, 5, k, stride=stride, padding=pad, bias=bias, **wq), nn.AvgPool2d(*pool),
+        nn.BatchNorm2d(5), act(), nn.Flatten())
+    n = features.eval()(torch.zeros(1, 3, 11, 10)).shape[1]
+    model = randomize(nn.Sequential(*features, QuantLinear(n, 4, bias=False, **wq)), 3)
+    path = export(model, (3, 11, 10), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    check_chain(model, result, random_images(result.ir, 16, seed=3))
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert "sum_pool" not in kinds  # folded into the convolution
+    kh, kw = pool[0] if isinstance(pool[0], tuple) else (pool[0], pool[0])
+    windows = [layer for layer in result.ir.layers if layer.kind == "sliding_window"]
+    assert windows[1].kernel_hw == (k + stride * (kh - 1), k + stride * (kw - 1))
+
+
+def test_lenet_pooling_before_the_activation(tmp_path):
+    """LeNet-5 with Conv → AvgPool2d(2) → BatchNorm → act in its first block."""
+    from torch import nn
+
+    model = randomize(_lenet(lambda: nn.AvgPool2d(2), before_act=True), 7)
+    path = export(model, (1, 28, 28), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=7))
+    assert figs["distinct_outputs"] > 1
