@@ -9,6 +9,8 @@
   InferConvInpGen then refuses (FINN's FMPadding pads zeros only). The padding becomes an
   ONNX Pad by that minimum in front of an unpadded Im2Col; the IR reads it as a Padding layer
   with that value (compile/layers/padding.py). Unsigned types pad 0 and stay FINN's FMPadding.
+- `ZeroPadIntoConv`: `nn.ZeroPad2d` / `F.pad` by zero right before a convolution → the
+  convolution's own padding.
 """
 
 from __future__ import annotations

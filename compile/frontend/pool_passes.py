@@ -1,10 +1,10 @@
-"""Average pools over part of the map, as FINN lowers them exactly.
+"""Average pools over part of the map and global max pools, as FINN lowers them exactly.
 
 - `DropExactTrunc`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
   keeps every bit of the window sum (its default RoundTo8bit on narrow activations) it is an
   identity and goes, leaving the AveragePool to the next pass. One that drops bits is refused.
 - `AveragePoolAsSum`: the AveragePool → FINN's Pool summing each window exactly, then
-  1/(kh·kw) (see the class).
+  1/(kh·kw); a pool right after a convolution folds into the convolution (see the class).
 - `GlobalMaxAsMaxPool`: a global max (`x.amax((2, 3))`, ReduceMax, GlobalMaxPool) → a
   MaxPool over the whole map, which FINN lowers.
 """
