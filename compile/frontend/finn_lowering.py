@@ -515,7 +515,7 @@ def _streamline(model: Any) -> Any:
         RoundTiesHalfEven,
         ThresholdIntegers,
     )
-    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum
+    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, ForkedMaxPoolNHWC
 
     for t in (DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
@@ -524,8 +524,9 @@ def _streamline(model: Any) -> Any:
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), MakeMaxPoolNHWC(), AbsorbTransposeIntoMultiThreshold(),
-              MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
+    for t in (LowerConvsToMatMul(), ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(),
+              AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
+              AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)
@@ -570,12 +571,14 @@ def _streamline_joins(model: Any) -> Any:
     from qonnx.transformation.general import SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
+    from xnorflow.compile.frontend.pool_passes import ForkedMaxPoolNHWC
+
     for _ in range(3):  # a pool on a shortcut turns NHWC only once its transposes have moved
         for t in (MoveLinearPastFork(), MoveLinearPastEltwiseAdd(), Streamline(),
                   MoveTransposePastFork(), MoveTransposePastJoinAdd(),
                   AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
-                  MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(), SortGraph(),
-                  InferDataLayouts()):
+                  ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
+                  SortGraph(), InferDataLayouts()):
             model = model.transform(t)
     return model.transform(RoundAndClipThresholds())
 

@@ -1,4 +1,5 @@
-"""Average pools over part of the map and global max pools, as FINN lowers them exactly.
+"""Pools FINN's own passes lower wrongly or not at all: average pools over part of the map,
+global max pools, max-pools whose output forks.
 
 - `DropExactTrunc`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
   keeps every bit of the window sum (its default RoundTo8bit on narrow activations) it is an
@@ -7,6 +8,9 @@
   1/(kh·kw); a pool right after a convolution folds into the convolution (see the class).
 - `GlobalMaxAsMaxPool`: a global max (`x.amax((2, 3))`, ReduceMax, GlobalMaxPool) → a
   MaxPool over the whole map, which FINN lowers.
+- `ForkedMaxPoolNHWC`: a max-pool whose output feeds several layers (a ResNet stem's pool
+  and the first block's shortcut) on NHWC between two transposes; FINN's MakeMaxPoolNHWC
+  would rewire only one consumer and hand the others the pool's input.
 """
 
 from __future__ import annotations
@@ -249,5 +253,41 @@ class GlobalMaxAsMaxPool(Transformation):
             graph.node.remove(node)
             for k, n in enumerate(new):
                 graph.node.insert(i + k, n)
+            return model.transform(InferShapes()), True
+        return model, False
+
+
+class ForkedMaxPoolNHWC(Transformation):
+    """MaxPool (NCHW) whose output has several consumers → Transpose to NHWC → MaxPoolNHWC →
+    Transpose back to the same output tensor, so that every consumer reads what it read
+    before; the transposes then cancel against their neighbours (AbsorbConsecutiveTransposes,
+    MoveTransposePastFork) as a max-pool's do. Run before each MakeMaxPoolNHWC: FINN's
+    rewrites the pool's first consumer only (`find_consumer`) and hands the others the
+    pool's input."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import TensorProto, helper
+        from qonnx.transformation.infer_shapes import InferShapes
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type != "MaxPool" or len(model.find_consumers(node.output[0]) or []) < 2:
+                continue
+            n, c, h, w = model.get_tensor_shape(node.input[0])
+            _, _, oh, ow = model.get_tensor_shape(node.output[0])
+            nhwc_in, nhwc_out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            for name, shape in ((nhwc_in, (n, h, w, c)), (nhwc_out, (n, oh, ow, c))):
+                graph.value_info.append(
+                    helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+            dt = model.get_tensor_datatype(node.input[0])
+            first = helper.make_node("Transpose", [node.input[0]], [nhwc_in], perm=[0, 2, 3, 1])
+            last = helper.make_node("Transpose", [nhwc_out], [node.output[0]],
+                                    perm=[0, 3, 1, 2])
+            node.input[0], node.output[0] = nhwc_in, nhwc_out
+            node.op_type, node.domain = "MaxPoolNHWC", "qonnx.custom_op.general"
+            graph.node.insert(i, first)
+            graph.node.insert(i + 2, last)
+            model.set_tensor_datatype(nhwc_in, dt)
+            model.set_tensor_datatype(nhwc_out, dt)
             return model.transform(InferShapes()), True
         return model, False

@@ -108,3 +108,75 @@ def test_residual_network_from_the_cli(tmp_path):
     res = CliRunner().invoke(app, ["compile", str(bad), "--out", str(tmp_path / "bad")])
     assert res.exit_code != 0 and "quantize the branch before the add" in res.output
     assert not (tmp_path / "bad").exists()
+
+
+def _resnet_stem_net(stem_pool: str):
+    """A small binary ResNet as users write one after torchvision's: a 7x7/2 stem (4-bit
+    weights) → BN → act → `stem_pool` → an identity block whose shortcut reads the pool's
+    output → a downsampling block (strided 1x1 shortcut) → global average pool → linear with
+    bias."""
+    import torch
+    import torch.nn.functional as F
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+    from torch import nn
+
+    from tests.compile.helpers import randomize
+
+    wq = {"weight_quant": CommonWeightQuant, "weight_bit_width": 1}
+
+    def act():
+        return QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0)
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.branch = nn.Sequential(
+                QuantConv2d(cin, cout, 3, stride=stride, padding=1, bias=False, **wq),
+                nn.BatchNorm2d(cout), act(),
+                QuantConv2d(cout, cout, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(cout),
+                act())
+            self.shortcut = None if stride == 1 and cin == cout else nn.Sequential(
+                QuantConv2d(cin, cout, 1, stride=stride, bias=False, **wq),
+                nn.BatchNorm2d(cout), act())
+            self.out = act()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            shortcut = x if self.shortcut is None else self.shortcut(x)
+            return self.out(self.branch(x) + shortcut)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0,
+                                   max_val=1 - 2**-7)
+            self.stem = nn.Sequential(
+                QuantConv2d(3, 8, 7, stride=2, padding=3, bias=False,
+                            weight_quant=CommonWeightQuant, weight_bit_width=4),
+                nn.BatchNorm2d(8), act(), eval(stem_pool, {"nn": nn}))
+            self.layer1, self.layer2 = Block(8, 8, 1), Block(8, 16, 2)
+            self.fc = QuantLinear(16, 10, bias=True, **wq)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.layer2(self.layer1(self.stem(self.q(x))))
+            return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
+
+    return randomize(Net(), 1)
+
+
+@pytest.mark.parametrize("stem_pool", ["nn.MaxPool2d(3, 2, padding=1)", "nn.MaxPool2d(2)"])
+def test_resnet_stem_pool_feeds_the_first_shortcut(tmp_path, stem_pool):
+    """The stem's max-pool output forks into the first block and its identity shortcut (FINN's
+    MakeMaxPoolNHWC rewired only the first consumer and gave the shortcut the pool's input;
+    compile/frontend/pool_passes.py ForkedMaxPoolNHWC)."""
+    from tests.compile.helpers import check_chain
+    from tests.nets import random_images
+
+    model = _resnet_stem_net(stem_pool)
+    path = export(model, (3, 32, 32), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 8, seed=1), with_qonnx=False)
+    assert figs["distinct_outputs"] > 1
+    kinds = [layer.kind for layer in result.ir.layers]
+    pool = kinds.index("maxpool")
+    assert kinds[pool + 1] == "duplicate_streams"
