@@ -36,6 +36,21 @@ def node_attr(node: Any, name: str, default: Any = None) -> Any:
     return default
 
 
+def pad_spec(model: Any, node: Any) -> tuple[list[int] | None, float | None, str]:
+    """(pads, constant value, mode) of an ONNX Pad (opset < 11 attributes or ≥ 11 inputs);
+    None where they are not constants."""
+    mode = node_attr(node, "mode", "constant")
+    pads = node_attr(node, "pads", None)
+    if pads is None and len(node.input) > 1:
+        init = model.get_initializer(node.input[1])
+        pads = None if init is None else np.asarray(init).reshape(-1)
+    value = node_attr(node, "value", 0.0)
+    if len(node.input) > 2 and node.input[2]:
+        init = model.get_initializer(node.input[2])
+        value = None if init is None else float(np.asarray(init).reshape(-1)[0])
+    return (None if pads is None else [int(p) for p in pads]), value, mode
+
+
 def ir_dtype(name: str) -> DataType:
     """FINN datatype name → IR datatype (BINARY → BIPOLAR: bits that mean ±1)."""
     return BIPOLAR if name in ("BINARY", "BIPOLAR") else DataType.parse(name)

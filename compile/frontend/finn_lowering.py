@@ -127,7 +127,6 @@ def load_qonnx(path: Path) -> Any:
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
         mode = node_attr(pads[0], "mode", "constant") if pads else "constant"
-        mode = mode.decode() if isinstance(mode, bytes) else mode
         if mode != "constant":
             raise CompileError(
                 f"node {pads[0].name!r} pads in mode {mode!r} (a conv's padding_mode="
@@ -368,7 +367,6 @@ def _check_pool(model: Any, node: Any, path: Path) -> None:
     k = list(node_attr(node, "kernel_shape", []))
     dil = list(node_attr(node, "dilations", [1, 1]))
     auto_pad = node_attr(node, "auto_pad", "NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if len(k) != 2 or any(d != 1 for d in dil) or auto_pad not in ("NOTSET", ""):
         raise CompileError(
             f"{path}: max-pool node {node.name!r} has kernel {k}, dilations {dil}, auto_pad "

@@ -359,7 +359,7 @@ class ThresholdIntegers(Transformation):
                 break
             if producer.op_type == "MaxPool" and pool is None:  # padded too: see the class
                 pool, after_pool = producer, len(affine)
-            elif _channel_values(model, producer, channels) is not None:
+            elif channel_values(model, producer, channels) is not None:
                 affine.insert(0, producer)
             else:
                 break
@@ -371,7 +371,7 @@ class ThresholdIntegers(Transformation):
         before = affine[:len(affine) - after_pool]  # between y and the pool
         scale, shift = np.ones(channels), np.zeros(channels)  # z = scale·y + shift
         for i, node in enumerate(affine):
-            value = _channel_values(model, node, channels)
+            value = channel_values(model, node, channels)
             if node.op_type == "Mul":
                 scale, shift = scale * value, shift * value
             else:
@@ -429,7 +429,7 @@ class ThresholdIntegers(Transformation):
             graph.node.insert(list(graph.node).index(layer) + 1, add)
 
 
-def _channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:
+def channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:
     """The per-channel constant of a Mul or Add by a scalar or per-channel initializer."""
     if node.op_type not in ("Mul", "Add"):
         return None
@@ -574,8 +574,7 @@ class DropClampBeforeQuantizer(Transformation):
         if scale is None or zero is None or bits is None or np.size(scale) != 1 \
                 or np.any(np.asarray(zero) != 0):
             return False
-        mode = node_attr(quant, "rounding_mode", "ROUND")
-        if (mode.decode() if isinstance(mode, bytes) else str(mode)).upper() != "ROUND":
+        if str(node_attr(quant, "rounding_mode", "ROUND")).upper() != "ROUND":
             return False
         s, b = float(np.ravel(scale)[0]), int(np.ravel(bits)[0])
         signed, narrow = int(node_attr(quant, "signed", 1)), int(node_attr(quant, "narrow", 0))
@@ -597,8 +596,7 @@ def rounding_activations(model: Any) -> dict[str, int]:
         if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
             continue
         bits = model.get_initializer(node.input[3])
-        mode = node_attr(node, "rounding_mode", "ROUND")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = str(node_attr(node, "rounding_mode", "ROUND"))
         if bits is None or float(np.ravel(bits)[0]) < 2 or mode.upper() != "ROUND":
             continue
         b = int(np.ravel(bits)[0])

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from qonnx.transformation.base import Transformation
 
-from xnorflow.compile.frontend.finn_attrs import node_attr
+from xnorflow.compile.frontend.finn_attrs import node_attr, pad_spec
 
 
 def ceil_mode_size(size: int, kernel: int, stride: int, begin: int, end: int) -> int:
@@ -102,22 +102,6 @@ class PadPoolWithMinimum(Transformation):
         return model, False
 
 
-def _pad_spec(model: Any, node: Any) -> tuple[list[int] | None, float | None, str]:
-    """(pads, constant value, mode) of an ONNX Pad (opset < 11 attributes or ≥ 11 inputs);
-    None where they are not constants."""
-    mode = node_attr(node, "mode", "constant")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
-    pads = node_attr(node, "pads", None)
-    if pads is None and len(node.input) > 1:
-        init = model.get_initializer(node.input[1])
-        pads = None if init is None else np.asarray(init).reshape(-1)
-    value = node_attr(node, "value", 0.0)
-    if len(node.input) > 2 and node.input[2]:
-        init = model.get_initializer(node.input[2])
-        value = None if init is None else float(np.asarray(init).reshape(-1)[0])
-    return (None if pads is None else [int(p) for p in pads]), value, mode
-
-
 class ZeroPadIntoConv(Transformation):
     """`nn.ZeroPad2d` / `F.pad(x, ...)` (an ONNX Pad by 0 of the height and width) right before
     a convolution → that convolution's own zero padding, which FINN lowers to FMPadding.
@@ -134,14 +118,14 @@ class ZeroPadIntoConv(Transformation):
                     or consumers[0].input[0] != node.output[0]:
                 continue
             conv = consumers[0]
-            pads, value, mode = _pad_spec(model, node)
+            pads, value, mode = pad_spec(model, node)
             rank = len(pads or []) // 2
             if mode != "constant" or value != 0.0 or rank < 3 \
                     or any(pads[i] for i in (0, 1, rank, rank + 1)) or min(pads) < 0:
                 continue
             n = rank - 2
             old = list(node_attr(conv, "pads", [0] * 2 * n))
-            if node_attr(conv, "auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET", ""):
+            if node_attr(conv, "auto_pad", "NOTSET") not in ("NOTSET", ""):
                 continue  # ExplicitConvPads runs first
             merged = ([a + b for a, b in zip(old[:n], pads[2:rank], strict=True)]
                       + [a + b for a, b in zip(old[n:], pads[rank + 2:], strict=True)])

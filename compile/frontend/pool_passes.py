@@ -22,7 +22,8 @@ from qonnx.transformation.base import Transformation
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attr
-from xnorflow.compile.frontend.finn_passes import global_pool_axes
+from xnorflow.compile.frontend.finn_passes import channel_values, global_pool_axes
+from xnorflow.compile.ir.datatypes import smallest_type
 
 
 class DropExactTrunc(Transformation):
@@ -62,20 +63,6 @@ class DropExactTrunc(Transformation):
         return model, False
 
 
-def _channel_constant(model: Any, node: Any, channels: int) -> bool:
-    """Whether `node` is a Mul/Add of its first input by a per-tensor or per-channel constant
-    (a quantizer's scale, a BatchNorm's affine)."""
-    if node.op_type not in ("Mul", "Add") or len(node.input) != 2:
-        return False
-    c = model.get_initializer(node.input[1])
-    if c is None:
-        return False
-    shape = [d for d in np.shape(c)]
-    return int(np.prod(shape)) in (1, channels) and (
-        int(np.prod(shape)) == 1 or (len(shape) >= 3 and shape[-3] == channels
-                                     and int(np.prod(shape)) == channels))
-
-
 class AveragePoolAsSum(Transformation):
     """An AveragePool over part of the map (`nn.AvgPool2d(2)`, `nn.AvgPool1d(3)`) → on NHWC,
     the depthwise window (qonnx's Im2Col) and FINN's Pool with AccPool — the exact window sum,
@@ -106,7 +93,7 @@ class AveragePoolAsSum(Transformation):
             chain, t = [], pool.input[0]
             while True:
                 producer = model.find_producer(t)
-                if producer is None or not _channel_constant(model, producer, channels) \
+                if producer is None or channel_values(model, producer, channels) is None \
                         or len(model.find_consumers(t)) != 1:
                     break
                 chain.insert(0, producer)
@@ -144,9 +131,7 @@ def _window_sum(model: Any, pool: Any, t: str) -> list[Any]:
             "convolution — put it after the activation quantizer (Conv → BatchNorm → act → "
             "AvgPool2d) or right after the convolution")
     in_dt = DataType["INT2"] if dt == DataType["BIPOLAR"] else dt
-    lo, hi = in_dt.min() * n, in_dt.max() * n
-    out_dt = DataType[f"INT{max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1}"
-                      if lo < 0 else f"UINT{int(hi).bit_length()}"]
+    out_dt = DataType[smallest_type(in_dt.min() * n, in_dt.max() * n).name]
     nhwc, cols, summed, nchw = (model.make_new_valueinfo_name() for _ in range(4))
     for name, shape in ((nhwc, [1, h, w, channels]), (cols, [1, oh, ow, n * channels]),
                         (summed, [1, oh, ow, channels])):

@@ -69,8 +69,6 @@ class MaxPool(ChannelFolded, WindowLayer):
         """A depthwise window and the Pool after it, by the Pool's Function (max-pool also
         claims a window without a Pool, to name it)."""
         function = node_attrs(nxt).get("Function") if nxt is not None else None
-        if isinstance(function, bytes):
-            function = function.decode()
         others = {k.finn_function for k in cls.registry.values()
                   if issubclass(k, MaxPool) and k is not cls}
         return is_depthwise_window(node) and (function == cls.finn_function or (

@@ -20,7 +20,12 @@ import dataclasses
 
 import numpy as np
 
-from xnorflow.compile.frontend.finn_attrs import ir_dtype, is_depthwise_window, node_attrs
+from xnorflow.compile.frontend.finn_attrs import (
+    ir_dtype,
+    is_depthwise_window,
+    node_attrs,
+    pad_spec,
+)
 from xnorflow.compile.hls import common as hls
 from xnorflow.compile.layers.base import Layer, LayerError, divisors
 from xnorflow.compile.rtl import common as rtl
@@ -158,17 +163,13 @@ class Padding(Layer):
     def _read_pad(cls, reader, node) -> Padding:
         """An ONNX Pad of an NHWC image by a constant (PadPoolWithMinimum's)."""
         shape = reader.model.get_tensor_shape(node.input[0])
-        pads = reader.init(node.input[1]) if len(node.input) > 1 else None
-        value = reader.init(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
-        mode = node_attrs(node).get("mode", "constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        pads = None if pads is None else [int(p) for p in np.asarray(pads).reshape(-1)]
-        if (mode != "constant" or shape is None or len(shape) != 4 or pads is None
-                or len(pads) != 8 or any(pads[i] for i in (0, 3, 4, 7)) or min(pads) < 0):
-            raise reader.fail(node, f"pads {pads} ({mode}) an input of shape {shape}; only a "
-                              "constant padding of the height and width of an NHWC image is "
-                              "built")
-        value = float(np.asarray(value).reshape(-1)[0])
+        pads, value, mode = pad_spec(reader.model, node)
+        if (mode != "constant" or value is None or shape is None or len(shape) != 4
+                or pads is None or len(pads) != 8 or any(pads[i] for i in (0, 3, 4, 7))
+                or min(pads) < 0):
+            raise reader.fail(node, f"pads {pads} ({mode}, value {value}) an input of shape "
+                              f"{shape}; only a constant padding of the height and width of an "
+                              "NHWC image is built")
         dt = ir_dtype(reader.model.get_tensor_datatype(node.input[0]).name)
         if value != round(value):
             raise reader.fail(node, f"pads with {value}, not an integer of {dt}")
