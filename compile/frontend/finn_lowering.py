@@ -340,12 +340,12 @@ def _check_average_pool(model: Any, node: Any, path: Path) -> None:
     k = list(node_attr(node, "kernel_shape", []))
     pads = list(node_attr(node, "pads", [0] * 2 * len(k)))
     ceil = int(node_attr(node, "ceil_mode", 0))
-    counted = int(node_attr(node, "count_include_pad", 0)) or not any(pads)
-    if node.op_type != "AveragePool" or len(k) != 2 or ceil or not counted:
+    include_pad = int(node_attr(node, "count_include_pad", 0))
+    if node.op_type != "AveragePool" or len(k) != 2 or ceil or (any(pads) and not include_pad):
         raise CompileError(
             f"{path}: node {node.name!r} ({node.op_type}) averages over part of the feature "
             f"map (kernel {k}, pads {pads}, ceil_mode {ceil}, count_include_pad "
-            f"{int(node_attr(node, 'count_include_pad', 0))}); xnorflow builds average pools "
+            f"{include_pad}); xnorflow builds average pools "
             "without ceil mode whose padding counts in the average (nn.AvgPool2d(k, s, p), "
             "count_include_pad=True, the default; nn.AvgPool1d) and global average pools "
             "(nn.AdaptiveAvgPool2d(1), x.mean((2, 3)))")

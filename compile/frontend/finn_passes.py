@@ -238,7 +238,6 @@ class DenseConvKernels(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from onnx import helper
-        from qonnx.core.datatype import DataType
 
         for node in model.graph.node:
             if node.op_type != "Conv":
@@ -255,10 +254,9 @@ class DenseConvKernels(Transformation):
             for g in range(group):
                 dense[g * per:(g + 1) * per, g * i:(g + 1) * i, ::dil[0], ::dil[1]] = \
                     w[g * per:(g + 1) * per]
-            dt = model.get_tensor_datatype(node.input[1])
             model.set_initializer(node.input[1], dense)
-            model.set_tensor_datatype(node.input[1],
-                                      DataType["INT2"] if dt == DataType["BIPOLAR"] else dt)
+            model.set_tensor_datatype(node.input[1], _integer_type(
+                model.get_tensor_datatype(node.input[1]), dense))
             for a in list(node.attribute):
                 if a.name in ("dilations", "kernel_shape", "group"):
                     node.attribute.remove(a)
