@@ -50,7 +50,7 @@ SUPPORTED_OPS = (
     "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
     "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
     "Squeeze", "Unsqueeze", "Dropout", "GlobalAveragePool", "ReduceMean", "AveragePool",
-    "Relu",
+    "Relu", "Concat",
 )
 MAX_WEIGHT_BITS = 8  # signed weights the MVAU multiplies (1 = binary, XNOR where it can)
 MAX_ACT_BITS = 8     # activations between layers (2^bits - 1 thresholds per channel)
@@ -507,6 +507,11 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from xnorflow.compile.frontend.concat_passes import (
+        CommonConcatTypes,
+        ConcatOnChannelsLast,
+        PairwiseConcats,
+    )
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
         DenseConvKernels,
@@ -515,20 +520,23 @@ def _streamline(model: Any) -> Any:
     )
     from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, ForkedMaxPoolNHWC
 
-    for t in (DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(), AveragePoolAsSum(),
+    for t in (PairwiseConcats(), DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(),
+              AveragePoolAsSum(),
               MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
         model = model.transform(t)
     moved = ThresholdIntegers()
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
         model = model.transform(Streamline())
-    for t in (LowerConvsToMatMul(), ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(),
+    for t in (LowerConvsToMatMul(), ConcatOnChannelsLast(), ForkedMaxPoolNHWC(),
+              MakeMaxPoolNHWC(),
               AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
               AbsorbConsecutiveTransposes(),
-              BipolarToTernaryWhereZeroMatters(), ConvertBipolarMatMulToXnorPopcount(),
+              BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(),
+              ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
         model = model.transform(t)
-    if any(is_join_add(model, n) for n in model.graph.node):
+    if any(is_join_add(model, n) or n.op_type == "Concat" for n in model.graph.node):
         model = _streamline_joins(model)
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
         for t in (InferGlobalAccPoolLayer(), Streamline(), RoundAndClipThresholds(),
@@ -560,24 +568,42 @@ def _streamline_joins(model: Any) -> Any:
     )
     from finn.transformation.streamline.reorder import (
         MakeMaxPoolNHWC,
+        MoveAddPastJoinConcat,
         MoveLinearPastEltwiseAdd,
         MoveLinearPastFork,
+        MoveMulPastJoinConcat,
         MoveTransposePastFork,
         MoveTransposePastJoinAdd,
+        MoveTransposePastJoinConcat,
     )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.general import SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-    from xnorflow.compile.frontend.pool_passes import ForkedMaxPoolNHWC
+    from xnorflow.compile.frontend.concat_passes import (
+        CommonConcatTypes,
+        ScalesPastConcat,
+        UniformScalesAsScalars,
+    )
+    from xnorflow.compile.frontend.pool_passes import ForkedMaxPoolNHWC, ScalarMulPastMaxPoolNHWC
 
-    for _ in range(3):  # a pool on a shortcut turns NHWC only once its transposes have moved
+    # a pool on a shortcut turns NHWC only once its transposes have moved; a scale moves past
+    # one concatenation of a chain of them (a DenseNet block) a round
+    rounds = 3 + sum(n.op_type == "Concat" for n in model.graph.node)
+    for _ in range(rounds):
+        before = model.model.SerializeToString()
         for t in (MoveLinearPastFork(), MoveLinearPastEltwiseAdd(), Streamline(),
+                  UniformScalesAsScalars(), Streamline(),
                   MoveTransposePastFork(), MoveTransposePastJoinAdd(),
+                  MoveTransposePastJoinConcat(), ScalesPastConcat(), MoveMulPastJoinConcat(),
+                  MoveAddPastJoinConcat(), UniformScalesAsScalars(), CommonConcatTypes(),
+                  ScalarMulPastMaxPoolNHWC(),
                   AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
                   ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
                   SortGraph(), InferDataLayouts()):
             model = model.transform(t)
+        if model.model.SerializeToString() == before:
+            break
     return model.transform(RoundAndClipThresholds())
 
 
@@ -587,6 +613,7 @@ def to_hw_layers(model: Any) -> Any:
     from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
         InferBinaryMatrixVectorActivation,
     )
+    from finn.transformation.fpgadataflow.convert_to_hw.concat import InferConcatLayer
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
         InferDuplicateStreamsLayer,
@@ -606,6 +633,7 @@ def to_hw_layers(model: Any) -> Any:
     from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
+    from xnorflow.compile.frontend.concat_passes import CommonConcatTypes
     from xnorflow.compile.frontend.finn_passes import (
         NarrowJoinSums,
         RestoreXnorActVal,
@@ -614,7 +642,10 @@ def to_hw_layers(model: Any) -> Any:
     from xnorflow.compile.frontend.padding_passes import CeilModePoolAsPads, PadPoolWithMinimum
 
     biases = xnor_activation_biases(model)
-    for t in (InferBinaryMatrixVectorActivation(), RestoreXnorActVal(biases),
+    # concatenations first: FINN's StreamingConcat types the join by both inputs (a Concat is
+    # typed as its first input); the layers after it read that type
+    for t in (CommonConcatTypes(), InferConcatLayer(), InferBinaryMatrixVectorActivation(),
+              RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
               InferElementwiseBinaryOperation(is_integer_join), NarrowJoinSums(),

@@ -128,6 +128,8 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
             elif c.op_type == "MatMul":
                 if model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:
                     return True
+            elif c.op_type == "Concat":
+                return True  # the join's output type holds both inputs' values (INT2 for ±1)
             elif c.op_type in PASS_THROUGH and self.needs_value(model, c.output[0]):
                 return True
         return False

@@ -228,6 +228,29 @@ def _after_max_pool(model: Any, node: Any) -> bool:
                                      or producer.op_type in ("Pool", "StreamingMaxPool"))
 
 
+def _check_concat_scales(model: Any, source: Path) -> None:
+    """A per-channel scale or offset left after a concatenation (its inputs' scales differ)
+    that no thresholds absorbed: the layer after it would need non-integer weights."""
+    for node in model.graph.node:
+        if node.op_type not in ("Concat", "StreamingConcat"):
+            continue
+        for c in model.find_consumers(node.output[0]) or []:
+            if c.op_type in AFFINE_OPS or c.op_type == "Concat" and node.op_type == "Concat":
+                raise CompileError(
+                    f"{source}: node {node.name!r} concatenates tensors of different scales "
+                    f"(or types), and {c.name!r} ({c.op_type}) applies them after the join "
+                    "where no quantizer takes them: a layer after the join computes in integers "
+                    "of one scale. Quantize the concatenation again (a QuantIdentity or "
+                    "QuantReLU right after torch.cat, or BatchNorm + activation), or give the "
+                    "concatenated activations one quantizer (Brevitas: share it, e.g. "
+                    "QuantReLU(act_quant=first.act_quant))")
+        if node.op_type == "Concat":
+            raise CompileError(
+                f"{source}: node {node.name!r} (Concat) was not converted to a hardware layer; "
+                "xnorflow concatenates quantized activations along the channels (torch.cat(..., "
+                "dim=1) of NCHW maps, or of flat features)")
+
+
 def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) -> DataflowIR:
     """FINN's HW-layer graph (ModelWrapper, before SpecializeLayers) → a validated DataflowIR."""
     source = Path(source)
@@ -236,6 +259,7 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
     if not hw_idx:
         raise CompileError(f"{source}: FINN produced no hardware layer from this model")
     first, last = hw_idx[0], hw_idx[-1]
+    _check_concat_scales(model, source)
     reader = _Reader(model, source)
     layout = _input_layout(model, nodes[:first], nodes[first], source)
     # each tensor between the layers: (the IR stream it is, its elements' order in the stream)

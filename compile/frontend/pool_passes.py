@@ -11,6 +11,8 @@ global max pools, max-pools whose output forks.
 - `ForkedMaxPoolNHWC`: a max-pool whose output feeds several layers (a ResNet stem's pool
   and the first block's shortcut) on NHWC between two transposes; FINN's MakeMaxPoolNHWC
   would rewire only one consumer and hand the others the pool's input.
+- `ScalarMulPastMaxPoolNHWC`: a scale that reaches a max-pool after it turned NHWC moves
+  past it, as FINN's MoveMulPastMaxPool moves it past an NCHW one.
 """
 
 from __future__ import annotations
@@ -275,4 +277,30 @@ class ForkedMaxPoolNHWC(Transformation):
             model.set_tensor_datatype(nhwc_in, dt)
             model.set_tensor_datatype(nhwc_out, dt)
             return model.transform(InferShapes()), True
+        return model, False
+
+
+class ScalarMulPastMaxPoolNHWC(Transformation):
+    """A non-negative scalar Mul → MaxPoolNHWC becomes MaxPoolNHWC → Mul (max commutes with a
+    non-negative scale). FINN's MoveMulPastMaxPool takes NCHW MaxPools only; a scale reaching
+    a pool after it turned NHWC (a scale coming past a concatenation) would stay in front."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for mul in model.graph.node:
+            if mul.op_type != "Mul" or model.is_fork_node(mul):
+                continue
+            c = model.get_initializer(mul.input[1])
+            pool = model.find_consumer(mul.output[0])
+            if c is None or c.size != 1 or float(c.reshape(-1)[0]) < 0 or pool is None or \
+                    pool.op_type != "MaxPoolNHWC":
+                continue
+            x, mid, out = mul.input[0], mul.output[0], pool.output[0]
+            pooled_shape = model.get_tensor_shape(out)
+            pool.input[0], pool.output[0] = x, mid
+            mul.input[0], mul.output[0] = mid, out
+            model.set_tensor_shape(mid, pooled_shape)
+            nodes = list(model.graph.node)
+            model.graph.node.remove(mul)
+            model.graph.node.insert(nodes.index(pool), mul)
+            return model, True
         return model, False

@@ -73,14 +73,15 @@ class DataflowIR:
             if len(sources) != type(layer).n_inputs:
                 raise IRError(f"layer {layer.name!r} ({layer.kind}) takes "
                               f"{type(layer).n_inputs} stream(s), {len(sources)} given")
-            for src, want in zip(sources, layer.input_dtypes, strict=True):
+            for src, want, in_shape in zip(sources, layer.input_dtypes, layer.input_shapes,
+                                           strict=True):
                 if src not in produced:
                     raise IRError(f"layer {layer.name!r} takes stream {src!r}, which no earlier "
                                   "layer produces (the layers must be in topological order)")
                 shape, dtype = produced[src]
-                if np.prod(layer.in_shape) != np.prod(shape) or want != dtype:
+                if np.prod(in_shape) != np.prod(shape) or want != dtype:
                     raise IRError(
-                        f"layer {layer.name!r} takes {layer.in_shape} {want} but "
+                        f"layer {layer.name!r} takes {in_shape} {want} but "
                         f"receives {shape} {dtype} from {src!r}"
                     )
                 consumed[src] = consumed.get(src, 0) + 1
@@ -154,7 +155,8 @@ class DataflowIR:
         streams = {GRAPH_INPUT: frames}
         outs = []
         for i, layer in enumerate(self.layers[:upto]):
-            args = [streams[s].reshape(frames.shape[0], *layer.in_shape) for s in self.sources(i)]
+            args = [streams[s].reshape(frames.shape[0], *shape)
+                    for s, shape in zip(self.sources(i), layer.input_shapes, strict=True)]
             out = layer.reference(*args)
             streams[layer.name] = out
             outs.append(out)

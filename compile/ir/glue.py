@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from xnorflow.compile.ir.dataflow import GRAPH_INPUT, DataflowIR
 from xnorflow.compile.layers import Layer
 
@@ -47,9 +49,9 @@ class Boundary:
         return self.in_fold != self.out_fold
 
 
-def _edge_pixels(layer: Layer, depth: int) -> float:
-    """A FIFO of `depth` beats in front of `layer`, in pixels of its input."""
-    return depth * layer.in_fold / layer.in_shape[1]
+def _edge_pixels(layer: Layer, port: int, depth: int) -> float:
+    """A FIFO of `depth` beats in front of `layer`'s input `port`, in pixels of that input."""
+    return depth * layer.in_fold / layer.input_shapes[port][1]
 
 
 def _branch_lag(ir: DataflowIR, names: dict[str, int], index: int, port: int,
@@ -61,7 +63,7 @@ def _branch_lag(ir: DataflowIR, names: dict[str, int], index: int, port: int,
     cur, cur_port = index, port
     while src != GRAPH_INPUT:
         j = names[src]
-        lag += _edge_pixels(ir.layers[cur], depths.get((cur, cur_port), 0)) \
+        lag += _edge_pixels(ir.layers[cur], cur_port, depths.get((cur, cur_port), 0)) \
             * per / ir.layers[cur].in_shape[0]
         layer = ir.layers[j]
         if type(layer).n_consumers > 1:
@@ -79,7 +81,7 @@ def _skew_depths(ir: DataflowIR, names: dict[str, int], index: int,
     out = {}
     for p, lag in enumerate(lags):
         if lag < max(lags):
-            beats = (max(lags) - lag) * layer.in_shape[1] / layer.in_fold
+            beats = (max(lags) - lag) * layer.input_shapes[p][1] / layer.in_fold
             out[p] = math.ceil(beats) + SKEW_MARGIN
     return out
 
@@ -98,7 +100,7 @@ def plan_glue(ir: DataflowIR) -> list[Boundary]:
             depth = max(layer.input_fifo_depth(), skew.get(port, 0))
             depths[(i, port)] = depth
             j = names[src]
-            out.append(Boundary(index=i, values=int(layer.in_shape[0] * layer.in_shape[1]),
+            out.append(Boundary(index=i, values=int(np.prod(layer.input_shapes[port])),
                                 bits=layer.input_dtypes[port].bits,
                                 in_fold=ir.layers[j].out_fold, out_fold=layer.in_fold,
                                 fifo_depth=depth, port=port, src=j,

@@ -2,6 +2,7 @@
 
 from xnorflow.compile.layers.add_streams import AddStreams
 from xnorflow.compile.layers.base import Layer, LayerError
+from xnorflow.compile.layers.concat_streams import ConcatStreams
 from xnorflow.compile.layers.duplicate_streams import DuplicateStreams
 from xnorflow.compile.layers.global_acc_pool import GlobalAccPool
 from xnorflow.compile.layers.label_select import LabelSelect
@@ -12,5 +13,6 @@ from xnorflow.compile.layers.sliding_window import SlidingWindow
 from xnorflow.compile.layers.sum_pool import SumPool
 from xnorflow.compile.layers.thresholding import Thresholding
 
-__all__ = ["Layer", "LayerError", "AddStreams", "DuplicateStreams", "GlobalAccPool",
-           "LabelSelect", "MaxPool", "MVAU", "Padding", "SlidingWindow", "SumPool", "Thresholding"]
+__all__ = ["Layer", "LayerError", "AddStreams", "ConcatStreams", "DuplicateStreams",
+           "GlobalAccPool", "LabelSelect", "MaxPool", "MVAU", "Padding", "SlidingWindow",
+           "SumPool", "Thresholding"]

@@ -175,6 +175,11 @@ class Layer:
         return (self.in_width,)
 
     @property
+    def input_shapes(self) -> tuple[tuple[int, int], ...]:
+        """The frame shape of each input stream (a concatenation's differ in channels)."""
+        return (self.in_shape,) * type(self).n_inputs
+
+    @property
     def out_width(self) -> int:
         return self.out_fold * self.out_dtype.bits
 

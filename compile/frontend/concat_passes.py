@@ -1,0 +1,218 @@
+"""Concatenations (`torch.cat([x, f(x)], dim=1)`, a DenseNet block) into FINN's
+StreamingConcat: two streams joined along the channels.
+
+- `PairwiseConcats`: a Concat of n > 2 tensors → a chain of two-way Concats (the concat
+  layer joins two streams).
+- `ConcatOnChannelsLast`: a Concat on NCHW's channel axis → transposes to NHWC on each
+  input, the Concat on the last axis, a transpose back; the transposes then cancel against
+  the convolutions' own (LowerConvsToMatMul) or move on as FINN moves any other, and FINN's
+  InferConcatLayer takes only last-axis Concats.
+- `ScalesPastConcat`: the inputs' own scales (and offsets) become one per-channel Mul (Add)
+  after the join, for the next thresholds to absorb.
+- `UniformScalesAsScalars`: a per-channel Mul (Add) whose channels all have one value (the
+  join of equal scales) → a scalar one, which FINN's passes move on.
+- `CommonConcatTypes`: inputs of different integer types widen to one type holding both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.transformation.base import Transformation
+
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.frontend.finn_attrs import node_attr
+from xnorflow.compile.frontend.finn_passes import PASS_THROUGH
+from xnorflow.compile.ir.datatypes import smallest_type
+
+
+def concat_axis(model: Any, node: Any) -> int:
+    """The Concat's axis, non-negative."""
+    rank = len(model.get_tensor_shape(node.input[0]))
+    axis = int(node_attr(node, "axis", 1))
+    return axis + rank if axis < 0 else axis
+
+
+class PairwiseConcats(Transformation):
+    """Concat(a, b, c, ...) → Concat(Concat(a, b), c) ...: the same channels, in order."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for index, node in enumerate(model.graph.node):
+            if node.op_type != "Concat" or len(node.input) <= 2:
+                continue
+            axis = concat_axis(model, node)
+            shapes = [model.get_tensor_shape(t) for t in node.input[:2]]
+            shape = list(shapes[0])
+            shape[axis] += shapes[1][axis]
+            part = model.make_new_valueinfo_name()
+            model.graph.value_info.append(
+                helper.make_tensor_value_info(part, TensorProto.FLOAT, shape))
+            first = helper.make_node("Concat", list(node.input[:2]), [part], axis=axis,
+                                     name=f"{node.name}_pair")
+            rest = list(node.input[2:])
+            del node.input[:]
+            node.input.extend([part, *rest])
+            model.graph.node.insert(index, first)
+            return model, True
+        return model, False
+
+
+class ConcatOnChannelsLast(Transformation):
+    """A Concat of 4-D NCHW tensors on axis 1 → NHWC transposes, Concat on axis 3, NCHW."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for index, node in enumerate(model.graph.node):
+            shape = model.get_tensor_shape(node.output[0])
+            if node.op_type != "Concat" or len(shape) != 4 or concat_axis(model, node) != 1:
+                continue
+            new = []
+            for k, t in enumerate(node.input):
+                n, c, h, w = model.get_tensor_shape(t)
+                nhwc = model.make_new_valueinfo_name()
+                model.graph.value_info.append(
+                    helper.make_tensor_value_info(nhwc, TensorProto.FLOAT, [n, h, w, c]))
+                model.set_tensor_datatype(nhwc, model.get_tensor_datatype(t))
+                new.append(helper.make_node("Transpose", [t], [nhwc], perm=[0, 2, 3, 1]))
+                node.input[k] = nhwc
+            joined = model.make_new_valueinfo_name()
+            n, c, h, w = shape
+            model.graph.value_info.append(
+                helper.make_tensor_value_info(joined, TensorProto.FLOAT, [n, h, w, c]))
+            new.append(helper.make_node("Transpose", [joined], [node.output[0]],
+                                        perm=[0, 3, 1, 2]))
+            node.output[0] = joined
+            for a in node.attribute:
+                if a.name == "axis":
+                    a.i = 3
+            for k, x in enumerate(new[:-1]):
+                model.graph.node.insert(index + k, x)
+            model.graph.node.insert(index + len(new), new[-1])
+            return model, True
+        return model, False
+
+
+class ScalesPastConcat(Transformation):
+    """Mul (Add) by constants on a Concat's inputs that FINN's MoveMulPastJoinConcat
+    (MoveAddPastJoinConcat) does not move — per-tensor scales that differ, or an input without
+    one — become per-channel constants on every input (1 or 0 where an input had none), which
+    it moves past the join as one per-channel Mul (Add)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            if node.op_type != "Concat":
+                continue
+            axis = concat_axis(model, node)
+            for op, unit in (("Add", 0.0), ("Mul", 1.0)):
+                if self._per_channel(model, node, axis, op, unit):
+                    return model, True
+        return model, False
+
+    @staticmethod
+    def _per_channel(model: Any, node: Any, axis: int, op: str, unit: float) -> bool:
+        consts = []
+        for t in node.input:
+            p = model.find_producer(t)
+            c = None if p is None or p.op_type != op else model.get_initializer(p.input[1])
+            consts.append(None if c is None else np.asarray(c))
+        if all(c is None for c in consts):
+            return False
+        rank = len(model.get_tensor_shape(node.input[0]))
+        shapes = [[1] * rank for _ in node.input]
+        for k, t in enumerate(node.input):
+            shapes[k][axis] = model.get_tensor_shape(t)[axis]
+        if all(c is not None and c.size == 1 for c in consts) and \
+                len({float(c.reshape(-1)[0]) for c in consts}) == 1:
+            return False  # one scalar: FINN moves it
+        if all(c is not None and list(c.shape) == sh for c, sh in zip(consts, shapes,
+                                                                        strict=True)):
+            return False  # per channel already
+        if any(c is not None and c.size != 1 and list(c.shape) != sh
+               for c, sh in zip(consts, shapes, strict=True)):
+            return False  # some other broadcast: left as it is (the reader names it)
+        for k, (t, c, sh) in enumerate(zip(list(node.input), consts, shapes, strict=True)):
+            value = np.full(sh, unit if c is None else float(c.reshape(-1)[0]), np.float32)
+            if c is not None and c.size != 1:
+                continue
+            if c is not None:
+                model.set_initializer(model.find_producer(t).input[1], value)
+                continue
+            param, out = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            model.set_initializer(param, value)
+            model.graph.value_info.append(helper.make_tensor_value_info(
+                out, TensorProto.FLOAT, model.get_tensor_shape(t)))
+            index = list(model.graph.node).index(node)
+            model.graph.node.insert(index, helper.make_node(op, [t, param], [out]))
+            node.input[k] = out
+        return True
+
+
+class UniformScalesAsScalars(Transformation):
+    """Mul/Add by a constant array of one value, not widening its input → by a scalar."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        changed = False
+        for node in model.graph.node:
+            if node.op_type not in ("Mul", "Add"):
+                continue
+            c = model.get_initializer(node.input[1])
+            if c is None or c.size <= 1 or np.any(c != c.reshape(-1)[0]) or \
+                    model.get_tensor_shape(node.input[0]) != model.get_tensor_shape(node.output[0]):
+                continue
+            model.set_initializer(node.input[1], np.asarray(c.reshape(-1)[0], np.float32))
+            changed = True
+        return model, changed
+
+
+class CommonConcatTypes(Transformation):
+    """A Concat of tensors of different integer types (a 2-bit and a 3-bit activation): the
+    thresholds producing them output one type that holds every input's values, the type
+    FINN's StreamingConcat gives the join. qonnx's type inference types a Concat as its first
+    input, which would then be wrong for the second (thresholds after the join clipped to
+    it). Run after BipolarToTernaryWhereZeroMatters (which makes ±1 inputs INT2)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+
+        changed = False
+        for node in model.graph.node:
+            if node.op_type != "Concat":
+                continue
+            types = [model.get_tensor_datatype(t) for t in node.input]
+            if len(set(types)) == 1 or not all(t.is_integer() for t in types):
+                continue
+            common = DataType[smallest_type(min(int(t.min()) for t in types),
+                                            max(int(t.max()) for t in types)).name]
+            for tensor, dt in zip(node.input, types, strict=True):
+                if dt == common:
+                    continue
+                mt = _threshold_source(model, tensor)
+                if mt is None:
+                    raise CompileError(
+                        f"node {node.name!r} (Concat) joins tensors of types "
+                        f"{', '.join(t.name for t in types)}, and {tensor!r} ({dt.name}) does "
+                        "not come from a quantized activation whose type could widen to "
+                        f"{common.name}; quantize each concatenated tensor with an activation "
+                        "quantizer of one bit width (e.g. QuantIdentity before torch.cat)")
+                for a in mt.attribute:
+                    if a.name == "out_dtype":
+                        a.s = common.name.encode()
+                model.set_tensor_datatype(mt.output[0], common)
+                changed = True
+        if changed:
+            model = model.transform(InferDataTypes())
+        return model, False
+
+
+def _threshold_source(model: Any, tensor: str) -> Any:
+    """The MultiThreshold (not bipolar) whose output reaches `tensor` through data movement
+    alone, or None."""
+    node = model.find_producer(tensor)
+    while node is not None and node.op_type in PASS_THROUGH:
+        node = model.find_producer(node.input[0])
+    if node is None or node.op_type != "MultiThreshold" or \
+            node_attr(node, "out_dtype") in ("BIPOLAR", "BINARY"):
+        return None
+    return node
