@@ -12,6 +12,8 @@ StreamingConcat: two streams joined along the channels.
 - `UniformScalesAsScalars`: a per-channel Mul (Add) whose channels all have one value (the
   join of equal scales) → a scalar one, which FINN's passes move on.
 - `CommonConcatTypes`: inputs of different integer types widen to one type holding both.
+- `TwoWayForks`: FINN's DuplicateStreams to n > 2 layers (an Inception block's input going to
+  three branches) → a chain of two-way forks (the fork layer feeds two).
 """
 
 from __future__ import annotations
@@ -216,3 +218,35 @@ def _threshold_source(model: Any, tensor: str) -> Any:
             node_attr(node, "out_dtype") in ("BIPOLAR", "BINARY"):
         return None
     return node
+
+
+class TwoWayForks(Transformation):
+    """DuplicateStreams(x → o1, o2, ..., on) → DuplicateStreams(x → o1, t),
+    DuplicateStreams(t → o2, ..., on), until every fork feeds two; the same stream to each."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for index, node in enumerate(model.graph.node):
+            if node.op_type != "DuplicateStreams" or len(node.output) <= 2:
+                continue
+            rest = model.make_new_valueinfo_name()
+            model.graph.value_info.append(helper.make_tensor_value_info(
+                rest, TensorProto.FLOAT, model.get_tensor_shape(node.input[0])))
+            model.set_tensor_datatype(rest, model.get_tensor_datatype(node.input[0]))
+            tail = helper.make_node("DuplicateStreams", [rest], list(node.output[1:]),
+                                    name=f"{node.name}_{len(node.output) - 1}")
+            tail.domain = node.domain
+            for a in node.attribute:
+                tail.attribute.append(a)
+                if a.name == "NumOutputStreams":
+                    tail.attribute[-1].i = len(node.output) - 1
+                    a.i = 2
+                elif a.name == "outFIFODepths":
+                    del tail.attribute[-1].ints[1:]
+                    tail.attribute[-1].ints.extend([2] * (len(node.output) - 2))
+                    del a.ints[2:]
+            outs = [node.output[0], rest]
+            del node.output[:]
+            node.output.extend(outs)
+            model.graph.node.insert(index + 1, tail)
+            return model, True
+        return model, False

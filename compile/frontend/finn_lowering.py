@@ -633,7 +633,7 @@ def to_hw_layers(model: Any) -> Any:
     from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-    from xnorflow.compile.frontend.concat_passes import CommonConcatTypes
+    from xnorflow.compile.frontend.concat_passes import CommonConcatTypes, TwoWayForks
     from xnorflow.compile.frontend.finn_passes import (
         NarrowJoinSums,
         RestoreXnorActVal,
@@ -649,7 +649,7 @@ def to_hw_layers(model: Any) -> Any:
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
               InferElementwiseBinaryOperation(is_integer_join), NarrowJoinSums(),
-              InferDuplicateStreamsLayer(), SortGraph(), RemoveCNVtoFCFlatten(),
+              InferDuplicateStreamsLayer(), TwoWayForks(), SortGraph(), RemoveCNVtoFCFlatten(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
     return model

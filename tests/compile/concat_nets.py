@@ -1,0 +1,125 @@
+"""Networks that concatenate feature maps (`torch.cat(..., dim=1)`), written as users write
+them: a DenseNet block (each layer's output appended to its input), an Inception block (three
+branches of one input joined, a 3-way fork and a 3-way concat), MLPs joining two hidden layers.
+
+`concat_net(name)` → (model, input shape), weights and BatchNorms randomized (tests/compile/
+helpers.randomize). The concatenated activations share a scale where the layer after the join
+multiplies them (one quantizer module reused, or `act_quant=` of another), or a quantizer
+re-quantizes the join; BatchNorm + activation after a join absorb the inputs' own scales.
+"""
+
+from __future__ import annotations
+
+SEEDS = {"inception_3way": 2}  # randomize seeds (5 unless named): outputs that vary
+CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "mlp_shared_quant",
+               "mlp_requant_mixed", "mlp_different_scales")
+
+
+def concat_net(name: str):
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    from tests.compile.helpers import randomize
+
+    binary = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
+
+    class DenseBlock(nn.Module):
+        """stem conv → 3 layers of x = cat([x, act(bn(conv(x)))]) → max-pool → linear."""
+
+        def __init__(self, kernel: int, bits: int) -> None:
+            super().__init__()
+            if bits == 1:
+                def act():
+                    return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+                wq = binary
+            else:
+                shared = QuantReLU(bit_width=bits)  # one quantizer for every joined map
+
+                def act():
+                    return shared
+                wq = {"weight_bit_width": 2, "bias": False}
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(3, 8, 3, padding=1, weight_bit_width=4,
+                                                  bias=False), nn.BatchNorm2d(8), act())
+            self.layers = nn.ModuleList()
+            c = 8
+            for _ in range(3):
+                self.layers.append(nn.Sequential(
+                    QuantConv2d(c, 4, kernel, padding=kernel // 2, **wq), nn.BatchNorm2d(4),
+                    act()))
+                c += 4
+            self.pool = nn.MaxPool2d(2)
+            self.fc = QuantLinear(c * 4 * 4, 10, **binary)
+
+        def forward(self, x):
+            x = self.stem(self.q(x))
+            for layer in self.layers:
+                x = torch.cat([x, layer(x)], dim=1)
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    class Inception(nn.Module):
+        """cat([1x1 branch, 3x3 branch, the input]) → BatchNorm → act → global pool."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(3, 8, 3, padding=1, weight_bit_width=4,
+                                                  bias=False), nn.BatchNorm2d(8),
+                                      QuantReLU(bit_width=2))
+            self.b1 = nn.Sequential(QuantConv2d(8, 4, 1, weight_bit_width=2, bias=False),
+                                    nn.BatchNorm2d(4), QuantReLU(bit_width=2))
+            self.b3 = nn.Sequential(QuantConv2d(8, 6, 3, padding=1, weight_bit_width=2,
+                                                bias=False), nn.BatchNorm2d(6),
+                                    QuantReLU(bit_width=3))
+            self.bn = nn.BatchNorm2d(18)
+            self.act = QuantReLU(bit_width=2)
+            self.fc = QuantLinear(18, 10, weight_bit_width=2, bias=True)
+
+        def forward(self, x):
+            x = self.stem(self.q(x))
+            x = torch.cat((self.b1(x), self.b3(x), x), 1)
+            return self.fc(self.act(self.bn(x)).mean((2, 3)))
+
+    class JoinedMLP(nn.Module):
+        """h1 = act1(fc1(x)); h2 = act2(fc2(h1)); fc3(cat([h1, h2]))."""
+
+        def __init__(self, form: str) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.fc1 = nn.Sequential(QuantLinear(64, 32, weight_bit_width=2, bias=False),
+                                     nn.BatchNorm1d(32))
+            self.act1 = QuantReLU(bit_width=2)
+            self.fc2 = nn.Sequential(QuantLinear(32, 16, weight_bit_width=2, bias=False),
+                                     nn.BatchNorm1d(16))
+            if form == "shared":
+                self.act2 = QuantReLU(act_quant=self.act1.act_quant)
+            else:  # a 3-bit activation, its own scale
+                self.act2 = QuantReLU(bit_width=3)
+            self.join = QuantIdentity(bit_width=4) if form == "requant" else nn.Identity()
+            self.fc3 = QuantLinear(48, 10, weight_bit_width=2, bias=False)
+
+        def forward(self, x):
+            h1 = self.act1(self.fc1(self.q(x.flatten(1))))
+            h2 = self.act2(self.fc2(h1))
+            return self.fc3(self.join(torch.cat([h1, h2], dim=1)))
+
+    make = {
+        "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
+        "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
+        "inception_3way": (Inception, (3, 8, 8)),
+        "mlp_shared_quant": (lambda: JoinedMLP("shared"), (1, 8, 8)),
+        "mlp_requant_mixed": (lambda: JoinedMLP("requant"), (1, 8, 8)),
+        "mlp_different_scales": (lambda: JoinedMLP("own"), (1, 8, 8)),
+    }
+    build, shape = make[name]
+    model = randomize(build(), SEEDS.get(name, 5))
+    if name == "inception_3way":  # BatchNorm after the join: scales > 0 (see the test)
+        with torch.no_grad():
+            model.bn.weight.abs_()
+    if name == "mlp_different_scales":  # scales as training leaves them: not equal
+        with torch.no_grad():
+            model.act2.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl \
+                .value.mul_(1.7)
+    return model, shape

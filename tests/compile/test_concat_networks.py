@@ -1,0 +1,91 @@
+"""Concatenations (`torch.cat` along the channels) compile to the concat_streams join and
+agree with PyTorch along the chain (tests/compile/concat_nets.py); the DenseNet and Inception
+blocks also in RTL and HLS (tests/compile/layer_nets.COMPILED_DEFAULT). Joins the hardware
+cannot compute in integers are refused with the fix."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.compile.concat_nets import concat_net
+from tests.compile.helpers import check_chain, export
+from tests.nets import random_images
+from xnorflow.compile.errors import CompileError
+from xnorflow.compile.pipeline import compile_model
+
+DEFAULT = ["dense_block", "inception_3way", "mlp_shared_quant"]
+SLOW = ["dense_block_1x1_2bit", "mlp_requant_mixed"]
+
+
+def _compile(name: str, tmp_path):
+    model, shape = concat_net(name)
+    path = export(model, shape, tmp_path / "m.onnx")
+    return model, compile_model(path, tmp_path / "build", backends=False)
+
+
+@pytest.mark.parametrize("name", DEFAULT + [pytest.param(n, marks=pytest.mark.slow)
+                                            for n in SLOW])
+def test_concat_network_chain(name, tmp_path):
+    model, result = _compile(name, tmp_path)
+    joins = [x for x in result.ir.layers if x.kind == "concat_streams"]
+    assert joins and all(x.out_shape[1] == x.channels + x.b_channels for x in joins)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=2))
+    assert figs["distinct_outputs"] > 1
+
+
+def test_dense_block_joins_in_order(tmp_path):
+    """Each join appends the new 4 channels to what came before: 8+4, 12+4, 16+4."""
+    _, result = _compile("dense_block", tmp_path)
+    joins = [(x.channels, x.b_channels) for x in result.ir.layers if x.kind == "concat_streams"]
+    assert joins == [(8, 4), (12, 4), (16, 4)]
+    forks = [x for x in result.ir.layers if x.kind == "duplicate_streams"]
+    assert len(forks) == 3  # each block's input goes to its conv and to its join
+
+
+def test_three_way_concat_and_fork(tmp_path):
+    """cat((a, b, x)): two two-way joins in order; x forks three ways as two two-way forks."""
+    _, result = _compile("inception_3way", tmp_path)
+    joins = [(x.channels, x.b_channels) for x in result.ir.layers if x.kind == "concat_streams"]
+    assert joins == [(4, 6), (10, 8)]
+    assert sum(x.kind == "duplicate_streams" for x in result.ir.layers) == 2
+
+
+def test_mixed_types_widen_to_one(tmp_path):
+    """A 2-bit and a 3-bit activation joined: both reach the join as UINT3."""
+    _, result = _compile("mlp_requant_mixed", tmp_path)
+    (join,) = [x for x in result.ir.layers if x.kind == "concat_streams"]
+    assert join.in_dtype.name == join.b_dtype.name == join.out_dtype.name == "UINT3"
+
+
+def test_different_scales_into_a_layer_are_named(tmp_path):
+    """Two activations of different scales joined and multiplied by one integer layer: the
+    error says to re-quantize the join or share the quantizer; no build is left."""
+    model, shape = concat_net("mlp_different_scales")
+    path = export(model, shape, tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="different scales") as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    assert "QuantIdentity" in str(err.value) and "act_quant=" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_spatial_concat_is_named(tmp_path):
+    """A concatenation along the height is not a channel join: named, nothing built."""
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    class Stack(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.b = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.fc = QuantLinear(2 * 8 * 8, 4, weight_quant=SignedBinaryWeightPerTensorConst,
+                                  bias=False)
+
+        def forward(self, x):
+            return self.fc(torch.cat([self.a(x), self.b(x)], dim=2).flatten(1))
+
+    path = export(Stack(), (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="along the channels"):
+        compile_model(path, tmp_path / "build", backends=False)
