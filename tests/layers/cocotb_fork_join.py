@@ -1,16 +1,19 @@
-"""cocotb tests of the residual-network stream templates: the fork (duplicate_streams.sv) and
-the join (add_streams.sv).
+"""cocotb tests of the residual- and dense-network stream templates: the fork
+(duplicate_streams.sv) and the joins by addition (add_streams.sv) and by concatenation
+(concat_streams.sv).
 
 Run through cocotb_tools.runner by tests/layers/test_fork_join_templates.py; the case comes
-from the JSON file named by $XNF_CASE: its "kind" ("fork" or "add") picks the tests of this
-module that run, its beats and expected beats (tdata integers) come from the pytest side's
-Python reference. Each test is crossed over stall patterns on every stream: none (then the
-output must move one beat per cycle), periodic, seeded random, and "long" (stalled for
-hundreds of cycles at a time while the other streams keep going). Every run ends with each
-output carrying exactly the expected beats and nothing more. A separate test flips the
-output tready(s) between clock edges and checks that no input tready follows (no
-combinational path), and the fork's run-ahead test checks that a free output takes exactly
-DEPTH beats while another is stalled.
+from the JSON file named by $XNF_CASE: its "kind" ("fork", "add" or "concat") picks the tests
+of this module that run, its beats and expected beats (tdata integers) come from the pytest
+side's Python reference. The two joins share one test body (two sources, one sink); a
+concat case's inputs hold whole pixels (A_BEATS beats on input 0 and B_BEATS on input 1 a
+pixel). Each test is crossed over stall patterns on every stream: none (then the output must
+move one beat per cycle), periodic, seeded random, and "long" (stalled for hundreds of cycles
+at a time while the other streams keep going). Every run ends with each output carrying
+exactly the expected beats and nothing more. A separate test flips the output tready(s)
+between clock edges and checks that no input tready follows (no combinational path), and the
+fork's run-ahead test checks that a free output takes exactly DEPTH beats while another is
+stalled.
 """
 
 from __future__ import annotations
@@ -204,10 +207,10 @@ async def fork_run_ahead(dut):
 
 
 # ---------------------------------------------------------------------------------------------
-# join: add_streams
+# joins: add_streams, concat_streams
 # ---------------------------------------------------------------------------------------------
 
-class AddTB:
+class JoinTB:
     def __init__(self, dut) -> None:
         self.dut = dut
         self.sources = [AxiStreamSource(AxiStreamBus.from_prefix(dut, f"s{i}_axis"), dut.clk,
@@ -245,19 +248,21 @@ async def probe_ready_paths(dut, cycles: int) -> int:
     return n
 
 
-ADD_SCENARIOS = [  # (input 0 idle, input 1 idle, output back-pressure)
+JOIN_SCENARIOS = [  # (input 0 idle, input 1 idle, output back-pressure)
     (None, None, None),
     ("random", "random", "random"),
     ("periodic", "random", "periodic"),
-    ("long", None, "random"),  # input 1 runs far ahead of input 0
-    ("random", "long", None),  # input 0 runs far ahead of input 1
+    ("long", None, "random"),  # input 0 stalls for long runs, input 1 waits on it
+    ("random", "long", None),  # input 1 stalls for long runs, input 0 waits on it
     (None, None, "long"),  # the output stalls for long runs
     ("long", "random", "long"),
 ]
 
 
-async def add_stream(dut, idle0, idle1, backpressure, probe=False):
-    tb = AddTB(dut)
+async def join_stream(dut, idle0, idle1, backpressure, probe=False):
+    """CASE's s0 and s1 beats into the join under the given pauses: exactly CASE's out beats
+    come out; with no pauses anywhere, one beat per cycle."""
+    tb = JoinTB(dut)
     seed = CASE["seed"]
     tb.set_idle_generator(0, pauses(idle0, seed))
     tb.set_idle_generator(1, pauses(idle1, seed + 1))
@@ -286,16 +291,30 @@ async def add_stream(dut, idle0, idle1, backpressure, probe=False):
 
 
 @cocotb.test(timeout_time=2, timeout_unit="ms")
-@cocotb.parametrize((("idle0", "idle1", "backpressure"), ADD_SCENARIOS))
+@cocotb.parametrize((("idle0", "idle1", "backpressure"), JOIN_SCENARIOS))
 async def add_streams(dut, idle0, idle1, backpressure):
-    await add_stream(dut, idle0, idle1, backpressure)
+    await join_stream(dut, idle0, idle1, backpressure)
 
 
 @cocotb.test(timeout_time=2, timeout_unit="ms")
 async def add_ready_paths(dut):
     """Random pauses on all three streams; between clock edges m_axis_tready is flipped, and
     neither input's tready may change."""
-    await add_stream(dut, "random", "random", "random", probe=True)
+    await join_stream(dut, "random", "random", "random", probe=True)
+
+
+@cocotb.test(timeout_time=2, timeout_unit="ms")
+@cocotb.parametrize((("idle0", "idle1", "backpressure"), JOIN_SCENARIOS))
+async def concat_streams(dut, idle0, idle1, backpressure):
+    """Each pixel's input 0 beats, then its input 1 beats; with no pauses the inputs take
+    turns without a gap (one output beat per cycle)."""
+    await join_stream(dut, idle0, idle1, backpressure)
+
+
+@cocotb.test(timeout_time=2, timeout_unit="ms")
+async def concat_ready_paths(dut):
+    """As add_ready_paths: neither input's tready follows m_axis_tready."""
+    await join_stream(dut, "random", "random", "random", probe=True)
 
 
 # only the tests of the case's kind run
@@ -303,3 +322,5 @@ if CASE.get("kind") != "fork":
     del fork_streams, fork_ready_paths, fork_run_ahead
 if CASE.get("kind") != "add":
     del add_streams, add_ready_paths
+if CASE.get("kind") != "concat":
+    del concat_streams, concat_ready_paths
