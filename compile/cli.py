@@ -55,7 +55,8 @@ def compile_cmd(
     Supported: linear/conv layers with weights and activations of 1 (binary) to 8 bits,
     BatchNorm, max-pool (before or after BatchNorm and activation; padding and ceil mode
     too), average pools (global, or nn.AvgPool2d/AvgPool1d over part of the map), an input quantizer
-    of up to 8 bits, residual blocks, a final
+    of up to 8 bits, residual blocks, concatenations along the channels (torch.cat of a
+    DenseNet or Inception block), a final
     affine and a final Softmax/LogSoftmax (applied by the host). Convolutions: any kernel,
     stride, dilation, groups (depthwise too) and zero padding; 1-D networks (QuantConv1d on (C, L)
     signals) too. Exports with any batch (or a dynamic one) compile for one image at a time.

@@ -206,6 +206,7 @@ COMPILED_DEFAULT = {
     **_nets("signal_nets", "signal_net", (7,), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (3, 24), "padded_pool_net"),
     **_nets("avg_pool_nets", "avg_pool_net", (2,), "avg_pool_net"),
+    **_nets("concat_nets", "concat_net", ("dense_block", "inception_3way")),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -217,6 +218,7 @@ COMPILED_SLOW = {
     **_nets("signal_nets", "signal_net", (1, 2, 11), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (9, 13, 21), "padded_pool_net"),
     **_nets("avg_pool_nets", "avg_pool_net", (4, 12, 24), "avg_pool_net"),
+    **_nets("concat_nets", "concat_net", ("dense_block_1x1_2bit", "mlp_shared_quant")),
 }
 
 
