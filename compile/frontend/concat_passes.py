@@ -12,6 +12,9 @@ StreamingConcat: two streams joined along the channels.
 - `UniformScalesAsScalars`: a per-channel Mul (Add) whose channels all have one value (the
   join of equal scales) → a scalar one, which FINN's passes move on.
 - `CommonConcatTypes`: inputs of different integer types widen to one type holding both.
+- `FloatConcatsUntyped`: a Concat with a float input (a scale not yet moved past it) is
+  typed FLOAT32 with what follows it through data movement, so that RoundAndClipThresholds
+  does not take it for integers (qonnx types a Concat as its first input).
 - `TwoWayForks`: FINN's DuplicateStreams to n > 2 layers (an Inception block's input going to
   three branches) → a chain of two-way forks (the fork layer feeds two).
 """
@@ -168,17 +171,17 @@ class UniformScalesAsScalars(Transformation):
 
 
 class CommonConcatTypes(Transformation):
-    """A Concat of tensors of different integer types (a 2-bit and a 3-bit activation): the
-    thresholds producing them output one type that holds every input's values, the type
-    FINN's StreamingConcat gives the join. qonnx's type inference types a Concat as its first
-    input, which would then be wrong for the second (thresholds after the join clipped to
-    it). Run after BipolarToTernaryWhereZeroMatters (which makes ±1 inputs INT2)."""
+    """A Concat of tensors of different integer types (a 2-bit and a 3-bit activation, an
+    activation and a conv's raw output): the thresholds producing them output one type that
+    holds every input's values, the type FINN's StreamingConcat gives the join. qonnx's type
+    inference types a Concat as its first input, which would then be wrong for the second
+    (thresholds after the join clipped to it). Run after BipolarToTernaryWhereZeroMatters
+    (which makes ±1 inputs INT2)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.core.datatype import DataType
         from qonnx.transformation.infer_datatypes import InferDataTypes
 
-        changed = False
         for node in model.graph.node:
             if node.op_type != "Concat":
                 continue
@@ -188,36 +191,36 @@ class CommonConcatTypes(Transformation):
             common = DataType[smallest_type(min(int(t.min()) for t in types),
                                             max(int(t.max()) for t in types)).name]
             for tensor, dt in zip(node.input, types, strict=True):
-                if dt == common:
-                    continue
-                mt = _threshold_source(model, tensor)
-                if mt is None:
+                if not _widen(model, tensor, common):
                     raise CompileError(
                         f"node {node.name!r} (Concat) joins tensors of types "
                         f"{', '.join(t.name for t in types)}, and {tensor!r} ({dt.name}) does "
                         "not come from a quantized activation whose type could widen to "
                         f"{common.name}; quantize each concatenated tensor with an activation "
                         "quantizer of one bit width (e.g. QuantIdentity before torch.cat)")
-                for a in mt.attribute:
-                    if a.name == "out_dtype":
-                        a.s = common.name.encode()
-                model.set_tensor_datatype(mt.output[0], common)
-                changed = True
-        if changed:
-            model = model.transform(InferDataTypes())
+            return model.transform(InferDataTypes()), True  # the next join sees this one's type
         return model, False
 
 
-def _threshold_source(model: Any, tensor: str) -> Any:
-    """The MultiThreshold (not bipolar) whose output reaches `tensor` through data movement
-    alone, or None."""
+def _widen(model: Any, tensor: str, common: Any) -> bool:
+    """Make `tensor` of type `common` at its source: the MultiThreshold (not bipolar) it comes
+    from through data movement, or every input of the Concat it comes from. False where it
+    cannot (a tensor of another kind, not already of that type)."""
+    if model.get_tensor_datatype(tensor) == common:
+        return True
     node = model.find_producer(tensor)
     while node is not None and node.op_type in PASS_THROUGH:
         node = model.find_producer(node.input[0])
+    if node is not None and node.op_type == "Concat":
+        return all(_widen(model, t, common) for t in node.input)
     if node is None or node.op_type != "MultiThreshold" or \
             node_attr(node, "out_dtype") in ("BIPOLAR", "BINARY"):
-        return None
-    return node
+        return False
+    for a in node.attribute:
+        if a.name == "out_dtype":
+            a.s = common.name.encode()
+    model.set_tensor_datatype(node.output[0], common)
+    return True
 
 
 class TwoWayForks(Transformation):
@@ -249,4 +252,24 @@ class TwoWayForks(Transformation):
             node.output.extend(outs)
             model.graph.node.insert(index + 1, tail)
             return model, True
+        return model, False
+
+
+class FloatConcatsUntyped(Transformation):
+    """Concats with a non-integer input, and the data movement after them, typed FLOAT32 (run
+    right before RoundAndClipThresholds, which reads the type of a threshold's input)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+
+        for node in model.graph.node:
+            if node.op_type != "Concat" or all(model.get_tensor_datatype(t).is_integer()
+                                               for t in node.input):
+                continue
+            tensors = [node.output[0]]
+            while tensors:
+                t = tensors.pop()
+                model.set_tensor_datatype(t, DataType["FLOAT32"])
+                tensors += [c.output[0] for c in model.find_consumers(t) or []
+                            if c.op_type in PASS_THROUGH]
         return model, False

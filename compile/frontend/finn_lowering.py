@@ -510,6 +510,7 @@ def _streamline(model: Any) -> Any:
     from xnorflow.compile.frontend.concat_passes import (
         CommonConcatTypes,
         ConcatOnChannelsLast,
+        FloatConcatsUntyped,
         PairwiseConcats,
     )
     from xnorflow.compile.frontend.finn_passes import (
@@ -522,8 +523,9 @@ def _streamline(model: Any) -> Any:
 
     for t in (PairwiseConcats(), DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(),
               AveragePoolAsSum(),
-              MoveScalarLinearPastInvariants(), Streamline(), RoundTiesHalfEven()):
+              MoveScalarLinearPastInvariants(), Streamline()):
         model = model.transform(t)
+    model = concat_scales(model).transform(RoundTiesHalfEven())
     moved = ThresholdIntegers()
     model = model.transform(moved)
     if moved.rewritten:  # the biases it left go into the next thresholds
@@ -534,15 +536,40 @@ def _streamline(model: Any) -> Any:
               AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(),
               ConvertBipolarMatMulToXnorPopcount(),
-              Streamline(), RoundAndClipThresholds(), InferDataLayouts()):
+              Streamline(), FloatConcatsUntyped(), RoundAndClipThresholds(),
+              InferDataLayouts()):
         model = model.transform(t)
     if any(is_join_add(model, n) or n.op_type == "Concat" for n in model.graph.node):
         model = _streamline_joins(model)
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
-        for t in (InferGlobalAccPoolLayer(), Streamline(), RoundAndClipThresholds(),
+        for t in (InferGlobalAccPoolLayer(), Streamline(), FloatConcatsUntyped(),
+                  RoundAndClipThresholds(),
                   InferDataLayouts()):
             model = model.transform(t)
     return tidy_up(model)
+
+
+def concat_scales(model: Any) -> Any:
+    """The scales on a concatenation's inputs (a conv's weight scale, an activation's) moved
+    past it, where BatchNorm thresholds absorb them, before thresholds are rounded (one
+    concatenation of a chain a round)."""
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.reorder import (
+        MoveAddPastJoinConcat,
+        MoveLinearPastFork,
+        MoveMulPastJoinConcat,
+    )
+
+    from xnorflow.compile.frontend.concat_passes import ScalesPastConcat, UniformScalesAsScalars
+
+    for _ in range(sum(n.op_type == "Concat" for n in model.graph.node)):
+        before = model.model.SerializeToString()
+        for t in (MoveLinearPastFork(), ScalesPastConcat(), MoveMulPastJoinConcat(),
+                  MoveAddPastJoinConcat(), UniformScalesAsScalars(), Streamline()):
+            model = model.transform(t)
+        if model.model.SerializeToString() == before:
+            break
+    return model
 
 
 def is_join_add(model: Any, node: Any) -> bool:
@@ -582,6 +609,7 @@ def _streamline_joins(model: Any) -> Any:
 
     from xnorflow.compile.frontend.concat_passes import (
         CommonConcatTypes,
+        FloatConcatsUntyped,
         ScalesPastConcat,
         UniformScalesAsScalars,
     )
@@ -604,7 +632,7 @@ def _streamline_joins(model: Any) -> Any:
             model = model.transform(t)
         if model.model.SerializeToString() == before:
             break
-    return model.transform(RoundAndClipThresholds())
+    return model.transform(FloatConcatsUntyped()).transform(RoundAndClipThresholds())
 
 
 def to_hw_layers(model: Any) -> Any:
@@ -635,6 +663,7 @@ def to_hw_layers(model: Any) -> Any:
 
     from xnorflow.compile.frontend.concat_passes import CommonConcatTypes, TwoWayForks
     from xnorflow.compile.frontend.finn_passes import (
+        NarrowAccumulators,
         NarrowJoinSums,
         RestoreXnorActVal,
         xnor_activation_biases,
@@ -648,7 +677,8 @@ def to_hw_layers(model: Any) -> Any:
               RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
-              InferElementwiseBinaryOperation(is_integer_join), NarrowJoinSums(),
+              InferElementwiseBinaryOperation(is_integer_join), NarrowAccumulators(),
+              NarrowJoinSums(),
               InferDuplicateStreamsLayer(), TwoWayForks(), SortGraph(), RemoveCNVtoFCFlatten(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)

@@ -268,6 +268,41 @@ class DenseConvKernels(Transformation):
         return model, False
 
 
+class NarrowAccumulators(Transformation):
+    """An MVAU without thresholds whose output another hardware layer takes (a conv's raw
+    output joined by a concatenation, a pre-activation DenseNet's `cat([x, conv(a)])`):
+    FINN types it INT32; it and its consumers' inputs get the type the IR's MVAU gives its
+    accumulator (compile/layers/mvau.py), which the reader then finds on both sides."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from types import SimpleNamespace
+
+        from qonnx.core.datatype import DataType as QDataType
+        from qonnx.custom_op.registry import getCustomOp
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+
+        from xnorflow.compile.errors import CompileError
+        from xnorflow.compile.layers.mvau import MVAU
+
+        def fail(node: Any, why: str) -> CompileError:
+            return CompileError(f"node {node.name!r} ({node.op_type}) {why}")
+
+        reader = SimpleNamespace(model=model, source="", init=model.get_initializer, fail=fail)
+        changed = False
+        for node in model.graph.node:
+            if node.op_type != "MVAU" or int(node_attr(node, "noActivation", 0)) != 1 or \
+                    not model.find_consumers(node.output[0]):
+                continue
+            narrow = QDataType[MVAU.read_finn(reader, node, None)[0].out_dtype.name]
+            if model.get_tensor_datatype(node.output[0]) != narrow:
+                getCustomOp(node).set_nodeattr("outputDataType", narrow.name)
+                model.set_tensor_datatype(node.output[0], narrow)
+                changed = True
+        if changed:  # the consumers' input types follow
+            model = model.transform(InferDataTypes())
+        return model, False
+
+
 class NarrowJoinSums(Transformation):
     """FINN types the sum of a residual join (ElementwiseAdd of two streams) INT32 and leaves
     the narrowing to a later pass that needs its HLS backend; the sum of two small integers

@@ -229,21 +229,39 @@ def _after_max_pool(model: Any, node: Any) -> bool:
 
 
 def _check_concat_scales(model: Any, source: Path) -> None:
-    """A per-channel scale or offset left after a concatenation (its inputs' scales differ)
-    that no thresholds absorbed: the layer after it would need non-integer weights."""
+    """A per-channel scale or offset left after a concatenation that nothing absorbed: the
+    inputs' scales differ and a linear/conv layer takes the join, or a BatchNorm with negative
+    scales before an activation and a max-pool (the sign cannot go into the joined layers'
+    weights)."""
+    def after(tensor: str) -> list[Any]:
+        out = []
+        for c in model.find_consumers(tensor) or []:
+            out += after(c.output[0]) if c.op_type in RESHAPE_OPS else [c]
+        return out
+
     for node in model.graph.node:
         if node.op_type not in ("Concat", "StreamingConcat"):
             continue
-        for c in model.find_consumers(node.output[0]) or []:
-            if c.op_type in AFFINE_OPS or c.op_type == "Concat" and node.op_type == "Concat":
+        for c in after(node.output[0]):
+            if c.op_type not in AFFINE_OPS:
+                continue
+            nxt = after(c.output[0])
+            if any(n.op_type in ("MultiThreshold", "Thresholding") for n in nxt):
                 raise CompileError(
-                    f"{source}: node {node.name!r} concatenates tensors of different scales "
-                    f"(or types), and {c.name!r} ({c.op_type}) applies them after the join "
-                    "where no quantizer takes them: a layer after the join computes in integers "
-                    "of one scale. Quantize the concatenation again (a QuantIdentity or "
-                    "QuantReLU right after torch.cat, or BatchNorm + activation), or give the "
-                    "concatenated activations one quantizer (Brevitas: share it, e.g. "
-                    "QuantReLU(act_quant=first.act_quant))")
+                    f"{source}: node {c.name!r} ({c.op_type}) is a per-channel scale right "
+                    f"after the concatenation {node.name!r} that the thresholds after it could "
+                    "not take: a BatchNorm with negative scales after a join, before an "
+                    "activation and a max-pool (its sign cannot move into the joined layers' "
+                    "weights, and max does not commute with it). Pool before the join, pool "
+                    "with an average (as DenseNet ends), or put a quantized conv between")
+            raise CompileError(
+                f"{source}: node {node.name!r} concatenates tensors of different scales "
+                f"(or types), and {c.name!r} ({c.op_type}) applies them after the join "
+                "where no quantizer takes them: a layer after the join computes in integers "
+                "of one scale. Quantize the concatenation again (a QuantIdentity or "
+                "QuantReLU right after torch.cat, or BatchNorm + activation), or give the "
+                "concatenated activations one quantizer (Brevitas: share it, e.g. "
+                "QuantReLU(act_quant=first.act_quant))")
         if node.op_type == "Concat":
             raise CompileError(
                 f"{source}: node {node.name!r} (Concat) was not converted to a hardware layer; "

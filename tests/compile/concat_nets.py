@@ -1,5 +1,6 @@
 """Networks that concatenate feature maps (`torch.cat(..., dim=1)`), written as users write
-them: a DenseNet block (each layer's output appended to its input), an Inception block (three
+them: a DenseNet block (each layer's output appended to its input; also in BinaryDenseNet's
+pre-activation order, joining the convs' raw outputs), an Inception block (three
 branches of one input joined, a 3-way fork and a 3-way concat), MLPs joining two hidden layers.
 
 `concat_net(name)` → (model, input shape), weights and BatchNorms randomized (tests/compile/
@@ -11,8 +12,9 @@ re-quantizes the join; BatchNorm + activation after a join absorb the inputs' ow
 from __future__ import annotations
 
 SEEDS = {"inception_3way": 2}  # randomize seeds (5 unless named): outputs that vary
-CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "mlp_shared_quant",
-               "mlp_requant_mixed", "mlp_different_scales")
+CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "dense_preact_gap",
+               "dense_preact_maxpool", "mlp_shared_quant", "mlp_requant_mixed",
+               "mlp_different_scales")
 
 
 def concat_net(name: str):
@@ -82,6 +84,36 @@ def concat_net(name: str):
             x = torch.cat((self.b1(x), self.b3(x), x), 1)
             return self.fc(self.act(self.bn(x)).mean((2, 3)))
 
+    class PreActivationDense(nn.Module):
+        """BinaryDenseNet's order: x = cat([x, conv(act(bn(x)))]) (the conv's raw output
+        joined), then BatchNorm → act → global average pool (or max-pool) → linear."""
+
+        def __init__(self, pool: str) -> None:
+            super().__init__()
+
+            def act():
+                return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(3, 8, 3, padding=1, weight_bit_width=4,
+                                                  bias=False), nn.BatchNorm2d(8), act())
+            self.layers = nn.ModuleList()
+            c = 8
+            for _ in range(2):
+                self.layers.append(nn.Sequential(nn.BatchNorm2d(c), act(),
+                                                 QuantConv2d(c, 4, 3, padding=1, **binary)))
+                c += 4
+            self.head = nn.Sequential(nn.BatchNorm2d(c), act())
+            self.pool = pool
+            self.fc = QuantLinear(c if pool == "avg" else c * 4 * 4, 10, **binary)
+
+        def forward(self, x):
+            x = self.stem(self.q(x))
+            for layer in self.layers:
+                x = torch.cat([x, layer(x)], dim=1)
+            x = self.head(x)
+            x = x.mean((2, 3)) if self.pool == "avg" else nn.functional.max_pool2d(x, 2)
+            return self.fc(x.flatten(1))
+
     class JoinedMLP(nn.Module):
         """h1 = act1(fc1(x)); h2 = act2(fc2(h1)); fc3(cat([h1, h2]))."""
 
@@ -109,6 +141,8 @@ def concat_net(name: str):
         "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
         "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
         "inception_3way": (Inception, (3, 8, 8)),
+        "dense_preact_gap": (lambda: PreActivationDense("avg"), (3, 8, 8)),
+        "dense_preact_maxpool": (lambda: PreActivationDense("max"), (3, 8, 8)),
         "mlp_shared_quant": (lambda: JoinedMLP("shared"), (1, 8, 8)),
         "mlp_requant_mixed": (lambda: JoinedMLP("requant"), (1, 8, 8)),
         "mlp_different_scales": (lambda: JoinedMLP("own"), (1, 8, 8)),

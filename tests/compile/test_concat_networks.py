@@ -14,7 +14,7 @@ from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
-DEFAULT = ["dense_block", "inception_3way", "mlp_shared_quant"]
+DEFAULT = ["dense_block", "inception_3way", "dense_preact_gap", "mlp_shared_quant"]
 SLOW = ["dense_block_1x1_2bit", "mlp_requant_mixed"]
 
 
@@ -89,3 +89,14 @@ def test_spatial_concat_is_named(tmp_path):
     path = export(Stack(), (1, 8, 8), tmp_path / "m.onnx")
     with pytest.raises(CompileError, match="along the channels"):
         compile_model(path, tmp_path / "build", backends=False)
+
+
+def test_negative_batchnorm_after_a_join_before_a_max_pool_is_named(tmp_path):
+    """Pre-activation DenseNet ending in BatchNorm (some scales < 0) → act → max-pool: the
+    sign cannot move into the joined layers' weights; the message says what to change."""
+    model, shape = concat_net("dense_preact_maxpool")
+    assert (model.head[0].weight < 0).any()
+    path = export(model, shape, tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="negative scales after a join") as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    assert "average" in str(err.value)
