@@ -73,6 +73,7 @@ class _Reader:
 
 
 RESHAPE_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity")
+WINDOW_OPS = ("Im2Col", "Pad", "FMPadding", "ConvolutionInputGenerator")  # a conv's input side
 
 
 def _apply_reshape(model: Any, node: Any, x: np.ndarray) -> np.ndarray:
@@ -228,15 +229,17 @@ def _after_max_pool(model: Any, node: Any) -> bool:
                                      or producer.op_type in ("Pool", "StreamingMaxPool"))
 
 
-def _check_concat_scales(model: Any, source: Path) -> None:
-    """A per-channel scale or offset left after a concatenation that nothing absorbed: the
-    inputs' scales differ and a linear/conv layer takes the join, or a BatchNorm with negative
-    scales before an activation and a max-pool (the sign cannot go into the joined layers'
-    weights)."""
+def _check_stranded_scales(model: Any, source: Path) -> None:
+    """Per-channel scales or offsets nothing absorbed, named before the reader meets them:
+    after a concatenation (the inputs' scales differ and a linear/conv layer takes the join,
+    or a BatchNorm with negative scales before an activation and a max-pool, whose sign
+    cannot go into the joined layers' weights), or on a linear/conv layer's input (per-channel
+    activation scales)."""
     def after(tensor: str) -> list[Any]:
         out = []
         for c in model.find_consumers(tensor) or []:
-            out += after(c.output[0]) if c.op_type in RESHAPE_OPS else [c]
+            moves = c.op_type in RESHAPE_OPS or c.op_type in WINDOW_OPS
+            out += after(c.output[0]) if moves else [c]
         return out
 
     for node in model.graph.node:
@@ -262,6 +265,20 @@ def _check_concat_scales(model: Any, source: Path) -> None:
                 "QuantReLU right after torch.cat, or BatchNorm + activation), or give the "
                 "concatenated activations one quantizer (Brevitas: share it, e.g. "
                 "QuantReLU(act_quant=first.act_quant))")
+    for node in model.graph.node:  # a per-channel scale no concatenation left
+        c = model.get_initializer(node.input[1]) if node.op_type in AFFINE_OPS and \
+            len(node.input) > 1 else None
+        if c is None or c.size <= 1 or node.domain == HW_DOMAIN:
+            continue
+        if any(n.op_type in ("MatMul", "Conv", "MVAU") for n in after(node.output[0])):
+            raise CompileError(
+                f"{source}: node {node.name!r} ({node.op_type}) is a per-channel scale or "
+                "offset on the input of a linear/conv layer (an activation quantizer with "
+                "per-channel scales, scaling_per_output_channel=True, or a BatchNorm with no "
+                "quantizer after it): the layer multiplies integers of one scale. Use a "
+                "per-tensor activation quantizer (Brevitas' default), or quantize after the "
+                "BatchNorm")
+    for node in model.graph.node:
         if node.op_type == "Concat":
             raise CompileError(
                 f"{source}: node {node.name!r} (Concat) was not converted to a hardware layer; "
@@ -277,7 +294,7 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
     if not hw_idx:
         raise CompileError(f"{source}: FINN produced no hardware layer from this model")
     first, last = hw_idx[0], hw_idx[-1]
-    _check_concat_scales(model, source)
+    _check_stranded_scales(model, source)
     reader = _Reader(model, source)
     layout = _input_layout(model, nodes[:first], nodes[first], source)
     # each tensor between the layers: (the IR stream it is, its elements' order in the stream)

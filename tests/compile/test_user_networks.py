@@ -695,3 +695,25 @@ def test_grouped_conv(tmp_path, groups, out, dilation):
         g = o // per_out
         others = [c for c in range(8) if c // per_in != g]
         assert np.count_nonzero(w[o][:, others]) == 0
+
+
+@pytest.mark.parametrize("then", ["linear", "conv"])
+def test_per_channel_activation_scale_into_a_layer_is_named(tmp_path, then):
+    """An activation quantizer with per-channel scales feeding a linear/conv layer: the
+    layer would need non-integer weights; the message names the quantizer setting."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    act = QuantReLU(bit_width=2, per_channel_broadcastable_shape=(1, 8, 1, 1),
+                    scaling_per_output_channel=True, scaling_stats_permute_dims=(1, 0, 2, 3))
+    head = [nn.Flatten(), QuantLinear(8 * 6 * 6, 10, weight_bit_width=2, bias=False)]
+    if then == "conv":
+        head = [QuantConv2d(8, 8, 3, weight_bit_width=2, bias=False), nn.BatchNorm2d(8),
+                QuantReLU(bit_width=2), nn.Flatten(),
+                QuantLinear(8 * 4 * 4, 10, weight_bit_width=2, bias=False)]
+    model = randomize(nn.Sequential(QuantIdentity(bit_width=8), QuantConv2d(
+        1, 8, 3, weight_bit_width=2, bias=False), nn.BatchNorm2d(8), act, *head), 3)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="scaling_per_output_channel=True"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
