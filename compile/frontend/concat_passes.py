@@ -123,6 +123,9 @@ class ScalesPastConcat(Transformation):
             consts.append(None if c is None else np.asarray(c))
         if all(c is None for c in consts):
             return False
+        if any(c is None and _pending(model, t, op) for c, t in zip(consts, node.input,
+                                                                    strict=True)):
+            return False  # an input's own scale has yet to come past data movement
         rank = len(model.get_tensor_shape(node.input[0]))
         shapes = [[1] * rank for _ in node.input]
         for k, t in enumerate(node.input):
@@ -151,6 +154,19 @@ class ScalesPastConcat(Transformation):
             model.graph.node.insert(index, helper.make_node(op, [t, param], [out]))
             node.input[k] = out
         return True
+
+
+def _pending(model: Any, tensor: str, op: str) -> bool:
+    """Whether a Mul (Add) by a constant reaches `tensor` through data movement alone (a
+    max-pool, transposes) or through an earlier join whose inputs have one: FINN (or this
+    pass, at that join) moves it on, and it is the input's scale."""
+    node = model.find_producer(tensor)
+    while node is not None and node.op_type in PASS_THROUGH:
+        node = model.find_producer(node.input[0])
+    if node is not None and node.op_type == "Concat":
+        return any(_pending(model, t, op) for t in node.input)
+    return node is not None and node.op_type == op and \
+        model.get_initializer(node.input[1]) is not None
 
 
 class UniformScalesAsScalars(Transformation):
@@ -216,6 +232,14 @@ def _widen(model: Any, tensor: str, common: Any) -> bool:
     if node is None or node.op_type != "MultiThreshold" or \
             node_attr(node, "out_dtype") in ("BIPOLAR", "BINARY"):
         return False
+    if common.signed() and not model.get_tensor_datatype(tensor).signed():
+        raise CompileError(
+            f"the unsigned activation {node.name!r} ({model.get_tensor_datatype(tensor).name}) "
+            f"is concatenated with signed values (the join needs {common.name}, e.g. a conv's "
+            "raw output or a signed activation), and FINN's thresholds give a signed type only "
+            "with a negative lowest level; use a signed activation quantizer for the joined "
+            "activations (QuantIdentity/QuantHardTanh instead of QuantReLU), or quantize the "
+            "conv's output before the join")
     for a in node.attribute:
         if a.name == "out_dtype":
             a.s = common.name.encode()

@@ -254,9 +254,11 @@ def _check_stranded_scales(model: Any, source: Path) -> None:
                     f"{source}: node {c.name!r} ({c.op_type}) is a per-channel scale right "
                     f"after the concatenation {node.name!r} that the thresholds after it could "
                     "not take: a BatchNorm with negative scales after a join, before an "
-                    "activation and a max-pool (its sign cannot move into the joined layers' "
-                    "weights, and max does not commute with it). Pool before the join, pool "
-                    "with an average (as DenseNet ends), or put a quantized conv between")
+                    "activation read by a max-pool, another join or several layers (its sign "
+                    "cannot move into the joined layers' weights, max does not commute with it, "
+                    "and only one linear/conv layer reading the activation can take it). Keep "
+                    "that BatchNorm's scales positive, pool with an average (as DenseNet ends), "
+                    "or put a quantized conv between")
             raise CompileError(
                 f"{source}: node {node.name!r} concatenates tensors of different scales "
                 f"(or types), and {c.name!r} ({c.op_type}) applies them after the join "

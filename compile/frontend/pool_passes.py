@@ -11,8 +11,9 @@ global max pools, max-pools whose output forks.
 - `ForkedMaxPoolNHWC`: a max-pool whose output feeds several layers (a ResNet stem's pool
   and the first block's shortcut) on NHWC between two transposes; FINN's MakeMaxPoolNHWC
   would rewire only one consumer and hand the others the pool's input.
-- `ScalarMulPastMaxPoolNHWC`: a scale that reaches a max-pool after it turned NHWC moves
-  past it, as FINN's MoveMulPastMaxPool moves it past an NCHW one.
+- `ScalarMulPastMaxPoolNHWC`: a non-negative scale (scalar or per channel) that reaches a
+  max-pool after it turned NHWC moves past it, as FINN's MoveMulPastMaxPool moves it past an
+  NCHW one.
 """
 
 from __future__ import annotations
@@ -281,9 +282,10 @@ class ForkedMaxPoolNHWC(Transformation):
 
 
 class ScalarMulPastMaxPoolNHWC(Transformation):
-    """A non-negative scalar Mul → MaxPoolNHWC becomes MaxPoolNHWC → Mul (max commutes with a
-    non-negative scale). FINN's MoveMulPastMaxPool takes NCHW MaxPools only; a scale reaching
-    a pool after it turned NHWC (a scale coming past a concatenation) would stay in front."""
+    """A non-negative Mul (scalar or per channel) → MaxPoolNHWC becomes MaxPoolNHWC → Mul (max
+    commutes with a non-negative scale). FINN's MoveMulPastMaxPool takes NCHW MaxPools only; a
+    scale reaching a pool after it turned NHWC (a scale coming past a concatenation) would stay
+    in front."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         for mul in model.graph.node:
@@ -291,9 +293,11 @@ class ScalarMulPastMaxPoolNHWC(Transformation):
                 continue
             c = model.get_initializer(mul.input[1])
             pool = model.find_consumer(mul.output[0])
-            if c is None or c.size != 1 or float(c.reshape(-1)[0]) < 0 or pool is None or \
-                    pool.op_type != "MaxPoolNHWC":
+            if c is None or np.any(c < 0) or pool is None or pool.op_type != "MaxPoolNHWC":
                 continue
+            channels = model.get_tensor_shape(mul.input[0])[-1]
+            if c.size != 1 and list(c.shape) != [1, 1, 1, channels]:
+                continue  # a scalar or one per channel (NHWC) commutes with the max
             x, mid, out = mul.input[0], mul.output[0], pool.output[0]
             pooled_shape = model.get_tensor_shape(out)
             pool.input[0], pool.output[0] = x, mid

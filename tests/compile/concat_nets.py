@@ -11,6 +11,10 @@ re-quantizes the join; BatchNorm + activation after a join absorb the inputs' ow
 
 from __future__ import annotations
 
+import numpy as np
+
+from tests.compile.helpers import randomize
+
 SEEDS = {"inception_3way": 2}  # randomize seeds (5 unless named): outputs that vary
 CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "dense_preact_gap",
                "dense_preact_maxpool", "mlp_shared_quant", "mlp_requant_mixed",
@@ -22,8 +26,6 @@ def concat_net(name: str):
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
     from torch import nn
-
-    from tests.compile.helpers import randomize
 
     binary = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
 
@@ -157,3 +159,94 @@ def concat_net(name: str):
             model.act2.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl \
                 .value.mul_(1.7)
     return model, shape
+
+
+def concat_random_net(seed: int):
+    """(model, input shape (C, H, W), Drawn) for one seed: a stem conv, then one to three
+    joins, each drawn among
+    - "dense kK": x = cat([x, act(bn(conv_kK(x)))]) (K = 1 or 3, zero-padded to the size),
+    - "preact": x = cat([x, conv3(act(bn(x)))]) (the conv's raw output joined),
+    - "inception": cat([act(bn(conv1(x))), act(bn(conv3(x))), maxpool3s1p1(x)]) or two of
+      them, in a drawn order,
+    - "then bn_act": a join followed by BatchNorm + activation,
+    with a max-pool(2) between joins sometimes; the activations are drawn once (1-bit, signed
+    or unsigned 2-3 bits: scales equal by construction, as one quantizer setting gives; the
+    activations of pre-activation joins signed), the head is a flatten, hidden linear layers or
+    a global average pool. A BatchNorm after a join has negative scales only where one linear
+    layer reads its activation (elsewhere refused: docs/ir.md)."""
+    import torch
+    from brevitas.nn import QuantConv2d
+    from torch import nn
+
+    from tests.compile.layer_nets import _centre, classifier_head, draw_precision, input_quant
+    from tests.compile.residual_nets import DrawnResidual
+
+    rng = np.random.default_rng(seed)
+    c, h, w = int(rng.choice([1, 3])), int(rng.integers(6, 11)), int(rng.integers(6, 11))
+    w_bits, a_bits, unsigned, wq, act = draw_precision(rng)
+    stem_out = int(rng.integers(2, 9))
+
+    class Join(nn.Module):
+        def __init__(self, kind: str, ch: int) -> None:
+            super().__init__()
+            self.kind = kind
+            grow = int(rng.integers(1, 6))
+            if kind.startswith("dense"):
+                k = int(kind[-1])
+                self.f = nn.Sequential(QuantConv2d(ch, grow, k, padding=k // 2, bias=False, **wq),
+                                       nn.BatchNorm2d(grow), act())
+                self.out = ch + grow
+            elif kind == "preact":
+                self.f = nn.Sequential(nn.BatchNorm2d(ch), act(),
+                                       QuantConv2d(ch, grow, 3, padding=1, bias=False, **wq))
+                self.out = ch + grow
+            else:
+                g2 = int(rng.integers(1, 6))
+                self.b1 = nn.Sequential(QuantConv2d(ch, grow, 1, bias=False, **wq),
+                                        nn.BatchNorm2d(grow), act())
+                self.b3 = nn.Sequential(QuantConv2d(ch, g2, 3, padding=1, bias=False, **wq),
+                                        nn.BatchNorm2d(g2), act())
+                self.pool = nn.MaxPool2d(3, 1, padding=1)
+                parts = {"1": grow, "3": g2, "p": ch}
+                self.order = list(rng.permutation(["1", "3", "p"]))[:int(rng.integers(2, 4))]
+                self.out = sum(parts[p] for p in self.order)
+            self.after = nn.Sequential(nn.BatchNorm2d(self.out), act()) \
+                if kind != "preact" and rng.random() < 0.3 else nn.Identity()
+
+        def forward(self, x):
+            if self.kind == "inception":
+                branch = {"1": self.b1, "3": self.b3, "p": self.pool}
+                return self.after(torch.cat([branch[p](x) for p in self.order], dim=1))
+            return self.after(torch.cat([x, self.f(x)], dim=1))
+
+    blocks, ch, names, preact_last = [], stem_out, [], False
+    h0, w0 = h, w
+    for _ in range(int(rng.integers(1, 4))):
+        # after a pre-activation join (raw conv outputs in the map) only more of them
+        kinds = ["dense k1", "dense k3", "inception"] + ([] if unsigned else ["preact"])
+        kind = "preact" if preact_last else str(rng.choice(kinds))
+        blocks.append(Join(kind, ch))
+        ch = blocks[-1].out
+        names.append(kind + (" then bn_act" if not isinstance(blocks[-1].after, nn.Identity)
+                             else ""))
+        preact_last = kind == "preact"
+        if not preact_last and min(h, w) >= 6 and rng.random() < 0.3:
+            blocks.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+            names.append("pool2")
+    layers: list[nn.Module] = [_centre(), input_quant(),
+                               QuantConv2d(c, stem_out, 3, padding=1, bias=False, **wq),
+                               nn.BatchNorm2d(stem_out), act(), *blocks]
+    if preact_last:  # the raw conv outputs joined: BatchNorm + activation, then the pool
+        layers += [nn.BatchNorm2d(ch), act()]
+        head = classifier_head(rng, layers, ch, h, w, wq, act, heads=("gap",))
+    else:
+        head = classifier_head(rng, layers, ch, h, w, wq, act)
+    model = randomize(nn.Sequential(*layers), seed)
+    with torch.no_grad():  # negative scales after a join only where one layer reads it
+        for i, block in enumerate(blocks):
+            if isinstance(block, Join) and not isinstance(block.after, nn.Identity) and \
+                    (i < len(blocks) - 1 or head == "gap"):
+                block.after[0].weight.abs_()
+    return model, (c, h0, w0), DrawnResidual((c, h0, w0), w_bits, a_bits, unsigned, names,
+                                             head)

@@ -8,14 +8,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.compile.concat_nets import concat_net
-from tests.compile.helpers import check_chain, export
+from tests.compile.concat_nets import concat_net, concat_random_net
+from tests.compile.helpers import check_chain, check_drawn, compile_drawn, export, seed_params
 from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
 DEFAULT = ["dense_block", "inception_3way", "dense_preact_gap", "mlp_shared_quant"]
 SLOW = ["dense_block_1x1_2bit", "mlp_requant_mixed"]
+DEFAULT_SEEDS = [6, 11, 18]
+SLOW_SEEDS = [s for s in range(70) if s not in DEFAULT_SEEDS]
 
 
 def _compile(name: str, tmp_path):
@@ -32,6 +34,33 @@ def test_concat_network_chain(name, tmp_path):
     assert joins and all(x.out_shape[1] == x.channels + x.b_channels for x in joins)
     figs = check_chain(model, result, random_images(result.ir, 16, seed=2))
     assert figs["distinct_outputs"] > 1
+
+
+@pytest.mark.parametrize("seed", seed_params(DEFAULT_SEEDS, SLOW_SEEDS))
+def test_random_concat_network_chain(seed, tmp_path):
+    model, drawn, result = compile_drawn(concat_random_net, seed, tmp_path)
+    check_drawn(model, drawn, result, seed, with_qonnx=seed % 3 == 0)
+    joins = sum(x.kind == "concat_streams" for x in result.ir.layers)
+    want = sum(1 if not b.startswith("inception") else 2 for b in drawn.blocks
+               if b != "pool2")  # an inception block of three branches: two joins
+    assert joins <= want and joins >= len([b for b in drawn.blocks if b != "pool2"]), \
+        (drawn, joins)
+
+
+def test_random_generator_covers_the_forms():
+    """The seeds draw every join form, a join followed by BatchNorm + activation, a pool
+    between joins, 1-bit, signed and unsigned multi-bit activations and every head."""
+    seen_blocks, seen_bits, heads = set(), set(), set()
+    for seed in DEFAULT_SEEDS + SLOW_SEEDS:
+        _, _, drawn = concat_random_net(seed)
+        seen_blocks |= {b.split(" then")[0] for b in drawn.blocks}
+        seen_blocks |= {"then bn_act" for b in drawn.blocks if "then" in b}
+        seen_bits.add((drawn.a_bits > 1, drawn.unsigned))
+        heads.add(drawn.head)
+    assert seen_blocks == {"dense k1", "dense k3", "preact", "inception", "then bn_act",
+                           "pool2"}, seen_blocks
+    assert seen_bits == {(False, False), (True, False), (True, True)}
+    assert heads == {"flatten", "hidden", "gap"}
 
 
 def test_dense_block_joins_in_order(tmp_path):
@@ -100,3 +129,37 @@ def test_negative_batchnorm_after_a_join_before_a_max_pool_is_named(tmp_path):
     with pytest.raises(CompileError, match="negative scales after a join") as err:
         compile_model(path, tmp_path / "build", backends=False)
     assert "average" in str(err.value)
+
+
+def test_unsigned_activation_joined_with_signed_values_is_named(tmp_path):
+    """QuantReLU's activation joined with a conv's raw (signed) output: the join needs a
+    signed type that FINN's thresholds cannot give an unsigned activation; named, with the
+    fix."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    from tests.compile.helpers import randomize
+
+    class Join(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(1, 4, 3, padding=1, weight_bit_width=2,
+                                                  bias=False), nn.BatchNorm2d(4),
+                                      QuantReLU(bit_width=2))
+            self.f = nn.Sequential(nn.BatchNorm2d(4), QuantReLU(bit_width=2),
+                                   QuantConv2d(4, 2, 3, padding=1, weight_bit_width=2,
+                                               bias=False))
+            self.head = nn.Sequential(nn.BatchNorm2d(6), QuantReLU(bit_width=2))
+            self.fc = QuantLinear(6, 4, weight_bit_width=2, bias=False)
+
+        def forward(self, x):
+            x = self.stem(self.q(x))
+            x = torch.cat([x, self.f(x)], 1)
+            return self.fc(self.head(x).mean((2, 3)))
+
+    path = export(randomize(Join(), 1), (1, 6, 6), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="unsigned activation") as err:
+        compile_model(path, tmp_path / "build", backends=False)
+    assert "QuantIdentity" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
