@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ExportCheck", "check_qonnx", "export_qonnx", "write_model_json"]
+__all__ = ["ExportCheck", "check_qonnx", "distinct_node_inputs", "export_qonnx",
+           "write_model_json"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,30 @@ def export_qonnx(model: nn.Module, path: str | Path) -> Path:
     return path
 
 
+def distinct_node_inputs(proto) -> int:
+    """A node taking one tensor twice (`torch.cat((h, f(h), h))`) gets a copy of the tensor's
+    producer for each repeat, in place in the ONNX `proto`; returns how many copies. qonnx
+    renames only the first of repeated inputs (ModelWrapper.rename_tensor), so its cleanup
+    would leave the repeat naming no tensor; the copy computes the same values."""
+    nodes = list(proto.graph.node)
+    producers = {t: n for n in nodes for t in n.output}
+    copies = 0
+    for node in nodes:
+        seen: set[str] = set()
+        for k, t in enumerate(node.input):
+            if t in seen and t in producers and len(producers[t].output) == 1:
+                twin = type(producers[t])()
+                twin.CopyFrom(producers[t])
+                twin.name = f"{twin.name}_copy{copies}"
+                del twin.output[:]
+                twin.output.append(f"{t}_copy{copies}")
+                proto.graph.node.insert(list(proto.graph.node).index(node), twin)
+                node.input[k] = twin.output[0]
+                copies += 1
+            seen.add(node.input[k])
+    return copies
+
+
 def check_qonnx(model: nn.Module, path: str | Path, images: torch.Tensor,
                 atol: float = 1e-4) -> ExportCheck:
     """Run the QONNX file with qonnx (after its cleanup) on each image and compare with PyTorch.
@@ -53,7 +78,9 @@ def check_qonnx(model: nn.Module, path: str | Path, images: torch.Tensor,
     from qonnx.core.onnx_exec import execute_onnx
     from qonnx.util.cleanup import cleanup_model
 
-    wrapper = cleanup_model(ModelWrapper(str(path)))
+    wrapper = ModelWrapper(str(path))
+    distinct_node_inputs(wrapper.model)
+    wrapper = cleanup_model(wrapper)
     in_name = wrapper.graph.input[0].name
     out_name = wrapper.graph.output[0].name
     m = copy.deepcopy(model).cpu().eval()

@@ -101,6 +101,7 @@ def load_qonnx(path: Path) -> Any:
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
     from xnorflow.compile.frontend.pool_passes import DropExactTrunc, GlobalMaxAsMaxPool
+    from xnorflow.train.export import distinct_node_inputs
 
     path = Path(path)
     if not path.is_file():
@@ -114,6 +115,7 @@ def load_qonnx(path: Path) -> Any:
     if not proto.graph.node:
         raise CompileError(f"{path}: not an ONNX model (the graph has no nodes); "
                            "export the model with brevitas.export.export_qonnx")
+    distinct_node_inputs(proto)
     batch = single_image_batch(proto)
     if batch != 1:
         log.info("%s: exported with batch %s; compiled for one image at a time", path, batch)

@@ -15,10 +15,11 @@ import numpy as np
 
 from tests.compile.helpers import randomize
 
-SEEDS = {"inception_3way": 2}  # randomize seeds (5 unless named): outputs that vary
+# randomize seeds (5 unless named here): outputs that vary over random images
+SEEDS = {"inception_3way": 2, "mlp_repeated_tensor": 7}
 CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "dense_preact_gap",
                "dense_preact_maxpool", "mlp_shared_quant", "mlp_requant_mixed",
-               "mlp_different_scales")
+               "mlp_repeated_tensor", "mlp_different_scales")
 
 
 def concat_net(name: str):
@@ -139,6 +140,22 @@ def concat_net(name: str):
             h2 = self.act2(self.fc2(h1))
             return self.fc3(self.join(torch.cat([h1, h2], dim=1)))
 
+    class RepeatedJoin(nn.Module):
+        """fc(cat((h, g(h), h))): one tensor joined twice (qonnx's cleanup would lose it)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            act = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.q = QuantIdentity(bit_width=8)
+            self.f = nn.Sequential(QuantLinear(64, 16, **binary), nn.BatchNorm1d(16), act)
+            self.g = nn.Sequential(QuantLinear(16, 8, **binary), nn.BatchNorm1d(8),
+                                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst))
+            self.fc = QuantLinear(40, 10, **binary)
+
+        def forward(self, x):
+            h = self.f(self.q(x.view(x.size(0), -1)))
+            return self.fc(torch.cat((h, self.g(h), h), dim=-1))
+
     make = {
         "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
         "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
@@ -146,6 +163,7 @@ def concat_net(name: str):
         "dense_preact_gap": (lambda: PreActivationDense("avg"), (3, 8, 8)),
         "dense_preact_maxpool": (lambda: PreActivationDense("max"), (3, 8, 8)),
         "mlp_shared_quant": (lambda: JoinedMLP("shared"), (1, 8, 8)),
+        "mlp_repeated_tensor": (RepeatedJoin, (1, 8, 8)),
         "mlp_requant_mixed": (lambda: JoinedMLP("requant"), (1, 8, 8)),
         "mlp_different_scales": (lambda: JoinedMLP("own"), (1, 8, 8)),
     }
