@@ -15,6 +15,12 @@ StreamingConcat: two streams joined along the channels.
 - `FloatConcatsUntyped`: a Concat with a float input (a scale not yet moved past it) is
   typed FLOAT32 with what follows it through data movement, so that RoundAndClipThresholds
   does not take it for integers (qonnx types a Concat as its first input).
+- `FlattenedConcatIntoWeights`: `cat([a.flatten(1), b.flatten(1)])` before a linear layer:
+  each map is flattened as it streams (channels last) and the layer's weight rows take the
+  order, as FINN's RemoveCNVtoFCFlatten does for one flatten.
+- `FlattenCNVtoFCBesideJoins`: FINN's RemoveCNVtoFCFlatten, except for flattens feeding a
+  StreamingConcat (it rewires the consumer's first input, whichever input it was, and the
+  join concatenates the flat vectors).
 - `TwoWayForks`: FINN's DuplicateStreams to n > 2 layers (an Inception block's input going to
   three branches) → a chain of two-way forks (the fork layer feeds two).
 """
@@ -296,4 +302,64 @@ class FloatConcatsUntyped(Transformation):
                 model.set_tensor_datatype(t, DataType["FLOAT32"])
                 tensors += [c.output[0] for c in model.find_consumers(t) or []
                             if c.op_type in PASS_THROUGH]
+        return model, False
+
+
+class FlattenedConcatIntoWeights(Transformation):
+    """Concat of NCHW flattens of channels-last maps (Transpose(0, 3, 1, 2) → Flatten) taken by
+    one MatMul: the transposes go, the Flattens read the maps as they stream, and the
+    MatMul's weight rows are permuted to match."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            if node.op_type != "Concat" or len(model.get_tensor_shape(node.output[0])) != 2:
+                continue
+            readers = model.find_consumers(node.output[0]) or []
+            if len(readers) != 1 or readers[0].op_type != "MatMul" or \
+                    model.get_initializer(readers[0].input[1]) is None:
+                continue
+            rows, offset, moved = [], 0, False
+            for t in node.input:
+                size = int(np.prod(model.get_tensor_shape(t)))
+                flat = model.find_producer(t)
+                perm = None
+                if flat is not None and flat.op_type in ("Flatten", "Reshape") and \
+                        len(model.find_consumers(t) or []) == 1:
+                    tr = model.find_producer(flat.input[0])
+                    if tr is not None and tr.op_type == "Transpose" and \
+                            list(node_attr(tr, "perm", [])) == [0, 3, 1, 2] and \
+                            len(model.find_consumers(flat.input[0]) or []) == 1:
+                        _, h, w, c = model.get_tensor_shape(tr.input[0])
+                        # position (y, x, ch) of the stream holds PyTorch's element ch·h·w + y·w + x
+                        perm = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+                        flat.input[0] = tr.input[0]
+                        model.graph.node.remove(tr)
+                        moved = True
+                rows.append(offset + (perm if perm is not None else np.arange(size)))
+                offset += size
+            if moved:
+                weights = model.get_initializer(readers[0].input[1])
+                model.set_initializer(readers[0].input[1], weights[np.concatenate(rows)])
+                return model, True
+        return model, False
+
+
+class FlattenCNVtoFCBesideJoins(Transformation):
+    """RemoveCNVtoFCFlatten with the Flatten/Reshape nodes that feed a StreamingConcat kept:
+    they are hidden from it under another op type for the call."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+
+        kinds = {}  # output tensor → op type of the nodes hidden
+        for n in model.graph.node:
+            if n.op_type in ("Flatten", "Reshape") and any(
+                    c.op_type == "StreamingConcat"
+                    for c in model.find_consumers(n.output[0]) or []):
+                kinds[n.output[0]] = n.op_type
+                n.op_type = "KeptBeforeJoin"
+        model = model.transform(RemoveCNVtoFCFlatten(), make_deepcopy=False)
+        for n in model.graph.node:
+            if n.op_type == "KeptBeforeJoin":
+                n.op_type = kinds[n.output[0]]
         return model, False

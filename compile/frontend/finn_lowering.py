@@ -520,6 +520,7 @@ def _streamline(model: Any) -> Any:
         DenseConvKernels,
         RoundTiesHalfEven,
         ThresholdIntegers,
+        XnorPopcountForks,
     )
     from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, ForkedMaxPoolNHWC
 
@@ -536,7 +537,7 @@ def _streamline(model: Any) -> Any:
               MakeMaxPoolNHWC(),
               AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
               AbsorbConsecutiveTransposes(),
-              BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(),
+              BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(), XnorPopcountForks(),
               ConvertBipolarMatMulToXnorPopcount(),
               Streamline(), FloatConcatsUntyped(), RoundAndClipThresholds(),
               InferDataLayouts()):
@@ -544,8 +545,8 @@ def _streamline(model: Any) -> Any:
     if any(is_join_add(model, n) or n.op_type == "Concat" for n in model.graph.node):
         model = _streamline_joins(model)
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
-        for t in (InferGlobalAccPoolLayer(), Streamline(), FloatConcatsUntyped(),
-                  RoundAndClipThresholds(),
+        model = concat_scales(model.transform(InferGlobalAccPoolLayer()).transform(Streamline()))
+        for t in (CommonConcatTypes(), FloatConcatsUntyped(), RoundAndClipThresholds(),
                   InferDataLayouts()):
             model = model.transform(t)
     return tidy_up(model)
@@ -611,6 +612,7 @@ def _streamline_joins(model: Any) -> Any:
 
     from xnorflow.compile.frontend.concat_passes import (
         CommonConcatTypes,
+        FlattenedConcatIntoWeights,
         FloatConcatsUntyped,
         ScalesPastConcat,
         UniformScalesAsScalars,
@@ -627,7 +629,7 @@ def _streamline_joins(model: Any) -> Any:
                   MoveTransposePastFork(), MoveTransposePastJoinAdd(),
                   MoveTransposePastJoinConcat(), ScalesPastConcat(), MoveMulPastJoinConcat(),
                   MoveAddPastJoinConcat(), UniformScalesAsScalars(), CommonConcatTypes(),
-                  ScalarMulPastMaxPoolNHWC(),
+                  ScalarMulPastMaxPoolNHWC(), FlattenedConcatIntoWeights(),
                   AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
                   ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
                   SortGraph(), InferDataLayouts()):
@@ -658,12 +660,15 @@ def to_hw_layers(model: Any) -> Any:
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
         InferThresholdingLayer,
     )
-    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
     from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-    from xnorflow.compile.frontend.concat_passes import CommonConcatTypes, TwoWayForks
+    from xnorflow.compile.frontend.concat_passes import (
+        CommonConcatTypes,
+        FlattenCNVtoFCBesideJoins,
+        TwoWayForks,
+    )
     from xnorflow.compile.frontend.finn_passes import (
         NarrowAccumulators,
         NarrowJoinSums,
@@ -681,7 +686,8 @@ def to_hw_layers(model: Any) -> Any:
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
               InferElementwiseBinaryOperation(is_integer_join), NarrowAccumulators(),
               NarrowJoinSums(),
-              InferDuplicateStreamsLayer(), TwoWayForks(), SortGraph(), RemoveCNVtoFCFlatten(),
+              InferDuplicateStreamsLayer(), TwoWayForks(), SortGraph(),
+              FlattenCNVtoFCBesideJoins(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
     return model

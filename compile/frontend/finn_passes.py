@@ -135,6 +135,84 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
         return False
 
 
+class XnorPopcountForks(Transformation):
+    """A bipolar activation read by several binary-weight MatMuls (an Inception block's input
+    going to two binary convs): every one becomes an XnorPopcountMatMul and the activation's
+    thresholds output bits (BINARY), as qonnx's ConvertBipolarMatMulToXnorPopcount does for
+    one reader — it changes the thresholds at the first MatMul and then fails at the next.
+    popcount(XNOR) = P gives the ±1 dot product 2P − K (K the row length). Run after
+    BipolarToTernaryWhereZeroMatters: a bipolar activation left reaches only MatMuls with
+    binary weights (through data movement and unpadded windows)."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+        from qonnx.transformation.infer_datatypes import InferDataTypes
+
+        for mt in model.graph.node:
+            if mt.op_type != "MultiThreshold" or node_attr(mt, "out_dtype") != "BIPOLAR":
+                continue
+            readers = self._matmuls(model, mt.output[0])
+            if readers is None or len(readers) < 2:
+                continue
+            for a in mt.attribute:
+                if a.name == "out_dtype":
+                    a.s = b"BINARY"
+                elif a.name == "out_scale":
+                    a.f = 1.0
+                elif a.name == "out_bias":
+                    a.f = 0.0
+            for mm in readers:
+                self._xnor(model, mm)
+            model.set_tensor_datatype(mt.output[0], DataType["BINARY"])
+            return model.transform(InferDataTypes()), True
+        return model, False
+
+    @staticmethod
+    def _matmuls(model: Any, tensor: str) -> list | None:
+        """The MatMuls with bipolar weights reading `tensor` through data movement and
+        unpadded windows; None if anything else reads it."""
+        from qonnx.core.datatype import DataType
+
+        found, todo = [], [tensor]
+        while todo:
+            consumers = model.find_consumers(todo.pop()) or []
+            if not consumers:
+                return None  # the model's output
+            for c in consumers:
+                if c.op_type in PASS_THROUGH or c.op_type == "Im2Col" and \
+                        not any(node_attr(c, "pad_amount", [0])):
+                    todo.append(c.output[0])
+                elif c.op_type == "MatMul" and \
+                        model.get_tensor_datatype(c.input[1]) == DataType["BIPOLAR"]:
+                    found.append(c)
+                else:
+                    return None
+        return found
+
+    @staticmethod
+    def _xnor(model: Any, mm: Any) -> None:
+        from onnx import TensorProto, helper
+        from qonnx.core.datatype import DataType
+
+        w = model.get_initializer(mm.input[1])
+        model.set_initializer(mm.input[1], (w + 1) / 2)
+        model.set_tensor_datatype(mm.input[1], DataType["BINARY"])
+        out, shape = mm.output[0], model.get_tensor_shape(mm.output[0])
+        count, twice = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+        two, minus_k = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+        for t in (count, twice):
+            model.graph.value_info.append(
+                helper.make_tensor_value_info(t, TensorProto.FLOAT, shape))
+        model.set_initializer(two, np.asarray([2.0], np.float32))
+        model.set_initializer(minus_k, np.asarray([-float(w.shape[0])], np.float32))
+        mm.op_type, mm.domain = "XnorPopcountMatMul", "qonnx.custom_op.general"
+        mm.output[0] = count
+        model.set_tensor_datatype(count, DataType["UINT32"])
+        index = list(model.graph.node).index(mm)
+        model.graph.node.insert(index + 1, helper.make_node("Mul", [count, two], [twice]))
+        model.graph.node.insert(index + 2, helper.make_node("Add", [twice, minus_k], [out]))
+
+
 def _retype_sum_pools(model: Any, tensor: str) -> None:
     """The average pools' Pools (AccPool, pool_passes.py) behind the depthwise window on
     `tensor` take the INT2 it now is (FINN's own type inference would log the change)."""

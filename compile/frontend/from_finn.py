@@ -281,6 +281,15 @@ def _check_stranded_scales(model: Any, source: Path) -> None:
                 "per-tensor activation quantizer (Brevitas' default), or quantize after the "
                 "BatchNorm")
     for node in model.graph.node:
+        scaled = [p for p in (model.find_producer(t) for t in node.input) if p is not None
+                  and p.op_type in AFFINE_OPS and model.get_initializer(p.input[1]) is not None]
+        if node.op_type == "Concat" and scaled:
+            raise CompileError(
+                f"{source}: node {node.name!r} concatenates tensors of different scales (e.g. "
+                "global average pools over maps of different sizes, 1/(h·w) each), and a "
+                "linear/conv layer takes the join: it computes in integers of one scale. "
+                "Quantize the concatenation again (a QuantIdentity right after torch.cat), or "
+                "join tensors of one scale")
         if node.op_type == "Concat":
             raise CompileError(
                 f"{source}: node {node.name!r} (Concat) was not converted to a hardware layer; "

@@ -7,11 +7,14 @@ how deep a FIFO goes in front of the consumer:
 - what the consumer's plugin asks for (`Layer.input_fifo_depth`) — an MVAU with NF > 1 row
   folds takes a vector's SF beats in a burst and then none for (NF-1)·SF cycles; a padding
   layer takes no input while it emits border rows;
-- on the inputs of a join (add_streams), the skew between its two branches: a fork gives
-  every beat to both branches, and the join takes a beat of each together, so the branch that
-  holds fewer beats (the shortcut) needs a FIFO holding what the other branch holds at most
+- on the inputs of a join (add_streams, concat_streams), the skew between its two branches:
+  a fork gives every beat to both branches, and the join takes a beat of each together, so
+  the branch that holds fewer beats (the shortcut) needs a FIFO holding what the other branch
+  holds at most
   (`Layer.lag_pixels` summed from the fork, plus the FIFOs on that branch). Without it the
-  shortcut fills, the fork stops, and the branch starves: a deadlock.
+  shortcut fills, the fork stops, and the branch starves: a deadlock. A concatenation takes
+  a pixel's beats of one input, then of the other: each input's FIFO also holds the other's
+  beats of a pixel (`Layer.join_fifo_beats`), so that neither producer waits.
 Elsewhere a stream needs no buffer beyond the consumer's own input register (depth 0 in the
 RTL; the HLS top gives every stream depth 2, its smallest useful depth).
 """
@@ -97,7 +100,8 @@ def plan_glue(ir: DataflowIR) -> list[Boundary]:
         for port, src in enumerate(ir.sources(i)):
             if src == GRAPH_INPUT:
                 continue
-            depth = max(layer.input_fifo_depth(), skew.get(port, 0))
+            depth = max(layer.input_fifo_depth(),
+                        skew.get(port, 0) + layer.join_fifo_beats(port))
             depths[(i, port)] = depth
             j = names[src]
             out.append(Boundary(index=i, values=int(np.prod(layer.input_shapes[port])),

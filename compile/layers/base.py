@@ -158,6 +158,12 @@ class Layer:
         (compile/ir/glue.py) puts it there; without it such pauses add to the II."""
         return 0
 
+    def join_fifo_beats(self, port: int) -> int:
+        """Beats a FIFO on a join's input `port` holds while the join takes its other inputs
+        (a concatenation takes a pixel's channels of one input, then of the other; its
+        producers run on meanwhile). 0 for a layer that takes all its inputs together."""
+        return 0
+
     # --- derived -----------------------------------------------------------------------
     @property
     def in_width(self) -> int:

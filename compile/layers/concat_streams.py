@@ -93,6 +93,9 @@ class ConcatStreams(Layer):
         # a pixel of input 0 is taken while input 1's waits, plus the output FIFO's beats
         return 1.0 + 2 * self.simd / (self.channels + self.b_channels)
 
+    def join_fifo_beats(self, port: int) -> int:
+        return (self.b_channels if port == 0 else self.channels) // self.simd
+
     # --- reference -----------------------------------------------------------------------
     def reference(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         parts = []

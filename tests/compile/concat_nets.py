@@ -16,10 +16,12 @@ import numpy as np
 from tests.compile.helpers import randomize
 
 # randomize seeds (5 unless named here): outputs that vary over random images
-SEEDS = {"inception_3way": 2, "mlp_repeated_tensor": 7}
+SEEDS = {"inception_3way": 2, "mlp_repeated_tensor": 7, "branches_flattened": 2,
+         "branches_pooled_requant": 2}
 CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "dense_preact_gap",
                "dense_preact_maxpool", "mlp_shared_quant", "mlp_requant_mixed",
-               "mlp_repeated_tensor", "mlp_different_scales")
+               "mlp_repeated_tensor", "branches_flattened", "branches_pooled_requant",
+               "mlp_different_scales")
 
 
 def concat_net(name: str):
@@ -156,6 +158,32 @@ def concat_net(name: str):
             h = self.f(self.q(x.view(x.size(0), -1)))
             return self.fc(torch.cat((h, self.g(h), h), dim=-1))
 
+    class TwoBranches(nn.Module):
+        """A 3x3 and a 1x1 branch of one map, each flattened (or globally pooled and joined,
+        then quantized again: maps of different sizes average with different scales), one
+        linear layer over the join."""
+
+        def __init__(self, how: str) -> None:
+            super().__init__()
+            self.how = how
+
+            def act():
+                return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(1, 4, 3, padding=1, weight_bit_width=4,
+                                                  bias=False), nn.BatchNorm2d(4), act())
+            self.a = nn.Sequential(QuantConv2d(4, 6, 3, **binary), nn.BatchNorm2d(6), act())
+            self.b = nn.Sequential(QuantConv2d(4, 5, 1, **binary), nn.BatchNorm2d(5), act())
+            self.join = QuantIdentity(bit_width=8) if how == "gap" else nn.Identity()
+            self.fc = QuantLinear(11 if how == "gap" else 6 * 6 * 6 + 5 * 8 * 8, 10, **binary)
+
+        def forward(self, x):
+            x = self.stem(self.q(x))
+            a, b = self.a(x), self.b(x)
+            if self.how == "gap":
+                return self.fc(self.join(torch.cat([a.mean((2, 3)), b.mean((2, 3))], 1)))
+            return self.fc(torch.cat([a.flatten(1), b.flatten(1)], 1))
+
     make = {
         "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
         "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
@@ -164,6 +192,8 @@ def concat_net(name: str):
         "dense_preact_maxpool": (lambda: PreActivationDense("max"), (3, 8, 8)),
         "mlp_shared_quant": (lambda: JoinedMLP("shared"), (1, 8, 8)),
         "mlp_repeated_tensor": (RepeatedJoin, (1, 8, 8)),
+        "branches_flattened": (lambda: TwoBranches("flat"), (1, 8, 8)),
+        "branches_pooled_requant": (lambda: TwoBranches("gap"), (1, 8, 8)),
         "mlp_requant_mixed": (lambda: JoinedMLP("requant"), (1, 8, 8)),
         "mlp_different_scales": (lambda: JoinedMLP("own"), (1, 8, 8)),
     }
