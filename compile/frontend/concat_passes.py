@@ -35,7 +35,7 @@ from qonnx.transformation.base import Transformation
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attr
-from xnorflow.compile.frontend.finn_passes import PASS_THROUGH
+from xnorflow.compile.frontend.finn_passes import PASS_THROUGH, set_threshold_output
 from xnorflow.compile.ir.datatypes import smallest_type
 
 
@@ -246,9 +246,7 @@ def _widen(model: Any, tensor: str, common: Any) -> bool:
             "with a negative lowest level; use a signed activation quantizer for the joined "
             "activations (QuantIdentity/QuantHardTanh instead of QuantReLU), or quantize the "
             "conv's output before the join")
-    for a in node.attribute:
-        if a.name == "out_dtype":
-            a.s = common.name.encode()
+    set_threshold_output(node, common.name)
     model.set_tensor_datatype(node.output[0], common)
     return True
 

@@ -82,6 +82,18 @@ class ReduceMeanToGlobalAveragePool(Transformation):
         return model, False
 
 
+def set_threshold_output(mt: Any, dtype: str, scale: float | None = None,
+                         bias: float | None = None) -> None:
+    """A MultiThreshold's output type, and its out_scale / out_bias where given."""
+    for a in mt.attribute:
+        if a.name == "out_dtype":
+            a.s = dtype.encode()
+        elif a.name == "out_scale" and scale is not None:
+            a.f = scale
+        elif a.name == "out_bias" and bias is not None:
+            a.f = bias
+
+
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
     MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""
@@ -98,13 +110,7 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                 continue
             thresholds = np.asarray(model.get_initializer(node.input[1]))
             model.set_initializer(node.input[1], np.repeat(thresholds, 2, axis=1))
-            for a in node.attribute:
-                if a.name == "out_dtype":
-                    a.s = b"INT2"
-                elif a.name == "out_scale":
-                    a.f = 1.0
-                elif a.name == "out_bias":
-                    a.f = -1.0
+            set_threshold_output(node, "INT2", 1.0, -1.0)
             model.set_tensor_datatype(node.output[0], DataType["INT2"])
             _retype_sum_pools(model, node.output[0])
             changed = True
@@ -154,13 +160,7 @@ class XnorPopcountForks(Transformation):
             readers = self._matmuls(model, mt.output[0])
             if readers is None or len(readers) < 2:
                 continue
-            for a in mt.attribute:
-                if a.name == "out_dtype":
-                    a.s = b"BINARY"
-                elif a.name == "out_scale":
-                    a.f = 1.0
-                elif a.name == "out_bias":
-                    a.f = 0.0
+            set_threshold_output(mt, "BINARY", 1.0, 0.0)
             for mm in readers:
                 self._xnor(model, mm)
             model.set_tensor_datatype(mt.output[0], DataType["BINARY"])

@@ -295,6 +295,24 @@ class ChannelFolded:
         return {"PE": divisors(self.channels)}
 
 
+class SimdFolded:
+    """Mixin of the layers that pass SIMD channels per beat in and out (padding, sliding
+    window, concatenation); allowed values are the layer's own."""
+
+    simd: int
+
+    @property
+    def in_fold(self) -> int:
+        return self.simd
+
+    @property
+    def out_fold(self) -> int:
+        return self.simd
+
+    def folding(self) -> dict[str, int]:
+        return {"SIMD": self.simd}
+
+
 class Pixelwise(ChannelFolded):
     """Mixin of the layers whose frame keeps its shape, `pixels` × `channels` (thresholding,
     fork, join)."""

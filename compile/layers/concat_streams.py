@@ -18,13 +18,13 @@ from xnorflow.compile.frontend.finn_attrs import ir_dtype, node_attrs
 from xnorflow.compile.hls import common as hls
 from xnorflow.compile.ir.datatypes import DataType
 from xnorflow.compile.layers.add_streams import value_range
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import Layer, LayerError, SimdFolded, divisors
 from xnorflow.compile.layers.stream_fork_join import finn_frame
 from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ConcatStreams(Layer):
+class ConcatStreams(SimdFolded, Layer):
     kind = "concat_streams"
     finn_ops = {"StreamingConcat": "hls"}
     n_inputs = 2
@@ -65,14 +65,6 @@ class ConcatStreams(Layer):
         return (self.pixels, self.channels + self.b_channels)
 
     @property
-    def in_fold(self) -> int:
-        return self.simd
-
-    @property
-    def out_fold(self) -> int:
-        return self.simd
-
-    @property
     def input_dtypes(self) -> tuple[DataType, ...]:
         return (self.in_dtype, self.b_dtype)
 
@@ -82,9 +74,6 @@ class ConcatStreams(Layer):
 
     def exp_cycles(self) -> int:
         return self.pixels * (self.channels + self.b_channels) // self.simd
-
-    def folding(self) -> dict[str, int]:
-        return {"SIMD": self.simd}
 
     def allowed_folding(self) -> dict[str, list[int]]:
         return {"SIMD": divisors(math.gcd(self.channels, self.b_channels))}

@@ -27,7 +27,7 @@ from xnorflow.compile.frontend.finn_attrs import (
     pad_spec,
 )
 from xnorflow.compile.hls import common as hls
-from xnorflow.compile.layers.base import Layer, LayerError, divisors
+from xnorflow.compile.layers.base import Layer, LayerError, SimdFolded, divisors
 from xnorflow.compile.rtl import common as rtl
 
 BIPOLAR_PAD = ("bipolar values cannot hold a zero pad (bit 0 means -1); re-type the bipolar "
@@ -50,7 +50,7 @@ MAX_INPUT_FIFO = 4096  # beats; a deeper border run (large images) stalls the pr
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Padding(Layer):
+class Padding(SimdFolded, Layer):
     kind = "padding"
     finn_ops = {"FMPadding": "rtl"}  # FINN has no FMPadding_hls (FMPadding_Pixel is another op)
 
@@ -99,17 +99,6 @@ class Padding(Layer):
     @property
     def out_shape(self) -> tuple[int, int]:
         return (self.ofm_dim[0] * self.ofm_dim[1], self.channels)
-
-    @property
-    def in_fold(self) -> int:
-        return self.simd
-
-    @property
-    def out_fold(self) -> int:
-        return self.simd
-
-    def folding(self) -> dict[str, int]:
-        return {"SIMD": self.simd}
 
     def allowed_folding(self) -> dict[str, list[int]]:
         return {"SIMD": divisors(self.channels)}

@@ -18,13 +18,13 @@ from xnorflow.compile.frontend.finn_attrs import (
     is_depthwise_window,
     node_attrs,
 )
-from xnorflow.compile.layers.base import divisors
+from xnorflow.compile.layers.base import SimdFolded, divisors
 from xnorflow.compile.layers.window import WindowLayer
 from xnorflow.compile.rtl import common as rtl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class SlidingWindow(WindowLayer):
+class SlidingWindow(SimdFolded, WindowLayer):
     kind = "sliding_window"
     finn_ops = {"ConvolutionInputGenerator": "rtl"}
 
@@ -34,17 +34,6 @@ class SlidingWindow(WindowLayer):
     def out_shape(self) -> tuple[int, int]:
         (oh, ow), (kh, kw) = self.ofm_dim, self.kernel_hw
         return (oh * ow, kh * kw * self.channels)
-
-    @property
-    def in_fold(self) -> int:
-        return self.simd
-
-    @property
-    def out_fold(self) -> int:
-        return self.simd
-
-    def folding(self) -> dict[str, int]:
-        return {"SIMD": self.simd}
 
     def allowed_folding(self) -> dict[str, list[int]]:
         return {"SIMD": divisors(self.channels)}

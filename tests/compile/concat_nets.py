@@ -32,14 +32,16 @@ def concat_net(name: str):
 
     binary = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
 
+    def sign():
+        return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+
     class DenseBlock(nn.Module):
         """stem conv → 3 layers of x = cat([x, act(bn(conv(x)))]) → max-pool → linear."""
 
         def __init__(self, kernel: int, bits: int) -> None:
             super().__init__()
             if bits == 1:
-                def act():
-                    return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+                act = sign
                 wq = binary
             else:
                 shared = QuantReLU(bit_width=bits)  # one quantizer for every joined map
@@ -95,9 +97,7 @@ def concat_net(name: str):
 
         def __init__(self, pool: str) -> None:
             super().__init__()
-
-            def act():
-                return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            act = sign
             self.q = QuantIdentity(bit_width=8)
             self.stem = nn.Sequential(QuantConv2d(3, 8, 3, padding=1, weight_bit_width=4,
                                                   bias=False), nn.BatchNorm2d(8), act())
@@ -147,11 +147,9 @@ def concat_net(name: str):
 
         def __init__(self) -> None:
             super().__init__()
-            act = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
             self.q = QuantIdentity(bit_width=8)
-            self.f = nn.Sequential(QuantLinear(64, 16, **binary), nn.BatchNorm1d(16), act)
-            self.g = nn.Sequential(QuantLinear(16, 8, **binary), nn.BatchNorm1d(8),
-                                   QuantIdentity(act_quant=SignedBinaryActPerTensorConst))
+            self.f = nn.Sequential(QuantLinear(64, 16, **binary), nn.BatchNorm1d(16), sign())
+            self.g = nn.Sequential(QuantLinear(16, 8, **binary), nn.BatchNorm1d(8), sign())
             self.fc = QuantLinear(40, 10, **binary)
 
         def forward(self, x):
@@ -166,9 +164,7 @@ def concat_net(name: str):
         def __init__(self, how: str) -> None:
             super().__init__()
             self.how = how
-
-            def act():
-                return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            act = sign
             self.q = QuantIdentity(bit_width=8)
             self.stem = nn.Sequential(QuantConv2d(1, 4, 3, padding=1, weight_bit_width=4,
                                                   bias=False), nn.BatchNorm2d(4), act())
