@@ -50,7 +50,7 @@ SUPPORTED_OPS = (
     "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
     "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
     "Squeeze", "Unsqueeze", "Dropout", "GlobalAveragePool", "ReduceMean", "AveragePool",
-    "Relu", "Concat",
+    "Relu", "Concat", "LeakyRelu",
 )
 MAX_WEIGHT_BITS = 8  # signed weights the MVAU multiplies (1 = binary, XNOR where it can)
 MAX_ACT_BITS = 8     # activations between layers (2^bits - 1 thresholds per channel)
@@ -275,6 +275,16 @@ def check_supported(model: Any, path: Path) -> None:
             f"compile{hint}; supported ONNX ops: {', '.join(SUPPORTED_OPS)} (a chain of "
             "quantized linear/conv layers with BatchNorm, quantized activations, max-pool, "
             "global average pool and residual adds of quantized tensors)")
+    for n in graph.node:
+        readers = model.find_consumers(n.output[0]) or []
+        if n.op_type == "LeakyRelu" and (
+                float(node_attr(n, "alpha", 0.01)) <= 0 or len(readers) != 1
+                or readers[0].op_type not in (*QUANT_OPS, "Relu")):
+            raise CompileError(
+                f"{path}: node {n.name or n.output[0]!r} is a float LeakyReLU that no activation "
+                "quantizer reads directly; xnorflow moves a LeakyReLU (slope > 0) into the "
+                "thresholds of the quantizer right after it — put one there (e.g. "
+                "QuantIdentity(bit_width=k)) or use a quantized activation")
     quants = [n for n in graph.node if n.op_type in QUANT_OPS]
     if not quants:
         raise CompileError(f"{path}: the model is not quantized (no Quant/BipolarQuant node): "
@@ -410,6 +420,7 @@ def to_finn(model: Any) -> Any:
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
     from xnorflow.compile.frontend.finn_passes import (
+        LeakyReluIntoThresholds,
         ReduceMeanToGlobalAveragePool,
         rounding_activations,
         tag_rounding_thresholds,
@@ -417,7 +428,7 @@ def to_finn(model: Any) -> Any:
 
     model = model.transform(ReduceMeanToGlobalAveragePool())
     rounding = rounding_activations(model)
-    model = model.transform(ConvertQONNXtoFINN())
+    model = model.transform(ConvertQONNXtoFINN()).transform(LeakyReluIntoThresholds())
     tag_rounding_thresholds(model, rounding)
     return tidy_up(model)
 

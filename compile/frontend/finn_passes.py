@@ -647,6 +647,27 @@ class UnitScaleBipolarActivations(Transformation):
         return model, False
 
 
+class LeakyReluIntoThresholds(Transformation):
+    """A float LeakyReLU (slope a > 0 below 0) right before an activation quantizer's
+    thresholds: leaky(x) ≥ t ⇔ x ≥ t for t ≥ 0 and x ≥ t / a for t < 0 (leaky is increasing
+    and ≥ 0 exactly where x ≥ 0), so the thresholds move to x and the LeakyReLU goes."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            consumers = model.find_consumers(node.output[0]) or []
+            if node.op_type != "LeakyRelu" or len(consumers) != 1 or \
+                    consumers[0].op_type != "MultiThreshold":
+                continue
+            slope = float(node_attr(node, "alpha", 0.01))
+            mt = consumers[0]
+            t = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
+            model.set_initializer(mt.input[1], np.where(t >= 0, t, t / slope).astype(np.float32))
+            mt.input[0] = node.input[0]
+            model.graph.node.remove(node)
+            return model, True
+        return model, False
+
+
 class DropClampBeforeQuantizer(Transformation):
     """A float clamp right before a quantizer that clamps at least as much: BinaryNet's
     `nn.Hardtanh()` (ONNX Clip) before a binary quantizer — sign(clip(x, lo, hi)) = sign(x)
@@ -660,8 +681,12 @@ class DropClampBeforeQuantizer(Transformation):
             if len(consumers) != 1 or model.find_producer(node.input[0]) is None:
                 continue
             nxt = consumers[0]
-            if (node.op_type == "Relu" and nxt.op_type == "Relu") or \
-                    (node.op_type == "Clip" and self._inside(model, node, nxt)):
+            after = model.find_consumers(nxt.output[0]) or []
+            relu_quant = nxt.op_type == "Relu" and len(after) == 1  # QuantReLU: Relu → Quant
+            if (node.op_type in ("Relu", "LeakyRelu") and nxt.op_type == "Relu") or \
+                    (node.op_type == "Clip" and self._inside(model, node, nxt)) or \
+                    (node.op_type == "Clip" and relu_quant and
+                     self._inside(model, node, after[0], after_relu=True)):
                 for c in model.find_consumers(node.output[0]):
                     c.input[list(c.input).index(node.output[0])] = node.input[0]
                 model.graph.node.remove(node)
@@ -669,8 +694,9 @@ class DropClampBeforeQuantizer(Transformation):
         return model, False
 
     @staticmethod
-    def _inside(model: Any, clip: Any, quant: Any) -> bool:
-        """Whether quantizing after `clip` equals quantizing without it."""
+    def _inside(model: Any, clip: Any, quant: Any, after_relu: bool = False) -> bool:
+        """Whether quantizing after `clip` equals quantizing without it (`after_relu`: with a
+        Relu between them, as QuantReLU exports: nn.ReLU6() then QuantReLU)."""
         lo, hi = node_attr(clip, "min", None), node_attr(clip, "max", None)  # opset < 11
         bounds = [model.get_initializer(t) if t else None for t in list(clip.input[1:3])]
         if len(bounds) > 0 and bounds[0] is not None:
@@ -694,7 +720,8 @@ class DropClampBeforeQuantizer(Transformation):
         q_lo = (-(2 ** (b - 1)) + narrow) if signed else 0
         q_hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
         # the clamp changes nothing when its ends already quantize to the end codes
-        return lo < (q_lo + 0.5) * s and (q_hi - 0.5) * s < hi
+        low_ok = lo <= 0 if after_relu else lo < (q_lo + 0.5) * s
+        return low_ok and (q_hi - 0.5) * s < hi
 
 
 ROUND_HALF_EVEN_TAG = "xnorflow.round_half_even q_lo="

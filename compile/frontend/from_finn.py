@@ -132,8 +132,8 @@ def _input_layout(model: Any, pre: list[Any], first_hw: Any, source: Path) -> st
                            "the model's input (after its reshapes)")
     order = idx.reshape(-1)
     hw_in = model.get_tensor_shape(first_hw.input[0])
-    if len(hw_in) != 4 and np.array_equal(order, np.arange(order.size)):
-        return "flat"
+    if np.array_equal(order, np.arange(order.size)) and (len(hw_in) != 4 or len(in_shape) != 4):
+        return "flat"  # a flat input viewed as a one-channel image streams as it is, too
     if len(in_shape) == 4:
         nhwc = np.arange(order.size).reshape(in_shape).transpose(0, 2, 3, 1).reshape(-1)
         if np.array_equal(order, nhwc):

@@ -717,3 +717,72 @@ def test_per_channel_activation_scale_into_a_layer_is_named(tmp_path, then):
     with pytest.raises(CompileError, match="scaling_per_output_channel=True"):
         compile_model(path, tmp_path / "build", backends=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+@pytest.mark.parametrize(("act", "quant"), [("nn.LeakyReLU(0.1)", "binary"),
+                                            ("nn.LeakyReLU()", "int2"),
+                                            ("nn.LeakyReLU(0.2)", "relu3"),
+                                            ("nn.ReLU6()", "relu2")])
+def test_float_activation_before_a_quantizer(tmp_path, act, quant):
+    """A float LeakyReLU before an activation quantizer (its slope moves into the
+    thresholds), or before QuantReLU (relu(leaky(x)) = relu(x)); a ReLU6 before a QuantReLU
+    whose range lies inside [0, 6]."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import SignedBinaryActPerTensorConst
+    from torch import nn
+
+    q = {"binary": lambda: QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+         "int2": lambda: QuantIdentity(bit_width=2),
+         "relu3": lambda: QuantReLU(bit_width=3),
+         "relu2": lambda: QuantReLU(bit_width=2, max_val=6.0)}[quant]
+    model = randomize(nn.Sequential(
+        QuantIdentity(bit_width=8), QuantConv2d(1, 4, 3, weight_bit_width=2, bias=False),
+        nn.BatchNorm2d(4), eval(act), q(), nn.Flatten(),
+        QuantLinear(4 * 6 * 6, 10, weight_bit_width=2, bias=False)), 3)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=1))[
+        "distinct_outputs"] > 1
+
+
+def test_leaky_relu_without_a_quantizer_after_it_is_named(tmp_path):
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from torch import nn
+
+    model = randomize(nn.Sequential(
+        QuantIdentity(bit_width=8), QuantConv2d(1, 4, 3, weight_bit_width=2, bias=False),
+        nn.BatchNorm2d(4), QuantIdentity(bit_width=2), nn.LeakyReLU(0.2), nn.Flatten(),
+        QuantLinear(4 * 6 * 6, 10, weight_bit_width=2, bias=False)), 3)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match="LeakyReLU that no activation quantizer reads"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_flat_input_viewed_as_an_image(tmp_path):
+    """A model of flat input (784 features) whose forward starts with x.view(-1, 1, 28, 28)
+    (shown on 8x8) streams the features as they come."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst
+    from torch import nn
+
+    class FlatIn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.conv = QuantConv2d(1, 4, 3, weight_bit_width=2, bias=False)
+            self.bn = nn.BatchNorm2d(4)
+            self.act = QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+            self.fc = QuantLinear(4 * 6 * 6, 10, weight_bit_width=2, bias=False)
+
+        def forward(self, x):
+            x = x.view(-1, 1, 8, 8)
+            return self.fc(torch.flatten(self.act(self.bn(self.conv(self.q(x)))), 1))
+
+    model = randomize(FlatIn(), 3)
+    path = export(model, (64,), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert result.ir.input_layout == "flat" and result.ir.input_shape == (64,)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=1))[
+        "distinct_outputs"] > 1
