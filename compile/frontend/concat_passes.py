@@ -21,6 +21,8 @@ StreamingConcat: two streams joined along the channels.
 - `FlattenCNVtoFCBesideJoins`: FINN's RemoveCNVtoFCFlatten, except for flattens feeding a
   StreamingConcat (it rewires the consumer's first input, whichever input it was, and the
   join concatenates the flat vectors).
+- `BinaryJoins`: a join of BINARY bits (XNOR layers read it) is BINARY, as are the forks,
+  windows and pools between it and those layers; FINN's StreamingConcat types it UINT1.
 - `TwoWayForks`: FINN's DuplicateStreams to n > 2 layers (an Inception block's input going to
   three branches) → a chain of two-way forks (the fork layer feeds two).
 """
@@ -35,7 +37,11 @@ from qonnx.transformation.base import Transformation
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attr
-from xnorflow.compile.frontend.finn_passes import PASS_THROUGH, set_threshold_output
+from xnorflow.compile.frontend.finn_passes import (
+    PASS_THROUGH,
+    bipolar_as_int2,
+    set_threshold_output,
+)
 from xnorflow.compile.ir.datatypes import smallest_type
 
 
@@ -235,6 +241,11 @@ def _widen(model: Any, tensor: str, common: Any) -> bool:
         node = model.find_producer(node.input[0])
     if node is not None and node.op_type == "Concat":
         return all(_widen(model, t, common) for t in node.input)
+    if node is not None and node.op_type == "MultiThreshold" and \
+            node_attr(node, "out_dtype") == "BIPOLAR" and common.min() <= -1:
+        bipolar_as_int2(model, node)  # ±1 bits joined with wider values: the values
+        if common.name == "INT2":
+            return True
     if node is None or node.op_type != "MultiThreshold" or \
             node_attr(node, "out_dtype") in ("BIPOLAR", "BINARY"):
         return False
@@ -313,7 +324,7 @@ class FlattenedConcatIntoWeights(Transformation):
             if node.op_type != "Concat" or len(model.get_tensor_shape(node.output[0])) != 2:
                 continue
             readers = model.find_consumers(node.output[0]) or []
-            if len(readers) != 1 or readers[0].op_type != "MatMul" or \
+            if len(readers) != 1 or readers[0].op_type not in ("MatMul", "XnorPopcountMatMul") or \
                     model.get_initializer(readers[0].input[1]) is None:
                 continue
             rows, offset, moved = [], 0, False
@@ -360,4 +371,50 @@ class FlattenCNVtoFCBesideJoins(Transformation):
         for n in model.graph.node:
             if n.op_type == "KeptBeforeJoin":
                 n.op_type = kinds[n.output[0]]
+        return model, False
+
+
+class BinaryJoins(Transformation):
+    """StreamingConcats of BINARY inputs typed BINARY (FINN's formula gives UINT1), and the
+    hardware layers between them and the XNOR MVAUs they feed take BINARY too: the reader reads
+    them as the ±1 bits they carry."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+        from qonnx.custom_op.registry import getCustomOp
+
+        binary = DataType["BINARY"]
+        for node in model.graph.node:
+            if node.op_type != "StreamingConcat" or \
+                    model.get_tensor_datatype(node.output[0]) == binary or \
+                    any(model.get_tensor_datatype(t) != binary for t in node.input):
+                continue
+            getCustomOp(node).set_nodeattr("inputDataTypes", ["BINARY"] * len(node.input))
+            todo = [node.output[0]]
+            while todo:
+                tensor = todo.pop()
+                model.set_tensor_datatype(tensor, binary)
+                for c in model.find_consumers(tensor) or []:
+                    if c.op_type in PASS_THROUGH:
+                        todo.append(c.output[0])
+                        continue
+                    if not c.domain.startswith("finn"):
+                        continue
+                    op = getCustomOp(c)
+                    kinds = op.get_nodeattr_types()
+                    if c.op_type == "StreamingConcat":
+                        types = list(op.get_nodeattr("inputDataTypes"))
+                        types[list(c.input).index(tensor)] = "BINARY"
+                        op.set_nodeattr("inputDataTypes", types)
+                        continue  # its own turn in the sweep
+                    for name in ("inputDataType", "InputDataType"):
+                        if name in kinds:
+                            op.set_nodeattr(name, "BINARY")
+                    if c.op_type.startswith("MVAU"):
+                        continue
+                    for name in ("outputDataType", "OutputDataType"):
+                        if name in kinds:
+                            op.set_nodeattr(name, "BINARY")
+                    todo += list(c.output)
+            return model, True
         return model, False

@@ -676,6 +676,7 @@ def to_hw_layers(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
     from xnorflow.compile.frontend.concat_passes import (
+        BinaryJoins,
         CommonConcatTypes,
         FlattenCNVtoFCBesideJoins,
         TwoWayForks,
@@ -689,15 +690,17 @@ def to_hw_layers(model: Any) -> Any:
     from xnorflow.compile.frontend.padding_passes import CeilModePoolAsPads, PadPoolWithMinimum
 
     biases = xnor_activation_biases(model)
-    # concatenations first: FINN's StreamingConcat types the join by both inputs (a Concat is
-    # typed as its first input); the layers after it read that type
-    for t in (CommonConcatTypes(), InferConcatLayer(), InferBinaryMatrixVectorActivation(),
+    # a join's inputs are of one type (CommonConcatTypes), so its type — qonnx gives a Concat
+    # its first input's — is right for the layers after it; the joins become StreamingConcat
+    # last, and one of BINARY bits stays BINARY (FINN types it UINT1)
+    for t in (CommonConcatTypes(), InferBinaryMatrixVectorActivation(),
               RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),
               InferElementwiseBinaryOperation(is_integer_join), NarrowAccumulators(),
               NarrowJoinSums(),
-              InferDuplicateStreamsLayer(), TwoWayForks(), SortGraph(),
+              InferDuplicateStreamsLayer(), TwoWayForks(), InferConcatLayer(), BinaryJoins(),
+              SortGraph(),
               FlattenCNVtoFCBesideJoins(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)

@@ -94,12 +94,23 @@ def set_threshold_output(mt: Any, dtype: str, scale: float | None = None,
             a.f = bias
 
 
+def bipolar_as_int2(model: Any, mt: Any) -> None:
+    """A bipolar MultiThreshold (a bit b read as 2b − 1) → an INT2 one of the same values:
+    each threshold twice, out_scale 1, out_bias −1 (−1 + the count 0 or 2)."""
+    from qonnx.core.datatype import DataType
+
+    thresholds = np.asarray(model.get_initializer(mt.input[1]))
+    model.set_initializer(mt.input[1], np.repeat(thresholds, 2, axis=1))
+    set_threshold_output(mt, "INT2", 1.0, -1.0)
+    model.set_tensor_datatype(mt.output[0], DataType["INT2"])
+    _retype_sum_pools(model, mt.output[0])
+
+
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
     MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        from qonnx.core.datatype import DataType
         from qonnx.transformation.infer_datatypes import InferDataTypes
 
         changed = False
@@ -108,15 +119,31 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
                 continue
             if not self.needs_value(model, node.output[0]):
                 continue
-            thresholds = np.asarray(model.get_initializer(node.input[1]))
-            model.set_initializer(node.input[1], np.repeat(thresholds, 2, axis=1))
-            set_threshold_output(node, "INT2", 1.0, -1.0)
-            model.set_tensor_datatype(node.output[0], DataType["INT2"])
-            _retype_sum_pools(model, node.output[0])
+            bipolar_as_int2(model, node)
             changed = True
         if changed:  # the types downstream follow (ConvertBipolarMatMulToXnorPopcount reads them)
             model = model.transform(InferDataTypes())
         return model, False
+
+    @staticmethod
+    def bits_only(model: Any, tensor: str) -> bool:
+        """Whether only MatMuls with binary weights read `tensor`, through data movement,
+        unpadded windows and further joins (XnorPopcountForks then makes them XNOR layers)."""
+        from qonnx.core.datatype import DataType
+
+        todo = [tensor]
+        while todo:
+            consumers = model.find_consumers(todo.pop()) or []
+            if not consumers:
+                return False  # the model's output
+            for c in consumers:
+                if c.op_type in (*PASS_THROUGH, "Concat") or c.op_type == "Im2Col" and \
+                        not any(node_attr(c, "pad_amount", [0])):
+                    todo.append(c.output[0])
+                elif c.op_type != "MatMul" or \
+                        model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:
+                    return False
+        return True
 
     def needs_value(self, model: Any, tensor: str) -> bool:
         """Whether some consumer of `tensor` (through data movement) needs ±1 as values."""
@@ -134,21 +161,23 @@ class BipolarToTernaryWhereZeroMatters(Transformation):
             elif c.op_type == "MatMul":
                 if model.get_tensor_datatype(c.input[1]) != DataType["BIPOLAR"]:
                     return True
-            elif c.op_type == "Concat":
-                return True  # the join's output type holds both inputs' values (INT2 for ±1)
+            elif c.op_type == "Concat" and not self.bits_only(model, c.output[0]):
+                return True  # a join stays bits only where XNOR layers alone read it
             elif c.op_type in PASS_THROUGH and self.needs_value(model, c.output[0]):
                 return True
         return False
 
 
 class XnorPopcountForks(Transformation):
-    """A bipolar activation read by several binary-weight MatMuls (an Inception block's input
-    going to two binary convs): every one becomes an XnorPopcountMatMul and the activation's
-    thresholds output bits (BINARY), as qonnx's ConvertBipolarMatMulToXnorPopcount does for
-    one reader — it changes the thresholds at the first MatMul and then fails at the next.
-    popcount(XNOR) = P gives the ±1 dot product 2P − K (K the row length). Run after
-    BipolarToTernaryWhereZeroMatters: a bipolar activation left reaches only MatMuls with
-    binary weights (through data movement and unpadded windows)."""
+    """Bipolar activations read by several binary-weight MatMuls (an Inception block's input
+    going to two binary convs), or joined by concatenations that such MatMuls read (a binary
+    DenseNet block of 1x1 convs): the whole region — the activations, the joins between them
+    and the MatMuls reading them — becomes BINARY thresholds and XnorPopcountMatMuls, as
+    qonnx's ConvertBipolarMatMulToXnorPopcount does for one activation and one reader (it
+    changes the thresholds at the first MatMul and then fails at the next). popcount(XNOR) = P
+    gives the ±1 dot product 2P − K (K the row length). Run after
+    BipolarToTernaryWhereZeroMatters: a bipolar activation left reaches only joins and MatMuls
+    with binary weights (through data movement and unpadded windows)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.core.datatype import DataType
@@ -157,25 +186,32 @@ class XnorPopcountForks(Transformation):
         for mt in model.graph.node:
             if mt.op_type != "MultiThreshold" or node_attr(mt, "out_dtype") != "BIPOLAR":
                 continue
-            readers = self._matmuls(model, mt.output[0])
-            if readers is None or len(readers) < 2:
+            region = self._region(model, mt)
+            if region is None:
                 continue
-            set_threshold_output(mt, "BINARY", 1.0, 0.0)
+            sources, readers, joins = region
+            if len(readers) < 2 and not joins:
+                continue  # one reader: qonnx's conversion
+            for source in sources:
+                set_threshold_output(source, "BINARY", 1.0, 0.0)
+                model.set_tensor_datatype(source.output[0], DataType["BINARY"])
             for mm in readers:
                 self._xnor(model, mm)
-            model.set_tensor_datatype(mt.output[0], DataType["BINARY"])
             return model.transform(InferDataTypes()), True
         return model, False
 
     @staticmethod
-    def _matmuls(model: Any, tensor: str) -> list | None:
-        """The MatMuls with bipolar weights reading `tensor` through data movement and
-        unpadded windows; None if anything else reads it."""
+    def _region(model: Any, start: Any) -> tuple | None:
+        """(the bipolar MultiThresholds, the MatMuls, the Concats) connected to `start`
+        through data movement, unpadded windows and joins; None if anything else reads one of
+        them or a join takes anything but such an activation."""
         from qonnx.core.datatype import DataType
 
-        found, todo = [], [tensor]
+        sources, readers, joins = {start.output[0]: start}, {}, {}  # by output tensor
+        todo = [start.output[0]]
         while todo:
-            consumers = model.find_consumers(todo.pop()) or []
+            tensor = todo.pop()
+            consumers = model.find_consumers(tensor) or []
             if not consumers:
                 return None  # the model's output
             for c in consumers:
@@ -184,10 +220,29 @@ class XnorPopcountForks(Transformation):
                     todo.append(c.output[0])
                 elif c.op_type == "MatMul" and \
                         model.get_tensor_datatype(c.input[1]) == DataType["BIPOLAR"]:
-                    found.append(c)
+                    readers[c.output[0]] = c
+                elif c.op_type == "Concat":
+                    if c.output[0] in joins:
+                        continue
+                    joins[c.output[0]] = c
+                    todo.append(c.output[0])
+                    upstream = list(c.input)  # the joins' inputs join the region
+                    while upstream:
+                        src = model.find_producer(upstream.pop())
+                        while src is not None and src.op_type in PASS_THROUGH:
+                            src = model.find_producer(src.input[0])
+                        if src is not None and src.op_type == "Concat":
+                            joins[src.output[0]] = src
+                            upstream += list(src.input)
+                        elif src is None or src.op_type != "MultiThreshold" or \
+                                node_attr(src, "out_dtype") != "BIPOLAR":
+                            return None
+                        elif src.output[0] not in sources:
+                            sources[src.output[0]] = src
+                            todo.append(src.output[0])
                 else:
                     return None
-        return found
+        return list(sources.values()), list(readers.values()), list(joins.values())
 
     @staticmethod
     def _xnor(model: Any, mm: Any) -> None:

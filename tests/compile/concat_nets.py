@@ -18,10 +18,10 @@ from tests.compile.helpers import randomize
 # randomize seeds (5 unless named here): outputs that vary over random images
 SEEDS = {"inception_3way": 2, "mlp_repeated_tensor": 7, "branches_flattened": 2,
          "branches_pooled_requant": 2}
-CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "inception_3way", "dense_preact_gap",
-               "dense_preact_maxpool", "mlp_shared_quant", "mlp_requant_mixed",
-               "mlp_repeated_tensor", "branches_flattened", "branches_pooled_requant",
-               "mlp_different_scales")
+CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "dense_block_1x1_binary",
+               "inception_3way", "dense_preact_gap", "dense_preact_maxpool",
+               "mlp_shared_quant", "mlp_requant_mixed", "mlp_repeated_tensor",
+               "branches_flattened", "branches_pooled_requant", "mlp_different_scales")
 
 
 def concat_net(name: str):
@@ -183,6 +183,7 @@ def concat_net(name: str):
     make = {
         "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
         "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
+        "dense_block_1x1_binary": (lambda: DenseBlock(1, 1), (3, 8, 8)),
         "inception_3way": (Inception, (3, 8, 8)),
         "dense_preact_gap": (lambda: PreActivationDense("avg"), (3, 8, 8)),
         "dense_preact_maxpool": (lambda: PreActivationDense("max"), (3, 8, 8)),

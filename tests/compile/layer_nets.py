@@ -206,7 +206,8 @@ COMPILED_DEFAULT = {
     **_nets("signal_nets", "signal_net", (7,), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (3, 24), "padded_pool_net"),
     **_nets("avg_pool_nets", "avg_pool_net", (2,), "avg_pool_net"),
-    **_nets("concat_nets", "concat_net", ("dense_block", "inception_3way", "dense_preact_gap",
+    **_nets("concat_nets", "concat_net", ("dense_block", "dense_block_1x1_binary",
+                                           "inception_3way", "dense_preact_gap",
                                            "branches_flattened")),
 }
 COMPILED_SLOW = {

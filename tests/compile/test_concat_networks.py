@@ -14,8 +14,9 @@ from tests.nets import random_images
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
-DEFAULT = ["dense_block", "inception_3way", "dense_preact_gap", "mlp_shared_quant",
-           "mlp_repeated_tensor", "branches_flattened", "branches_pooled_requant"]
+DEFAULT = ["dense_block", "dense_block_1x1_binary", "inception_3way", "dense_preact_gap",
+           "mlp_shared_quant", "mlp_repeated_tensor", "branches_flattened",
+           "branches_pooled_requant"]
 SLOW = ["dense_block_1x1_2bit", "mlp_requant_mixed"]
 DEFAULT_SEEDS = [6, 11, 18]
 SLOW_SEEDS = [s for s in range(70) if s not in DEFAULT_SEEDS]
@@ -71,6 +72,22 @@ def test_dense_block_joins_in_order(tmp_path):
     assert joins == [(8, 4), (12, 4), (16, 4)]
     forks = [x for x in result.ir.layers if x.kind == "duplicate_streams"]
     assert len(forks) == 3  # each block's input goes to its conv and to its join
+
+
+def test_binary_joins_keep_xnor(tmp_path):
+    """A binary DenseNet block of 1x1 convs: nothing after the joins needs ±1 as values, so
+    the joins carry bits and every layer after one XNORs (a join of bits read by a padded
+    conv carries INT2 values instead: dense_block)."""
+    _, result = _compile("dense_block_1x1_binary", tmp_path)
+    layers = result.ir.layers
+    joins = [x for x in layers if x.kind == "concat_streams"]
+    assert joins and all(x.out_dtype.bipolar for x in joins)
+    mvaus = [x for x in layers if x.kind == "mvau"]
+    assert [x.xnor for x in mvaus] == [False] + [True] * (len(mvaus) - 1)
+    (tmp_path / "padded").mkdir()
+    _, padded = _compile("dense_block", tmp_path / "padded")
+    assert all(x.out_dtype.name == "INT2" for x in padded.ir.layers
+               if x.kind == "concat_streams")
 
 
 def test_three_way_concat_and_fork(tmp_path):
