@@ -85,6 +85,47 @@ def finn_scratch(scratch: Path):
                 os.environ[k] = v
 
 
+# an arithmetic op is an identity when its constant is 0 (Add/Sub) or 1 up to the float32
+# rounding of scale products (Mul/Div): 2^-20 is 8 ulps of 1
+IDENTITY_MUL_TOL = 2.0 ** -20
+
+
+@contextmanager
+def exact_identity_ops():
+    """qonnx's RemoveIdentityOps (run by ConvertQONNXtoFINN and FINN's streamlining) drops a
+    Mul/Div by anything within 2e-5 of 1 and an Add/Sub of anything within 1e-5 of 0: a
+    per-tensor weight scale of 0.99999 (max |w| of a trained layer) vanished with it and moved
+    thresholds across integers. For the duration it removes only true identities (Pad,
+    Identity and Dropout as before)."""
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.remove import RemoveIdentityOps, remove_node_and_rewire
+
+    original = RemoveIdentityOps.apply
+
+    def apply(self: Any, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            if node.op_type not in ("Add", "Sub", "Mul", "Div") or len(node.input) < 2:
+                continue
+            const = model.get_initializer(node.input[1])
+            if const is None:
+                continue
+            gap = np.abs(np.asarray(const, np.float64) - (node.op_type in ("Mul", "Div")))
+            if np.all(gap <= (IDENTITY_MUL_TOL if node.op_type in ("Mul", "Div") else 0.0)):
+                remove_node_and_rewire(model, node)
+                return model.transform(InferShapes()), True
+        atol, self.atol = self.atol, -1.0  # no arithmetic op passes the original's test
+        try:
+            return original(self, model)
+        finally:
+            self.atol = atol
+
+    RemoveIdentityOps.apply = apply
+    try:
+        yield
+    finally:
+        RemoveIdentityOps.apply = original
+
+
 # --- loading and checks ---------------------------------------------------------------------
 def load_qonnx(path: Path) -> Any:
     """Read an ONNX file into a qonnx ModelWrapper, after qonnx's cleanup; CompileError if bad."""
@@ -97,6 +138,7 @@ def load_qonnx(path: Path) -> Any:
         Conv1dAs2d,
         DropClampBeforeQuantizer,
         ExplicitConvPads,
+        SignedQuantAfterRelu,
         UnitScaleBipolarActivations,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
@@ -124,7 +166,8 @@ def load_qonnx(path: Path) -> Any:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
         for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
-                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(), DropExactTrunc(),
+                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(),
+                  SignedQuantAfterRelu(), DropExactTrunc(),
                   GlobalMaxAsMaxPool()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
@@ -533,7 +576,11 @@ def _streamline(model: Any) -> Any:
         ThresholdIntegers,
         XnorPopcountForks,
     )
-    from xnorflow.compile.frontend.pool_passes import AveragePoolAsSum, ForkedMaxPoolNHWC
+    from xnorflow.compile.frontend.pool_passes import (
+        AveragePoolAsSum,
+        ChannelAffinePastGlobalPool,
+        ForkedMaxPoolNHWC,
+    )
 
     for t in (PairwiseConcats(), DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(),
               AveragePoolAsSum(),
@@ -556,7 +603,8 @@ def _streamline(model: Any) -> Any:
     if any(is_join_add(model, n) or n.op_type == "Concat" for n in model.graph.node):
         model = _streamline_joins(model)
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
-        model = concat_scales(model.transform(InferGlobalAccPoolLayer()).transform(Streamline()))
+        model = concat_scales(model.transform(ChannelAffinePastGlobalPool())
+                              .transform(InferGlobalAccPoolLayer()).transform(Streamline()))
         for t in (CommonConcatTypes(), FloatConcatsUntyped(), RoundAndClipThresholds(),
                   InferDataLayouts()):
             model = model.transform(t)
@@ -566,7 +614,8 @@ def _streamline(model: Any) -> Any:
 def concat_scales(model: Any) -> Any:
     """The scales on a concatenation's inputs (a conv's weight scale, an activation's) moved
     past it, where BatchNorm thresholds absorb them, before thresholds are rounded (one
-    concatenation of a chain a round)."""
+    concatenation of a chain a round, a BatchNorm's Add and its Mul in two: the Add comes
+    past first), until nothing moves."""
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import (
         MoveAddPastJoinConcat,
@@ -576,7 +625,7 @@ def concat_scales(model: Any) -> Any:
 
     from xnorflow.compile.frontend.concat_passes import ScalesPastConcat, UniformScalesAsScalars
 
-    for _ in range(sum(n.op_type == "Concat" for n in model.graph.node)):
+    for _ in range(2 * sum(n.op_type == "Concat" for n in model.graph.node)):
         before = model.model.SerializeToString()
         for t in (MoveLinearPastFork(), ScalesPastConcat(), MoveMulPastJoinConcat(),
                   MoveAddPastJoinConcat(), UniformScalesAsScalars(), Streamline()):
@@ -716,7 +765,7 @@ def lower(path: Path, scratch: Path, input_scale: float = 1 / 255) -> dict[str, 
     the user can fix.
     """
     path = Path(path)
-    with finn_scratch(scratch):
+    with finn_scratch(scratch), exact_identity_ops():
         qonnx_model = load_qonnx(path)
         lowered, out_function = split_output_function(qonnx_model, path)
         check_supported(lowered, path)

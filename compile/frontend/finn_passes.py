@@ -14,6 +14,7 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
   type where a zero pad is 0. The layer that follows runs in multiply-accumulate mode.
 - `RoundTiesHalfEven`: a quantizer's exact rounding ties go to even, as in PyTorch (FINN
   places its thresholds half up).
+- `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
 - `ThresholdIntegers`: BinaryNet's Conv → MaxPool → BatchNorm → activation, and an output
   quantizer before a BatchNorm, leave the BatchNorm's negative scales before the thresholds;
@@ -108,13 +109,21 @@ def bipolar_as_int2(model: Any, mt: Any) -> None:
 
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
-    MatMul with non-bipolar weights → INT2 outputs of the same values (see the module)."""
+    MatMul with non-bipolar weights → INT2 outputs of the same values (see the module); and
+    unsigned 1-bit ones ({0, 1}: a ReLU before a signed 2-bit quantizer) → UINT2, which the layers multiply (a 1-bit value there means ±1)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
         from qonnx.transformation.infer_datatypes import InferDataTypes
 
         changed = False
         for node in model.graph.node:
+            if node.op_type == "MultiThreshold" and node_attr(node, "out_dtype") == "BINARY":
+                set_threshold_output(node, "UINT2")
+                model.set_tensor_datatype(node.output[0], DataType["UINT2"])
+                _retype_sum_pools(model, node.output[0])
+                changed = True
+                continue
             if node.op_type != "MultiThreshold" or node_attr(node, "out_dtype") != "BIPOLAR":
                 continue
             if not self.needs_value(model, node.output[0]):
@@ -777,6 +786,33 @@ class DropClampBeforeQuantizer(Transformation):
         # the clamp changes nothing when its ends already quantize to the end codes
         low_ok = lo <= 0 if after_relu else lo < (q_lo + 0.5) * s
         return low_ok and (q_hi - 0.5) * s < hi
+
+
+class SignedQuantAfterRelu(Transformation):
+    """A signed k-bit quantizer reading a Relu (`F.relu(x)` or `nn.ReLU()` then
+    `QuantIdentity(bit_width=k)`) → an unsigned (k−1)-bit one of the same scale: on inputs ≥ 0
+    both give clamp(round(x/s), 0, 2^(k−1) − 1). FINN converts Relu → Quant only unsigned."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for quant in model.graph.node:
+            relu = model.find_producer(quant.input[0]) if quant.op_type == "Quant" else None
+            if relu is None or relu.op_type != "Relu" or not int(node_attr(quant, "signed", 1)):
+                continue
+            zero, bits = (model.get_initializer(t) for t in quant.input[2:4])
+            if zero is None or bits is None or np.any(np.asarray(zero) != 0) or \
+                    np.size(bits) != 1 or float(np.ravel(bits)[0]) < 2:
+                continue
+            narrower = model.make_new_valueinfo_name()  # the bit width may be shared
+            model.set_initializer(narrower, (np.asarray(bits) - 1).astype(np.float32))
+            quant.input[3] = narrower
+            for a in quant.attribute:
+                if a.name in ("signed", "narrow"):
+                    a.i = 0
+            if not any(a.name == "signed" for a in quant.attribute):
+                from onnx import helper
+                quant.attribute.append(helper.make_attribute("signed", 0))
+            return model, True
+        return model, False
 
 
 ROUND_HALF_EVEN_TAG = "xnorflow.round_half_even q_lo="

@@ -361,11 +361,14 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
     n_out = int(np.prod(reader.layers[-1].out_shape))
     tail = nodes[last + 1 :]
     order = np.arange(_size(model, nodes[last].output[0]))
-    while tail and tail[0].op_type in RESHAPE_OPS:  # e.g. a flatten of a 1x1 map
-        order = _reshaped_order(model, tail[0], order, source)
-        _check_order(model, tail[0].output[0], order, tail[0], source)
-        tail = tail[1:]
-    scale, bias = _fold_affine(model, tail, n_out, source)
+    affine = []
+    for node in tail:  # reshapes keep the element order (a flatten of a 1x1 map)
+        if node.op_type in RESHAPE_OPS:
+            order = _reshaped_order(model, node, order, source)
+            _check_order(model, node.output[0], order, node, source)
+        else:
+            affine.append(node)
+    scale, bias = _fold_affine(model, affine, n_out, source)
     in_shape = model.get_tensor_shape(model.graph.input[0].name)[1:]
     in_dt = DataType.parse(model.get_tensor_datatype(model.graph.input[0].name).name)
     ir = DataflowIR(name=name, input_shape=tuple(in_shape), input_layout=layout,

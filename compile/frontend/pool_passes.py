@@ -14,6 +14,8 @@ global max pools, max-pools whose output forks.
 - `ScalarMulPastMaxPoolNHWC`: a non-negative scale (scalar or per channel) that reaches a
   max-pool after it turned NHWC moves past it, as FINN's MoveMulPastMaxPool moves it past an
   NCHW one.
+- `ChannelAffinePastGlobalPool`: a scale or bias (per channel) right before a global average
+  pool (a classifier conv's bias) moves after it, where the output affine takes it.
 """
 
 from __future__ import annotations
@@ -306,5 +308,34 @@ class ScalarMulPastMaxPoolNHWC(Transformation):
             nodes = list(model.graph.node)
             model.graph.node.remove(mul)
             model.graph.node.insert(nodes.index(pool), mul)
+            return model, True
+        return model, False
+
+
+class ChannelAffinePastGlobalPool(Transformation):
+    """Mul/Add by a scalar or per-channel constant → GlobalAveragePool becomes
+    GlobalAveragePool → Mul/Add (the mean of s·x + b is s·mean(x) + b). An all-convolutional
+    classifier's last 1x1 conv with a bias (or a BatchNorm) before the global pool leaves its
+    bias there; FINN's InferGlobalAccPoolLayer takes only integers."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            pool = model.find_consumer(node.output[0])
+            if pool is None or pool.op_type != "GlobalAveragePool" or model.is_fork_node(node):
+                continue
+            shape = model.get_tensor_shape(node.input[0])
+            if shape is None or len(shape) != 4 or \
+                    channel_values(model, node, shape[1]) is None:
+                continue
+            c = np.asarray(model.get_initializer(node.input[1]))
+            if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
+                continue  # per channel of another shape: left as it is
+            x, mid, out = node.input[0], node.output[0], pool.output[0]
+            pool.input[0], pool.output[0] = x, mid
+            node.input[0], node.output[0] = mid, out
+            model.set_tensor_shape(mid, model.get_tensor_shape(out))
+            nodes = list(model.graph.node)
+            model.graph.node.remove(node)
+            model.graph.node.insert(nodes.index(pool), node)
             return model, True
         return model, False

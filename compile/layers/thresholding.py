@@ -2,6 +2,8 @@
 
 out[p, c] = #{k : x[p, c] >= T[c, k]} + act_val. A BIPOLAR output has one threshold per
 channel and act_val 0: the bit is (x >= T). The input quantizer of a network is one of these.
+A channel in `negated` compares −x instead: its activation falls as x rises (a BatchNorm with a
+negative scale where no layer before could take the sign: after a fork, a join, a pool).
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ class Thresholding(Pixelwise, Layer):
     thresholds: np.ndarray = None  # (channels, n_thresholds) int64, ascending per row
     act_val: int = 0
     pe: int = 1
+    negated: tuple[int, ...] = dataclasses.field(default=(), metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
+        negated = tuple(sorted(int(c) for c in self.negated))
+        if any(not 0 <= c < self.channels for c in negated) or len(set(negated)) < len(negated):
+            raise LayerError(f"layer {self.name!r}: negated channels {negated} are not distinct "
+                             f"channels of {self.channels}")
+        object.__setattr__(self, "negated", negated)
         t = np.asarray(self.thresholds, dtype=np.int64)
         if t.ndim != 2 or t.shape[0] != self.channels:
             raise LayerError(
@@ -49,13 +57,36 @@ class Thresholding(Pixelwise, Layer):
         return int(self.thresholds.size) * self.threshold_bits()
 
     def threshold_bits(self) -> int:
-        """Bits to store one threshold: enough for the input range plus one."""
-        lo = min(int(self.thresholds.min()), self.in_dtype.min())
-        hi = max(int(self.thresholds.max()), self.in_dtype.max() + 1)
+        """Bits to store one threshold: enough for the compared range plus one."""
+        lo, hi = self.compared_range()
+        lo = min(int(self.thresholds.min()), lo)
+        hi = max(int(self.thresholds.max()), hi + 1)
         return max(int(-lo - 1).bit_length(), int(hi).bit_length()) + 1
 
+    def negated_mask(self) -> np.ndarray:
+        """(channels,) bool: the channels that compare −x."""
+        mask = np.zeros(self.channels, dtype=bool)
+        mask[list(self.negated)] = True
+        return mask
+
+    def compared_range(self) -> tuple[int, int]:
+        """The values the comparators see: the input's range, and its negation's if any."""
+        lo, hi = self.in_dtype.min(), self.in_dtype.max()
+        return (min(lo, -hi), max(hi, -lo)) if self.negated else (lo, hi)
+
+    def compared_thresholds(self) -> np.ndarray:
+        """The thresholds clipped into each channel's compared range [lo, hi + 1] (every
+        comparison stays the same: see rtl.clipped_thresholds)."""
+        lo, hi = self.in_dtype.min(), self.in_dtype.max()
+        neg = self.negated_mask()[:, None]
+        return np.where(neg, np.clip(self.thresholds, -hi, -lo + 1),
+                        np.clip(self.thresholds, lo, hi + 1))
+
     def reference(self, x: np.ndarray) -> np.ndarray:
-        return threshold_counts(self.check_input(x), self.thresholds) + self.act_val
+        x = self.check_input(x)
+        if self.negated:
+            x = np.where(self.negated_mask(), -x, x)
+        return threshold_counts(x, self.thresholds) + self.act_val
 
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
@@ -88,7 +119,7 @@ class Thresholding(Pixelwise, Layer):
         return table.reshape(-1)
 
     def rtl_instance(self, ident, folder, options):
-        lo, hi = self.in_dtype.min(), self.in_dtype.max()
+        lo, hi = self.compared_range()
         tbits = rtl.signed_bits(lo, hi + 1)
         n_thr = self.n_thresholds
         if n_thr < 1:
@@ -100,7 +131,7 @@ class Thresholding(Pixelwise, Layer):
         if table:
             words = rtl.hex_words(self.table().reshape(-1, 1), self.out_dtype.bits)
         else:
-            t = rtl.clipped_thresholds(self.thresholds, lo, hi).reshape(cf, self.pe * n_thr)
+            t = self.compared_thresholds().reshape(cf, self.pe * n_thr)
             shared = bool((t == t[:1]).all())  # every fold the same: one word of constants
             words = rtl.hex_words(t[:1] if shared else t, tbits)
         params = {
@@ -109,6 +140,8 @@ class Thresholding(Pixelwise, Layer):
             "OBITS": self.out_dtype.bits, "ACT_VAL": int(self.act_val), "TABLE": int(table),
             "SHARED": int(shared),
         }
+        if self.negated and not table:  # bit c: channel c compares −x (a table has it built in)
+            params["NEG"] = sum(1 << c for c in self.negated)
         if shared:
             params["SHARED_T"] = int(words[0], 16)
         else:
@@ -120,9 +153,10 @@ class Thresholding(Pixelwise, Layer):
         t = self.thresholds
         if self.n_thresholds == 0:
             raise CompileError(f"layer {self.name!r}: a thresholding layer needs thresholds")
-        thr_bits = hls.signed_bits(min(int(t.min()), self.in_dtype.min()),
-                                   max(int(t.max()), self.in_dtype.max() + 1))
+        lo, hi = self.compared_range()
+        thr_bits = hls.signed_bits(min(int(t.min()), lo), max(int(t.max()), hi + 1))
         thr_init = hls.nested(hls.interleave_thresholds(t, self.pe), hls.int_literal)
+        neg = self.negated_mask().astype(np.int64).reshape(self.channels // self.pe, self.pe).T
         cfg = f"""struct {name}_config : xnorflow::thresholding_config {{
     static const unsigned pixels = {self.pixels};
     static const unsigned channels = {self.channels};
@@ -135,12 +169,16 @@ class Thresholding(Pixelwise, Layer):
     typedef ap_int<{thr_bits}> thr_t;
     static const unsigned thr_bits = {thr_bits};
     typedef ap_int<{hls.count_bits(self.n_thresholds, self.act_val)}> count_t;
+    static const bool negates = {str(bool(self.negated)).lower()};
 }};
 
 static const xnorflow::int_rom<{thr_bits}>::type {name}_thresholds\
 [{self.pe}][{self.channels // self.pe}][{self.n_thresholds}] = {thr_init};
+static const bool {name}_negated[{self.pe}][{self.channels // self.pe}] = \
+{hls.nested(neg, lambda v: "true" if v else "false")};
 """
-        return cfg, f"xnorflow::thresholding<{name}_config>({{i}}, {{o}}, {name}_thresholds);"
+        return cfg, (f"xnorflow::thresholding<{name}_config>({{i}}, {{o}}, {name}_thresholds, "
+                     f"{name}_negated);")
 
 
 def threshold_counts(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@
 // with 255 steps): THRESH_FILE instead holds PE*CF*2^IBITS words of OBITS bits, word
 // ((p*CF + cf) << IBITS) + v = the output for stored input bit pattern v of channel cf*PE+p;
 // each PE reads its own port of that ROM (synthesis duplicates it per port).
+// NEG bit c set: channel c compares −x with its thresholds (compare mode; a table holds the
+// negation in its entries), for a BatchNorm with a negative scale no earlier layer could take.
 `default_nettype none
 
 module thresholding #(
@@ -41,6 +43,8 @@ module thresholding #(
     // (Debian's Yosys 0.23 keeps a one-word ROM as logic).
     parameter bit SHARED = 0,
     parameter logic [PE*N_THR*TBITS-1:0] SHARED_T = '0,
+    // Bit c: channel c compares the negated input (TBITS must hold it).
+    parameter logic [CHANNELS-1:0] NEG = '0,
     // Threshold memory file (see above).
     parameter THRESH_FILE = ""
 ) (
@@ -110,10 +114,15 @@ module thresholding #(
     end else begin : g_compare
         // stage 1: threshold read, input registered; stage 2: memory output register
         logic [PE*IBITS-1:0] x_s1, x_s2;
+        logic [PE-1:0] neg_s1, neg_s2;
         logic [PE*N_THR*TBITS-1:0] thr_s2;
         always_ff @(posedge clk) begin
-            if (issue) x_s1 <= s_axis_tdata;
+            if (issue) begin
+                x_s1 <= s_axis_tdata;
+                neg_s1 <= PE'(NEG >> (int'(cf_reg) * PE));
+            end
             x_s2 <= x_s1;
+            neg_s2 <= neg_s1;
         end
         if (SHARED) begin : g_shared
             assign thr_s2 = SHARED_T;
@@ -128,8 +137,9 @@ module thresholding #(
         end
         // stage 3: compare and count
         for (genvar p = 0; p < PE; p++) begin : g_pe
-            wire signed [TBITS-1:0] x = IN_SIGNED ? TBITS'($signed(x_s2[p*IBITS +: IBITS]))
-                                                  : TBITS'($signed({1'b0, x_s2[p*IBITS +: IBITS]}));
+            wire signed [TBITS-1:0] x_in = IN_SIGNED ? TBITS'($signed(x_s2[p*IBITS +: IBITS]))
+                                                     : TBITS'($signed({1'b0, x_s2[p*IBITS +: IBITS]}));
+            wire signed [TBITS-1:0] x = neg_s2[p] ? -x_in : x_in;
             always_ff @(posedge clk) begin
                 logic [CNTW-1:0] cnt;
                 cnt = '0;

@@ -1,7 +1,9 @@
 """Networks that concatenate feature maps (`torch.cat(..., dim=1)`), written as users write
 them: a DenseNet block (each layer's output appended to its input; also in BinaryDenseNet's
 pre-activation order, joining the convs' raw outputs), an Inception block (three
-branches of one input joined, a 3-way fork and a 3-way concat), MLPs joining two hidden layers.
+branches of one input joined, a 3-way fork and a 3-way concat), SqueezeNet's fire module
+(BatchNorms of either sign before the join, a classifier conv with a bias before the global
+pool), MLPs joining two hidden layers.
 
 `concat_net(name)` → (model, input shape), weights and BatchNorms randomized (tests/compile/
 helpers.randomize). The concatenated activations share a scale where the layer after the join
@@ -21,7 +23,8 @@ SEEDS = {"inception_3way": 2, "mlp_repeated_tensor": 7, "branches_flattened": 2,
 CONCAT_NETS = ("dense_block", "dense_block_1x1_2bit", "dense_block_1x1_binary",
                "inception_3way", "dense_preact_gap", "dense_preact_maxpool",
                "mlp_shared_quant", "mlp_requant_mixed", "mlp_repeated_tensor",
-               "branches_flattened", "branches_pooled_requant", "mlp_different_scales")
+               "branches_flattened", "branches_pooled_requant", "mlp_different_scales",
+               "squeezenet_fire")
 
 
 def concat_net(name: str):
@@ -180,6 +183,30 @@ def concat_net(name: str):
                 return self.fc(self.join(torch.cat([a.mean((2, 3)), b.mean((2, 3))], 1)))
             return self.fc(torch.cat([a.flatten(1), b.flatten(1)], 1))
 
+    class Fire(nn.Module):
+        """SqueezeNet: squeeze 1x1 → cat([bn(expand 1x1), bn(expand 3x3)]) → act, then a 1x1
+        conv with a bias to the classes and the global average pool."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(3, 16, 3, stride=2, weight_bit_width=2,
+                                                  bias=False), nn.BatchNorm2d(16),
+                                      QuantReLU(bit_width=2))
+            self.squeeze = nn.Sequential(QuantConv2d(16, 8, 1, weight_bit_width=2, bias=False),
+                                         nn.BatchNorm2d(8), QuantReLU(bit_width=2))
+            self.e1 = nn.Sequential(QuantConv2d(8, 8, 1, weight_bit_width=2, bias=False),
+                                    nn.BatchNorm2d(8))
+            self.e3 = nn.Sequential(QuantConv2d(8, 8, 3, padding=1, weight_bit_width=2,
+                                                bias=False), nn.BatchNorm2d(8))
+            self.act = QuantReLU(bit_width=2)
+            self.classifier = QuantConv2d(16, 10, 1, weight_bit_width=2, bias=True)
+
+        def forward(self, x):
+            x = self.squeeze(self.stem(self.q(x)))
+            x = self.act(torch.cat([self.e1(x), self.e3(x)], 1))
+            return torch.flatten(nn.functional.adaptive_avg_pool2d(self.classifier(x), 1), 1)
+
     make = {
         "dense_block": (lambda: DenseBlock(3, 1), (3, 8, 8)),
         "dense_block_1x1_2bit": (lambda: DenseBlock(1, 2), (3, 8, 8)),
@@ -193,6 +220,7 @@ def concat_net(name: str):
         "branches_pooled_requant": (lambda: TwoBranches("gap"), (1, 8, 8)),
         "mlp_requant_mixed": (lambda: JoinedMLP("requant"), (1, 8, 8)),
         "mlp_different_scales": (lambda: JoinedMLP("own"), (1, 8, 8)),
+        "squeezenet_fire": (Fire, (3, 15, 15)),
     }
     build, shape = make[name]
     model = randomize(build(), SEEDS.get(name, 5))

@@ -128,7 +128,10 @@ def check_chain(model, result: CompileResult, images: np.ndarray, with_qonnx: bo
     # final (Log)Softmax only the outputs themselves compare, below)
     if not ir.meta.get("output_function"):
         back = (ref - ir.output_bias) / ir.output_scale
-        assert np.abs(back - ir_ints).max() < 0.01, "PyTorch ≠ IR integers"
+        # PyTorch's float32 last layer rounds in its 24th bit: 8-bit × 8-bit layers give
+        # integers of 15+ bits, mapped back within 1e-6 of their size, far from the next one
+        assert np.abs(back - ir_ints).max() < 0.01 + 1e-6 * np.abs(ir_ints).max(), \
+            "PyTorch ≠ IR integers"
     for what, got in (("FINN", finn_logits), ("IR", ir_logits)):
         assert np.abs(got - ref).max() <= tol, f"{what} logits differ from PyTorch"
     q_diff = None

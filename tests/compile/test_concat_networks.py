@@ -16,7 +16,7 @@ from xnorflow.compile.pipeline import compile_model
 
 DEFAULT = ["dense_block", "dense_block_1x1_binary", "inception_3way", "dense_preact_gap",
            "mlp_shared_quant", "mlp_repeated_tensor", "branches_flattened",
-           "branches_pooled_requant"]
+           "branches_pooled_requant", "squeezenet_fire"]
 SLOW = ["dense_block_1x1_2bit", "mlp_requant_mixed"]
 DEFAULT_SEEDS = [6, 11, 18]
 SLOW_SEEDS = [s for s in range(70) if s not in DEFAULT_SEEDS]

@@ -722,17 +722,20 @@ def test_per_channel_activation_scale_into_a_layer_is_named(tmp_path, then):
 @pytest.mark.parametrize(("act", "quant"), [("nn.LeakyReLU(0.1)", "binary"),
                                             ("nn.LeakyReLU()", "int2"),
                                             ("nn.LeakyReLU(0.2)", "relu3"),
-                                            ("nn.ReLU6()", "relu2")])
+                                            ("nn.ReLU6()", "relu2"),
+                                            ("nn.ReLU()", "int2"), ("nn.ReLU()", "int4")])
 def test_float_activation_before_a_quantizer(tmp_path, act, quant):
     """A float LeakyReLU before an activation quantizer (its slope moves into the
     thresholds), or before QuantReLU (relu(leaky(x)) = relu(x)); a ReLU6 before a QuantReLU
-    whose range lies inside [0, 6]."""
+    whose range lies inside [0, 6]; a ReLU before a signed quantizer (its codes ≥ 0 only;
+    2-bit: {0, 1}, carried as UINT2)."""
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
     from brevitas.quant import SignedBinaryActPerTensorConst
     from torch import nn
 
     q = {"binary": lambda: QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
          "int2": lambda: QuantIdentity(bit_width=2),
+         "int4": lambda: QuantIdentity(bit_width=4),
          "relu3": lambda: QuantReLU(bit_width=3),
          "relu2": lambda: QuantReLU(bit_width=2, max_val=6.0)}[quant]
     model = randomize(nn.Sequential(
@@ -786,3 +789,37 @@ def test_flat_input_viewed_as_an_image(tmp_path):
     assert result.ir.input_layout == "flat" and result.ir.input_shape == (64,)
     assert check_chain(model, result, random_images(result.ir, 16, seed=1))[
         "distinct_outputs"] > 1
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_weight_scale_within_float_noise_of_one_is_kept(tmp_path, bias):
+    """A per-tensor weight scale of 0.999995 (a trained layer's max |w|) is a real factor:
+    qonnx's RemoveIdentityOps would drop it as a Mul by ~1 and move the hidden quantizer's
+    thresholds onto its exact ties. The first pixel alone drives the hidden layer here, swept
+    through all 256 values, so every tie is met; with an Int32Bias the bias also travels as
+    Div · Add · Mul around the accumulator."""
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int32Bias, Uint8ActPerTensorFixedPoint
+    from torch import nn
+
+    bias_kw = {"bias": True, "bias_quant": Int32Bias} if bias else {"bias": False}
+    model = nn.Sequential(
+        QuantIdentity(bit_width=8, return_quant_tensor=True), nn.Flatten(),
+        QuantLinear(16, 4, weight_bit_width=2, **bias_kw),
+        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=3, return_quant_tensor=True),
+        QuantLinear(4, 3, weight_bit_width=2, **bias_kw)).eval()
+    with torch.no_grad():
+        first, last = model[2], model[4]
+        first.weight.zero_()
+        first.weight[:, 0] = torch.tensor([0.999995, 0.6, 0.999995, -0.999995])
+        last.weight.copy_(torch.tensor([[1.0, 1, 1, 1], [1, -1, 1, 0], [0, 1, -1, 1]]))
+        if bias:
+            first.bias.copy_(torch.tensor([0.0, 0.03, -0.2, 0.5]))
+            last.bias.copy_(torch.tensor([0.0, 0.1, -0.1]))
+    path = export(model, (1, 4, 4), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    images = np.zeros((256, 1, 4, 4), np.uint8)
+    images[:, 0, 0, 0] = np.arange(256)
+    figs = check_chain(model, result, images, with_qonnx=False)
+    assert figs["distinct_outputs"] > 4

@@ -3,6 +3,8 @@ template under cocotb and the HLS kernel in C-simulation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tests.layers.harness import layer_tests, pick
@@ -38,7 +40,21 @@ def thresholding_table(rng) -> Layer:
                         act_val=-128, pe=pick(rng, divisors(ch)))
 
 
-CASES = {"thresholding": thresholding, "thresholding_table": thresholding_table}
+def thresholding_negated(rng) -> Layer:
+    """Some channels compare −x (a negative BatchNorm scale after a fork or join), their
+    thresholds drawn over the negated range; compare or table mode."""
+    layer = thresholding(rng) if rng.random() < 0.7 else thresholding_table(rng)
+    neg = rng.random(layer.channels) < 0.5
+    neg[int(rng.integers(layer.channels))] = True
+    lo, hi = layer.in_dtype.min(), layer.in_dtype.max()
+    thr = layer.thresholds.copy()
+    flipped = rng.integers(-hi - 3, -lo + 4, size=(int(neg.sum()), layer.n_thresholds))
+    thr[neg] = np.sort(flipped, axis=1)
+    return dataclasses.replace(layer, thresholds=thr, negated=tuple(np.flatnonzero(neg)))
+
+
+CASES = {"thresholding": thresholding, "thresholding_table": thresholding_table,
+         "thresholding_negated": thresholding_negated}
 
 
 def test_reference_counts_thresholds():
@@ -47,6 +63,24 @@ def test_reference_counts_thresholds():
     x = rng.integers(layer.in_dtype.min(), layer.in_dtype.max() + 1, (4, *layer.in_shape))
     expect = (x[..., None] >= layer.thresholds[None, None]).sum(-1) + layer.act_val
     np.testing.assert_array_equal(layer.reference(x), expect)
+
+
+def test_negated_channels_count_thresholds_of_minus_x():
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        layer = thresholding_negated(rng)
+        x = rng.integers(layer.in_dtype.min(), layer.in_dtype.max() + 1, (4, *layer.in_shape))
+        sign = np.where(layer.negated_mask(), -1, 1)
+        expect = ((sign * x)[..., None] >= layer.thresholds[None, None]).sum(-1) + layer.act_val
+        np.testing.assert_array_equal(layer.reference(x), expect)
+        # a negated channel's output falls as its input rises
+        c = layer.negated[0]
+        ramp = np.zeros((1, *layer.in_shape), np.int64)
+        outs = []
+        for v in range(layer.in_dtype.min(), layer.in_dtype.max() + 1):
+            ramp[..., c] = v
+            outs.append(int(layer.reference(ramp.copy())[0, 0, c]))
+        assert np.all(np.diff(outs) <= 0)
 
 
 # the RTL template under cocotb (more seeds under slow) and the HLS kernel, per case
