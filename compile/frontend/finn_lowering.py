@@ -573,12 +573,14 @@ def _streamline(model: Any) -> Any:
         BipolarToTernaryWhereZeroMatters,
         DenseConvKernels,
         RoundTiesHalfEven,
+        SignsIntoThresholds,
         ThresholdIntegers,
         XnorPopcountForks,
     )
     from xnorflow.compile.frontend.pool_passes import (
         AveragePoolAsSum,
         ChannelAffinePastGlobalPool,
+        ChannelAffinePastMaxPool,
         ForkedMaxPoolNHWC,
     )
 
@@ -587,12 +589,12 @@ def _streamline(model: Any) -> Any:
               MoveScalarLinearPastInvariants(), Streamline()):
         model = model.transform(t)
     model = concat_scales(model).transform(RoundTiesHalfEven())
-    moved = ThresholdIntegers()
-    model = model.transform(moved)
-    if moved.rewritten:  # the biases it left go into the next thresholds
+    moved, pooled = ThresholdIntegers(), ChannelAffinePastMaxPool()
+    model = model.transform(moved).transform(pooled)
+    if moved.rewritten or pooled.moved:  # the biases left go into the next thresholds
         model = model.transform(Streamline())
     for t in (LowerConvsToMatMul(), ConcatOnChannelsLast(), ForkedMaxPoolNHWC(),
-              MakeMaxPoolNHWC(),
+              MakeMaxPoolNHWC(), SignsIntoThresholds(),
               AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
               AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(), XnorPopcountForks(),
@@ -677,6 +679,7 @@ def _streamline_joins(model: Any) -> Any:
         ScalesPastConcat,
         UniformScalesAsScalars,
     )
+    from xnorflow.compile.frontend.finn_passes import SignsIntoThresholds
     from xnorflow.compile.frontend.pool_passes import ForkedMaxPoolNHWC, ScalarMulPastMaxPoolNHWC
 
     # a pool on a shortcut turns NHWC only once its transposes have moved; a scale moves past
@@ -690,7 +693,8 @@ def _streamline_joins(model: Any) -> Any:
                   MoveTransposePastJoinConcat(), ScalesPastConcat(), MoveMulPastJoinConcat(),
                   MoveAddPastJoinConcat(), UniformScalesAsScalars(), CommonConcatTypes(),
                   ScalarMulPastMaxPoolNHWC(), FlattenedConcatIntoWeights(),
-                  AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
+                  AbsorbConsecutiveTransposes(), SignsIntoThresholds(),
+                  AbsorbTransposeIntoMultiThreshold(),
                   ForkedMaxPoolNHWC(), MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(),
                   SortGraph(), InferDataLayouts()):
             model = model.transform(t)
@@ -720,7 +724,10 @@ def to_hw_layers(model: Any) -> Any:
     from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
         InferThresholdingLayer,
     )
-    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbTransposeIntoMultiThreshold,
+    )
     from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
@@ -734,6 +741,7 @@ def to_hw_layers(model: Any) -> Any:
         NarrowAccumulators,
         NarrowJoinSums,
         RestoreXnorActVal,
+        SignsIntoThresholds,
         xnor_activation_biases,
     )
     from xnorflow.compile.frontend.padding_passes import CeilModePoolAsPads, PadPoolWithMinimum
@@ -742,7 +750,9 @@ def to_hw_layers(model: Any) -> Any:
     # a join's inputs are of one type (CommonConcatTypes), so its type — qonnx gives a Concat
     # its first input's — is right for the layers after it; the joins become StreamingConcat
     # last, and one of BINARY bits stays BINARY (FINN types it UINT1)
-    for t in (CommonConcatTypes(), InferBinaryMatrixVectorActivation(),
+    for t in (SignsIntoThresholds(), AbsorbTransposeIntoMultiThreshold(),
+              AbsorbConsecutiveTransposes(), CommonConcatTypes(),
+              InferBinaryMatrixVectorActivation(),
               RestoreXnorActVal(biases),
               InferQuantizedMatrixVectorActivation(), InferThresholdingLayer(),
               CeilModePoolAsPads(), InferPool(), PadPoolWithMinimum(), InferConvInpGen(),

@@ -15,6 +15,8 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
 - `RoundTiesHalfEven`: a quantizer's exact rounding ties go to even, as in PyTorch (FINN
   places its thresholds half up).
 - `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
+- `SignsIntoThresholds`: a negative BatchNorm scale's sign left before thresholds goes into
+  the thresholding layer (channels that compare −x).
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
 - `ThresholdIntegers`: BinaryNet's Conv → MaxPool → BatchNorm → activation, and an output
   quantizer before a BatchNorm, leave the BatchNorm's negative scales before the thresholds;
@@ -110,7 +112,8 @@ def bipolar_as_int2(model: Any, mt: Any) -> None:
 class BipolarToTernaryWhereZeroMatters(Transformation):
     """Bipolar MultiThresholds whose ±1 output reaches zero padding, a global pool or a
     MatMul with non-bipolar weights → INT2 outputs of the same values (see the module); and
-    unsigned 1-bit ones ({0, 1}: a ReLU before a signed 2-bit quantizer) → UINT2, which the layers multiply (a 1-bit value there means ±1)."""
+    unsigned 1-bit ones ({0, 1}: a ReLU before a signed 2-bit quantizer) → UINT2, which the
+    layers multiply (a 1-bit value there means ±1)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.core.datatype import DataType
@@ -604,6 +607,62 @@ class ThresholdIntegers(Transformation):
             model.set_initializer(add.input[1], bias.astype(np.float32))
             layer.output[0] = summed
             graph.node.insert(list(graph.node).index(layer) + 1, add)
+
+
+def sign_vector(model: Any, node: Any) -> np.ndarray | None:
+    """The constant of a Mul by ±1 values (FINN's FactorOutMulSignMagnitude leaves one where
+    no layer before could take a negative BatchNorm scale), else None."""
+    if node.op_type != "Mul" or len(node.input) < 2:
+        return None
+    c = model.get_initializer(node.input[1])
+    if c is None or np.size(c) == 0 or not np.all(np.abs(np.asarray(c)) == 1):
+        return None
+    return np.asarray(c)
+
+
+class SignsIntoThresholds(Transformation):
+    """A Mul by per-channel signs before thresholds (y → Mul(±1) → MultiThreshold: a BatchNorm
+    with negative scales after a fork, a join or a pool, its magnitude already in the
+    thresholds) moves before the NHWC → NCHW transpose in front of it, where FINN takes the
+    transposes into the thresholds; the thresholding layer then reads y itself and compares −y
+    on the negated channels (compile/layers/thresholding.py). The Mul's output is typed as
+    the integers it holds, so that FINN makes the thresholds a layer."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+
+        from xnorflow.compile.ir.datatypes import smallest_type
+
+        for mul in model.graph.node:
+            c = sign_vector(model, mul)
+            if c is None or model.is_fork_node(mul):
+                continue
+            dt = wide = model.get_tensor_datatype(mul.input[0])
+            if dt.is_integer() and dt != DataType["BIPOLAR"]:
+                lo, hi = int(dt.min()), int(dt.max())
+                wide = DataType[smallest_type(min(lo, -hi), max(hi, -lo)).name]
+                model.set_tensor_datatype(mul.output[0], wide)
+            prev = model.find_producer(mul.input[0])
+            if prev is None or prev.op_type != "Transpose" or model.is_fork_node(prev):
+                continue
+            perm = node_attr(prev, "perm", None)
+            if perm is None or c.ndim not in (0, len(perm)):
+                continue
+            before = np.transpose(c, np.argsort(perm)) if c.ndim else c
+            x, out, mid = prev.input[0], mul.output[0], model.make_new_valueinfo_name()
+            mul.input[0], mul.output[0] = x, mid
+            prev.input[0], prev.output[0] = mid, out
+            model.set_initializer(mul.input[1], before.astype(np.float32))
+            model.set_tensor_shape(mid, model.get_tensor_shape(x))
+            model.set_tensor_datatype(mid, model.get_tensor_datatype(out))
+            layout = model.get_tensor_layout(x)
+            if layout is not None:
+                model.set_tensor_layout(mid, layout)
+            nodes = list(model.graph.node)
+            model.graph.node.remove(mul)
+            model.graph.node.insert(nodes.index(prev), mul)
+            return model, True
+        return model, False
 
 
 def channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:

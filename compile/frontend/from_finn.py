@@ -246,7 +246,7 @@ def _check_stranded_scales(model: Any, source: Path) -> None:
         if node.op_type not in ("Concat", "StreamingConcat"):
             continue
         for c in after(node.output[0]):
-            if c.op_type not in AFFINE_OPS:
+            if c.op_type not in AFFINE_OPS or signs_before_thresholds(model, c):
                 continue
             nxt = after(c.output[0])
             if any(n.op_type in ("MultiThreshold", "Thresholding") for n in nxt):
@@ -297,6 +297,16 @@ def _check_stranded_scales(model: Any, source: Path) -> None:
                 "dim=1) of NCHW maps, or of flat features)")
 
 
+def signs_before_thresholds(model: Any, node: Any) -> bool:
+    """A Mul by ±1 per channel whose one reader is a thresholding layer: the layer compares
+    −x on the negated channels (SignsIntoThresholds)."""
+    from xnorflow.compile.frontend.finn_passes import sign_vector
+
+    readers = model.find_consumers(node.output[0]) or []
+    return sign_vector(model, node) is not None and len(readers) == 1 and \
+        readers[0].op_type == "Thresholding" and readers[0].domain == HW_DOMAIN
+
+
 def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) -> DataflowIR:
     """FINN's HW-layer graph (ModelWrapper, before SpecializeLayers) → a validated DataflowIR."""
     source = Path(source)
@@ -320,6 +330,9 @@ def ir_from_finn(model: Any, name: str, source: Path, clock_mhz: float = 100.0) 
         if op in RESHAPE_OPS and node.input[0] in origin:
             stream, order = origin[node.input[0]]
             origin[node.output[0]] = (stream, _reshaped_order(model, node, order, source))
+            continue
+        if signs_before_thresholds(model, node) and node.input[0] in origin:
+            origin[node.output[0]] = origin[node.input[0]]  # the thresholding layer takes it
             continue
         if node.domain != HW_DOMAIN and op not in ("Im2Col", "Pad"):
             why = ""

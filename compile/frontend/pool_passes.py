@@ -16,6 +16,8 @@ global max pools, max-pools whose output forks.
   NCHW one.
 - `ChannelAffinePastGlobalPool`: a scale or bias (per channel) right before a global average
   pool (a classifier conv's bias) moves after it, where the output affine takes it.
+- `ChannelAffinePastMaxPool`: a bias or non-negative scale right before a max-pool moves after
+  it, to the thresholds there.
 """
 
 from __future__ import annotations
@@ -337,5 +339,40 @@ class ChannelAffinePastGlobalPool(Transformation):
             nodes = list(model.graph.node)
             model.graph.node.remove(node)
             model.graph.node.insert(nodes.index(pool), node)
+            return model, True
+        return model, False
+
+
+class ChannelAffinePastMaxPool(Transformation):
+    """Add (any) or Mul (≥ 0) by a scalar or per-channel constant → MaxPool becomes MaxPool →
+    Add/Mul: max(s·x + b) = s·max(x) + b for s ≥ 0, and a padded pool's −∞ stays −∞. A
+    conv's bias or scale left before a pool (Conv → MaxPool → BatchNorm → activation, whose
+    activation stays after the pool) then meets the thresholds after it. `moved` counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved = 0
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for node in model.graph.node:
+            pool = model.find_consumer(node.output[0])
+            if pool is None or pool.op_type != "MaxPool" or model.is_fork_node(node):
+                continue
+            shape = model.get_tensor_shape(node.input[0])
+            values = channel_values(model, node, shape[1]) if shape and len(shape) == 4 \
+                else None
+            if values is None or (node.op_type == "Mul" and np.any(values < 0)):
+                continue
+            c = np.asarray(model.get_initializer(node.input[1]))
+            if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
+                continue
+            x, mid, out = node.input[0], node.output[0], pool.output[0]
+            pool.input[0], pool.output[0] = x, mid
+            node.input[0], node.output[0] = mid, out
+            model.set_tensor_shape(mid, model.get_tensor_shape(out))
+            nodes = list(model.graph.node)
+            model.graph.node.remove(node)
+            model.graph.node.insert(nodes.index(pool), node)
+            self.moved += 1
             return model, True
         return model, False

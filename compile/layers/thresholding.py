@@ -91,15 +91,29 @@ class Thresholding(Pixelwise, Layer):
     # --- FINN ----------------------------------------------------------------------------
     @classmethod
     def read_finn(cls, reader, node, nxt):
+        """A Mul by ±1 per channel before the node (signs_before_thresholds) is the negated
+        channels: the layer reads the Mul's input and FINN's thresholds compare its output."""
+        from xnorflow.compile.frontend.finn_passes import sign_vector
+        from xnorflow.compile.frontend.from_finn import signs_before_thresholds
+
         a = node_attrs(node)
         ch = int(a["NumChannels"])
         thr = expand_thresholds(reader.init(node.input[1]), ch, f"{reader.source}: {node.name}")
         in_dt = ir_dtype(a["inputDataType"])
+        negated: tuple[int, ...] = ()
+        signs = reader.model.find_producer(node.input[0])
+        if signs is not None and signs_before_thresholds(reader.model, signs):
+            c = sign_vector(reader.model, signs).reshape(-1)
+            if c.size not in (1, ch):
+                raise reader.fail(signs, f"has {c.size} signs for {ch} channels")
+            negated = tuple(int(i) for i in np.flatnonzero(np.broadcast_to(c, (ch,)) < 0))
+            in_dt = ir_dtype(reader.model.get_tensor_datatype(signs.input[0]).name)
         if in_dt.bipolar:
             raise reader.fail(node, "thresholds bipolar values; only integer inputs are supported")
         return cls(name=node.name, in_dtype=in_dt, out_dtype=ir_dtype(a["outputDataType"]),
                    pixels=int(np.prod(a.get("numInputVectors", [1]))), channels=ch,
-                   thresholds=thr, act_val=int(a.get("ActVal", 0)), pe=1), [node]
+                   thresholds=thr, act_val=int(a.get("ActVal", 0)), pe=1,
+                   negated=negated), [node]
 
     # --- RTL -----------------------------------------------------------------------------
     def use_table(self) -> bool:

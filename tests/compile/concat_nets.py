@@ -245,8 +245,8 @@ def concat_random_net(seed: int):
     with a max-pool(2) between joins sometimes; the activations are drawn once (1-bit, signed
     or unsigned 2-3 bits: scales equal by construction, as one quantizer setting gives; the
     activations of pre-activation joins signed), the head is a flatten, hidden linear layers or
-    a global average pool. A BatchNorm after a join has negative scales only where one linear
-    layer reads its activation (elsewhere refused: docs/ir.md)."""
+    a global average pool. A BatchNorm after a join has scales of either sign (where no single
+    layer after it takes a negative one, the thresholding layer compares −x)."""
     import torch
     from brevitas.nn import QuantConv2d
     from torch import nn
@@ -316,10 +316,5 @@ def concat_random_net(seed: int):
     else:
         head = classifier_head(rng, layers, ch, h, w, wq, act)
     model = randomize(nn.Sequential(*layers), seed)
-    with torch.no_grad():  # negative scales after a join only where one layer reads it
-        for i, block in enumerate(blocks):
-            if isinstance(block, Join) and not isinstance(block.after, nn.Identity) and \
-                    (i < len(blocks) - 1 or head == "gap"):
-                block.after[0].weight.abs_()
     return model, (c, h0, w0), DrawnResidual((c, h0, w0), w_bits, a_bits, unsigned, names,
                                              head)

@@ -208,7 +208,7 @@ COMPILED_DEFAULT = {
     **_nets("avg_pool_nets", "avg_pool_net", (2,), "avg_pool_net"),
     **_nets("concat_nets", "concat_net", ("dense_block", "dense_block_1x1_binary",
                                            "inception_3way", "dense_preact_gap",
-                                           "branches_flattened")),
+                                           "dense_preact_maxpool", "branches_flattened")),
 }
 COMPILED_SLOW = {
     **{f"bnn_{n}": (lambda n=n: _compiled_bnn_pynq(n))
@@ -220,7 +220,8 @@ COMPILED_SLOW = {
     **_nets("signal_nets", "signal_net", (1, 2, 11), "signal_net"),
     **_nets("padded_pool_nets", "padded_pool_net", (9, 13, 21), "padded_pool_net"),
     **_nets("avg_pool_nets", "avg_pool_net", (4, 12, 24), "avg_pool_net"),
-    **_nets("concat_nets", "concat_net", ("dense_block_1x1_2bit", "mlp_shared_quant")),
+    **_nets("concat_nets", "concat_net", ("dense_block_1x1_2bit", "mlp_shared_quant",
+                                           "squeezenet_fire")),
 }
 
 

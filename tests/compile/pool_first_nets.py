@@ -1,8 +1,8 @@
 """Random networks in BinaryNet's and XNOR-Net's order — Conv → MaxPool → BatchNorm →
 activation — which many PyTorch BNN repositories use (bnn_pynq's CNV pools after the
 activation instead). BatchNorm scales of both signs; 1-bit or multi-bit (signed or unsigned)
-activations and weights; what reads a pooled block: a conv (zero-padded when the activation
-is 1-bit), a flatten and linear layers, or a global average pool."""
+activations and weights; what reads a pooled block: a conv (zero-padded or not), a flatten
+and linear layers, or a global average pool."""
 
 from __future__ import annotations
 
@@ -39,11 +39,10 @@ def pool_first_net(seed: int):
                              max_val=1.0)
 
     layers: list[nn.Module] = [_centre(), input_quant()]
-    blocks, ch, pooled_before = [], c, False
+    blocks, ch = [], c
     for _ in range(int(rng.integers(1, 4))):
         k = int(rng.integers(1, 4))
-        # a multi-bit activation pooled before its BatchNorm reaches the next conv unpadded
-        pad = 0 if pooled_before and a_bits > 1 else int(rng.integers(0, k // 2 + 1))
+        pad = int(rng.integers(0, k // 2 + 1))
         oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
         pool = min(oh, ow) >= 4 and bool(rng.random() < 0.7)
         if oh < 2 or ow < 2:
@@ -57,7 +56,6 @@ def pool_first_net(seed: int):
             h, w = (h - pk) // ps + 1, (w - pk) // ps + 1
         layers += [nn.BatchNorm2d(out), act()]
         blocks.append(f"{out}k{k}p{pad}" + ("-pool-bn-act" if pool else "-bn-act"))
-        pooled_before = pool
     head = classifier_head(rng, layers, ch, h, w, wq, act, max_width=33)
     model = nn.Sequential(*layers)
     return randomize(model, seed), shape, Drawn(shape, w_bits, a_bits, unsigned, blocks, head)

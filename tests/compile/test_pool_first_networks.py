@@ -1,7 +1,9 @@
 """Networks in BinaryNet's order, Conv → MaxPool → BatchNorm → activation
 (tests/compile/pool_first_nets.py), compile and agree with PyTorch along the whole chain; the
 activation moves before the pool (compile/frontend/finn_passes.py ThresholdIntegers), so
-each conv's MVAU thresholds its own output and the pool compares activations."""
+each conv's MVAU thresholds its own output and the pool compares activations — except a
+multi-bit activation read through zero padding, which stays after the pool as a thresholding
+layer comparing −x on the channels of negative BatchNorm scales."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from tests.compile.helpers import (
 )
 from tests.compile.pool_first_nets import pool_first_net
 from tests.nets import random_images
-from xnorflow.compile.errors import CompileError
 from xnorflow.compile.pipeline import compile_model
 
 DEFAULT_SEEDS = [1, 2, 4, 6, 12, 16]
@@ -28,9 +29,13 @@ SLOW_SEEDS = [s for s in range(17, 60) if s not in DEFAULT_SEEDS]
 def test_pool_first_network_chain(seed, tmp_path):
     model, drawn, result = compile_drawn(pool_first_net, seed, tmp_path)
     check_drawn(model, drawn, result, seed, with_qonnx=seed % 3 == 0)
-    # the activations went into the MVAUs: the only Thresholding layer is the input's
+    # the activations went into the MVAUs, but for those read through zero padding (after
+    # the pool, as in PyTorch); the first Thresholding layer is the input's
     kinds = [layer.kind for layer in result.ir.layers]
-    assert kinds.count("thresholding") == 1 and kinds[0] == "thresholding", (drawn, kinds)
+    stay = [i for i, k in enumerate(kinds) if k == "thresholding"][1:]
+    assert kinds[0] == "thresholding" and all(kinds[i - 1] == "maxpool" and
+                                              kinds[i + 1] == "padding" for i in stay), \
+        (drawn, kinds)
 
 
 def test_generator_covers_the_cases():
@@ -78,16 +83,19 @@ def _binarynet(pad_after_pool: int, act_bits: int):
         act(), nn.Flatten(), QuantLinear(8 * side * side, 4, bias=False, **wq)), 5)
 
 
-def test_padded_multibit_after_pool_is_named(tmp_path):
+def test_padded_multibit_after_pool(tmp_path):
     """A multi-bit activation after pool and BatchNorm, read through zero padding, cannot
-    move before the pool (the pad would be a flipped value): the error says so and what to
-    do, and leaves no build."""
-    path = export(_binarynet(1, 2), (3, 12, 12), tmp_path / "m.onnx")
-    with pytest.raises(CompileError) as err:
-        compile_model(path, tmp_path / "build", backends=False)
-    msg = str(err.value)
-    assert "after a max-pool" in msg and "Conv → BatchNorm → activation → MaxPool" in msg
-    assert not (tmp_path / "build").exists()
+    move before the pool (the pad would be a flipped value): it stays after the pool, its
+    thresholds comparing −x on the channels of negative BatchNorm scales."""
+    model = _binarynet(1, 2)
+    assert (model[3].weight < 0).any()
+    path = export(model, (3, 12, 12), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=3))[
+        "distinct_outputs"] > 1
+    kinds = [layer.kind for layer in result.ir.layers]
+    after_pool = result.ir.layers[kinds.index("maxpool") + 1]
+    assert after_pool.kind == "thresholding" and after_pool.negated
 
 
 @pytest.mark.parametrize(("pad", "bits"), [(1, 1), (0, 2)])

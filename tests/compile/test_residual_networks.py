@@ -180,3 +180,51 @@ def test_resnet_stem_pool_feeds_the_first_shortcut(tmp_path, stem_pool):
     kinds = [layer.kind for layer in result.ir.layers]
     pool = kinds.index("maxpool")
     assert kinds[pool + 1] == "duplicate_streams"
+
+
+def _preactivation_net(then: str):
+    """PreAct-ResNet's block: x + conv(act(bn(x))), the branch and the shortcut quantized by
+    one quantizer, then BatchNorm → act (BatchNorms of either sign after the fork and the
+    join, where no layer before can take a negative scale) → a global pool or a max-pool."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    from tests.compile.helpers import randomize
+
+    class PreAct(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = QuantConv2d(1, 8, 3, padding=1, weight_bit_width=2, bias=False)
+            self.shared = QuantIdentity(bit_width=4, return_quant_tensor=True)
+            self.branch = nn.Sequential(
+                nn.BatchNorm2d(8), QuantReLU(bit_width=2),
+                QuantConv2d(8, 8, 3, padding=1, weight_bit_width=2, bias=False))
+            self.head = nn.Sequential(nn.BatchNorm2d(8), QuantReLU(bit_width=2))
+            self.then = then
+            self.fc = QuantLinear(8 if then == "gap" else 8 * 4 * 4, 10, weight_bit_width=2,
+                                  bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.shared(self.stem(self.q(x)))
+            x = self.head(x + self.shared(self.branch(x)))
+            x = x.mean((2, 3)) if self.then == "gap" else nn.functional.max_pool2d(x, 2)
+            return self.fc(x.flatten(1))
+
+    return randomize(PreAct(), 1)
+
+
+@pytest.mark.parametrize("then", ["gap", "maxpool"])
+def test_preactivation_block_with_negative_batchnorm_scales(tmp_path, then):
+    from tests.compile.helpers import check_chain
+    from tests.nets import random_images
+
+    model = _preactivation_net(then)
+    assert (model.branch[0].weight < 0).any() and (model.head[0].weight < 0).any()
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=1))
+    assert figs["distinct_outputs"] > 1
+    thresholds = [x for x in result.ir.layers if x.kind == "thresholding"][1:]
+    assert len(thresholds) == 2 and all(x.negated for x in thresholds)
