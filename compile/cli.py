@@ -55,8 +55,9 @@ def compile_cmd(
     Supported: linear/conv layers with weights and activations of 1 (binary) to 8 bits,
     BatchNorm, max-pool (before or after BatchNorm and activation; padding and ceil mode
     too), average pools (global, or nn.AvgPool2d/AvgPool1d over part of the map), an input quantizer
-    of up to 8 bits, residual blocks, concatenations along the channels (torch.cat of a
-    DenseNet or Inception block), a final
+    of up to 8 bits, residual blocks (pre-activation ones too), concatenations along the
+    channels (torch.cat of a DenseNet, Inception or SqueezeNet fire block), BatchNorms of
+    either sign anywhere before an activation, a final
     affine and a final Softmax/LogSoftmax (applied by the host). Convolutions: any kernel,
     stride, dilation, groups (depthwise too) and zero padding; 1-D networks (QuantConv1d on (C, L)
     signals) too. Exports with any batch (or a dynamic one) compile for one image at a time.

@@ -140,6 +140,7 @@ def load_qonnx(path: Path) -> Any:
         ExplicitConvPads,
         SignedQuantAfterRelu,
         UnitScaleBipolarActivations,
+        ZeroPointWeightsAsSigned,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
     from xnorflow.compile.frontend.pool_passes import DropExactTrunc, GlobalMaxAsMaxPool
@@ -167,7 +168,7 @@ def load_qonnx(path: Path) -> Any:
         signal = Conv1dAs2d()
         for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
                   UnitScaleBipolarActivations(), DropClampBeforeQuantizer(),
-                  SignedQuantAfterRelu(), DropExactTrunc(),
+                  SignedQuantAfterRelu(), ZeroPointWeightsAsSigned(), DropExactTrunc(),
                   GlobalMaxAsMaxPool()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]

@@ -15,6 +15,7 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
 - `RoundTiesHalfEven`: a quantizer's exact rounding ties go to even, as in PyTorch (FINN
   places its thresholds half up).
 - `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
+- `ZeroPointWeightsAsSigned`: weights with zero points → symmetric weights one bit wider.
 - `SignsIntoThresholds`: a negative BatchNorm scale's sign left before thresholds goes into
   the thresholding layer (channels that compare −x).
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
@@ -870,6 +871,40 @@ class SignedQuantAfterRelu(Transformation):
             if not any(a.name == "signed" for a in quant.attribute):
                 from onnx import helper
                 quant.attribute.append(helper.make_attribute("signed", 0))
+            return model, True
+        return model, False
+
+
+class ZeroPointWeightsAsSigned(Transformation):
+    """A weight quantizer with zero points (`ShiftedUint8WeightPerChannelFloat`: w = (q − z)·s,
+    q and z in [0, 2^b − 1]) → its weights (q − z)·s under a symmetric signed (b+1)-bit
+    quantizer, which gives them back exactly; FINN folds weight quantizers without zero points
+    only."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.custom_op.general.intquant import int_quant
+
+        for node in model.graph.node:
+            if node.op_type != "Quant":
+                continue
+            w, scale, zero, bits = (model.get_initializer(t) for t in node.input[:4])
+            if any(v is None for v in (w, scale, zero, bits)) or not np.any(zero != 0) or \
+                    np.size(bits) != 1:
+                continue
+            signed, narrow = int(node_attr(node, "signed", 1)), int(node_attr(node, "narrow", 0))
+            mode = str(node_attr(node, "rounding_mode", "ROUND"))
+            values = int_quant(w, scale, zero, bits, signed, narrow, mode)
+            model.set_initializer(node.input[0], values.astype(np.float32))
+            for k, v in ((2, np.zeros((), np.float32)),
+                         (3, (np.asarray(bits) + (0 if signed else 1)).astype(np.float32))):
+                name = model.make_new_valueinfo_name()  # zero point and width may be shared
+                model.set_initializer(name, v)
+                node.input[k] = name
+            for a in node.attribute:
+                if a.name == "signed":
+                    a.i = 1
+                elif a.name == "narrow":
+                    a.i = 0
             return model, True
         return model, False
 

@@ -147,22 +147,6 @@ def test_zero_pad_before_a_pool_points_to_its_padding(tmp_path):
                       "nn.MaxPool2d(..., padding=p)")
 
 
-def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
-    import torch
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
-    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
-
-    wq = {"weight_quant": SignedBinaryWeightPerTensorConst}
-    net = torch.nn.Sequential(
-        QuantIdentity(bit_width=8), QuantConv2d(3, 8, 3, padding=1, bias=False, **wq),
-        torch.nn.BatchNorm2d(8), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.BatchNorm1d(8),
-        QuantIdentity(bit_width=4), QuantLinear(8, 4, bias=False, **wq))
-    net = randomize(net, 1)
-    path = _export_module(net, (3, 8, 8), tmp_path / "gapbn.onnx")
-    assert_user_error(tmp_path, [path], "global average pool", "BatchNorm")
-
-
 @pytest.mark.parametrize("what, conv, needles", [
     ("dilated max-pool", {"pool": "maxpool_dilated"}, ["max-pool", "dilations [2, 2]",
                                                        "dilation 1"]),

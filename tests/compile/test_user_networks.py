@@ -823,3 +823,65 @@ def test_weight_scale_within_float_noise_of_one_is_kept(tmp_path, bias):
     images[:, 0, 0, 0] = np.arange(256)
     figs = check_chain(model, result, images, with_qonnx=False)
     assert figs["distinct_outputs"] > 4
+
+
+QUANTIZER_FAMILIES = {  # (weight quantizer, activation quantizer) by Brevitas name
+    "float_per_channel": ("Int8WeightPerChannelFloat", None),
+    "fixed_point": ("Int8WeightPerTensorFixedPoint", "Int8ActPerTensorFixedPoint"),
+    "decoupled_per_channel": ("Int8WeightPerChannelFloatDecoupled", None),
+    "shifted_uint8": ("ShiftedUint8WeightPerChannelFloat", "ShiftedUint8ActPerTensorFloat"),
+    "mse": ("Int8WeightPerChannelFloatMSE", "Int8ActPerTensorFloatMSE"),
+    "ternary": ("SignedTernaryWeightPerTensorConst", "SignedTernaryActPerTensorConst"),
+    "decoupled_4bit": ("Int4WeightPerTensorFloatDecoupled", None),
+}
+
+
+@pytest.mark.parametrize("family", [
+    *("float_per_channel", "fixed_point", "shifted_uint8", "ternary"),
+    *(pytest.param(f, marks=pytest.mark.slow) for f in ("decoupled_per_channel", "mse",
+                                                        "decoupled_4bit"))])
+def test_brevitas_quantizer_families(tmp_path, family):
+    """Brevitas' other weight and activation quantizers (per-channel, power-of-two scales,
+    decoupled, zero-point shifted — its weights become symmetric 5-bit ones —, MSE-initialised,
+    ternary), 4-bit weights, the input quantizer given to the first layer (`input_quant=`).
+    (The weight-normalised Int8WeightNormL2PerChannelFixedPoint exports a QONNX graph that
+    differs from the module itself, which `xnorflow.compile(module)` reports.)"""
+    import brevitas.quant as bq
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from torch import nn
+
+    w_name, a_name = QUANTIZER_FAMILIES[family]
+    bits = 2 if family == "ternary" else 4
+    wq = {"weight_quant": getattr(bq, w_name), "weight_bit_width": bits, "bias": False}
+    aq = {"act_quant": getattr(bq, a_name)} if a_name else {}
+    model = randomize(nn.Sequential(
+        nn.Flatten(),
+        QuantLinear(64, 32, input_quant=bq.Int8ActPerTensorFloat, **wq), nn.BatchNorm1d(32),
+        QuantIdentity(bit_width=bits, **aq), QuantLinear(32, 10, **wq)), 2)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=4))[
+        "distinct_outputs"] > 1
+
+
+def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
+    """Global pool → flatten → BatchNorm1d (negative scales too) → quantizer: no layer before
+    the pool can take the sign; the thresholding after it compares −x on those channels."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    wq = {"weight_quant": SignedBinaryWeightPerTensorConst}
+    model = randomize(torch.nn.Sequential(
+        QuantIdentity(bit_width=8), QuantConv2d(3, 8, 3, padding=1, bias=False, **wq),
+        torch.nn.BatchNorm2d(8), QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.BatchNorm1d(8),
+        QuantIdentity(bit_width=4), QuantLinear(8, 4, bias=False, **wq)), 3)
+    assert (model[6].weight < 0).any()
+    path = export(model, (3, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=5))[
+        "distinct_outputs"] > 1
+    pool = [x.kind for x in result.ir.layers].index("global_acc_pool")
+    assert result.ir.layers[pool + 1].kind == "thresholding" and \
+        result.ir.layers[pool + 1].negated
