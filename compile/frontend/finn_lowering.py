@@ -143,7 +143,11 @@ def load_qonnx(path: Path) -> Any:
         ZeroPointWeightsAsSigned,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
-    from xnorflow.compile.frontend.pool_passes import DropExactTrunc, GlobalMaxAsMaxPool
+    from xnorflow.compile.frontend.pool_passes import (
+        DropExactTrunc,
+        GlobalMaxAsMaxPool,
+        ReluPastMaxPool,
+    )
     from xnorflow.train.export import distinct_node_inputs
 
     path = Path(path)
@@ -167,7 +171,7 @@ def load_qonnx(path: Path) -> Any:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
         for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
-                  UnitScaleBipolarActivations(), DropClampBeforeQuantizer(),
+                  UnitScaleBipolarActivations(), ReluPastMaxPool(), DropClampBeforeQuantizer(),
                   SignedQuantAfterRelu(), ZeroPointWeightsAsSigned(), DropExactTrunc(),
                   GlobalMaxAsMaxPool()):
             model = model.transform(t)
@@ -557,6 +561,7 @@ def _streamline(model: Any) -> Any:
     )
     from finn.transformation.streamline.reorder import (
         MakeMaxPoolNHWC,
+        MoveMaxPoolPastMultiThreshold,
         MoveScalarLinearPastInvariants,
     )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
@@ -573,6 +578,7 @@ def _streamline(model: Any) -> Any:
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
         DenseConvKernels,
+        ReluIntoThresholds,
         RoundTiesHalfEven,
         SignsIntoThresholds,
         ThresholdIntegers,
@@ -586,10 +592,14 @@ def _streamline(model: Any) -> Any:
     )
 
     for t in (PairwiseConcats(), DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(),
-              AveragePoolAsSum(),
+              AveragePoolAsSum(), MoveMaxPoolPastMultiThreshold(),
               MoveScalarLinearPastInvariants(), Streamline()):
         model = model.transform(t)
     model = concat_scales(model).transform(RoundTiesHalfEven())
+    relus = ReluIntoThresholds()
+    model = model.transform(relus)
+    if relus.rewritten:  # the affine before each ReLU goes into the thresholds
+        model = model.transform(Streamline())
     moved, pooled = ThresholdIntegers(), ChannelAffinePastMaxPool()
     model = model.transform(moved).transform(pooled)
     if moved.rewritten or pooled.moved:  # the biases left go into the next thresholds

@@ -16,6 +16,8 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
   places its thresholds half up).
 - `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
 - `ZeroPointWeightsAsSigned`: weights with zero points → symmetric weights one bit wider.
+- `ReluIntoThresholds`: a float ReLU before a BatchNorm and a quantizer goes into the
+  thresholds.
 - `SignsIntoThresholds`: a negative BatchNorm scale's sign left before thresholds goes into
   the thresholding layer (channels that compare −x).
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
@@ -664,6 +666,76 @@ class SignsIntoThresholds(Transformation):
             model.graph.node.insert(nodes.index(prev), mul)
             return model, True
         return model, False
+
+
+class ReluIntoThresholds(Transformation):
+    """A float ReLU between a layer and the thresholds that quantize after it (XNOR-Net's
+    Conv → ReLU → BatchNorm → sign; `nn.ReLU()` before a BatchNorm and a quantizer). On its
+    input z (an affine s·y + b of integers y, as streamlining leaves it), relu → [signs σ] →
+    thresholds T becomes z → [σ] → T': for σ = +1, [relu(z) ≥ t] is [z ≥ t] for t > 0 and
+    always true for t ≤ 0; for σ = −1, [−relu(z) ≥ t] is [−z ≥ t] for t ≤ 0 and never true
+    for t > 0 (an always- or never-reached threshold lies past every |z|). Streamlining then
+    puts the affine and the BatchNorm's magnitudes into T'. `rewritten` counts the ReLUs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rewritten = 0
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for relu in model.graph.node:
+            if relu.op_type == "Relu" and not model.is_fork_node(relu) and \
+                    self._absorb(model, relu):
+                self.rewritten += 1
+                return model, True
+        return model, False
+
+    @staticmethod
+    def _bound(model: Any, tensor: str, channels: int) -> float | None:
+        """max |z| of a tensor that is an affine (per channel) of integers, max-pooled or not,
+    else None."""
+        scale, shift = np.ones(channels), np.zeros(channels)
+        while not model.get_tensor_datatype(tensor).is_integer():
+            producer = model.find_producer(tensor)
+            if producer is not None and producer.op_type == "MaxPool":
+                tensor = producer.input[0]  # a max of values keeps their bound
+                continue
+            value = None if producer is None else channel_values(model, producer, channels)
+            if value is None:
+                return None
+            if producer.op_type == "Mul":
+                scale, shift = scale * value, shift * value
+            else:
+                shift = shift + value
+            tensor = producer.input[0]
+        dt = model.get_tensor_datatype(tensor)
+        y = max(abs(float(dt.min())), abs(float(dt.max())))
+        return float(np.max(np.abs(scale) * y + np.abs(shift)))
+
+    def _absorb(self, model: Any, relu: Any) -> bool:
+        shape = model.get_tensor_shape(relu.input[0]) or [1, 1]
+        bound = self._bound(model, relu.input[0], shape[1])
+        nxt = model.find_consumer(relu.output[0])
+        if bound is None or nxt is None:
+            return False
+        signs = np.ones(shape[1])
+        if sign_vector(model, nxt) is not None and not model.is_fork_node(nxt):
+            values = channel_values(model, nxt, shape[1])
+            if values is None:
+                return False
+            signs, nxt = values, model.find_consumer(nxt.output[0])
+        if nxt is None or nxt.op_type != "MultiThreshold" or \
+                node_attr(nxt, "data_layout", "NCHW") not in ("NCHW", "NC", ""):
+            return False
+        t = np.asarray(model.get_initializer(nxt.input[1]), dtype=np.float64)
+        t = np.broadcast_to(t, (shape[1], t.shape[1])).copy()
+        beyond = np.float32(2 * bound + 1)  # past every ±z, also in float32
+        up = signs[:, None] > 0
+        t = np.where(up, np.where(t > 0, t, -beyond), np.where(t <= 0, t, beyond))
+        model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float32))
+        for c in model.find_consumers(relu.output[0]):
+            c.input[list(c.input).index(relu.output[0])] = relu.input[0]
+        model.graph.node.remove(relu)
+        return True
 
 
 def channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:

@@ -18,6 +18,7 @@ global max pools, max-pools whose output forks.
   pool (a classifier conv's bias) moves after it, where the output affine takes it.
 - `ChannelAffinePastMaxPool`: a bias or non-negative scale right before a max-pool moves after
   it, to the thresholds there.
+- `ReluPastMaxPool`: a float ReLU right before a max-pool moves after it.
 """
 
 from __future__ import annotations
@@ -374,5 +375,28 @@ class ChannelAffinePastMaxPool(Transformation):
             model.graph.node.remove(node)
             model.graph.node.insert(nodes.index(pool), node)
             self.moved += 1
+            return model, True
+        return model, False
+
+
+class ReluPastMaxPool(Transformation):
+    """Relu → MaxPool becomes MaxPool → Relu (max commutes with a non-decreasing map; a
+    padded pool's −∞ stays below every value either way): a float ReLU before the pool
+    (`Conv → BatchNorm → ReLU → MaxPool → quantizer`, XNOR-Net's `Conv → ReLU → MaxPool →
+    BatchNorm → sign`) then meets the quantizer or the BatchNorm that takes it."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for relu in model.graph.node:
+            pool = model.find_consumer(relu.output[0]) if relu.op_type == "Relu" else None
+            if pool is None or pool.op_type != "MaxPool" or model.is_fork_node(relu) or \
+                    len(pool.output) != 1:
+                continue
+            x, mid, out = relu.input[0], relu.output[0], pool.output[0]
+            pool.input[0], pool.output[0] = x, mid
+            relu.input[0], relu.output[0] = mid, out
+            model.set_tensor_shape(mid, model.get_tensor_shape(out))
+            nodes = list(model.graph.node)
+            model.graph.node.remove(relu)
+            model.graph.node.insert(nodes.index(pool), relu)
             return model, True
         return model, False

@@ -885,3 +885,47 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
     pool = [x.kind for x in result.ir.layers].index("global_acc_pool")
     assert result.ir.layers[pool + 1].kind == "thresholding" and \
         result.ir.layers[pool + 1].negated
+
+
+@pytest.mark.parametrize("form", ["conv_relu_bn_sign", "linear_relu_bn_int2",
+                                  "conv_bias_relu_bn_int3", "conv_relu_pool_bn_sign",
+                                  "conv_bn_relu_pool_int3"])
+def test_float_relu_before_batchnorm_and_quantizer(tmp_path, form):
+    """XNOR-Net's order, Conv → ReLU → (MaxPool →) BatchNorm → quantizer, the ReLU a float
+    one: it goes into the thresholds (t ≤ 0 always passes, or never where the BatchNorm's
+    scale is negative); a float ReLU before a max-pool and a signed quantizer."""
+    import brevitas.quant as bq
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from torch import nn
+
+    binary = {"weight_quant": bq.SignedBinaryWeightPerTensorConst, "bias": False}
+
+    def sign():
+        return QuantIdentity(act_quant=bq.SignedBinaryActPerTensorConst)
+
+    q8 = QuantIdentity(bit_width=8)
+    side = 3 if "pool" in form else 6
+    head = [nn.Flatten(), QuantLinear(8 * side * side, 10, **binary)]
+    layers = {
+        "conv_relu_bn_sign": [QuantConv2d(1, 8, 3, **binary), nn.ReLU(), nn.BatchNorm2d(8),
+                              sign()],
+        "linear_relu_bn_int2": [nn.Flatten(), QuantLinear(64, 32, **binary), nn.ReLU(),
+                                nn.BatchNorm1d(32), QuantIdentity(bit_width=2)],
+        "conv_bias_relu_bn_int3": [QuantConv2d(1, 8, 3, weight_bit_width=2, bias=True),
+                                   nn.ReLU(), nn.BatchNorm2d(8), QuantIdentity(bit_width=3)],
+        "conv_relu_pool_bn_sign": [QuantConv2d(1, 8, 3, **binary), nn.ReLU(), nn.MaxPool2d(2),
+                                   nn.BatchNorm2d(8), sign()],
+        "conv_bn_relu_pool_int3": [QuantConv2d(1, 8, 3, weight_bit_width=2, bias=False),
+                                   nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                                   QuantIdentity(bit_width=3)],
+    }[form]
+    if form == "linear_relu_bn_int2":
+        head = [QuantLinear(32, 10, weight_bit_width=2, bias=False)]
+    model = randomize(nn.Sequential(q8, *layers, *head), 4)
+    bn = next(m for m in model if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d))
+    assert (bn.weight < 0).any() and (bn.weight > 0).any()
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=6))[
+        "distinct_outputs"] > 1
+    assert [x.kind for x in result.ir.layers].count("thresholding") == 1  # the input's
