@@ -612,6 +612,24 @@ class ThresholdIntegers(Transformation):
             graph.node.insert(list(graph.node).index(layer) + 1, add)
 
 
+def swap_with_consumer(model: Any, first: Any, second: Any, mid_shape: Any) -> str:
+    """first → second (the one reader of first's output) becomes second → first on the same
+    input and output; returns the new tensor between them (of `mid_shape`, typed and laid out
+    as the input)."""
+    x, out, mid = first.input[0], second.output[0], model.make_new_valueinfo_name()
+    second.input[0], second.output[0] = x, mid
+    first.input[0], first.output[0] = mid, out
+    model.set_tensor_shape(mid, list(mid_shape))
+    model.set_tensor_datatype(mid, model.get_tensor_datatype(x))
+    layout = model.get_tensor_layout(x)
+    if layout is not None:
+        model.set_tensor_layout(mid, layout)
+    nodes = list(model.graph.node)
+    model.graph.node.remove(first)
+    model.graph.node.insert(nodes.index(second), first)
+    return mid
+
+
 def sign_vector(model: Any, node: Any) -> np.ndarray | None:
     """The constant of a Mul by ±1 values (FINN's FactorOutMulSignMagnitude leaves one where
     no layer before could take a negative BatchNorm scale), else None."""
@@ -652,18 +670,9 @@ class SignsIntoThresholds(Transformation):
             if perm is None or c.ndim not in (0, len(perm)):
                 continue
             before = np.transpose(c, np.argsort(perm)) if c.ndim else c
-            x, out, mid = prev.input[0], mul.output[0], model.make_new_valueinfo_name()
-            mul.input[0], mul.output[0] = x, mid
-            prev.input[0], prev.output[0] = mid, out
             model.set_initializer(mul.input[1], before.astype(np.float32))
-            model.set_tensor_shape(mid, model.get_tensor_shape(x))
-            model.set_tensor_datatype(mid, model.get_tensor_datatype(out))
-            layout = model.get_tensor_layout(x)
-            if layout is not None:
-                model.set_tensor_layout(mid, layout)
-            nodes = list(model.graph.node)
-            model.graph.node.remove(mul)
-            model.graph.node.insert(nodes.index(prev), mul)
+            mid = swap_with_consumer(model, prev, mul, model.get_tensor_shape(prev.input[0]))
+            model.set_tensor_datatype(mid, wide)
             return model, True
         return model, False
 

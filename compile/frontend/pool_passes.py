@@ -30,7 +30,11 @@ from qonnx.transformation.base import Transformation
 
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attr
-from xnorflow.compile.frontend.finn_passes import channel_values, global_pool_axes
+from xnorflow.compile.frontend.finn_passes import (
+    channel_values,
+    global_pool_axes,
+    swap_with_consumer,
+)
 from xnorflow.compile.ir.datatypes import smallest_type
 
 
@@ -303,14 +307,7 @@ class ScalarMulPastMaxPoolNHWC(Transformation):
             channels = model.get_tensor_shape(mul.input[0])[-1]
             if c.size != 1 and list(c.shape) != [1, 1, 1, channels]:
                 continue  # a scalar or one per channel (NHWC) commutes with the max
-            x, mid, out = mul.input[0], mul.output[0], pool.output[0]
-            pooled_shape = model.get_tensor_shape(out)
-            pool.input[0], pool.output[0] = x, mid
-            mul.input[0], mul.output[0] = mid, out
-            model.set_tensor_shape(mid, pooled_shape)
-            nodes = list(model.graph.node)
-            model.graph.node.remove(mul)
-            model.graph.node.insert(nodes.index(pool), mul)
+            swap_with_consumer(model, mul, pool, model.get_tensor_shape(pool.output[0]))
             return model, True
         return model, False
 
@@ -333,13 +330,7 @@ class ChannelAffinePastGlobalPool(Transformation):
             c = np.asarray(model.get_initializer(node.input[1]))
             if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
                 continue  # per channel of another shape: left as it is
-            x, mid, out = node.input[0], node.output[0], pool.output[0]
-            pool.input[0], pool.output[0] = x, mid
-            node.input[0], node.output[0] = mid, out
-            model.set_tensor_shape(mid, model.get_tensor_shape(out))
-            nodes = list(model.graph.node)
-            model.graph.node.remove(node)
-            model.graph.node.insert(nodes.index(pool), node)
+            swap_with_consumer(model, node, pool, model.get_tensor_shape(pool.output[0]))
             return model, True
         return model, False
 
@@ -367,13 +358,7 @@ class ChannelAffinePastMaxPool(Transformation):
             c = np.asarray(model.get_initializer(node.input[1]))
             if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
                 continue
-            x, mid, out = node.input[0], node.output[0], pool.output[0]
-            pool.input[0], pool.output[0] = x, mid
-            node.input[0], node.output[0] = mid, out
-            model.set_tensor_shape(mid, model.get_tensor_shape(out))
-            nodes = list(model.graph.node)
-            model.graph.node.remove(node)
-            model.graph.node.insert(nodes.index(pool), node)
+            swap_with_consumer(model, node, pool, model.get_tensor_shape(pool.output[0]))
             self.moved += 1
             return model, True
         return model, False
@@ -391,12 +376,6 @@ class ReluPastMaxPool(Transformation):
             if pool is None or pool.op_type != "MaxPool" or model.is_fork_node(relu) or \
                     len(pool.output) != 1:
                 continue
-            x, mid, out = relu.input[0], relu.output[0], pool.output[0]
-            pool.input[0], pool.output[0] = x, mid
-            relu.input[0], relu.output[0] = mid, out
-            model.set_tensor_shape(mid, model.get_tensor_shape(out))
-            nodes = list(model.graph.node)
-            model.graph.node.remove(relu)
-            model.graph.node.insert(nodes.index(pool), relu)
+            swap_with_consumer(model, relu, pool, model.get_tensor_shape(pool.output[0]))
             return model, True
         return model, False
