@@ -119,7 +119,7 @@ module thresholding #(
         always_ff @(posedge clk) begin
             if (issue) begin
                 x_s1 <= s_axis_tdata;
-                neg_s1 <= PE'(NEG >> (int'(cf_reg) * PE));
+                neg_s1 <= PE'(NEG >> (cf_reg * PE));
             end
             x_s2 <= x_s1;
             neg_s2 <= neg_s1;

@@ -132,10 +132,12 @@ def test_generated_design_is_lint_clean(make, bank_depth, tmp_path):
 
 @pytest.mark.sim
 @pytest.mark.parametrize("name", ["tfc", "bnn_tfc_2w2a", "layer_net_0", "layer_net_2",
-                                  "padded_pool_net_24", "avg_pool_net_2"])
+                                  "padded_pool_net_24", "avg_pool_net_2",
+                                  "dense_preact_maxpool"])
 def test_yosys_elaborates_generated_design(design, name, tmp_path):
     """Yosys reads every generated top as `xnorflow synth` does (read_verilog -defer -sv),
-    elaborates all parameterisations (multi-bit MVAUs, padding, global pool) and runs proc:
+    elaborates all parameterisations (multi-bit MVAUs, padding, global pool, joins,
+    thresholds with negated channels) and runs proc:
     Debian's Yosys 0.23 rejects some SystemVerilog that Verilator accepts."""
     from xnorflow.compile.rtl.synth import _yosys
 
