@@ -272,8 +272,8 @@ def _quant_bits(model: Any, node: Any) -> int:
 
 OUTPUT_FUNCTION_OPS = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
 UNSUPPORTED_HINTS = {  # what users meant by the ops they write most often
-    "Clip": " here (a float nn.Hardtanh/torch.clamp is taken out only right before a quantizer "
-            "that clamps at least as much); quantize instead: QuantHardTanh(bit_width=k, "
+    "Clip": " here (a float nn.Hardtanh/torch.clamp goes into the quantizer it reaches, through "
+            "a BatchNorm at most); quantize instead: QuantHardTanh(bit_width=k, "
             "min_val=lo, max_val=hi)",
     "Sign": " (torch.sign is not a Brevitas quantizer): binarize with QuantIdentity("
             "act_quant=brevitas.quant.SignedBinaryActPerTensorConst)",
@@ -314,7 +314,10 @@ def split_output_function(model: Any, path: Path) -> tuple[Any, str]:
 def check_supported(model: Any, path: Path) -> None:
     """Ops, quantization and bit widths FINN + xnorflow support; CompileError naming the node."""
     graph = model.graph
-    bad = [n for n in graph.node if n.op_type not in SUPPORTED_OPS]
+    from xnorflow.compile.frontend.finn_passes import clamp_before_quantizer
+
+    bad = [n for n in graph.node if n.op_type not in SUPPORTED_OPS and
+           not (n.op_type == "Clip" and clamp_before_quantizer(model, n))]
     if bad:
         n = bad[0]
         hint = UNSUPPORTED_HINTS.get(n.op_type, "")
@@ -577,8 +580,8 @@ def _streamline(model: Any) -> Any:
     )
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
+        ClampIntoThresholds,
         DenseConvKernels,
-        ReluIntoThresholds,
         RoundTiesHalfEven,
         SignsIntoThresholds,
         ThresholdIntegers,
@@ -596,9 +599,9 @@ def _streamline(model: Any) -> Any:
               MoveScalarLinearPastInvariants(), Streamline()):
         model = model.transform(t)
     model = concat_scales(model).transform(RoundTiesHalfEven())
-    relus = ReluIntoThresholds()
-    model = model.transform(relus)
-    if relus.rewritten:  # the affine before each ReLU goes into the thresholds
+    clamps = ClampIntoThresholds()
+    model = model.transform(clamps)
+    if clamps.rewritten:  # the affine before each clamp goes into the thresholds
         model = model.transform(Streamline())
     moved, pooled = ThresholdIntegers(), ChannelAffinePastMaxPool()
     model = model.transform(moved).transform(pooled)

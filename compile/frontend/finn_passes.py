@@ -16,8 +16,8 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
   places its thresholds half up).
 - `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
 - `ZeroPointWeightsAsSigned`: weights with zero points → symmetric weights one bit wider.
-- `ReluIntoThresholds`: a float ReLU before a BatchNorm and a quantizer goes into the
-  thresholds.
+- `ClampIntoThresholds`: a float ReLU or clamp before a BatchNorm and a quantizer goes into
+  the thresholds.
 - `SignsIntoThresholds`: a negative BatchNorm scale's sign left before thresholds goes into
   the thresholding layer (channels that compare −x).
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
@@ -677,23 +677,24 @@ class SignsIntoThresholds(Transformation):
         return model, False
 
 
-class ReluIntoThresholds(Transformation):
-    """A float ReLU between a layer and the thresholds that quantize after it (XNOR-Net's
-    Conv → ReLU → BatchNorm → sign; `nn.ReLU()` before a BatchNorm and a quantizer). On its
-    input z (an affine s·y + b of integers y, as streamlining leaves it), relu → [signs σ] →
-    thresholds T becomes z → [σ] → T': for σ = +1, [relu(z) ≥ t] is [z ≥ t] for t > 0 and
-    always true for t ≤ 0; for σ = −1, [−relu(z) ≥ t] is [−z ≥ t] for t ≤ 0 and never true
-    for t > 0 (an always- or never-reached threshold lies past every |z|). Streamlining then
-    puts the affine and the BatchNorm's magnitudes into T'. `rewritten` counts the ReLUs."""
+class ClampIntoThresholds(Transformation):
+    """A float ReLU or clamp between a layer and the thresholds that quantize after it
+    (XNOR-Net's Conv → ReLU → BatchNorm → sign; `nn.Hardtanh()` before a BatchNorm). On its
+    input z (an affine s·y + b of integers y, as streamlining leaves it), clamp(z, lo, hi) →
+    [signs σ] → thresholds T becomes z → [σ] → T': for σ = +1, [clamp(z) ≥ t] is always true
+    for t ≤ lo, never for t > hi, else [z ≥ t]; for σ = −1, [−clamp(z) ≥ t] is always true for
+    t ≤ −hi, never for t > −lo, else [−z ≥ t] (an always- or never-reached threshold lies past
+    every |z|). Streamlining then puts the affine and the BatchNorm's magnitudes into T'.
+    `rewritten` counts the clamps."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rewritten = 0
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        for relu in model.graph.node:
-            if relu.op_type == "Relu" and not model.is_fork_node(relu) and \
-                    self._absorb(model, relu):
+        for clamp in model.graph.node:
+            if clamp.op_type in ("Relu", "Clip") and not model.is_fork_node(clamp) and \
+                    self._absorb(model, clamp):
                 self.rewritten += 1
                 return model, True
         return model, False
@@ -720,10 +721,10 @@ class ReluIntoThresholds(Transformation):
         y = max(abs(float(dt.min())), abs(float(dt.max())))
         return float(np.max(np.abs(scale) * y + np.abs(shift)))
 
-    def _absorb(self, model: Any, relu: Any) -> bool:
-        shape = model.get_tensor_shape(relu.input[0]) or [1, 1]
-        bound = self._bound(model, relu.input[0], shape[1])
-        nxt = model.find_consumer(relu.output[0])
+    def _absorb(self, model: Any, clamp: Any) -> bool:
+        shape = model.get_tensor_shape(clamp.input[0]) or [1, 1]
+        bound = self._bound(model, clamp.input[0], shape[1])
+        nxt = model.find_consumer(clamp.output[0])
         if bound is None or nxt is None:
             return False
         signs = np.ones(shape[1])
@@ -737,13 +738,14 @@ class ReluIntoThresholds(Transformation):
             return False
         t = np.asarray(model.get_initializer(nxt.input[1]), dtype=np.float64)
         t = np.broadcast_to(t, (shape[1], t.shape[1])).copy()
-        beyond = np.float32(2 * bound + 1)  # past every ±z, also in float32
-        up = signs[:, None] > 0
-        t = np.where(up, np.where(t > 0, t, -beyond), np.where(t <= 0, t, beyond))
+        beyond = float(np.float32(2 * bound + 1))  # past every ±z, also in float32
+        lo, hi = clip_bounds(model, clamp)
+        lo, hi = np.where(signs > 0, lo, -hi)[:, None], np.where(signs > 0, hi, -lo)[:, None]
+        t = np.where(t <= lo, -beyond, np.where(t > hi, beyond, t))
         model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float32))
-        for c in model.find_consumers(relu.output[0]):
-            c.input[list(c.input).index(relu.output[0])] = relu.input[0]
-        model.graph.node.remove(relu)
+        for c in model.find_consumers(clamp.output[0]):
+            c.input[list(c.input).index(clamp.output[0])] = clamp.input[0]
+        model.graph.node.remove(clamp)
         return True
 
 
@@ -873,6 +875,38 @@ class LeakyReluIntoThresholds(Transformation):
         return model, False
 
 
+def clip_bounds(model: Any, node: Any) -> tuple[float, float]:
+    """(lo, hi) of a Clip (its attributes before opset 11, its inputs after) or a Relu (0, ∞);
+    a missing bound is infinite."""
+    if node.op_type == "Relu":
+        return 0.0, np.inf
+    lo, hi = node_attr(node, "min", None), node_attr(node, "max", None)  # opset < 11
+    bounds = [model.get_initializer(t) if t else None for t in list(node.input[1:3])]
+    if len(bounds) > 0 and bounds[0] is not None:
+        lo = float(np.asarray(bounds[0]).reshape(-1)[0])
+    if len(bounds) > 1 and bounds[1] is not None:
+        hi = float(np.asarray(bounds[1]).reshape(-1)[0])
+    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
+
+
+def clamp_before_quantizer(model: Any, node: Any) -> bool:
+    """Whether a float Clip reaches a quantizer through per-tensor/per-channel affine nodes
+    only (a BatchNorm), one reader each: ClampIntoThresholds takes it."""
+    tensor = node.output[0]
+    while True:
+        readers = model.find_consumers(tensor) or []
+        if len(readers) != 1:
+            return False
+        nxt = readers[0]
+        if nxt.op_type in ("Quant", "BipolarQuant"):
+            return True
+        if nxt.op_type != "BatchNormalization" and (
+                nxt.op_type not in ("Mul", "Add", "Sub", "Div") or
+                model.get_initializer(nxt.input[1]) is None):
+            return False
+        tensor = nxt.output[0]
+
+
 class DropClampBeforeQuantizer(Transformation):
     """A float clamp right before a quantizer that clamps at least as much: BinaryNet's
     `nn.Hardtanh()` (ONNX Clip) before a binary quantizer — sign(clip(x, lo, hi)) = sign(x)
@@ -902,14 +936,7 @@ class DropClampBeforeQuantizer(Transformation):
     def _inside(model: Any, clip: Any, quant: Any, after_relu: bool = False) -> bool:
         """Whether quantizing after `clip` equals quantizing without it (`after_relu`: with a
         Relu between them, as QuantReLU exports: nn.ReLU6() then QuantReLU)."""
-        lo, hi = node_attr(clip, "min", None), node_attr(clip, "max", None)  # opset < 11
-        bounds = [model.get_initializer(t) if t else None for t in list(clip.input[1:3])]
-        if len(bounds) > 0 and bounds[0] is not None:
-            lo = float(np.asarray(bounds[0]).reshape(-1)[0])
-        if len(bounds) > 1 and bounds[1] is not None:
-            hi = float(np.asarray(bounds[1]).reshape(-1)[0])
-        lo = -np.inf if lo is None else float(lo)
-        hi = np.inf if hi is None else float(hi)
+        lo, hi = clip_bounds(model, clip)
         if quant.op_type == "BipolarQuant":
             return lo < 0 <= hi
         if quant.op_type != "Quant":

@@ -309,16 +309,19 @@ def _common_act(bits):
                                  max_val=1.0)
 
 
-@pytest.mark.parametrize("form", ["hardtanh_binary", "hardtanh_2bit", "relu_quantrelu"])
+@pytest.mark.parametrize("form", ["hardtanh_binary", "hardtanh_2bit", "relu_quantrelu",
+                                  "tight_hardtanh"])
 def test_float_clamp_before_a_quantizer(tmp_path, form):
     """BinaryNet's nn.Hardtanh() before the binary quantizer, and nn.ReLU() before QuantReLU:
-    the quantizer clamps as much, so the float clamp goes."""
+    the quantizer clamps as much, so the float clamp goes; a tighter clamp goes into the
+    quantizer's thresholds (those outside it always or never pass)."""
     from brevitas.nn import QuantReLU
     from torch import nn
 
     act = {"hardtanh_binary": _clamped(nn.Hardtanh, _common_act(1)),
            "hardtanh_2bit": _clamped(nn.Hardtanh, _common_act(2)),
-           "relu_quantrelu": _clamped(nn.ReLU, lambda: QuantReLU(bit_width=2))}[form]
+           "relu_quantrelu": _clamped(nn.ReLU, lambda: QuantReLU(bit_width=2)),
+           "tight_hardtanh": _clamped(lambda: nn.Hardtanh(-0.6, 0.3), _common_act(2))}[form]
     model = _binary_mlp(act)
     path = export(model, (1, 8, 8), tmp_path / "m.onnx")
     result = compile_model(path, tmp_path / "build", backends=False)
@@ -327,10 +330,12 @@ def test_float_clamp_before_a_quantizer(tmp_path, form):
 
 
 @pytest.mark.parametrize(("form", "needle"), [
-    ("tight_hardtanh", "QuantHardTanh(bit_width=k"),
+    ("clamp_before_a_pool", "QuantHardTanh(bit_width=k"),
     ("torch_sign", "SignedBinaryActPerTensorConst"),
 ])
 def test_clamp_and_sign_that_stay_are_named(tmp_path, form, needle):
+    """A float clamp no quantizer takes (one before a global pool, not a quantizer), and
+    torch.sign: named, with what to write instead."""
     import torch
     from torch import nn
 
@@ -338,9 +343,20 @@ def test_clamp_and_sign_that_stay_are_named(tmp_path, form, needle):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.sign(x)
 
-    act = (_clamped(lambda: nn.Hardtanh(-0.3, 0.3), _common_act(2)) if form == "tight_hardtanh"
-           else Sign)
-    path = export(_binary_mlp(act), (1, 8, 8), tmp_path / "m.onnx")
+    class ClampThenPool(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.clamp(x, -0.3, 0.3).mean((2, 3))
+
+    if form == "torch_sign":
+        path = export(_binary_mlp(Sign), (1, 8, 8), tmp_path / "m.onnx")
+    else:
+        from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+
+        model = randomize(nn.Sequential(
+            QuantIdentity(bit_width=8), QuantConv2d(1, 4, 3, weight_bit_width=2, bias=False),
+            ClampThenPool(), QuantIdentity(bit_width=2),
+            QuantLinear(4, 10, weight_bit_width=2, bias=False)), 1)
+        path = export(model, (1, 8, 8), tmp_path / "m.onnx")
     with pytest.raises(CompileError) as err:
         compile_model(path, tmp_path / "build", backends=False)
     assert needle in str(err.value)
@@ -889,11 +905,13 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
 
 @pytest.mark.parametrize("form", ["conv_relu_bn_sign", "linear_relu_bn_int2",
                                   "conv_bias_relu_bn_int3", "conv_relu_pool_bn_sign",
-                                  "conv_bn_relu_pool_int3"])
-def test_float_relu_before_batchnorm_and_quantizer(tmp_path, form):
+                                  "conv_bn_relu_pool_int3", "conv_hardtanh_bn_sign",
+                                  "linear_clamp_bn_int2"])
+def test_float_clamp_before_batchnorm_and_quantizer(tmp_path, form):
     """XNOR-Net's order, Conv → ReLU → (MaxPool →) BatchNorm → quantizer, the ReLU a float
     one: it goes into the thresholds (t ≤ 0 always passes, or never where the BatchNorm's
-    scale is negative); a float ReLU before a max-pool and a signed quantizer."""
+    scale is negative); so does a float Hardtanh or clamp there; a float ReLU before a
+    max-pool and a signed quantizer."""
     import brevitas.quant as bq
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
     from torch import nn
@@ -918,8 +936,13 @@ def test_float_relu_before_batchnorm_and_quantizer(tmp_path, form):
         "conv_bn_relu_pool_int3": [QuantConv2d(1, 8, 3, weight_bit_width=2, bias=False),
                                    nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                                    QuantIdentity(bit_width=3)],
+        "conv_hardtanh_bn_sign": [QuantConv2d(1, 8, 3, **binary), nn.Hardtanh(),
+                                  nn.BatchNorm2d(8), sign()],
+        "linear_clamp_bn_int2": [nn.Flatten(), QuantLinear(64, 32, **binary),
+                                 nn.Hardtanh(-0.5, 2.0), nn.BatchNorm1d(32),
+                                 QuantIdentity(bit_width=2)],
     }[form]
-    if form == "linear_relu_bn_int2":
+    if form.startswith("linear"):
         head = [QuantLinear(32, 10, weight_bit_width=2, bias=False)]
     model = randomize(nn.Sequential(q8, *layers, *head), 4)
     bn = next(m for m in model if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d))
