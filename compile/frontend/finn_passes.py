@@ -456,7 +456,8 @@ class NarrowJoinSums(Transformation):
     the narrowing to a later pass that needs its HLS backend; the sum of two small integers
     needs a few bits. The Add's output and its consumers' input types become the smallest
     type holding every sum (a bipolar input counts as −1 / +1), so the thresholds after it
-    compare few bits and the stream between them is narrow."""
+    compare few bits and the stream between them is narrow; a join reading the sum (a chain
+    of them, graph order) sums the narrow type."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         from qonnx.core.datatype import DataType as QDataType
@@ -483,6 +484,10 @@ class NarrowJoinSums(Transformation):
                 op = getCustomOp(consumer)
                 if "inputDataType" in op.get_nodeattr_types():
                     op.set_nodeattr("inputDataType", narrow.name)
+                if consumer.op_type == "ElementwiseAdd":  # a chain of joins (x + f(x) + g(x))
+                    for k, attr in enumerate(("lhs_dtype", "rhs_dtype")):
+                        if consumer.input[k] == node.output[0]:
+                            op.set_nodeattr(attr, narrow.name)
         return model, False
 
 

@@ -228,3 +228,41 @@ def test_preactivation_block_with_negative_batchnorm_scales(tmp_path, then):
     assert figs["distinct_outputs"] > 1
     thresholds = [x for x in result.ir.layers if x.kind == "thresholding"][1:]
     assert len(thresholds) == 2 and all(x.negated for x in thresholds)
+
+
+def test_three_branches_summed(tmp_path):
+    """y = x + q(f(x)) + q(g(x)): a 3-way fork and two joins in a chain; the second join sums
+    the first's narrow type (NarrowJoinSums), which the thresholds after it read."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    from tests.compile.helpers import check_chain, randomize
+    from tests.nets import random_images
+
+    class ThreeWay(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = QuantIdentity(bit_width=8)
+            self.stem = nn.Sequential(QuantConv2d(1, 8, 3, padding=1, weight_bit_width=2,
+                                                  bias=False), nn.BatchNorm2d(8))
+            self.shared = QuantIdentity(bit_width=3, return_quant_tensor=True)
+            self.f = nn.Sequential(QuantConv2d(8, 8, 3, padding=1, weight_bit_width=2,
+                                               bias=False), nn.BatchNorm2d(8))
+            self.g = nn.Sequential(QuantConv2d(8, 8, 1, weight_bit_width=2, bias=False),
+                                   nn.BatchNorm2d(8))
+            self.act = QuantReLU(bit_width=2)
+            self.fc = QuantLinear(8, 10, weight_bit_width=2, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.shared(self.stem(self.q(x)))
+            y = x + self.shared(self.f(x)) + self.shared(self.g(x))
+            return self.fc(self.act(y).mean((2, 3)))
+
+    model = randomize(ThreeWay(), 1)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=2))[
+        "distinct_outputs"] > 1
+    joins = [x for x in result.ir.layers if x.kind == "add_streams"]
+    assert len(joins) == 2 and joins[1].out_dtype.bits <= 6
