@@ -330,11 +330,12 @@ def check_supported(model: Any, path: Path) -> None:
         readers = model.find_consumers(n.output[0]) or []
         if n.op_type == "LeakyRelu" and (
                 float(node_attr(n, "alpha", 0.01)) <= 0 or len(readers) != 1
-                or readers[0].op_type not in (*QUANT_OPS, "Relu")):
+                or (readers[0].op_type not in (*QUANT_OPS, "Relu")
+                    and not clamp_before_quantizer(model, n))):
             raise CompileError(
                 f"{path}: node {n.name or n.output[0]!r} is a float LeakyReLU that no activation "
-                "quantizer reads directly; xnorflow moves a LeakyReLU (slope > 0) into the "
-                "thresholds of the quantizer right after it — put one there (e.g. "
+                "quantizer reads (directly or through a BatchNorm); xnorflow moves a LeakyReLU "
+                "(slope > 0) into the thresholds of that quantizer — put one there (e.g. "
                 "QuantIdentity(bit_width=k)) or use a quantized activation")
     quants = [n for n in graph.node if n.op_type in QUANT_OPS]
     if not quants:

@@ -684,7 +684,8 @@ class SignsIntoThresholds(Transformation):
 
 class ClampIntoThresholds(Transformation):
     """A float ReLU or clamp between a layer and the thresholds that quantize after it
-    (XNOR-Net's Conv → ReLU → BatchNorm → sign; `nn.Hardtanh()` before a BatchNorm). On its
+    (XNOR-Net's Conv → ReLU → BatchNorm → sign; `nn.Hardtanh()` before a BatchNorm; a
+    LeakyReLU of slope a there, whose thresholds t below 0 move to t / a). On its
     input z (an affine s·y + b of integers y, as streamlining leaves it), clamp(z, lo, hi) →
     [signs σ] → thresholds T becomes z → [σ] → T': for σ = +1, [clamp(z) ≥ t] is always true
     for t ≤ lo, never for t > hi, else [z ≥ t]; for σ = −1, [−clamp(z) ≥ t] is always true for
@@ -698,8 +699,8 @@ class ClampIntoThresholds(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         for clamp in model.graph.node:
-            if clamp.op_type in ("Relu", "Clip") and not model.is_fork_node(clamp) and \
-                    self._absorb(model, clamp):
+            if clamp.op_type in ("Relu", "Clip", "LeakyRelu") and \
+                    not model.is_fork_node(clamp) and self._absorb(model, clamp):
                 self.rewritten += 1
                 return model, True
         return model, False
@@ -728,7 +729,8 @@ class ClampIntoThresholds(Transformation):
 
     def _absorb(self, model: Any, clamp: Any) -> bool:
         shape = model.get_tensor_shape(clamp.input[0]) or [1, 1]
-        bound = self._bound(model, clamp.input[0], shape[1])
+        leaky = clamp.op_type == "LeakyRelu"
+        bound = 0.0 if leaky else self._bound(model, clamp.input[0], shape[1])
         nxt = model.find_consumer(clamp.output[0])
         if bound is None or nxt is None:
             return False
@@ -743,10 +745,15 @@ class ClampIntoThresholds(Transformation):
             return False
         t = np.asarray(model.get_initializer(nxt.input[1]), dtype=np.float64)
         t = np.broadcast_to(t, (shape[1], t.shape[1])).copy()
-        beyond = float(np.float32(2 * bound + 1))  # past every ±z, also in float32
-        lo, hi = clip_bounds(model, clamp)
-        lo, hi = np.where(signs > 0, lo, -hi)[:, None], np.where(signs > 0, hi, -lo)[:, None]
-        t = np.where(t <= lo, -beyond, np.where(t > hi, beyond, t))
+        up = signs[:, None] > 0
+        if leaky:  # increasing, ≥ 0 exactly where z ≥ 0: a threshold below 0 scales by 1/a
+            slope = float(node_attr(clamp, "alpha", 0.01))
+            t = np.where(np.where(up, t >= 0, t <= 0), t, t / slope)
+        else:
+            beyond = float(np.float32(2 * bound + 1))  # past every ±z, also in float32
+            lo, hi = clip_bounds(model, clamp)
+            lo, hi = np.where(up, lo, -hi), np.where(up, hi, -lo)
+            t = np.where(t <= lo, -beyond, np.where(t > hi, beyond, t))
         model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float32))
         for c in model.find_consumers(clamp.output[0]):
             c.input[list(c.input).index(clamp.output[0])] = clamp.input[0]
@@ -895,8 +902,9 @@ def clip_bounds(model: Any, node: Any) -> tuple[float, float]:
 
 
 def clamp_before_quantizer(model: Any, node: Any) -> bool:
-    """Whether a float Clip reaches a quantizer through per-tensor/per-channel affine nodes
-    only (a BatchNorm), one reader each: ClampIntoThresholds takes it."""
+    """Whether a float clamp (Clip, LeakyRelu) reaches a quantizer through per-tensor or
+    per-channel affine nodes only (a BatchNorm), one reader each: ClampIntoThresholds takes
+    it."""
     tensor = node.output[0]
     while True:
         readers = model.find_consumers(tensor) or []

@@ -906,12 +906,13 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
 @pytest.mark.parametrize("form", ["conv_relu_bn_sign", "linear_relu_bn_int2",
                                   "conv_bias_relu_bn_int3", "conv_relu_pool_bn_sign",
                                   "conv_bn_relu_pool_int3", "conv_hardtanh_bn_sign",
-                                  "linear_clamp_bn_int2"])
+                                  "linear_clamp_bn_int2", "conv_leaky_bn_sign",
+                                  "linear_leaky_bn_int2"])
 def test_float_clamp_before_batchnorm_and_quantizer(tmp_path, form):
     """XNOR-Net's order, Conv → ReLU → (MaxPool →) BatchNorm → quantizer, the ReLU a float
     one: it goes into the thresholds (t ≤ 0 always passes, or never where the BatchNorm's
-    scale is negative); so does a float Hardtanh or clamp there; a float ReLU before a
-    max-pool and a signed quantizer."""
+    scale is negative); so does a float Hardtanh, clamp or LeakyReLU there; a float ReLU
+    before a max-pool and a signed quantizer."""
     import brevitas.quant as bq
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
     from torch import nn
@@ -940,6 +941,11 @@ def test_float_clamp_before_batchnorm_and_quantizer(tmp_path, form):
                                   nn.BatchNorm2d(8), sign()],
         "linear_clamp_bn_int2": [nn.Flatten(), QuantLinear(64, 32, **binary),
                                  nn.Hardtanh(-0.5, 2.0), nn.BatchNorm1d(32),
+                                 QuantIdentity(bit_width=2)],
+        "conv_leaky_bn_sign": [QuantConv2d(1, 8, 3, **binary), nn.LeakyReLU(0.1),
+                               nn.BatchNorm2d(8), sign()],
+        "linear_leaky_bn_int2": [nn.Flatten(), QuantLinear(64, 32, **binary),
+                                 nn.LeakyReLU(0.2), nn.BatchNorm1d(32),
                                  QuantIdentity(bit_width=2)],
     }[form]
     if form.startswith("linear"):
