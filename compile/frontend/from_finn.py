@@ -232,9 +232,8 @@ def _after_max_pool(model: Any, node: Any) -> bool:
 def _check_stranded_scales(model: Any, source: Path) -> None:
     """Per-channel scales or offsets nothing absorbed, named before the reader meets them:
     after a concatenation (the inputs' scales differ and a linear/conv layer takes the join,
-    or a BatchNorm with negative scales before an activation and a max-pool, whose sign
-    cannot go into the joined layers' weights), or on a linear/conv layer's input (per-channel
-    activation scales)."""
+    or a scale the thresholds after it did not take; a sign they compare is fine), or on a
+    linear/conv layer's input (per-channel activation scales)."""
     def after(tensor: str) -> list[Any]:
         out = []
         for c in model.find_consumers(tensor) or []:
@@ -253,12 +252,9 @@ def _check_stranded_scales(model: Any, source: Path) -> None:
                 raise CompileError(
                     f"{source}: node {c.name!r} ({c.op_type}) is a per-channel scale right "
                     f"after the concatenation {node.name!r} that the thresholds after it could "
-                    "not take: a BatchNorm with negative scales after a join, before an "
-                    "activation read by a max-pool, another join or several layers (its sign "
-                    "cannot move into the joined layers' weights, max does not commute with it, "
-                    "and only one linear/conv layer reading the activation can take it). Keep "
-                    "that BatchNorm's scales positive, pool with an average (as DenseNet ends), "
-                    "or put a quantized conv between")
+                    "not take (FINN left it where neither the thresholds nor the joined "
+                    "layers absorb it). Quantize the concatenation right after torch.cat "
+                    "(QuantIdentity), or put the BatchNorm before the join, on each branch")
             raise CompileError(
                 f"{source}: node {node.name!r} concatenates tensors of different scales "
                 f"(or types), and {c.name!r} ({c.op_type}) applies them after the join "
