@@ -312,6 +312,19 @@ class ScalarMulPastMaxPoolNHWC(Transformation):
         return model, False
 
 
+def _pool_after_affine(model: Any, node: Any, pool_op: str) -> Any:
+    """The `pool_op` node that alone reads `node`, a Mul/Add by a scalar or by one constant
+    per channel of an NCHW map; else None."""
+    pool = model.find_consumer(node.output[0])
+    if pool is None or pool.op_type != pool_op or model.is_fork_node(node):
+        return None
+    shape = model.get_tensor_shape(node.input[0])
+    if shape is None or len(shape) != 4 or channel_values(model, node, shape[1]) is None:
+        return None
+    c = np.asarray(model.get_initializer(node.input[1]))
+    return pool if c.size == 1 or list(c.shape) == [1, shape[1], 1, 1] else None
+
+
 class ChannelAffinePastGlobalPool(Transformation):
     """Mul/Add by a scalar or per-channel constant → GlobalAveragePool becomes
     GlobalAveragePool → Mul/Add (the mean of s·x + b is s·mean(x) + b). An all-convolutional
@@ -320,18 +333,10 @@ class ChannelAffinePastGlobalPool(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         for node in model.graph.node:
-            pool = model.find_consumer(node.output[0])
-            if pool is None or pool.op_type != "GlobalAveragePool" or model.is_fork_node(node):
-                continue
-            shape = model.get_tensor_shape(node.input[0])
-            if shape is None or len(shape) != 4 or \
-                    channel_values(model, node, shape[1]) is None:
-                continue
-            c = np.asarray(model.get_initializer(node.input[1]))
-            if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
-                continue  # per channel of another shape: left as it is
-            swap_with_consumer(model, node, pool, model.get_tensor_shape(pool.output[0]))
-            return model, True
+            pool = _pool_after_affine(model, node, "GlobalAveragePool")
+            if pool is not None:
+                swap_with_consumer(model, node, pool, model.get_tensor_shape(pool.output[0]))
+                return model, True
         return model, False
 
 
@@ -347,16 +352,9 @@ class ChannelAffinePastMaxPool(Transformation):
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         for node in model.graph.node:
-            pool = model.find_consumer(node.output[0])
-            if pool is None or pool.op_type != "MaxPool" or model.is_fork_node(node):
-                continue
-            shape = model.get_tensor_shape(node.input[0])
-            values = channel_values(model, node, shape[1]) if shape and len(shape) == 4 \
-                else None
-            if values is None or (node.op_type == "Mul" and np.any(values < 0)):
-                continue
-            c = np.asarray(model.get_initializer(node.input[1]))
-            if c.size != 1 and list(c.shape) != [1, shape[1], 1, 1]:
+            pool = _pool_after_affine(model, node, "MaxPool")
+            if pool is None or (node.op_type == "Mul" and np.any(
+                    model.get_initializer(node.input[1]) < 0)):
                 continue
             swap_with_consumer(model, node, pool, model.get_tensor_shape(pool.output[0]))
             self.moved += 1
