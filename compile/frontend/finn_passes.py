@@ -557,15 +557,9 @@ class ThresholdIntegers(Transformation):
         if pool is not None and model.is_fork_node(pool):
             return None
         before = affine[:len(affine) - after_pool]  # between y and the pool
-        scale, shift = np.ones(channels), np.zeros(channels)  # z = scale·y + shift
-        for i, node in enumerate(affine):
-            value = channel_values(model, node, channels)
-            if node.op_type == "Mul":
-                scale, shift = scale * value, shift * value
-            else:
-                shift = shift + value
-            if pool is not None and i == len(before) - 1 and np.any(scale <= 0):
-                return None  # decreasing before the pool: max(−y) is not −max(y)
+        if pool is not None and before and np.any(compose_affine(model, before, channels)[0] <= 0):
+            return None  # decreasing before the pool: max(−y) is not −max(y)
+        scale, shift = compose_affine(model, affine, channels)  # z = scale·y + shift
         if np.any(scale == 0) or (pool is None and not np.any(scale < 0)):
             return None  # nothing FINN does not do itself
         thresholds = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
@@ -707,22 +701,18 @@ class ClampIntoThresholds(Transformation):
 
     @staticmethod
     def _bound(model: Any, tensor: str, channels: int) -> float | None:
-        """max |z| of a tensor that is an affine (per channel) of integers, max-pooled or not,
-    else None."""
-        scale, shift = np.ones(channels), np.zeros(channels)
+        """max |z| of a tensor that is an affine (per channel) of integers, max-pooled or
+        not, else None."""
+        affine: list[Any] = []  # from the integers on
         while not model.get_tensor_datatype(tensor).is_integer():
             producer = model.find_producer(tensor)
-            if producer is not None and producer.op_type == "MaxPool":
-                tensor = producer.input[0]  # a max of values keeps their bound
-                continue
-            value = None if producer is None else channel_values(model, producer, channels)
-            if value is None:
+            if producer is None or producer.op_type != "MaxPool" and \
+                    channel_values(model, producer, channels) is None:
                 return None
-            if producer.op_type == "Mul":
-                scale, shift = scale * value, shift * value
-            else:
-                shift = shift + value
+            if producer.op_type != "MaxPool":  # a max of values keeps their bound
+                affine.insert(0, producer)
             tensor = producer.input[0]
+        scale, shift = compose_affine(model, affine, channels)
         dt = model.get_tensor_datatype(tensor)
         y = max(abs(float(dt.min())), abs(float(dt.max())))
         return float(np.max(np.abs(scale) * y + np.abs(shift)))
@@ -759,6 +749,19 @@ class ClampIntoThresholds(Transformation):
             c.input[list(c.input).index(clamp.output[0])] = clamp.input[0]
         model.graph.node.remove(clamp)
         return True
+
+
+def compose_affine(model: Any, nodes: list[Any], channels: int) -> tuple[np.ndarray, ...]:
+    """(scale, shift) per channel of a chain of Mul/Add by constants, first node first:
+    its output is scale·x + shift for its input x."""
+    scale, shift = np.ones(channels), np.zeros(channels)
+    for node in nodes:
+        value = channel_values(model, node, channels)
+        if node.op_type == "Mul":
+            scale, shift = scale * value, shift * value
+        else:
+            shift = shift + value
+    return scale, shift
 
 
 def channel_values(model: Any, node: Any, channels: int) -> np.ndarray | None:

@@ -78,9 +78,9 @@ class Thresholding(Pixelwise, Layer):
         """The thresholds clipped into each channel's compared range [lo, hi + 1] (every
         comparison stays the same: see rtl.clipped_thresholds)."""
         lo, hi = self.in_dtype.min(), self.in_dtype.max()
-        neg = self.negated_mask()[:, None]
-        return np.where(neg, np.clip(self.thresholds, -hi, -lo + 1),
-                        np.clip(self.thresholds, lo, hi + 1))
+        return np.where(self.negated_mask()[:, None],
+                        rtl.clipped_thresholds(self.thresholds, -hi, -lo),
+                        rtl.clipped_thresholds(self.thresholds, lo, hi))
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         x = self.check_input(x)
@@ -170,7 +170,7 @@ class Thresholding(Pixelwise, Layer):
         lo, hi = self.compared_range()
         thr_bits = hls.signed_bits(min(int(t.min()), lo), max(int(t.max()), hi + 1))
         thr_init = hls.nested(hls.interleave_thresholds(t, self.pe), hls.int_literal)
-        neg = self.negated_mask().astype(np.int64).reshape(self.channels // self.pe, self.pe).T
+        neg = hls.interleave_thresholds(self.negated_mask()[:, None], self.pe)[:, :, 0]
         cfg = f"""struct {name}_config : xnorflow::thresholding_config {{
     static const unsigned pixels = {self.pixels};
     static const unsigned channels = {self.channels};
