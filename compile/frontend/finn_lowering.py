@@ -328,6 +328,14 @@ def check_supported(model: Any, path: Path) -> None:
             "global average pool and residual adds of quantized tensors)")
     for n in graph.node:
         readers = model.find_consumers(n.output[0]) or []
+        if n.op_type == "Relu" and any(r.op_type == "BipolarQuant" for r in readers):
+            raise CompileError(
+                f"{path}: node {n.name or n.output[0]!r} is a ReLU read by a binary (±s) "
+                "quantizer, whose output is then always +s; this is how Brevitas exports "
+                "QuantReLU(bit_width=1), whose values are {0, s} — compile the module itself "
+                "(xnorflow.compile(module, build, input_shape=...)), which exports it as the "
+                "unsigned 1-bit quantizer it is, or use a binary activation "
+                "(QuantIdentity(act_quant=SignedBinaryActPerTensorConst))")
         if n.op_type == "LeakyRelu" and (
                 float(node_attr(n, "alpha", 0.01)) <= 0 or len(readers) != 1
                 or (readers[0].op_type not in (*QUANT_OPS, "Relu")
@@ -378,6 +386,12 @@ def check_supported(model: Any, path: Path) -> None:
                 _check_conv(model, node, path)
         elif node.op_type in QUANT_OPS and model.get_initializer(node.input[0]) is None:
             bits = _quant_bits(model, node)
+            if node.op_type == "Quant" and bits == 1 and int(node_attr(node, "signed", 1)):
+                raise CompileError(
+                    f"{path}: activation quantizer {node.name!r} is a signed 1-bit Quant, whose "
+                    "values are {−s, 0}; FINN takes every 1-bit quantizer for a binary (±s) "
+                    "one — use BipolarQuant (Brevitas: act_quant=SignedBinaryActPerTensorConst)"
+                    " or 2 bits")
             if seen_weight_layer and not 1 <= bits <= MAX_ACT_BITS:
                 raise CompileError(
                     f"{path}: activation quantizer {node.name!r} is {bits}-bit; hidden "
@@ -474,13 +488,17 @@ def to_finn(model: Any) -> Any:
     from xnorflow.compile.frontend.finn_passes import (
         LeakyReluIntoThresholds,
         ReduceMeanToGlobalAveragePool,
+        first_thresholds,
         rounding_activations,
         tag_rounding_thresholds,
+        unsigned_one_bit_activations,
     )
 
     model = model.transform(ReduceMeanToGlobalAveragePool())
+    one_bit = unsigned_one_bit_activations(model)
     rounding = rounding_activations(model)
     model = model.transform(ConvertQONNXtoFINN()).transform(LeakyReluIntoThresholds())
+    first_thresholds(model, one_bit)
     tag_rounding_thresholds(model, rounding)
     return tidy_up(model)
 

@@ -1065,6 +1065,42 @@ def tag_rounding_thresholds(model: Any, rounding: dict[str, int]) -> None:
             node.doc_string = f"{ROUND_HALF_EVEN_TAG}{rounding[node.input[0]]}"
 
 
+def unsigned_one_bit_activations(model: Any) -> dict[str, int]:
+    """Widen the unsigned 1-bit activation quantizers (`QuantReLU(bit_width=1)`: codes {0, 1})
+    to 2 bits, and return {tensor the MultiThreshold will read: 1} for `first_thresholds`.
+    FINN takes every 1-bit quantizer for a bipolar one; the 2-bit one rounds the same
+    (ties half to even), and keeping its first threshold only clamps at code 1."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "Quant" or int(node_attr(node, "signed", 1)) or \
+                model.get_initializer(node.input[0]) is not None:
+            continue
+        zero, bits = (model.get_initializer(t) for t in node.input[2:4])
+        if zero is None or bits is None or np.any(np.asarray(zero) != 0) or \
+                np.size(bits) != 1 or float(np.ravel(bits)[0]) != 1:
+            continue
+        wider = model.make_new_valueinfo_name()  # the bit width may be shared
+        model.set_initializer(wider, np.full_like(np.asarray(bits, dtype=np.float32), 2.0))
+        node.input[3] = wider
+        for a in node.attribute:
+            if a.name == "narrow":
+                a.i = 0
+        producer = model.find_producer(node.input[0])
+        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
+            else node.input[0]
+        out[read] = 1
+    return out
+
+
+def first_thresholds(model: Any, kept: dict[str, int]) -> None:
+    """Keep the first `kept[x]` thresholds of the MultiThreshold reading x (the codes above
+    are never reached)."""
+    for node in model.graph.node:
+        if node.op_type == "MultiThreshold" and node.input[0] in kept:
+            t = model.get_initializer(node.input[1])
+            model.set_initializer(node.input[1], np.ascontiguousarray(t[:, :kept[node.input[0]]]))
+
+
 class RoundTiesHalfEven(Transformation):
     """FINN places a quantizer's thresholds half up (x ≥ (k + ½)·s steps to k + 1); PyTorch
     and qonnx round half to even. The two differ only on an exact tie, which is common when

@@ -5,12 +5,14 @@ Compiling an ONNX file trusts that the file computes what the network did in PyT
 Brevitas' QONNX exporter writes every 1-bit quantizer as BipolarQuant (±s), also those whose
 values are {−s, 0} (`QuantIdentity(bit_width=1)` with Brevitas' default integer quantizer) or
 {0, s} (`QuantReLU(bit_width=1)`): such a file, and hardware built from it, computes another
-network. From the module both can be checked: its 1-bit quantizers are binary, and the
-exported file, executed by qonnx, gives PyTorch's outputs on random images.
+network. From the module both can be checked: its 1-bit quantizers are binary or {0, s}
+activations (exported here as the unsigned 1-bit Quant they are), and the exported file,
+executed by qonnx, gives PyTorch's outputs on random images.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from pathlib import Path
@@ -34,8 +36,14 @@ def _tensor_quant(proxy: Any) -> Any:
     return getattr(proxy, "tensor_quant", None) or getattr(fused, "tensor_quant", None)
 
 
+def _is_binary(proxy: Any) -> bool:
+    tq = _tensor_quant(proxy)
+    return tq is not None and "Binary" in type(tq).__name__
+
+
 def check_binary_quantizers(module: Any) -> None:
-    """CompileError naming the first 1-bit quantizer of `module` that is not binary (±s)."""
+    """CompileError naming the first 1-bit quantizer of `module` that is neither binary (±s)
+    nor an unsigned activation quantizer ({0, s}, `unsigned_one_bit_exported_as_quant`)."""
     for name, m in module.named_modules():
         for attr in ("input_quant", "weight_quant", "act_quant"):
             proxy = getattr(m, attr, None)
@@ -45,12 +53,10 @@ def check_binary_quantizers(module: Any) -> None:
                 bits = int(proxy.bit_width())
             except Exception:  # a proxy without a bit width of its own
                 continue
-            if bits != 1:
+            signed = getattr(proxy, "is_signed", True)
+            if bits != 1 or _is_binary(proxy) or (attr == "act_quant" and not signed):
                 continue
-            tq = _tensor_quant(proxy)
-            if tq is not None and "Binary" in type(tq).__name__:
-                continue
-            values = "{−s, 0}" if getattr(proxy, "is_signed", True) else "{0, s}"
+            values = "{−s, 0}" if signed else "{0, s}"
             what = {"input_quant": "input", "weight_quant": "weight"}.get(attr, "activation")
             raise CompileError(
                 f"module {name or '<root>'!r} ({type(m).__name__}) has a 1-bit {what} quantizer "
@@ -60,6 +66,33 @@ def check_binary_quantizers(module: Any) -> None:
                 "quantizer: act_quant=brevitas.quant.SignedBinaryActPerTensorConst (or "
                 "bnn_pynq's CommonActQuant with bit_width=1, min_val=-1.0, max_val=1.0), "
                 "weight_quant=SignedBinaryWeightPerTensorConst; or 2 bits or more")
+
+
+@contextlib.contextmanager
+def unsigned_one_bit_exported_as_quant():
+    """While open, Brevitas exports an unsigned 1-bit activation quantizer
+    (`QuantReLU(bit_width=1)`: codes {0, 1}) as the Quant node it is, not as BipolarQuant."""
+    from brevitas.export.onnx.qonnx.function import BrevitasQuantOp
+    from brevitas.export.onnx.qonnx.handler import BrevitasActQuantProxyHandler
+
+    own = "prepare_for_export" in vars(BrevitasActQuantProxyHandler)
+    original = BrevitasActQuantProxyHandler.prepare_for_export
+
+    def prepare_for_export(self: Any, proxy: Any) -> None:
+        original(self, proxy)
+        kwargs = getattr(self, "symbolic_kwargs", None) or {}
+        if proxy.is_quant_enabled and int(kwargs.get("bit_width", 0)) == 1 and \
+                not kwargs.get("signed", True) and not _is_binary(proxy):
+            self.quant_op = BrevitasQuantOp
+
+    BrevitasActQuantProxyHandler.prepare_for_export = prepare_for_export
+    try:
+        yield
+    finally:
+        if own:
+            BrevitasActQuantProxyHandler.prepare_for_export = original
+        else:
+            del BrevitasActQuantProxyHandler.prepare_for_export
 
 
 def unwrap(module: Any) -> Any:
@@ -96,7 +129,7 @@ def export_checked(module: Any, input_shape: tuple[int, ...], path: Path,
     m = copy.deepcopy(module).cpu().eval()
     path = Path(path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), unsigned_one_bit_exported_as_quant():
             warnings.simplefilter("ignore")
             export_qonnx(m, torch.zeros(1, *shape), str(path), dynamo=False)
     except Exception as err:  # Brevitas' and torch's exporters raise all kinds

@@ -166,21 +166,93 @@ def test_compile_a_module(tmp_path):
     assert figs["distinct_outputs"] > 1
 
 
-@pytest.mark.parametrize(("act", "values"), [("QuantIdentity", "{−s, 0}"),
-                                             ("QuantReLU", "{0, s}")])
-def test_non_binary_one_bit_quantizer_is_named(tmp_path, act, values):
-    """Brevitas' integer quantizer at 1 bit is not ±s, yet exports as BipolarQuant: compiling
-    the module says which one and what to use; no build is left."""
-    import brevitas.nn
+def test_non_binary_one_bit_quantizer_is_named(tmp_path):
+    """Brevitas' signed integer quantizer at 1 bit is {−s, 0}, not ±s, yet exports as
+    BipolarQuant: compiling the module says which one and what to use; no build is left."""
+    from brevitas.nn import QuantIdentity
 
     import xnorflow
 
-    model = _binary_mlp(lambda: getattr(brevitas.nn, act)(bit_width=1))
+    model = _binary_mlp(lambda: QuantIdentity(bit_width=1))
     with pytest.raises(CompileError) as err:
         xnorflow.compile(model, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
     msg = str(err.value)
-    assert f"module '4' ({act})" in msg and values in msg and "SignedBinaryActPerTensorConst" in msg
+    assert "module '4' (QuantIdentity)" in msg and "{−s, 0}" in msg and \
+        "SignedBinaryActPerTensorConst" in msg
     assert list(tmp_path.iterdir()) == []
+
+
+def _unsigned_one_bit_mlp():
+    """Two hidden layers of QuantReLU(bit_width=1) activations ({0, s}), binary and 3-bit
+    weights; BatchNorm statistics of random images (so that about half the units fire)."""
+    import torch
+    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int8ActPerTensorFloat, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    wq = {"weight_quant": SignedBinaryWeightPerTensorConst, "bias": False}
+    model = randomize(nn.Sequential(
+        nn.Flatten(), QuantIdentity(act_quant=Int8ActPerTensorFloat), QuantLinear(64, 32, **wq),
+        nn.BatchNorm1d(32, momentum=None), QuantReLU(bit_width=1, max_val=0.5,
+                                                     scaling_impl_type="const"),
+        QuantLinear(32, 16, weight_bit_width=3, bias=False), nn.BatchNorm1d(16, momentum=None),
+        QuantReLU(bit_width=1, max_val=0.5, scaling_impl_type="const"),
+        QuantLinear(16, 7, **wq)), 5)
+    with torch.no_grad():  # the statistics of 256 images; then eval mode again
+        for bn in (model[3], model[6]):
+            bn.reset_running_stats()
+        model.train()(torch.rand(256, 1, 8, 8, generator=torch.Generator().manual_seed(5)))
+    return model.eval()
+
+
+def test_unsigned_one_bit_activations_from_the_module(tmp_path):
+    """QuantReLU(bit_width=1) ({0, s}): Brevitas would export it as BipolarQuant (±s);
+    xnorflow.compile(module) exports it as the unsigned 1-bit Quant it is (FINN takes every
+    1-bit quantizer for bipolar: it lowers as 2 bits with the first threshold only)."""
+    import xnorflow
+
+    model = _unsigned_one_bit_mlp()
+    result = xnorflow.compile(model, tmp_path / "build", input_shape=(1, 8, 8), backends=False)
+    hidden = [layer for layer in result.ir.layers if layer.kind == "mvau"][:2]
+    assert [layer.out_dtype.name for layer in hidden] == ["UINT2", "UINT2"]
+    assert all(np.asarray(layer.thresholds).shape[-1] == 1 for layer in hidden)
+    figs = check_chain(model, result, random_images(result.ir, 64, seed=5))
+    assert figs["distinct_outputs"] > 8
+
+
+def test_unsigned_one_bit_activation_file_is_refused(tmp_path):
+    """The same model exported by Brevitas itself reads ReLU → BipolarQuant (constant +s):
+    the message says so and how to compile it."""
+    path = export(_unsigned_one_bit_mlp(), (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match=r"QuantReLU\(bit_width=1\).*xnorflow.compile\(module"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_one_bit_quant_nodes_in_a_file(tmp_path):
+    """A QONNX file with the unsigned 1-bit Quant nodes (as xnorflow.compile(module) writes
+    them) compiles from the file too; a signed 1-bit Quant ({−s, 0}), which FINN would take
+    for ±s, is refused by name."""
+    import onnx
+    import torch
+    from brevitas.export import export_qonnx
+
+    from xnorflow.compile.frontend.from_torch import unsigned_one_bit_exported_as_quant
+
+    model = _unsigned_one_bit_mlp()
+    path = tmp_path / "m.onnx"
+    with unsigned_one_bit_exported_as_quant():
+        export_qonnx(model, torch.zeros(1, 1, 8, 8), str(path), dynamo=False)
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 16, seed=6))["distinct_outputs"] > 4
+
+    proto = onnx.load(str(path))
+    quant = [n for n in proto.graph.node if n.op_type == "Quant"][1]  # the first hidden one
+    next(a for a in quant.attribute if a.name == "signed").i = 1
+    onnx.save(proto, str(tmp_path / "signed.onnx"))
+    with pytest.raises(CompileError, match="'Quant_.' is a signed 1-bit Quant.*BipolarQuant"):
+        compile_model(tmp_path / "signed.onnx", tmp_path / "build2", backends=False)
+    assert not (tmp_path / "build2").exists()
 
 
 def test_export_that_differs_from_pytorch_is_caught(tmp_path, monkeypatch):
