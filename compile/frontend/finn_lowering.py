@@ -50,7 +50,7 @@ SUPPORTED_OPS = (
     "Quant", "BipolarQuant", "MatMul", "Gemm", "Conv", "BatchNormalization", "Mul", "Add",
     "Sub", "Div", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose", "MaxPool", "Identity",
     "Squeeze", "Unsqueeze", "Dropout", "GlobalAveragePool", "ReduceMean", "AveragePool",
-    "Relu", "Concat", "LeakyRelu",
+    "Relu", "Concat", "LeakyRelu", "Trunc",
 )
 MAX_WEIGHT_BITS = 8  # signed weights the MVAU multiplies (1 = binary, XNOR where it can)
 MAX_ACT_BITS = 8     # activations between layers (2^bits - 1 thresholds per channel)
@@ -134,19 +134,24 @@ def load_qonnx(path: Path) -> Any:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    from xnorflow.compile.frontend.finn_passes import (
-        Conv1dAs2d,
+    from xnorflow.compile.frontend.activation_passes import (
         DropClampBeforeQuantizer,
-        ExplicitConvPads,
         SignedQuantAfterRelu,
+    )
+    from xnorflow.compile.frontend.finn_passes import (
+        CollapseReshapes,
+        Conv1dAs2d,
+        ExplicitConvPads,
         UnitScaleBipolarActivations,
         ZeroPointWeightsAsSigned,
     )
     from xnorflow.compile.frontend.padding_passes import ZeroPadIntoConv
     from xnorflow.compile.frontend.pool_passes import (
-        DropExactTrunc,
         GlobalMaxAsMaxPool,
         ReluPastMaxPool,
+        SpatialMeanAsAveragePool,
+        SumAsMean,
+        TruncAsQuant,
     )
     from xnorflow.train.export import distinct_node_inputs
 
@@ -170,10 +175,10 @@ def load_qonnx(path: Path) -> Any:
     try:
         model = cleanup_model(ModelWrapper(proto))
         signal = Conv1dAs2d()
-        for t in (ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
+        for t in (SumAsMean(), ExplicitConvPads(), ZeroPadIntoConv(), signal, ExplicitConvPads(),
                   UnitScaleBipolarActivations(), ReluPastMaxPool(), DropClampBeforeQuantizer(),
-                  SignedQuantAfterRelu(), ZeroPointWeightsAsSigned(), DropExactTrunc(),
-                  GlobalMaxAsMaxPool()):
+                  SignedQuantAfterRelu(), ZeroPointWeightsAsSigned(), TruncAsQuant(),
+                  GlobalMaxAsMaxPool(), SpatialMeanAsAveragePool(), CollapseReshapes()):
             model = model.transform(t)
         pads = [n for n in model.graph.node if n.op_type == "Pad"]
         mode = node_attr(pads[0], "mode", "constant") if pads else "constant"
@@ -314,10 +319,38 @@ def split_output_function(model: Any, path: Path) -> tuple[Any, str]:
 def check_supported(model: Any, path: Path) -> None:
     """Ops, quantization and bit widths FINN + xnorflow support; CompileError naming the node."""
     graph = model.graph
-    from xnorflow.compile.frontend.finn_passes import clamp_before_quantizer
+    from xnorflow.compile.frontend.activation_passes import (
+        MONOTONE_OPS,
+        clamp_before_quantizer,
+        monotone_activation,
+    )
 
+    for n in graph.node:
+        if n.op_type in MONOTONE_OPS and n.op_type not in (*SUPPORTED_OPS, "Clip"):
+            channels = (model.get_tensor_shape(n.input[0]) or [1, 1])[1]
+            readers = model.find_consumers(n.output[0]) or []
+            if n.op_type == "Sigmoid" and any(r.op_type == "Mul" and n.input[0] in r.input
+                                              for r in readers):
+                raise CompileError(
+                    f"{path}: node {n.name or n.output[0]!r} is the sigmoid of x·sigmoid(x) "
+                    "(nn.SiLU / Swish), which is not monotone, so no thresholds compute it; "
+                    "use a ReLU, LeakyReLU, PReLU, Tanh or Sigmoid before the quantizer, or a "
+                    "quantized activation")
+            if not clamp_before_quantizer(model, n):
+                raise CompileError(
+                    f"{path}: node {n.name or n.output[0]!r} is a float {n.op_type} that no "
+                    "activation quantizer reads (directly or through a BatchNorm); xnorflow "
+                    "moves a float activation into the thresholds of the quantizer after it — "
+                    "put one there (e.g. QuantIdentity(bit_width=k)) or use a quantized "
+                    "activation")
+            if monotone_activation(model, n, channels) is None:
+                raise CompileError(
+                    f"{path}: node {n.name or n.output[0]!r} is a {n.op_type} that decreases "
+                    "somewhere (a negative slope or scale); xnorflow moves only non-decreasing "
+                    "float activations into a quantizer's thresholds — keep its slopes ≥ 0 "
+                    "(nn.PReLU: clamp the weight at 0) or drop it")
     bad = [n for n in graph.node if n.op_type not in SUPPORTED_OPS and
-           not (n.op_type == "Clip" and clamp_before_quantizer(model, n))]
+           not (n.op_type in MONOTONE_OPS and clamp_before_quantizer(model, n))]
     if bad:
         n = bad[0]
         hint = UNSUPPORTED_HINTS.get(n.op_type, "")
@@ -415,6 +448,14 @@ def check_supported(model: Any, path: Path) -> None:
 def _check_average_pool(model: Any, node: Any, path: Path) -> None:
     """A partial average pool: any kernel and strides, zero padding counted in the average,
     no ceil mode."""
+    if node.op_type != "AveragePool":
+        from xnorflow.compile.frontend.finn_passes import reduce_axes
+
+        raise CompileError(
+            f"{path}: node {node.name!r} ({node.op_type}) averages over axes "
+            f"{reduce_axes(model, node)} of a {model.get_tensor_shape(node.input[0])} tensor; "
+            "xnorflow pools over the height and width of a feature map (x.mean((2, 3)), "
+            "x.mean(2), x.sum(3), ...), not over the channels or the batch")
     k = list(node_attr(node, "kernel_shape", []))
     pads = list(node_attr(node, "pads", [0] * 2 * len(k)))
     ceil = int(node_attr(node, "ceil_mode", 0))
@@ -485,20 +526,24 @@ def to_finn(model: Any) -> Any:
     """QONNX (Quant/BipolarQuant) → FINN-ONNX (MultiThreshold, bipolar initializers)."""
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
+    from xnorflow.compile.frontend.activation_passes import LeakyReluIntoThresholds
     from xnorflow.compile.frontend.finn_passes import (
-        LeakyReluIntoThresholds,
         ReduceMeanToGlobalAveragePool,
         first_thresholds,
+        floor_quantizers,
+        floor_thresholds,
         rounding_activations,
         tag_rounding_thresholds,
         unsigned_one_bit_activations,
     )
+    from xnorflow.compile.frontend.pool_passes import TruncAsQuant
 
-    model = model.transform(ReduceMeanToGlobalAveragePool())
+    model = model.transform(TruncAsQuant(True)).transform(ReduceMeanToGlobalAveragePool())
     one_bit = unsigned_one_bit_activations(model)
-    rounding = rounding_activations(model)
+    rounding, floors = rounding_activations(model), floor_quantizers(model)
     model = model.transform(ConvertQONNXtoFINN()).transform(LeakyReluIntoThresholds())
     first_thresholds(model, one_bit)
+    floor_thresholds(model, floors)
     tag_rounding_thresholds(model, rounding)
     return tidy_up(model)
 
@@ -591,6 +636,7 @@ def _streamline(model: Any) -> Any:
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from xnorflow.compile.frontend.activation_passes import ClampIntoThresholds
     from xnorflow.compile.frontend.concat_passes import (
         CommonConcatTypes,
         ConcatOnChannelsLast,
@@ -599,7 +645,7 @@ def _streamline(model: Any) -> Any:
     )
     from xnorflow.compile.frontend.finn_passes import (
         BipolarToTernaryWhereZeroMatters,
-        ClampIntoThresholds,
+        ChannelMulPastGroupedConv,
         DenseConvKernels,
         RoundTiesHalfEven,
         SignsIntoThresholds,
@@ -613,7 +659,8 @@ def _streamline(model: Any) -> Any:
         ForkedMaxPoolNHWC,
     )
 
-    for t in (PairwiseConcats(), DenseConvKernels(), AbsorbSignBiasIntoMultiThreshold(),
+    for t in (PairwiseConcats(), ChannelMulPastGroupedConv(), DenseConvKernels(),
+              AbsorbSignBiasIntoMultiThreshold(),
               AveragePoolAsSum(), MoveMaxPoolPastMultiThreshold(),
               MoveScalarLinearPastInvariants(), Streamline()):
         model = model.transform(t)
@@ -632,7 +679,7 @@ def _streamline(model: Any) -> Any:
               AbsorbConsecutiveTransposes(),
               BipolarToTernaryWhereZeroMatters(), CommonConcatTypes(), XnorPopcountForks(),
               ConvertBipolarMatMulToXnorPopcount(),
-              Streamline(), FloatConcatsUntyped(), RoundAndClipThresholds(),
+              Streamline(), FloatConcatsUntyped(), RoundTiesHalfEven(), RoundAndClipThresholds(),
               InferDataLayouts()):
         model = model.transform(t)
     if any(is_join_add(model, n) or n.op_type == "Concat" for n in model.graph.node):
@@ -640,8 +687,9 @@ def _streamline(model: Any) -> Any:
     if any(n.op_type == "GlobalAveragePool" for n in model.graph.node):
         model = concat_scales(model.transform(ChannelAffinePastGlobalPool())
                               .transform(InferGlobalAccPoolLayer()).transform(Streamline()))
-        for t in (CommonConcatTypes(), FloatConcatsUntyped(), RoundAndClipThresholds(),
-                  InferDataLayouts()):
+        # thresholds after the pool (a TruncAvgPool2d's) are on its integer sums only now
+        for t in (CommonConcatTypes(), FloatConcatsUntyped(), RoundTiesHalfEven(),
+                  RoundAndClipThresholds(), InferDataLayouts()):
             model = model.transform(t)
     return tidy_up(model)
 
@@ -712,7 +760,7 @@ def _streamline_joins(model: Any) -> Any:
         ScalesPastConcat,
         UniformScalesAsScalars,
     )
-    from xnorflow.compile.frontend.finn_passes import SignsIntoThresholds
+    from xnorflow.compile.frontend.finn_passes import RoundTiesHalfEven, SignsIntoThresholds
     from xnorflow.compile.frontend.pool_passes import ForkedMaxPoolNHWC, ScalarMulPastMaxPoolNHWC
 
     # a pool on a shortcut turns NHWC only once its transposes have moved; a scale moves past
@@ -733,7 +781,8 @@ def _streamline_joins(model: Any) -> Any:
             model = model.transform(t)
         if model.model.SerializeToString() == before:
             break
-    return model.transform(FloatConcatsUntyped()).transform(RoundAndClipThresholds())
+    return model.transform(FloatConcatsUntyped()).transform(RoundTiesHalfEven()) \
+        .transform(RoundAndClipThresholds())
 
 
 def to_hw_layers(model: Any) -> Any:

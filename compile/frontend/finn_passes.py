@@ -1,6 +1,7 @@
 """xnorflow's own graph transformations, run between FINN's (compile/frontend/finn_lowering.py).
 
-Each is a qonnx `Transformation` closing a gap FINN's passes leave.
+Each is a qonnx `Transformation` closing a gap FINN's passes leave (those for float
+activations around a quantizer are in activation_passes.py, for pools in pool_passes.py).
 
 - `ReduceMeanToGlobalAveragePool`: PyTorch's dynamo exporter writes a global average pool
   (`nn.AdaptiveAvgPool2d(1)`, `x.mean((2, 3))`, `nn.AvgPool2d` over the whole map) as
@@ -14,10 +15,7 @@ Each is a qonnx `Transformation` closing a gap FINN's passes leave.
   type where a zero pad is 0. The layer that follows runs in multiply-accumulate mode.
 - `RoundTiesHalfEven`: a quantizer's exact rounding ties go to even, as in PyTorch (FINN
   places its thresholds half up).
-- `SignedQuantAfterRelu`: a signed quantizer after a Relu → the unsigned one FINN converts.
 - `ZeroPointWeightsAsSigned`: weights with zero points → symmetric weights one bit wider.
-- `ClampIntoThresholds`: a float ReLU or clamp before a BatchNorm and a quantizer goes into
-  the thresholds.
 - `SignsIntoThresholds`: a negative BatchNorm scale's sign left before thresholds goes into
   the thresholding layer (channels that compare −x).
 - `Conv1dAs2d`: a 1-D network on (N, C, L) signals → the same network on images of height 1.
@@ -42,6 +40,23 @@ PASS_THROUGH = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqu
 GLOBAL_POOLS = ("GlobalAveragePool", "ReduceMean", "AveragePool")
 
 
+def reduce_axes(model: Any, node: Any) -> list[int] | None:
+    """The axes a ReduceMean/ReduceSum/ReduceMax reduces, ascending and non-negative (an
+    attribute before opset 18 — 13 for ReduceSum —, an input after; none given: all); None
+    where they are not constant."""
+    shape = model.get_tensor_shape(node.input[0])
+    if not shape:
+        return None
+    axes = node_attr(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = model.get_initializer(node.input[1])
+        if axes is None:
+            return None
+    if axes is None or np.size(axes) == 0:
+        return list(range(len(shape)))
+    return sorted({int(a) % len(shape) for a in np.asarray(axes).reshape(-1)})
+
+
 def global_pool_axes(model: Any, node: Any) -> bool:
     """Whether `node` (ReduceMean or AveragePool) averages each channel over the whole map."""
     shape = model.get_tensor_shape(node.input[0])
@@ -50,12 +65,7 @@ def global_pool_axes(model: Any, node: Any) -> bool:
     if node.op_type == "AveragePool":
         return (list(node_attr(node, "kernel_shape", [])) == list(shape[2:])
                 and not any(node_attr(node, "pads", [0])))
-    axes = node_attr(node, "axes")
-    if axes is None and len(node.input) > 1:
-        axes = model.get_initializer(node.input[1])
-    if axes is None:
-        return False
-    return sorted(int(a) % 4 for a in np.asarray(axes).reshape(-1)) == [2, 3]
+    return reduce_axes(model, node) == [2, 3]
 
 
 class ReduceMeanToGlobalAveragePool(Transformation):
@@ -84,6 +94,43 @@ class ReduceMeanToGlobalAveragePool(Transformation):
             graph.node.remove(node)
             for k, n in enumerate(new):
                 graph.node.insert(i + k, n)
+            return model, True
+        return model, False
+
+
+RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+
+
+class CollapseReshapes(Transformation):
+    """Two reshapes in a row (`x.view(n, c, -1)` then `.flatten(1)`; a squeeze then a
+    flatten) → one: a Flatten where the result is (batch, features), else a Reshape to the
+    final shape. Neither moves an element, and FINN absorbs a single flatten of a feature map
+    into the next layer, not a chain of them."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        graph = model.graph
+        outputs = {o.name for o in graph.output}
+        for i, first in enumerate(graph.node):
+            readers = model.find_consumers(first.output[0]) or []
+            if first.op_type not in RESHAPES or len(readers) != 1 or \
+                    readers[0].op_type not in RESHAPES or first.output[0] in outputs:
+                continue
+            second = readers[0]
+            x, y = first.input[0], second.output[0]
+            in_shape, out_shape = model.get_tensor_shape(x), model.get_tensor_shape(y)
+            if not in_shape or not out_shape:
+                continue
+            if len(out_shape) == 2 and out_shape[0] == in_shape[0]:
+                node = helper.make_node("Flatten", [x], [y], name=second.name, axis=1)
+            else:
+                shape = f"{y}_collapsed_shape"
+                model.set_initializer(shape, np.asarray(out_shape, dtype=np.int64))
+                node = helper.make_node("Reshape", [x, shape], [y], name=second.name)
+            graph.node.remove(second)
+            graph.node.remove(first)
+            graph.node.insert(i, node)
             return model, True
         return model, False
 
@@ -375,6 +422,42 @@ class ExplicitConvPads(Transformation):
         return model, False
 
 
+class ChannelMulPastGroupedConv(Transformation):
+    """A per-channel Mul right before a depthwise (or grouped) convolution moves after it:
+    output channel o reads only its group's input channels, so where those share one scale
+    s (always, depthwise) conv(x·s) = conv(x)·s on o, zero padding included. An activation
+    quantizer with per-channel scales before a depthwise conv (Brevitas' MobileNet-v1) then
+    reaches the BatchNorm and thresholds after it instead of the layer's integer inputs. Run
+    before DenseConvKernels, which drops the groups."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        for mul in model.graph.node:
+            conv = model.find_consumer(mul.output[0]) if mul.op_type == "Mul" else None
+            if conv is None or conv.op_type != "Conv" or conv.input[0] != mul.output[0] or \
+                    model.is_fork_node(mul) or int(node_attr(conv, "group", 1)) == 1:
+                continue
+            shape = model.get_tensor_shape(mul.input[0])
+            scale = channel_values(model, mul, shape[1]) if shape and len(shape) == 4 else None
+            w = model.get_initializer(conv.input[1])
+            if scale is None or w is None:
+                continue
+            group = int(node_attr(conv, "group", 1))
+            per_in = shape[1] // group
+            groups = scale.reshape(group, per_in)
+            if np.any(groups != groups[:, :1]):
+                continue  # channels of one group with different scales
+            out_scale = np.repeat(groups[:, 0], w.shape[0] // group)
+            out_shape = model.get_tensor_shape(conv.output[0])
+            model.set_initializer(mul.input[1],
+                                  out_scale.reshape(1, -1, 1, 1).astype(np.float32))
+            mid = swap_with_consumer(model, mul, conv, out_shape)
+            from qonnx.core.datatype import DataType
+
+            model.set_tensor_datatype(mid, DataType["FLOAT32"])
+            return model, True
+        return model, False
+
+
 class DenseConvKernels(Transformation):
     """Grouped and dilated convolutions as ordinary ones, exactly: a convolution with groups
     (depthwise — MobileNet's block — or any other) gets its block-diagonal weights, zeros
@@ -586,6 +669,8 @@ class ThresholdIntegers(Transformation):
 
         graph = model.graph
         model.set_initializer(mt.input[1], thresholds)
+        if chain is not None:  # flipped channels' thresholds are integers already: no ties
+            mt.doc_string = ""  # left for RoundTiesHalfEven to move
         for node in affine:
             graph.node.remove(node)
         if pool is None:
@@ -674,81 +759,6 @@ class SignsIntoThresholds(Transformation):
             model.set_tensor_datatype(mid, wide)
             return model, True
         return model, False
-
-
-class ClampIntoThresholds(Transformation):
-    """A float ReLU or clamp between a layer and the thresholds that quantize after it
-    (XNOR-Net's Conv → ReLU → BatchNorm → sign; `nn.Hardtanh()` before a BatchNorm; a
-    LeakyReLU of slope a there, whose thresholds t below 0 move to t / a). On its
-    input z (an affine s·y + b of integers y, as streamlining leaves it), clamp(z, lo, hi) →
-    [signs σ] → thresholds T becomes z → [σ] → T': for σ = +1, [clamp(z) ≥ t] is always true
-    for t ≤ lo, never for t > hi, else [z ≥ t]; for σ = −1, [−clamp(z) ≥ t] is always true for
-    t ≤ −hi, never for t > −lo, else [−z ≥ t] (an always- or never-reached threshold lies past
-    every |z|). Streamlining then puts the affine and the BatchNorm's magnitudes into T'.
-    `rewritten` counts the clamps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rewritten = 0
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        for clamp in model.graph.node:
-            if clamp.op_type in ("Relu", "Clip", "LeakyRelu") and \
-                    not model.is_fork_node(clamp) and self._absorb(model, clamp):
-                self.rewritten += 1
-                return model, True
-        return model, False
-
-    @staticmethod
-    def _bound(model: Any, tensor: str, channels: int) -> float | None:
-        """max |z| of a tensor that is an affine (per channel) of integers, max-pooled or
-        not, else None."""
-        affine: list[Any] = []  # from the integers on
-        while not model.get_tensor_datatype(tensor).is_integer():
-            producer = model.find_producer(tensor)
-            if producer is None or producer.op_type != "MaxPool" and \
-                    channel_values(model, producer, channels) is None:
-                return None
-            if producer.op_type != "MaxPool":  # a max of values keeps their bound
-                affine.insert(0, producer)
-            tensor = producer.input[0]
-        scale, shift = compose_affine(model, affine, channels)
-        dt = model.get_tensor_datatype(tensor)
-        y = max(abs(float(dt.min())), abs(float(dt.max())))
-        return float(np.max(np.abs(scale) * y + np.abs(shift)))
-
-    def _absorb(self, model: Any, clamp: Any) -> bool:
-        shape = model.get_tensor_shape(clamp.input[0]) or [1, 1]
-        leaky = clamp.op_type == "LeakyRelu"
-        bound = 0.0 if leaky else self._bound(model, clamp.input[0], shape[1])
-        nxt = model.find_consumer(clamp.output[0])
-        if bound is None or nxt is None:
-            return False
-        signs = np.ones(shape[1])
-        if sign_vector(model, nxt) is not None and not model.is_fork_node(nxt):
-            values = channel_values(model, nxt, shape[1])
-            if values is None:
-                return False
-            signs, nxt = values, model.find_consumer(nxt.output[0])
-        if nxt is None or nxt.op_type != "MultiThreshold" or \
-                node_attr(nxt, "data_layout", "NCHW") not in ("NCHW", "NC", ""):
-            return False
-        t = np.asarray(model.get_initializer(nxt.input[1]), dtype=np.float64)
-        t = np.broadcast_to(t, (shape[1], t.shape[1])).copy()
-        up = signs[:, None] > 0
-        if leaky:  # increasing, ≥ 0 exactly where z ≥ 0: a threshold below 0 scales by 1/a
-            slope = float(node_attr(clamp, "alpha", 0.01))
-            t = np.where(np.where(up, t >= 0, t <= 0), t, t / slope)
-        else:
-            beyond = float(np.float32(2 * bound + 1))  # past every ±z, also in float32
-            lo, hi = clip_bounds(model, clamp)
-            lo, hi = np.where(up, lo, -hi), np.where(up, hi, -lo)
-            t = np.where(t <= lo, -beyond, np.where(t > hi, beyond, t))
-        model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float32))
-        for c in model.find_consumers(clamp.output[0]):
-            c.input[list(c.input).index(clamp.output[0])] = clamp.input[0]
-        model.graph.node.remove(clamp)
-        return True
 
 
 def compose_affine(model: Any, nodes: list[Any], channels: int) -> tuple[np.ndarray, ...]:
@@ -869,136 +879,6 @@ class UnitScaleBipolarActivations(Transformation):
         return model, False
 
 
-class LeakyReluIntoThresholds(Transformation):
-    """A float LeakyReLU (slope a > 0 below 0) right before an activation quantizer's
-    thresholds: leaky(x) ≥ t ⇔ x ≥ t for t ≥ 0 and x ≥ t / a for t < 0 (leaky is increasing
-    and ≥ 0 exactly where x ≥ 0), so the thresholds move to x and the LeakyReLU goes."""
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        for node in model.graph.node:
-            consumers = model.find_consumers(node.output[0]) or []
-            if node.op_type != "LeakyRelu" or len(consumers) != 1 or \
-                    consumers[0].op_type != "MultiThreshold":
-                continue
-            slope = float(node_attr(node, "alpha", 0.01))
-            mt = consumers[0]
-            t = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
-            model.set_initializer(mt.input[1], np.where(t >= 0, t, t / slope).astype(np.float32))
-            mt.input[0] = node.input[0]
-            model.graph.node.remove(node)
-            return model, True
-        return model, False
-
-
-def clip_bounds(model: Any, node: Any) -> tuple[float, float]:
-    """(lo, hi) of a Clip (its attributes before opset 11, its inputs after) or a Relu (0, ∞);
-    a missing bound is infinite."""
-    if node.op_type == "Relu":
-        return 0.0, np.inf
-    lo, hi = node_attr(node, "min", None), node_attr(node, "max", None)  # opset < 11
-    bounds = [model.get_initializer(t) if t else None for t in list(node.input[1:3])]
-    if len(bounds) > 0 and bounds[0] is not None:
-        lo = float(np.asarray(bounds[0]).reshape(-1)[0])
-    if len(bounds) > 1 and bounds[1] is not None:
-        hi = float(np.asarray(bounds[1]).reshape(-1)[0])
-    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
-
-
-def clamp_before_quantizer(model: Any, node: Any) -> bool:
-    """Whether a float clamp (Clip, LeakyRelu) reaches a quantizer through per-tensor or
-    per-channel affine nodes only (a BatchNorm), one reader each: ClampIntoThresholds takes
-    it."""
-    tensor = node.output[0]
-    while True:
-        readers = model.find_consumers(tensor) or []
-        if len(readers) != 1:
-            return False
-        nxt = readers[0]
-        if nxt.op_type in ("Quant", "BipolarQuant"):
-            return True
-        if nxt.op_type != "BatchNormalization" and (
-                nxt.op_type not in ("Mul", "Add", "Sub", "Div") or
-                model.get_initializer(nxt.input[1]) is None):
-            return False
-        tensor = nxt.output[0]
-
-
-class DropClampBeforeQuantizer(Transformation):
-    """A float clamp right before a quantizer that clamps at least as much: BinaryNet's
-    `nn.Hardtanh()` (ONNX Clip) before a binary quantizer — sign(clip(x, lo, hi)) = sign(x)
-    for lo < 0 ≤ hi — or before a k-bit one whose range lies inside [lo, hi]; and a Relu
-    before another Relu (`nn.ReLU()` then `QuantReLU`). FINN converts neither; the result is
-    the same without them."""
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        for node in model.graph.node:
-            consumers = model.find_consumers(node.output[0]) or []
-            if len(consumers) != 1 or model.find_producer(node.input[0]) is None:
-                continue
-            nxt = consumers[0]
-            after = model.find_consumers(nxt.output[0]) or []
-            relu_quant = nxt.op_type == "Relu" and len(after) == 1  # QuantReLU: Relu → Quant
-            if (node.op_type in ("Relu", "LeakyRelu") and nxt.op_type == "Relu") or \
-                    (node.op_type == "Clip" and self._inside(model, node, nxt)) or \
-                    (node.op_type == "Clip" and relu_quant and
-                     self._inside(model, node, after[0], after_relu=True)):
-                for c in model.find_consumers(node.output[0]):
-                    c.input[list(c.input).index(node.output[0])] = node.input[0]
-                model.graph.node.remove(node)
-                return model, True
-        return model, False
-
-    @staticmethod
-    def _inside(model: Any, clip: Any, quant: Any, after_relu: bool = False) -> bool:
-        """Whether quantizing after `clip` equals quantizing without it (`after_relu`: with a
-        Relu between them, as QuantReLU exports: nn.ReLU6() then QuantReLU)."""
-        lo, hi = clip_bounds(model, clip)
-        if quant.op_type == "BipolarQuant":
-            return lo < 0 <= hi
-        if quant.op_type != "Quant":
-            return False
-        scale, zero, bits = (model.get_initializer(t) for t in quant.input[1:4])
-        if scale is None or zero is None or bits is None or np.size(scale) != 1 \
-                or np.any(np.asarray(zero) != 0):
-            return False
-        if str(node_attr(quant, "rounding_mode", "ROUND")).upper() != "ROUND":
-            return False
-        s, b = float(np.ravel(scale)[0]), int(np.ravel(bits)[0])
-        signed, narrow = int(node_attr(quant, "signed", 1)), int(node_attr(quant, "narrow", 0))
-        q_lo = (-(2 ** (b - 1)) + narrow) if signed else 0
-        q_hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
-        # the clamp changes nothing when its ends already quantize to the end codes
-        low_ok = lo <= 0 if after_relu else lo < (q_lo + 0.5) * s
-        return low_ok and (q_hi - 0.5) * s < hi
-
-
-class SignedQuantAfterRelu(Transformation):
-    """A signed k-bit quantizer reading a Relu (`F.relu(x)` or `nn.ReLU()` then
-    `QuantIdentity(bit_width=k)`) → an unsigned (k−1)-bit one of the same scale: on inputs ≥ 0
-    both give clamp(round(x/s), 0, 2^(k−1) − 1). FINN converts Relu → Quant only unsigned."""
-
-    def apply(self, model: Any) -> tuple[Any, bool]:
-        for quant in model.graph.node:
-            relu = model.find_producer(quant.input[0]) if quant.op_type == "Quant" else None
-            if relu is None or relu.op_type != "Relu" or not int(node_attr(quant, "signed", 1)):
-                continue
-            zero, bits = (model.get_initializer(t) for t in quant.input[2:4])
-            if zero is None or bits is None or np.any(np.asarray(zero) != 0) or \
-                    np.size(bits) != 1 or float(np.ravel(bits)[0]) < 2:
-                continue
-            narrower = model.make_new_valueinfo_name()  # the bit width may be shared
-            model.set_initializer(narrower, (np.asarray(bits) - 1).astype(np.float32))
-            quant.input[3] = narrower
-            for a in quant.attribute:
-                if a.name in ("signed", "narrow"):
-                    a.i = 0
-            if not any(a.name == "signed" for a in quant.attribute):
-                from onnx import helper
-                quant.attribute.append(helper.make_attribute("signed", 0))
-            return model, True
-        return model, False
-
-
 class ZeroPointWeightsAsSigned(Transformation):
     """A weight quantizer with zero points (`ShiftedUint8WeightPerChannelFloat`: w = (q − z)·s,
     q and z in [0, 2^b − 1]) → its weights (q − z)·s under a symmetric signed (b+1)-bit
@@ -1057,6 +937,34 @@ def rounding_activations(model: Any) -> dict[str, int]:
     return out
 
 
+FLOOR_TAG = "xnorflow.floor"
+
+
+def floor_quantizers(model: Any) -> dict[str, np.ndarray]:
+    """{tensor a MultiThreshold will read: the quantizer's scale} of the activation quantizers
+    that round down (FLOOR: a TruncAvgPool2d's Trunc, `TruncAsQuant`), read before
+    ConvertQONNXtoFINN places their thresholds half a step too low (`floor_thresholds`)."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type == "Quant" and model.get_initializer(node.input[0]) is None and \
+                str(node_attr(node, "rounding_mode", "ROUND")).upper() == "FLOOR":
+            scale = model.get_initializer(node.input[1])
+            if scale is not None:
+                out[node.input[0]] = np.abs(np.asarray(scale, dtype=np.float64))
+    return out
+
+
+def floor_thresholds(model: Any, floors: dict[str, np.ndarray]) -> None:
+    """The MultiThresholds ConvertQONNXtoFINN made of `floors`' quantizers step at k·s, not
+    (k − ½)·s; tagged so that `RoundTiesHalfEven` puts those on the integers exactly."""
+    for node in model.graph.node:
+        if node.op_type == "MultiThreshold" and node.input[0] in floors:
+            t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+            half = 0.5 * np.reshape(floors[node.input[0]], (-1, 1))
+            model.set_initializer(node.input[1], (t + half).astype(np.float32))
+            node.doc_string = FLOOR_TAG
+
+
 def tag_rounding_thresholds(model: Any, rounding: dict[str, int]) -> None:
     """Mark the MultiThresholds ConvertQONNXtoFINN made of `rounding`'s quantizers (their
     doc_string survives renaming and streamlining)."""
@@ -1108,21 +1016,28 @@ class RoundTiesHalfEven(Transformation):
     quantizer, no BatchNorm between). Once streamlining has put a tagged MultiThreshold onto
     integers y, a threshold τ on an integer is such a tie: the step to code q keeps it (τ − ½)
     when q is even and leaves it (τ + ½) when q is odd — half a step from every integer, so
-    later float arithmetic cannot move it across one."""
+    later float arithmetic cannot move it across one. A FLOOR quantizer's thresholds
+    (`floor_thresholds`) within float noise of an integer go onto it exactly. Runs before
+    every RoundAndClipThresholds: a tag is taken the first time its thresholds are on
+    integers, before they are rounded."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
         for node in model.graph.node:
-            if node.op_type != "MultiThreshold" or \
-                    not node.doc_string.startswith(ROUND_HALF_EVEN_TAG) or \
+            floor = node.doc_string == FLOOR_TAG
+            if node.op_type != "MultiThreshold" or not (
+                    floor or node.doc_string.startswith(ROUND_HALF_EVEN_TAG)) or \
                     not model.get_tensor_datatype(node.input[0]).is_integer():
                 continue
-            q_lo = int(node.doc_string[len(ROUND_HALF_EVEN_TAG):])
-            node.doc_string = ""  # once
             t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
             nearest = np.round(t)
             tie = np.abs(t - nearest) <= 1e-6 * np.maximum(1.0, np.abs(t))
-            code = q_lo + np.arange(t.shape[1]) + 1  # the code the step at column i leads to
-            side = np.where(code % 2 == 0, -0.5, 0.5)
+            if floor:  # floor(y / s) steps to k exactly at y = k·s: the threshold is k·s
+                side = np.zeros(t.shape[1])
+            else:
+                q_lo = int(node.doc_string[len(ROUND_HALF_EVEN_TAG):])
+                code = q_lo + np.arange(t.shape[1]) + 1  # the code column i's step leads to
+                side = np.where(code % 2 == 0, -0.5, 0.5)
+            node.doc_string = ""  # once
             model.set_initializer(node.input[1],
                                   np.where(tie, nearest + side, t).astype(np.float32))
         return model, False

@@ -1,9 +1,10 @@
 """Pools FINN's own passes lower wrongly or not at all: average pools over part of the map,
 global max pools, max-pools whose output forks.
 
-- `DropExactTrunc`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
+- `TruncAsQuant`: Brevitas' `TruncAvgPool2d` exports AveragePool → Trunc; where the Trunc
   keeps every bit of the window sum (its default RoundTo8bit on narrow activations) it is an
-  identity and goes, leaving the AveragePool to the next pass. One that drops bits is refused.
+  identity and goes, leaving the AveragePool to the next pass; one that drops bits is the
+  quantizer of the sums it is (a Quant, floor or round).
 - `AveragePoolAsSum`: the AveragePool → FINN's Pool summing each window exactly, then
   1/(kh·kw); a pool right after a convolution folds into the convolution (see the class).
 - `GlobalMaxAsMaxPool`: a global max (`x.amax((2, 3))`, ReduceMax, GlobalMaxPool) → a
@@ -19,6 +20,10 @@ global max pools, max-pools whose output forks.
 - `ChannelAffinePastMaxPool`: a bias or non-negative scale right before a max-pool moves after
   it, to the thresholds there.
 - `ReluPastMaxPool`: a float ReLU right before a max-pool moves after it.
+- `SumAsMean`: a sum over axes (`x.sum((2, 3))`, ReduceSum) → their mean times their size,
+  which the average-pool passes then take.
+- `SpatialMeanAsAveragePool`: a mean over the height or the width only → an AveragePool
+  whose window is that axis.
 """
 
 from __future__ import annotations
@@ -31,46 +36,165 @@ from qonnx.transformation.base import Transformation
 from xnorflow.compile.errors import CompileError
 from xnorflow.compile.frontend.finn_attrs import node_attr
 from xnorflow.compile.frontend.finn_passes import (
+    RESHAPES,
     channel_values,
     global_pool_axes,
+    reduce_axes,
     swap_with_consumer,
 )
 from xnorflow.compile.ir.datatypes import smallest_type
 
 
-class DropExactTrunc(Transformation):
-    """A Trunc after an AveragePool that neither drops nor saturates a bit → removed. qonnx's
-    Trunc (v2) computes round(x / scale) (the window sum, < 2^in_bits), scales it by
-    2^-shift (shift = log2(out_scale / scale)) and clamps it to out_bits: with shift ≤ 0 and
-    in_bits − shift ≤ out_bits that is the sum itself, in finer steps."""
+class SumAsMean(Transformation):
+    """ReduceSum(x, axes) → ReduceMean(x, axes) · n, n the number of elements summed: the
+    average pool the hardware sums exactly, and a scalar Mul that streamlining moves into
+    the next thresholds or the output scale."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            if node.op_type != "ReduceSum":
+                continue
+            axes, shape = reduce_axes(model, node), model.get_tensor_shape(node.input[0])
+            if axes is None or int(node_attr(node, "noop_with_empty_axes", 0)):
+                continue  # check_supported names the ReduceSum
+            mean_out, count = f"{node.output[0]}_mean", f"{node.output[0]}_count"
+            model.set_initializer(count, np.asarray(np.prod([shape[a] for a in axes]),
+                                                    dtype=np.float32))
+            last = node  # the scale goes past the reshapes after the sum (CollapseReshapes)
+            while len(model.find_consumers(last.output[0]) or []) == 1 and \
+                    model.find_consumer(last.output[0]).op_type in RESHAPES and \
+                    last.output[0] not in {o.name for o in graph.output}:
+                last = model.find_consumer(last.output[0])
+            scaled = last.output[0]
+            last.output[0] = f"{scaled}_unscaled"
+            model.set_tensor_shape(last.output[0], model.get_tensor_shape(scaled))
+            graph.node.insert(list(graph.node).index(last) + 1, helper.make_node(
+                "Mul", [last.output[0], count], [scaled], name=f"{node.name}_count"))
+            if last is node:
+                mean_out = node.output[0]
+            else:
+                model.find_consumer(node.output[0]).input[0] = mean_out
+            model.set_tensor_shape(mean_out, model.get_tensor_shape(node.output[0]))
+            graph.node.insert(i, _reduce_mean(model, node.input[0], axes, mean_out,
+                                              int(node_attr(node, "keepdims", 1)),
+                                              f"{node.name}_mean"))
+            graph.node.remove(node)
+            return model, True
+        return model, False
+
+
+def _reduce_mean(model: Any, x: str, axes: list[int], out: str, keepdims: int, name: str
+                 ) -> Any:
+    """A ReduceMean node in the model's opset (axes an input from opset 18 on)."""
+    from onnx import helper
+
+    opset = next((o.version for o in model.model.opset_import if o.domain in ("", "ai.onnx")),
+                 18)
+    if opset < 18:
+        return helper.make_node("ReduceMean", [x], [out], name=name, axes=axes,
+                                keepdims=keepdims)
+    model.set_initializer(f"{out}_axes", np.asarray(axes, dtype=np.int64))
+    return helper.make_node("ReduceMean", [x, f"{out}_axes"], [out], name=name,
+                            keepdims=keepdims)
+
+
+class SpatialMeanAsAveragePool(Transformation):
+    """A mean over the height or the width only (`x.mean(2)`, `x.sum(3)`: a spectrogram's
+    frequency axis) → an AveragePool whose window is that whole axis (+ a Reshape when the
+    mean drops it), which AveragePoolAsSum takes."""
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
+        graph = model.graph
+        for i, node in enumerate(graph.node):
+            shape = model.get_tensor_shape(node.input[0])
+            if node.op_type != "ReduceMean" or not shape or len(shape) != 4 or \
+                    reduce_axes(model, node) not in ([2], [3]):
+                continue
+            axis = reduce_axes(model, node)[0]
+            kernel = [shape[2] if axis == 2 else 1, shape[3] if axis == 3 else 1]
+            out = node.output[0]
+            keep = int(node_attr(node, "keepdims", 1))
+            pooled = out if keep else f"{out}_pooled"
+            new = [helper.make_node("AveragePool", [node.input[0]], [pooled],
+                                    name=f"{node.name}_pool", kernel_shape=kernel,
+                                    strides=kernel, pads=[0, 0, 0, 0])]
+            if not keep:
+                model.set_initializer(f"{out}_shape",
+                                      np.asarray(model.get_tensor_shape(out), dtype=np.int64))
+                new.append(helper.make_node("Reshape", [pooled, f"{out}_shape"], [out],
+                                            name=f"{node.name}_squeeze"))
+            graph.node.remove(node)
+            for k, n in enumerate(new):
+                graph.node.insert(i + k, n)
+            model.set_tensor_shape(pooled, [*shape[:2], *(
+                1 if a == axis else shape[a] for a in (2, 3))])
+            return model, True
+        return model, False
+
+
+class TruncAsQuant(Transformation):
+    """Brevitas' TruncAvgPool2d (AveragePool → Trunc). qonnx's Trunc (v2) computes
+    round(x / scale) (the window sum S, < 2^in_bits), divides it by 2^shift (shift =
+    log2(out_scale / scale)), clamps it to out_bits and rounds it (FLOOR, or ROUND half to
+    even). With shift ≤ 0 and in_bits − shift ≤ out_bits that is the sum itself, in finer
+    steps: the Trunc goes. Otherwise it quantizes the sum; with `quantize` (right before
+    ConvertQONNXtoFINN, so that the QONNX model kept for checks executes the exact Trunc) it
+    becomes the Quant of the same scale, bits and rounding — out_scale · rnd(clamp(x /
+    out_scale)), as x / out_scale = S / 2^shift up to float rounding, which the thresholds
+    on the pool's integer sums do not have (FLOOR: `floor_quantizers`)."""
+
+    def __init__(self, quantize: bool = False) -> None:
+        super().__init__()
+        self.quantize = quantize
+
+    def apply(self, model: Any) -> tuple[Any, bool]:
+        from onnx import helper
+
         for node in model.graph.node:
             if node.op_type != "Trunc":
                 continue
             producer = model.find_producer(node.input[0])
-            if producer is None or producer.op_type != "AveragePool":
+            if producer is None or producer.op_type not in ("AveragePool", "GlobalAveragePool"):
                 raise CompileError(
                     f"node {node.name!r} (Trunc) truncates something other than an average "
                     "pool; xnorflow takes a Trunc only as part of Brevitas' TruncAvgPool2d")
             values = [model.get_initializer(t) for t in node.input[1:]]
-            exact = len(values) == 5 and all(v is not None for v in values)
-            if exact:
+            mode = str(node_attr(node, "rounding_mode", "FLOOR")).upper()
+            known = len(values) == 5 and all(v is not None and np.size(v) == 1 for v in values)
+            if known:
                 scale, zero, in_bits, out_scale, out_bits = (
                     float(np.asarray(v).reshape(-1)[0]) for v in values)
                 shift = round(float(np.log2(out_scale / scale)))
-                exact = zero == 0 and shift <= 0 and in_bits - shift <= out_bits
-            if not exact:
+            if not known or zero != 0 or mode not in ("FLOOR", "ROUND"):
                 raise CompileError(
-                    f"node {node.name!r} (Trunc, Brevitas' TruncAvgPool2d) drops or saturates "
-                    "bits of the window sums; xnorflow builds exact average pools — use "
-                    "nn.AvgPool2d, or a trunc_quant wide enough for the sums")
+                    f"node {node.name!r} (Trunc, Brevitas' TruncAvgPool2d) has a zero point, "
+                    f"per-channel scales or rounding mode {mode}; xnorflow takes per-tensor "
+                    "Truncs that floor or round — use nn.AvgPool2d or the default trunc_quant")
             out = node.output[0]
-            if any(o.name == out for o in model.graph.output):
-                producer.output[0] = out  # the pool writes the model's output itself
-            for c in model.find_consumers(out) or []:
-                c.input[list(c.input).index(out)] = producer.output[0]
+            if shift <= 0 and in_bits - shift <= out_bits:
+                if any(o.name == out for o in model.graph.output):
+                    producer.output[0] = out  # the pool writes the model's output itself
+                for c in model.find_consumers(out) or []:
+                    c.input[list(c.input).index(out)] = producer.output[0]
+                model.graph.node.remove(node)
+                return model, True
+            if not self.quantize:
+                continue
+            zero_name = f"{out}_zero"
+            model.set_initializer(zero_name, np.zeros((), dtype=np.float32))
+            quant = helper.make_node(
+                "Quant", [node.input[0], node.input[4], zero_name, node.input[5]], [out],
+                name=f"{node.name}_quant", domain="qonnx.custom_op.general",
+                signed=int(node_attr(node, "signed", 1)),
+                narrow=int(node_attr(node, "narrow", 0)), rounding_mode=mode)
+            at = list(model.graph.node).index(node)
             model.graph.node.remove(node)
+            model.graph.node.insert(at, quant)
             return model, True
         return model, False
 
@@ -366,11 +490,15 @@ class ReluPastMaxPool(Transformation):
     """Relu → MaxPool becomes MaxPool → Relu (max commutes with a non-decreasing map; a
     padded pool's −∞ stays below every value either way): a float ReLU before the pool
     (`Conv → BatchNorm → ReLU → MaxPool → quantizer`, XNOR-Net's `Conv → ReLU → MaxPool →
-    BatchNorm → sign`) then meets the quantizer or the BatchNorm that takes it."""
+    BatchNorm → sign`) then meets the quantizer or the BatchNorm that takes it. So does
+    every other non-decreasing float activation (activation_passes.MONOTONE_OPS)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
+        from xnorflow.compile.frontend.activation_passes import MONOTONE_OPS
+
         for relu in model.graph.node:
-            pool = model.find_consumer(relu.output[0]) if relu.op_type == "Relu" else None
+            pool = model.find_consumer(relu.output[0]) \
+                if relu.op_type in MONOTONE_OPS else None
             if pool is None or pool.op_type != "MaxPool" or model.is_fork_node(relu) or \
                     len(pool.output) != 1:
                 continue

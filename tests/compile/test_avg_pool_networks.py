@@ -5,6 +5,7 @@ output scale (compile/frontend/finn_passes.py AveragePoolAsSum)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.compile.avg_pool_nets import avg_pool_net
@@ -111,11 +112,13 @@ def test_unsupported_average_pools_are_named(tmp_path, pool, needles):
     assert not (tmp_path / "build").exists()
 
 
-@pytest.mark.parametrize(("act_bits", "exact"), [(2, True), (8, False)])
-def test_brevitas_trunc_avg_pool(tmp_path, act_bits, exact):
-    """Brevitas' own TruncAvgPool2d (AveragePool → Trunc to 8 bits): with 2-bit activations
-    the Trunc keeps every bit of the sums and the pool is bit-exact; with 8-bit ones it drops
-    bits, and the error says so."""
+@pytest.mark.parametrize(("act_bits", "trunc_bits", "mode"), [
+    (2, 8, "FLOOR"), (8, 8, "FLOOR"), (4, 4, "FLOOR"), (4, 4, "ROUND"), (3, 2, "ROUND")])
+def test_brevitas_trunc_avg_pool(tmp_path, act_bits, trunc_bits, mode):
+    """Brevitas' own TruncAvgPool2d (AveragePool → Trunc): with 2-bit activations an 8-bit
+    Trunc keeps every bit of the sums and goes; otherwise it quantizes the window sums
+    (floor or round half to even, as MobileNet-v1's 4-bit final pool) and becomes a
+    thresholding layer on them — bit-exact either way."""
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU, TruncAvgPool2d
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
     from torch import nn
@@ -125,19 +128,18 @@ def test_brevitas_trunc_avg_pool(tmp_path, act_bits, exact):
         QuantIdentity(act_quant=CommonActQuant, bit_width=8, min_val=-1.0, max_val=1 - 2**-7,
                       return_quant_tensor=True),
         QuantConv2d(3, 6, 3, padding=1, bias=False, **wq), nn.BatchNorm2d(6),
-        QuantReLU(bit_width=act_bits, return_quant_tensor=True), TruncAvgPool2d(2),
+        QuantReLU(bit_width=act_bits, return_quant_tensor=True),
+        TruncAvgPool2d(2, bit_width=trunc_bits, float_to_int_impl_type=mode),
         QuantConv2d(6, 4, 3, bias=False, **wq), nn.BatchNorm2d(4),
         QuantIdentity(act_quant=CommonActQuant, bit_width=1, min_val=-1.0, max_val=1.0),
         nn.Flatten(), QuantLinear(4 * 2 * 2, 3, bias=False, **wq)), 1)
     path = export(model, (3, 8, 8), tmp_path / "m.onnx")
-    if not exact:
-        with pytest.raises(CompileError, match="drops or saturates bits of the window sums"):
-            compile_model(path, tmp_path / "build", backends=False)
-        return
     result = compile_model(path, tmp_path / "build", backends=False)
-    figs = check_chain(model, result, random_images(result.ir, 16, seed=1))
-    assert figs["distinct_outputs"] > 1
-    assert "sum_pool" in [layer.kind for layer in result.ir.layers]
+    figs = check_chain(model, result, random_images(result.ir, 64, seed=1))
+    assert figs["distinct_outputs"] > 4
+    kinds = [layer.kind for layer in result.ir.layers]
+    pool = kinds.index("sum_pool")
+    assert (kinds[pool + 1] == "thresholding") == (act_bits != 2)
 
 
 def test_residual_block_with_an_average_pool_shortcut(tmp_path):
@@ -273,3 +275,104 @@ def test_lenet_pooling_before_the_activation(tmp_path):
     result = compile_model(path, tmp_path / "build", backends=False)
     figs = check_chain(model, result, random_images(result.ir, 16, seed=7))
     assert figs["distinct_outputs"] > 1
+
+
+def _reduced(reduce, channels_in: int = 1, one_d: bool = False):
+    """conv → BN → 2-bit ReLU → `reduce` (a lambda on the activations) → flatten → linear."""
+    import torch
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    class Reduced(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            conv = QuantConv1d if one_d else QuantConv2d
+            self.q = QuantIdentity(bit_width=8)
+            self.conv = conv(channels_in, 6, 3, weight_bit_width=2, bias=False)
+            self.bn = (nn.BatchNorm1d if one_d else nn.BatchNorm2d)(6)
+            self.act = QuantReLU(bit_width=2)
+            features = reduce(torch.zeros((1, 6, 14) if one_d else (1, 6, 6, 6)))
+            self.fc = QuantLinear(features.flatten(1).shape[1], 5, weight_bit_width=2, bias=True)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(reduce(self.act(self.bn(self.conv(self.q(x))))), 1))
+
+    return randomize(Reduced(), 3)
+
+
+@pytest.mark.parametrize(("reduce", "kind"), [
+    ("x.sum((2, 3))", "global_acc_pool"), ("torch.sum(x, dim=[-1, -2], keepdim=True)",
+                                           "global_acc_pool"),
+    ("x.mean(2)", "sum_pool"), ("x.sum(2)", "sum_pool"), ("x.mean(3, keepdim=True)", "sum_pool"),
+    ("x.sum(-1)", "1d")])
+def test_sums_and_means_over_some_axes(tmp_path, reduce, kind):
+    """`x.sum(...)` (ReduceSum: a mean times its size) and a mean over the height or the width
+    only (an AveragePool over that whole axis, as a spectrogram's frequency axis is averaged),
+    then flattened into the classifier."""
+    import torch
+
+    one_d = kind == "1d"
+    model = _reduced(lambda x: eval(reduce, {"torch": torch, "x": x}), 2 if one_d else 1, one_d)
+    path = export(model, (2, 16) if one_d else (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, random_images(result.ir, 16, seed=2))
+    assert figs["distinct_outputs"] > 4
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert ("global_acc_pool" if one_d else kind) in kinds
+
+
+def test_mean_over_the_channels_is_named(tmp_path):
+    model = _reduced(lambda x: x.mean(1))
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match=r"averages over axes \[1\] of a \[1, 6, 6, 6\] "
+                                           "tensor.*not over the channels"):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert not (tmp_path / "build").exists()
+
+
+def _brevitas_mobilenet_v1(stages: int, side: int, bits: int = 4):
+    """brevitas_examples' quant_mobilenet_v1 (depthwise-separable blocks, per-channel
+    activation scales before each depthwise conv, 4-bit TruncAvgPool2d over the whole final
+    map, Int32Bias classifier), at width 1/8 with its first `stages` stages, for side × side
+    images."""
+    import torch
+    from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileNet
+    from torch import nn
+
+    channels = [[32], [64], [128, 128], [256, 256], [512] * 6, [1024, 1024]][:stages]
+    channels = [[c // 8 for c in stage] for stage in channels]
+    stride = 2 ** (1 + sum(1 for i in range(2, stages)))  # the first conv and stages 2+
+    model = randomize(MobileNet(
+        channels=channels, first_stage_stride=False, round_average_pool=False,
+        act_bit_width=bits, weight_bit_width=bits, last_layer_bit_width=bits,
+        avg_pool_kernel_size=side // stride, num_classes=10), 0)
+    # BatchNorm statistics of the images it will see (random ones would make it constant)
+    batchnorms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in batchnorms:
+        bn.reset_running_stats()
+        bn.momentum = None
+        bn.train()
+    with torch.no_grad():
+        model(torch.from_numpy(_blocky_images(64, side, seed=1)).float() / 255)
+    return model.eval()
+
+
+def _blocky_images(n: int, side: int, seed: int) -> np.ndarray:
+    """uint8 images of 4 × 4 random cells: noise would average to the same global pool."""
+    cells = np.random.default_rng(seed).integers(0, 256, (n, 3, 4, 4))
+    return np.kron(cells, np.ones((side // 4, side // 4), dtype=np.int64)).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("stages", "side"), [
+    (3, 32), pytest.param(6, 64, marks=pytest.mark.slow)])
+def test_brevitas_mobilenet_v1(tmp_path, stages, side):
+    """Brevitas' own 4-bit MobileNet-v1: the per-channel scales move past the depthwise convs
+    (ChannelMulPastGroupedConv), the final 4-bit TruncAvgPool2d floors the global sums
+    (TruncAsQuant) — bit-exact through every activation."""
+    model = _brevitas_mobilenet_v1(stages, side)
+    path = export(model, (3, side, side), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, _blocky_images(16, side, seed=0), with_qonnx=False)
+    assert figs["distinct_outputs"] > 4
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds[-3:] == ["global_acc_pool", "thresholding", "mvau"]

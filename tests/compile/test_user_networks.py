@@ -975,6 +975,89 @@ def test_batchnorm_with_negative_scales_after_global_pool(tmp_path):
         result.ir.layers[pool + 1].negated
 
 
+MONOTONE_FORMS = {  # (activation, where: before the BatchNorm or after it, the quantizer)
+    "prelu_channels": ("prelu", "after", "int2"), "prelu_scalar_bn": ("prelu1", "before", "int2"),
+    "tanh_sign": ("nn.Tanh()", "after", "sign"), "tanh_int3_pool": ("nn.Tanh()", "pool", "int3"),
+    "tanh_bn": ("nn.Tanh()", "before", "int2"), "sigmoid_quant_relu": ("nn.Sigmoid()", "after",
+                                                                          "relu2"),
+    "sigmoid_bn_sign": ("nn.Sigmoid()", "before", "sign"),
+    "hardsigmoid_quant_relu": ("nn.Hardsigmoid()", "after", "relu2"),
+    "elu_int3": ("nn.ELU()", "after", "int3"), "celu_int3": ("nn.CELU(0.5)", "after", "int3"),
+    "softplus_quant_relu": ("nn.Softplus()", "after", "relu2"),
+}
+
+
+@pytest.mark.parametrize("form", list(MONOTONE_FORMS))
+def test_monotone_float_activation_before_a_quantizer(tmp_path, form):
+    """A float PReLU (per-channel slopes ≥ 0), Tanh, Sigmoid, Hardsigmoid, ELU, CELU or
+    Softplus before an activation quantizer (through a BatchNorm, or a max-pool, or as the
+    ReLU of a QuantReLU): a non-decreasing f, so [f(z) ≥ t] is [z ≥ f⁻¹(t)] and f goes into
+    the thresholds — no layer of its own, bit-exact on 256 images."""
+    import brevitas.quant as bq
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from torch import nn
+
+    act_text, where, quant = MONOTONE_FORMS[form]
+
+    def act():
+        if act_text.startswith("prelu"):
+            prelu = nn.PReLU(1 if act_text == "prelu1" else 8)
+            with torch.no_grad():
+                prelu.weight.copy_(torch.linspace(0.05, 0.6, prelu.weight.numel()))
+            return prelu
+        return eval(act_text, {"nn": nn})
+
+    q = {"sign": lambda: QuantIdentity(act_quant=bq.SignedBinaryActPerTensorConst),
+         "int2": lambda: QuantIdentity(bit_width=2), "int3": lambda: QuantIdentity(bit_width=3),
+         "relu2": lambda: QuantReLU(bit_width=2)}[quant]
+    conv = QuantConv2d(1, 8, 3, weight_bit_width=2, bias=False)
+    if where == "before":
+        body = [conv, act(), nn.BatchNorm2d(8), q()]
+    else:
+        body = [conv, nn.BatchNorm2d(8), act(), *([nn.MaxPool2d(2)] if where == "pool" else []),
+                q()]
+    side = 3 if where == "pool" else 6
+    model = randomize(nn.Sequential(QuantIdentity(bit_width=8), *body, nn.Flatten(),
+                                    QuantLinear(8 * side * side, 10, weight_bit_width=2,
+                                                bias=False)), 3)
+    path = export(model, (1, 8, 8), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    assert check_chain(model, result, random_images(result.ir, 256, seed=3), with_qonnx=False)[
+        "distinct_outputs"] > 16
+    assert [x.kind for x in result.ir.layers] == \
+        ["thresholding", "sliding_window", "mvau", *(["maxpool"] if where == "pool" else []),
+         "mvau"]
+
+
+@pytest.mark.parametrize(("act", "needle"), [
+    ("neg_prelu", "decreases somewhere"), ("nn.SiLU()", "nn.SiLU / Swish"),
+    ("nn.Tanh()", "no activation quantizer reads")])
+def test_float_activation_no_thresholds_compute_is_named(tmp_path, act, needle):
+    """A PReLU with a negative slope and SiLU are not monotone; a Tanh as the last op is read
+    by no quantizer: each is refused by name, and nothing is built."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from torch import nn
+
+    if act == "neg_prelu":
+        f = nn.PReLU(8)
+        with torch.no_grad():
+            f.weight.copy_(torch.linspace(-0.3, 0.6, 8))
+    else:
+        f = eval(act, {"nn": nn})
+    last = act == "nn.Tanh()"
+    body = [QuantIdentity(bit_width=8), QuantConv2d(1, 8, 3, weight_bit_width=2, bias=False),
+            nn.BatchNorm2d(8)]
+    body += [nn.Flatten(), QuantLinear(8 * 36, 10, weight_bit_width=2, bias=False), f] if last \
+        else [f, QuantIdentity(bit_width=2), nn.Flatten(),
+              QuantLinear(8 * 36, 10, weight_bit_width=2, bias=False)]
+    path = export(randomize(nn.Sequential(*body), 3), (1, 8, 8), tmp_path / "m.onnx")
+    with pytest.raises(CompileError, match=needle):
+        compile_model(path, tmp_path / "build", backends=False)
+    assert not (tmp_path / "build").exists()
+
+
 @pytest.mark.parametrize("form", ["conv_relu_bn_sign", "linear_relu_bn_int2",
                                   "conv_bias_relu_bn_int3", "conv_relu_pool_bn_sign",
                                   "conv_bn_relu_pool_int3", "conv_hardtanh_bn_sign",
