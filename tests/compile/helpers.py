@@ -48,6 +48,29 @@ def randomize(model, seed: int):
     return model.eval()
 
 
+def calibrate_batchnorms(model, images: np.ndarray):
+    """BatchNorm statistics of uint8 `images` / 255 (the rest of the model stays in eval
+    mode): deep random networks with random statistics go constant. Returns the model in
+    eval mode."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+    with torch.no_grad():
+        model(torch.from_numpy(images).float() / 255)
+    return model.eval()
+
+
+def blocky_images(n: int, side: int, seed: int, channels: int = 3) -> np.ndarray:
+    """uint8 images of 4 × 4 random cells: uniform noise averages to the same global pool
+    in every image."""
+    cells = np.random.default_rng(seed).integers(0, 256, (n, channels, 4, 4))
+    return np.kron(cells, np.ones((side // 4, side // 4), dtype=np.int64)).astype(np.uint8)
+
+
 def export(model, in_shape: tuple[int, ...], path: Path) -> Path:
     import torch
     from brevitas.export import export_qonnx

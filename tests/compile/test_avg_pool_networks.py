@@ -5,11 +5,12 @@ output scale (compile/frontend/finn_passes.py AveragePoolAsSum)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.compile.avg_pool_nets import avg_pool_net
 from tests.compile.helpers import (
+    blocky_images,
+    calibrate_batchnorms,
     check_chain,
     check_drawn,
     compile_drawn,
@@ -335,9 +336,7 @@ def _brevitas_mobilenet_v1(stages: int, side: int, bits: int = 4):
     activation scales before each depthwise conv, 4-bit TruncAvgPool2d over the whole final
     map, Int32Bias classifier), at width 1/8 with its first `stages` stages, for side × side
     images."""
-    import torch
     from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileNet
-    from torch import nn
 
     channels = [[32], [64], [128, 128], [256, 256], [512] * 6, [1024, 1024]][:stages]
     channels = [[c // 8 for c in stage] for stage in channels]
@@ -346,21 +345,7 @@ def _brevitas_mobilenet_v1(stages: int, side: int, bits: int = 4):
         channels=channels, first_stage_stride=False, round_average_pool=False,
         act_bit_width=bits, weight_bit_width=bits, last_layer_bit_width=bits,
         avg_pool_kernel_size=side // stride, num_classes=10), 0)
-    # BatchNorm statistics of the images it will see (random ones would make it constant)
-    batchnorms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in batchnorms:
-        bn.reset_running_stats()
-        bn.momentum = None
-        bn.train()
-    with torch.no_grad():
-        model(torch.from_numpy(_blocky_images(64, side, seed=1)).float() / 255)
-    return model.eval()
-
-
-def _blocky_images(n: int, side: int, seed: int) -> np.ndarray:
-    """uint8 images of 4 × 4 random cells: noise would average to the same global pool."""
-    cells = np.random.default_rng(seed).integers(0, 256, (n, 3, 4, 4))
-    return np.kron(cells, np.ones((side // 4, side // 4), dtype=np.int64)).astype(np.uint8)
+    return calibrate_batchnorms(model, blocky_images(64, side, seed=1))
 
 
 @pytest.mark.parametrize(("stages", "side"), [
@@ -372,7 +357,7 @@ def test_brevitas_mobilenet_v1(tmp_path, stages, side):
     model = _brevitas_mobilenet_v1(stages, side)
     path = export(model, (3, side, side), tmp_path / "m.onnx")
     result = compile_model(path, tmp_path / "build", backends=False)
-    figs = check_chain(model, result, _blocky_images(16, side, seed=0), with_qonnx=False)
+    figs = check_chain(model, result, blocky_images(16, side, seed=0), with_qonnx=False)
     assert figs["distinct_outputs"] > 4
     kinds = [layer.kind for layer in result.ir.layers]
     assert kinds[-3:] == ["global_acc_pool", "thresholding", "mvau"]

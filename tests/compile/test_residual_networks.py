@@ -266,3 +266,48 @@ def test_three_branches_summed(tmp_path):
         "distinct_outputs"] > 1
     joins = [x for x in result.ir.layers if x.kind == "add_streams"]
     assert len(joins) == 2 and joins[1].out_dtype.bits <= 6
+
+
+def _brevitas_proxylessnas(stages: int, side: int, rounding: str):
+    """brevitas_examples' quant_proxylessnas_mobile14 (4-bit; inverted residual blocks whose
+    pointwise output and residual sum share one signed quantizer, per-channel scales before
+    the depthwise convs, a 4-bit TruncAvgPool2d over the final map), at width 1/8 with its
+    first `stages` stages, for side × side images."""
+    from brevitas.nn import TruncAvgPool2d
+    from brevitas_examples.imagenet_classification.models.proxylessnas import ProxylessNAS
+
+    from tests.compile.helpers import blocky_images, calibrate_batchnorms, randomize
+
+    def first(rows):
+        return rows[:stages]
+
+    net = ProxylessNAS(
+        channels=first([[c // 8 for c in s] for s in ([24], [40] * 4, [56] * 4)]),
+        init_block_channels=6, final_block_channels=32,
+        residuals=first([[1], [1, 1, 0, 0], [1, 1, 1, 1]]),
+        shortcuts=first([[0], [0, 1, 1, 1], [0, 1, 1, 1]]),
+        kernel_sizes=first([[3], [5, 3, 3, 3], [7, 3, 5, 5]]),
+        expansions=first([[1], [3, 3, 3, 3], [3, 3, 3, 3]]),
+        bit_width=4, first_layer_weight_bit_width=8, depthwise_bit_width=4,
+        hadamard_classifier=False, round_average_pool=rounding == "round", num_classes=10)
+    net.final_pool = TruncAvgPool2d(kernel_size=side // 2 ** stages, stride=1, bit_width=4,
+                                    float_to_int_impl_type=rounding)
+    return calibrate_batchnorms(randomize(net, 0), blocky_images(64, side, seed=1))
+
+
+@pytest.mark.parametrize("rounding", ["floor", pytest.param("round", marks=pytest.mark.slow)])
+def test_brevitas_proxylessnas(tmp_path, rounding):
+    """Brevitas' own ProxylessNAS: residual sums re-quantized by the quantizer their branches
+    share, depthwise convs after per-channel scales, the final pool's 4-bit floor or round
+    (ties half to even on the global sums) — bit-exact (2 stages; 3 stages meet a float32
+    near-tie of the threshold folding, docs/ir.md)."""
+    from tests.compile.helpers import blocky_images, check_chain
+
+    model = _brevitas_proxylessnas(2, 32, rounding)
+    path = export(model, (3, 32, 32), tmp_path / "m.onnx")
+    result = compile_model(path, tmp_path / "build", backends=False)
+    figs = check_chain(model, result, blocky_images(16, 32, seed=0), with_qonnx=False)
+    assert figs["distinct_outputs"] > 4
+    kinds = [layer.kind for layer in result.ir.layers]
+    assert kinds.count("add_streams") == 1 and kinds.count("duplicate_streams") == 1
+    assert kinds[-3:] == ["global_acc_pool", "thresholding", "mvau"]
