@@ -179,7 +179,7 @@ class ClampIntoThresholds(Transformation):
             bound = 0.0
         beyond = float(np.float32(2 * bound + 1))  # past every ±z, also in float32
         t = f.thresholds(t, signs[:, None] > 0, beyond)
-        model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float32))
+        model.set_initializer(nxt.input[1], np.sort(t, axis=1).astype(np.float64))
         for c in model.find_consumers(node.output[0]):
             c.input[list(c.input).index(node.output[0])] = node.input[0]
         model.graph.node.remove(node)
@@ -200,7 +200,7 @@ class LeakyReluIntoThresholds(Transformation):
             slope = float(node_attr(node, "alpha", 0.01))
             mt = consumers[0]
             t = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
-            model.set_initializer(mt.input[1], np.where(t >= 0, t, t / slope).astype(np.float32))
+            model.set_initializer(mt.input[1], np.where(t >= 0, t, t / slope).astype(np.float64))
             mt.input[0] = node.input[0]
             model.graph.node.remove(node)
             return model, True

@@ -532,8 +532,11 @@ def to_finn(model: Any) -> Any:
         first_thresholds,
         floor_quantizers,
         floor_thresholds,
+        initializers_as,
+        quantizer_grids,
         rounding_activations,
         tag_rounding_thresholds,
+        thresholds_on_grid,
         unsigned_one_bit_activations,
     )
     from xnorflow.compile.frontend.pool_passes import TruncAsQuant
@@ -541,9 +544,13 @@ def to_finn(model: Any) -> Any:
     model = model.transform(TruncAsQuant(True)).transform(ReduceMeanToGlobalAveragePool())
     one_bit = unsigned_one_bit_activations(model)
     rounding, floors = rounding_activations(model), floor_quantizers(model)
-    model = model.transform(ConvertQONNXtoFINN()).transform(LeakyReluIntoThresholds())
-    first_thresholds(model, one_bit)
+    grids = quantizer_grids(model)
+    model = model.transform(ConvertQONNXtoFINN())
+    initializers_as(model, np.float64)
     floor_thresholds(model, floors)
+    thresholds_on_grid(model, grids)
+    model = model.transform(LeakyReluIntoThresholds())
+    first_thresholds(model, one_bit)
     tag_rounding_thresholds(model, rounding)
     return tidy_up(model)
 
@@ -824,6 +831,7 @@ def to_hw_layers(model: Any) -> Any:
         NarrowJoinSums,
         RestoreXnorActVal,
         SignsIntoThresholds,
+        initializers_as,
         xnor_activation_biases,
     )
     from xnorflow.compile.frontend.padding_passes import CeilModePoolAsPads, PadPoolWithMinimum
@@ -845,6 +853,7 @@ def to_hw_layers(model: Any) -> Any:
               FlattenCNVtoFCBesideJoins(),
               AbsorbConsecutiveTransposes(), GiveUniqueNodeNames(), InferDataLayouts()):
         model = model.transform(t)
+    initializers_as(model, np.float32)  # executed with onnxruntime's float32 ops
     return model
 
 

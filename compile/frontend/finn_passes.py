@@ -660,7 +660,7 @@ class ThresholdIntegers(Transformation):
                                        np.where(flip, offset, 0.0))
             if chain is None:
                 return None
-        return source, pool, affine, np.sort(new, axis=1).astype(np.float32), chain
+        return source, pool, affine, np.sort(new, axis=1).astype(np.float64), chain
 
     @staticmethod
     def _rewrite(model: Any, mt: Any, source: str, pool: Any, affine: list,
@@ -937,6 +937,52 @@ def rounding_activations(model: Any) -> dict[str, int]:
     return out
 
 
+def initializers_as(model: Any, dtype: Any) -> None:
+    """Every floating-point initializer as `dtype`. The lowering folds scales, BatchNorms and
+    biases into thresholds in float64 (in float32, about ten roundings moved 8-bit thresholds
+    onto the wrong integer where a pre-activation lies within 10⁻⁶ of a step, docs/ir.md);
+    the HW graph goes back to float32, which its integers and output affine fit. The
+    weights of MatMul and Conv (integers) stay float32: FINN's MoveAddPastConv runs the
+    convolution in onnxruntime on a float32 input."""
+    weights = {n.input[1] for n in model.graph.node if n.op_type in ("MatMul", "Conv")}
+    for init in list(model.graph.initializer):
+        value = model.get_initializer(init.name)
+        if value is not None and np.issubdtype(value.dtype, np.floating) and \
+                value.dtype != dtype and init.name not in weights:
+            model.set_initializer(init.name, value.astype(dtype))
+
+
+def quantizer_grids(model: Any) -> dict[str, tuple[np.ndarray, float]]:
+    """{tensor a MultiThreshold will read: (|scale| per channel or scalar, ½ for a rounding
+    quantizer or 0 for FLOOR)}: the quantizer's steps lie at (m + offset)·scale."""
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
+            continue
+        scale = model.get_initializer(node.input[1])
+        mode = str(node_attr(node, "rounding_mode", "ROUND")).upper()
+        if scale is None or mode not in ("ROUND", "FLOOR"):
+            continue
+        producer = model.find_producer(node.input[0])
+        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
+            else node.input[0]
+        out[read] = (np.abs(np.asarray(scale, dtype=np.float64)).reshape(-1),
+                     0.5 if mode == "ROUND" else 0.0)
+    return out
+
+
+def thresholds_on_grid(model: Any, grids: dict[str, tuple[np.ndarray, float]]) -> None:
+    """The MultiThresholds of `grids`' quantizers back on their steps in float64: FINN
+    computes them so and stores float32, 6·10⁻⁸ off, which folding then scales by up to the
+    accumulator's size."""
+    for node in model.graph.node:
+        if node.op_type == "MultiThreshold" and node.input[0] in grids:
+            scale, offset = grids[node.input[0]]
+            t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+            s = scale.reshape(-1, 1)
+            model.set_initializer(node.input[1], (np.round(t / s - offset) + offset) * s)
+
+
 FLOOR_TAG = "xnorflow.floor"
 
 
@@ -961,7 +1007,7 @@ def floor_thresholds(model: Any, floors: dict[str, np.ndarray]) -> None:
         if node.op_type == "MultiThreshold" and node.input[0] in floors:
             t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
             half = 0.5 * np.reshape(floors[node.input[0]], (-1, 1))
-            model.set_initializer(node.input[1], (t + half).astype(np.float32))
+            model.set_initializer(node.input[1], (t + half).astype(np.float64))
             node.doc_string = FLOOR_TAG
 
 
@@ -1030,7 +1076,10 @@ class RoundTiesHalfEven(Transformation):
                 continue
             t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
             nearest = np.round(t)
-            tie = np.abs(t - nearest) <= 1e-6 * np.maximum(1.0, np.abs(t))
+            # a tie computed from float32 scales is off by ~1 float32 ulp (6·10⁻⁸ at 2);
+            # float64 folding (`initializers_as`) keeps a pre-activation 0.03 from a step at
+            # 10⁵ (3·10⁻⁷ of it) from being taken for one, as float32 did
+            tie = np.abs(t - nearest) <= 2e-7 * np.maximum(1.0, np.abs(t))
             if floor:  # floor(y / s) steps to k exactly at y = k·s: the threshold is k·s
                 side = np.zeros(t.shape[1])
             else:
@@ -1039,7 +1088,7 @@ class RoundTiesHalfEven(Transformation):
                 side = np.where(code % 2 == 0, -0.5, 0.5)
             node.doc_string = ""  # once
             model.set_initializer(node.input[1],
-                                  np.where(tie, nearest + side, t).astype(np.float32))
+                                  np.where(tie, nearest + side, t).astype(np.float64))
         return model, False
 
 

@@ -9,8 +9,6 @@ import pytest
 
 from tests.compile.avg_pool_nets import avg_pool_net
 from tests.compile.helpers import (
-    blocky_images,
-    calibrate_batchnorms,
     check_chain,
     check_drawn,
     compile_drawn,
@@ -330,34 +328,3 @@ def test_mean_over_the_channels_is_named(tmp_path):
         compile_model(path, tmp_path / "build", backends=False)
     assert not (tmp_path / "build").exists()
 
-
-def _brevitas_mobilenet_v1(stages: int, side: int, bits: int = 4):
-    """brevitas_examples' quant_mobilenet_v1 (depthwise-separable blocks, per-channel
-    activation scales before each depthwise conv, 4-bit TruncAvgPool2d over the whole final
-    map, Int32Bias classifier), at width 1/8 with its first `stages` stages, for side × side
-    images."""
-    from brevitas_examples.imagenet_classification.models.mobilenetv1 import MobileNet
-
-    channels = [[32], [64], [128, 128], [256, 256], [512] * 6, [1024, 1024]][:stages]
-    channels = [[c // 8 for c in stage] for stage in channels]
-    stride = 2 ** (1 + sum(1 for i in range(2, stages)))  # the first conv and stages 2+
-    model = randomize(MobileNet(
-        channels=channels, first_stage_stride=False, round_average_pool=False,
-        act_bit_width=bits, weight_bit_width=bits, last_layer_bit_width=bits,
-        avg_pool_kernel_size=side // stride, num_classes=10), 0)
-    return calibrate_batchnorms(model, blocky_images(64, side, seed=1))
-
-
-@pytest.mark.parametrize(("stages", "side"), [
-    (3, 32), pytest.param(6, 64, marks=pytest.mark.slow)])
-def test_brevitas_mobilenet_v1(tmp_path, stages, side):
-    """Brevitas' own 4-bit MobileNet-v1: the per-channel scales move past the depthwise convs
-    (ChannelMulPastGroupedConv), the final 4-bit TruncAvgPool2d floors the global sums
-    (TruncAsQuant) — bit-exact through every activation."""
-    model = _brevitas_mobilenet_v1(stages, side)
-    path = export(model, (3, side, side), tmp_path / "m.onnx")
-    result = compile_model(path, tmp_path / "build", backends=False)
-    figs = check_chain(model, result, blocky_images(16, side, seed=0), with_qonnx=False)
-    assert figs["distinct_outputs"] > 4
-    kinds = [layer.kind for layer in result.ir.layers]
-    assert kinds[-3:] == ["global_acc_pool", "thresholding", "mvau"]
