@@ -107,7 +107,6 @@ class SpatialMeanAsAveragePool(Transformation):
     mean drops it), which AveragePoolAsSum takes."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        from onnx import helper
 
         graph = model.graph
         for i, node in enumerate(graph.node):
@@ -117,24 +116,34 @@ class SpatialMeanAsAveragePool(Transformation):
                 continue
             axis = reduce_axes(model, node)[0]
             kernel = [shape[2] if axis == 2 else 1, shape[3] if axis == 3 else 1]
-            out = node.output[0]
-            keep = int(node_attr(node, "keepdims", 1))
-            pooled = out if keep else f"{out}_pooled"
-            new = [helper.make_node("AveragePool", [node.input[0]], [pooled],
-                                    name=f"{node.name}_pool", kernel_shape=kernel,
-                                    strides=kernel, pads=[0, 0, 0, 0])]
-            if not keep:
-                model.set_initializer(f"{out}_shape",
-                                      np.asarray(model.get_tensor_shape(out), dtype=np.int64))
-                new.append(helper.make_node("Reshape", [pooled, f"{out}_shape"], [out],
-                                            name=f"{node.name}_squeeze"))
-            graph.node.remove(node)
-            for k, n in enumerate(new):
-                graph.node.insert(i + k, n)
+            pooled = _reduction_as_pool(model, i, node, "AveragePool", kernel,
+                                        int(node_attr(node, "keepdims", 1)))
             model.set_tensor_shape(pooled, [*shape[:2], *(
                 1 if a == axis else shape[a] for a in (2, 3))])
             return model, True
         return model, False
+
+
+def _reduction_as_pool(model: Any, at: int, node: Any, op: str, kernel: list[int],
+                       keep: int) -> str:
+    """Replace the reduction `node` (index `at`) by a pool `op` with the window `kernel` (its
+    stride too), and a Reshape to the reduction's output when it drops the axes (keepdims 0);
+    returns the pool's output."""
+    from onnx import helper
+
+    out = node.output[0]
+    pooled = out if keep else f"{out}_pooled"
+    new = [helper.make_node(op, [node.input[0]], [pooled], name=f"{node.name}_pool",
+                            kernel_shape=kernel, strides=kernel, pads=[0, 0, 0, 0])]
+    if not keep:
+        model.set_initializer(f"{out}_shape",
+                              np.asarray(model.get_tensor_shape(out), dtype=np.int64))
+        new.append(helper.make_node("Reshape", [pooled, f"{out}_shape"], [out],
+                                    name=f"{node.name}_squeeze"))
+    model.graph.node.remove(node)
+    for k, n in enumerate(new):
+        model.graph.node.insert(at + k, n)
+    return pooled
 
 
 class TruncAsQuant(Transformation):
@@ -349,7 +358,6 @@ class GlobalMaxAsMaxPool(Transformation):
     Reshape when the max drops the spatial axes, keepdims=0)."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-        from onnx import helper
         from qonnx.transformation.infer_shapes import InferShapes
 
         graph = model.graph
@@ -360,20 +368,8 @@ class GlobalMaxAsMaxPool(Transformation):
             if shape is None or len(shape) != 4 or (node.op_type == "ReduceMax"
                                                     and not global_pool_axes(model, node)):
                 continue  # check_supported names it
-            out = node.output[0]
             keep = node.op_type == "GlobalMaxPool" or int(node_attr(node, "keepdims", 1)) == 1
-            pooled = out if keep else f"{out}_pooled"
-            new = [helper.make_node("MaxPool", [node.input[0]], [pooled],
-                                    name=f"{node.name}_maxpool", kernel_shape=list(shape[2:]),
-                                    strides=list(shape[2:]), pads=[0, 0, 0, 0])]
-            if not keep:
-                model.set_initializer(f"{out}_shape",
-                                      np.asarray(model.get_tensor_shape(out), dtype=np.int64))
-                new.append(helper.make_node("Reshape", [pooled, f"{out}_shape"], [out],
-                                            name=f"{node.name}_squeeze"))
-            graph.node.remove(node)
-            for k, n in enumerate(new):
-                graph.node.insert(i + k, n)
+            _reduction_as_pool(model, i, node, "MaxPool", list(shape[2:]), int(keep))
             return model.transform(InferShapes()), True
         return model, False
 
