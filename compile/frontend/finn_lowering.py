@@ -530,7 +530,6 @@ def to_finn(model: Any) -> Any:
     from xnorflow.compile.frontend.finn_passes import (
         ReduceMeanToGlobalAveragePool,
         first_thresholds,
-        floor_quantizers,
         floor_thresholds,
         initializers_as,
         quantizer_grids,
@@ -543,11 +542,10 @@ def to_finn(model: Any) -> Any:
 
     model = model.transform(TruncAsQuant(True)).transform(ReduceMeanToGlobalAveragePool())
     one_bit = unsigned_one_bit_activations(model)
-    rounding, floors = rounding_activations(model), floor_quantizers(model)
-    grids = quantizer_grids(model)
+    rounding, grids = rounding_activations(model), quantizer_grids(model)
     model = model.transform(ConvertQONNXtoFINN())
     initializers_as(model, np.float64)
-    floor_thresholds(model, floors)
+    floor_thresholds(model, grids)
     thresholds_on_grid(model, grids)
     model = model.transform(LeakyReluIntoThresholds())
     first_thresholds(model, one_bit)

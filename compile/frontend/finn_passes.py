@@ -431,6 +431,8 @@ class ChannelMulPastGroupedConv(Transformation):
     before DenseConvKernels, which drops the groups."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
+        from qonnx.core.datatype import DataType
+
         for mul in model.graph.node:
             conv = model.find_consumer(mul.output[0]) if mul.op_type == "Mul" else None
             if conv is None or conv.op_type != "Conv" or conv.input[0] != mul.output[0] or \
@@ -451,8 +453,6 @@ class ChannelMulPastGroupedConv(Transformation):
             model.set_initializer(mul.input[1],
                                   out_scale.reshape(1, -1, 1, 1).astype(np.float32))
             mid = swap_with_consumer(model, mul, conv, out_shape)
-            from qonnx.core.datatype import DataType
-
             model.set_tensor_datatype(mid, DataType["FLOAT32"])
             return model, True
         return model, False
@@ -916,6 +916,14 @@ class ZeroPointWeightsAsSigned(Transformation):
 ROUND_HALF_EVEN_TAG = "xnorflow.round_half_even q_lo="
 
 
+def threshold_input(model: Any, quant: Any) -> str:
+    """The tensor the MultiThreshold ConvertQONNXtoFINN makes of an activation Quant reads:
+    a ReLU's input for Relu → Quant (QuantReLU, whose ReLU it takes in), else the Quant's."""
+    producer = model.find_producer(quant.input[0])
+    return producer.input[0] if producer is not None and producer.op_type == "Relu" \
+        else quant.input[0]
+
+
 def rounding_activations(model: Any) -> dict[str, int]:
     """{tensor a MultiThreshold will read: the lowest integer code} of the multi-bit activation
     quantizers that round half to even (ROUND mode), read before ConvertQONNXtoFINN turns them
@@ -930,10 +938,7 @@ def rounding_activations(model: Any) -> dict[str, int]:
             continue
         b = int(np.ravel(bits)[0])
         signed, narrow = int(node_attr(node, "signed", 1)), int(node_attr(node, "narrow", 0))
-        producer = model.find_producer(node.input[0])
-        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
-            else node.input[0]
-        out[read] = -(2 ** (b - 1)) + narrow if signed else 0
+        out[threshold_input(model, node)] = -(2 ** (b - 1)) + narrow if signed else 0
     return out
 
 
@@ -963,11 +968,9 @@ def quantizer_grids(model: Any) -> dict[str, tuple[np.ndarray, float]]:
         mode = str(node_attr(node, "rounding_mode", "ROUND")).upper()
         if scale is None or mode not in ("ROUND", "FLOOR"):
             continue
-        producer = model.find_producer(node.input[0])
-        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
-            else node.input[0]
-        out[read] = (np.abs(np.asarray(scale, dtype=np.float64)).reshape(-1),
-                     0.5 if mode == "ROUND" else 0.0)
+        out[threshold_input(model, node)] = (
+            np.abs(np.asarray(scale, dtype=np.float64)).reshape(-1),
+            0.5 if mode == "ROUND" else 0.0)
     return out
 
 
@@ -986,28 +989,16 @@ def thresholds_on_grid(model: Any, grids: dict[str, tuple[np.ndarray, float]]) -
 FLOOR_TAG = "xnorflow.floor"
 
 
-def floor_quantizers(model: Any) -> dict[str, np.ndarray]:
-    """{tensor a MultiThreshold will read: the quantizer's scale} of the activation quantizers
-    that round down (FLOOR: a TruncAvgPool2d's Trunc, `TruncAsQuant`), read before
-    ConvertQONNXtoFINN places their thresholds half a step too low (`floor_thresholds`)."""
-    out = {}
+def floor_thresholds(model: Any, grids: dict[str, tuple[np.ndarray, float]]) -> None:
+    """The MultiThresholds ConvertQONNXtoFINN made of `grids`' FLOOR quantizers (offset 0: a
+    TruncAvgPool2d's Trunc, `TruncAsQuant`) step at k·s, not (k − ½)·s where FINN puts them
+    whatever the rounding; tagged so that `RoundTiesHalfEven` puts those on the integers
+    exactly."""
     for node in model.graph.node:
-        if node.op_type == "Quant" and model.get_initializer(node.input[0]) is None and \
-                str(node_attr(node, "rounding_mode", "ROUND")).upper() == "FLOOR":
-            scale = model.get_initializer(node.input[1])
-            if scale is not None:
-                out[node.input[0]] = np.abs(np.asarray(scale, dtype=np.float64))
-    return out
-
-
-def floor_thresholds(model: Any, floors: dict[str, np.ndarray]) -> None:
-    """The MultiThresholds ConvertQONNXtoFINN made of `floors`' quantizers step at k·s, not
-    (k − ½)·s; tagged so that `RoundTiesHalfEven` puts those on the integers exactly."""
-    for node in model.graph.node:
-        if node.op_type == "MultiThreshold" and node.input[0] in floors:
+        if node.op_type == "MultiThreshold" and grids.get(node.input[0], (0, 0.5))[1] == 0:
             t = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
-            half = 0.5 * np.reshape(floors[node.input[0]], (-1, 1))
-            model.set_initializer(node.input[1], (t + half).astype(np.float64))
+            half = 0.5 * grids[node.input[0]][0].reshape(-1, 1)
+            model.set_initializer(node.input[1], t + half)
             node.doc_string = FLOOR_TAG
 
 
@@ -1039,10 +1030,7 @@ def unsigned_one_bit_activations(model: Any) -> dict[str, int]:
         for a in node.attribute:
             if a.name == "narrow":
                 a.i = 0
-        producer = model.find_producer(node.input[0])
-        read = producer.input[0] if producer is not None and producer.op_type == "Relu" \
-            else node.input[0]
-        out[read] = 1
+        out[threshold_input(model, node)] = 1
     return out
 
 

@@ -60,7 +60,7 @@ class SumAsMean(Transformation):
             axes, shape = reduce_axes(model, node), model.get_tensor_shape(node.input[0])
             if axes is None or int(node_attr(node, "noop_with_empty_axes", 0)):
                 continue  # check_supported names the ReduceSum
-            mean_out, count = f"{node.output[0]}_mean", f"{node.output[0]}_count"
+            count = f"{node.output[0]}_count"
             model.set_initializer(count, np.asarray(np.prod([shape[a] for a in axes]),
                                                     dtype=np.float32))
             last = node  # the scale goes past the reshapes after the sum (CollapseReshapes)
@@ -73,12 +73,8 @@ class SumAsMean(Transformation):
             model.set_tensor_shape(last.output[0], model.get_tensor_shape(scaled))
             graph.node.insert(list(graph.node).index(last) + 1, helper.make_node(
                 "Mul", [last.output[0], count], [scaled], name=f"{node.name}_count"))
-            if last is node:
-                mean_out = node.output[0]
-            else:
-                model.find_consumer(node.output[0]).input[0] = mean_out
-            model.set_tensor_shape(mean_out, model.get_tensor_shape(node.output[0]))
-            graph.node.insert(i, _reduce_mean(model, node.input[0], axes, mean_out,
+            # the mean writes what the sum wrote (renamed above where the sum was `last`)
+            graph.node.insert(i, _reduce_mean(model, node.input[0], axes, node.output[0],
                                               int(node_attr(node, "keepdims", 1)),
                                               f"{node.name}_mean"))
             graph.node.remove(node)
@@ -107,7 +103,6 @@ class SpatialMeanAsAveragePool(Transformation):
     mean drops it), which AveragePoolAsSum takes."""
 
     def apply(self, model: Any) -> tuple[Any, bool]:
-
         graph = model.graph
         for i, node in enumerate(graph.node):
             shape = model.get_tensor_shape(node.input[0])
@@ -155,7 +150,7 @@ class TruncAsQuant(Transformation):
     ConvertQONNXtoFINN, so that the QONNX model kept for checks executes the exact Trunc) it
     becomes the Quant of the same scale, bits and rounding — out_scale · rnd(clamp(x /
     out_scale)), as x / out_scale = S / 2^shift up to float rounding, which the thresholds
-    on the pool's integer sums do not have (FLOOR: `floor_quantizers`)."""
+    on the pool's integer sums do not have (FLOOR: `floor_thresholds`)."""
 
     def __init__(self, quantize: bool = False) -> None:
         super().__init__()
